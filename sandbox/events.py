@@ -1,0 +1,102 @@
+"""The event bus: every stage publishes typed events here; each is appended to the
+audit log in SQLite, so other processes (the CLI, an attached TUI, `--wait`) see the
+same stream by reading the table.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .store import Store
+
+# The event kinds the pipeline speaks; stages may add more, these are the ones
+# the TUI, the scenario runner and `--wait` rely on.
+KINDS = (
+    "push.received", "push.rejected", "pr.opened", "pr.updated", "pr.approved",
+    "pr.approvals_dismissed", "pr.merged", "pr.closed", "check.started", "check.finished",
+    "job.started", "job.finished", "manifests.generated", "image.pushed", "release.created",
+    "revert.created", "sync.started", "sync.finished", "sync.failed", "drift.detected",
+    "drift.corrected", "rollout.progress", "health.changed", "alert.fired", "engine.started",
+    "engine.stopped", "cluster.event",
+)
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str
+    stage: str
+    message: str
+    data: dict[str, Any] = field(default_factory=dict)
+    ts: float = 0.0
+    id: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "ts": self.ts, "kind": self.kind, "stage": self.stage,
+                "message": self.message, "data": self.data}
+
+
+Subscriber = Callable[[Event], None]
+
+
+def _row_to_event(row: Any) -> Event:
+    return Event(row["kind"], row["stage"], row["message"], json.loads(row["data"]),
+                 row["ts"], row["id"])
+
+
+class EventBus:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._subs: list[Subscriber] = []
+        self._lock = threading.Lock()
+
+    def subscribe(self, fn: Subscriber) -> Callable[[], None]:
+        with self._lock:
+            self._subs.append(fn)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if fn in self._subs:
+                    self._subs.remove(fn)
+
+        return unsubscribe
+
+    def publish(self, kind: str, stage: str, message: str, /, **data: Any) -> Event:
+        ts = time.time()
+        payload = json.dumps(data, default=str)
+        with self.store.tx() as db:
+            cur = db.execute(
+                "INSERT INTO events(ts, kind, stage, message, data) VALUES(?, ?, ?, ?, ?)",
+                (ts, kind, stage, message, payload))
+            eid = int(cur.lastrowid or 0)
+        event = Event(kind, stage, message, json.loads(payload), ts, eid)
+        with self._lock:
+            subs = list(self._subs)
+        for fn in subs:
+            try:
+                fn(event)
+            except Exception:  # noqa: BLE001 - a broken subscriber must not stop the pipeline
+                pass
+        return event
+
+
+def read_events(store: Store, after: int = 0, limit: int = 1000,
+                kinds: tuple[str, ...] | None = None) -> list[Event]:
+    """Events with id greater than `after`, oldest first (for other processes)."""
+    if kinds:
+        marks = ",".join("?" * len(kinds))
+        rows = store.query(
+            f"SELECT * FROM events WHERE id>? AND kind IN ({marks}) ORDER BY id LIMIT ?",
+            after, *kinds, limit)
+    else:
+        rows = store.query("SELECT * FROM events WHERE id>? ORDER BY id LIMIT ?", after, limit)
+    return [_row_to_event(r) for r in rows]
+
+
+def last_event_id(store: Store) -> int:
+    row = store.one("SELECT MAX(id) AS m FROM events")
+    return int(row["m"] or 0) if row else 0

@@ -1,0 +1,142 @@
+"""Running git: a clean environment, fixed identities, small helpers.
+
+Every call strips inherited GIT_* variables (they leak in when we run inside a hook
+or from a user's shell with GIT_DIR set) and ignores the user's global config, so the
+sandbox behaves the same on every machine.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+ZERO = "0" * 40
+
+
+class GitError(RuntimeError):
+    def __init__(self, args: list[str], code: int, stderr: str) -> None:
+        self.code = code
+        self.stderr = stderr.strip()
+        super().__init__(f"git {' '.join(args)} failed ({code}): {self.stderr}")
+
+
+@dataclass(frozen=True)
+class Identity:
+    name: str
+    email: str
+
+    @classmethod
+    def of(cls, who: str) -> Identity:
+        return cls(who, f"{who}@sandbox.local")
+
+
+def clean_env(identity: Identity | None = None, keep_git: bool = False) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if keep_git or not k.startswith("GIT_")}
+    env["GIT_CONFIG_NOSYSTEM"] = "1"
+    env["GIT_CONFIG_GLOBAL"] = os.devnull
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    env.setdefault("LC_ALL", "C")
+    if identity:
+        env["GIT_AUTHOR_NAME"] = env["GIT_COMMITTER_NAME"] = identity.name
+        env["GIT_AUTHOR_EMAIL"] = env["GIT_COMMITTER_EMAIL"] = identity.email
+    return env
+
+
+def git(*args: str, cwd: Path | str | None = None, git_dir: Path | str | None = None,
+        identity: Identity | None = None, input: str | bytes | None = None,
+        check: bool = True, env_extra: dict[str, str] | None = None,
+        keep_git_env: bool = False, binary: bool = False) -> str:
+    cmd = ["git"]
+    if git_dir is not None:
+        cmd += ["--git-dir", str(git_dir)]
+    cmd += list(args)
+    env = clean_env(identity, keep_git=keep_git_env)
+    if env_extra:
+        env.update(env_extra)
+    data = input.encode() if isinstance(input, str) else input
+    proc = subprocess.run(cmd, cwd=cwd, env=env, input=data, capture_output=True)
+    if check and proc.returncode != 0:
+        raise GitError(list(args), proc.returncode, proc.stderr.decode(errors="replace"))
+    out = proc.stdout if binary else proc.stdout.decode(errors="replace")
+    return out  # type: ignore[return-value]
+
+
+def init_bare(path: Path) -> None:
+    git("init", "--quiet", "--bare", "--initial-branch=main", str(path))
+    # Sandbox repos never garbage-collect behind the user's back: a gc racing a
+    # watcher or a hook turns into confusing "missing object" errors.
+    for key, value in (("gc.auto", "0"), ("receive.autogc", "false"),
+                       ("receive.advertisePushOptions", "true"),
+                       ("core.logAllRefUpdates", "true")):
+        git("config", key, value, git_dir=path)
+
+
+def refs(git_dir: Path, pattern: str = "refs/") -> dict[str, str]:
+    """The truth about refs, whatever a watcher saw: `git for-each-ref`."""
+    out = git("for-each-ref", "--format=%(objectname) %(refname)", pattern, git_dir=git_dir)
+    result: dict[str, str] = {}
+    for line in out.splitlines():
+        sha, _, name = line.partition(" ")
+        result[name] = sha
+    return result
+
+
+def rev(git_dir: Path, ref: str) -> str | None:
+    out = git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", git_dir=git_dir,
+              check=False).strip()
+    return out or None
+
+
+def short(sha: str | None) -> str:
+    return (sha or "")[:7]
+
+
+def read_tree(git_dir: Path, sha: str, prefix: str = "") -> dict[str, bytes]:
+    """Every blob of a commit (optionally under a folder) as path -> bytes, without a checkout."""
+    args = ["ls-tree", "-r", "-z", "--full-tree", sha]
+    if prefix:
+        args.append(prefix)
+    listing = git(*args, git_dir=git_dir)
+    entries: list[tuple[str, str]] = []
+    for item in listing.split("\0"):
+        if not item:
+            continue
+        meta, _, path = item.partition("\t")
+        _mode, typ, obj = meta.split()
+        if typ == "blob":
+            entries.append((path, obj))
+    if not entries:
+        return {}
+    batch = git("cat-file", "--batch", git_dir=git_dir,
+                input="\n".join(o for _, o in entries) + "\n", binary=True)
+    files: dict[str, bytes] = {}
+    pos = 0
+    data: bytes = batch  # type: ignore[assignment]
+    for path, _obj in entries:
+        header_end = data.index(b"\n", pos)
+        size = int(data[pos:header_end].split()[2])
+        start = header_end + 1
+        files[path] = data[start:start + size]
+        pos = start + size + 1
+    return files
+
+
+def export_tree(git_dir: Path, sha: str, dest: Path) -> None:
+    """Write a commit's files into dest (a plain folder, no .git)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for path, blob in read_tree(git_dir, sha).items():
+        target = dest / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(blob)
+
+
+def trailers(message: str) -> dict[str, str]:
+    out = git("interpret-trailers", "--parse", input=message)
+    result: dict[str, str] = {}
+    for line in out.splitlines():
+        key, _, value = line.partition(":")
+        if value:
+            result[key.strip()] = value.strip()
+    return result

@@ -1,0 +1,174 @@
+"""Guarded reading of HLD files: size limit, alias-bomb and recursion checks, line numbers.
+
+Every YAML or JSON file the generator touches goes through here, so an HLD pushed by
+anyone cannot make the pipeline hang or exhaust memory, and every parse error names
+the file and line.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, SequenceNode
+
+from sandbox.hld.errors import HldError
+
+MAX_FILE_BYTES = 10 * 1024 * 1024
+# A real Kubernetes object has hundreds of nodes; a billion-laughs document expands to
+# billions. Anything past this bound is an attack or a mistake either way.
+MAX_EXPANDED_NODES = 250_000
+
+_BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """Safe loader that keeps timestamps and '=' as strings, like Kubernetes and Go do."""
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", SafeConstructor.construct_yaml_str)
+_Loader.add_constructor("tag:yaml.org,2002:value", SafeConstructor.construct_yaml_str)
+
+
+def display_path(path: Path, root: Path | None) -> str:
+    """Path shown to users: relative to the HLD folder when inside it."""
+    if root is not None:
+        try:
+            return path.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            pass
+    return path.as_posix()
+
+
+def read_bytes(path: Path, shown: str) -> bytes:
+    """Read a file, refusing oversized ones before reading a byte of them."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise HldError(f"cannot read file: {exc.strerror}", file=shown) from exc
+    if size > MAX_FILE_BYTES:
+        raise HldError(
+            f"file is {size // (1024 * 1024)} MB, over the {MAX_FILE_BYTES // (1024 * 1024)} MB "
+            "limit for HLD files",
+            file=shown,
+            fix="split it or keep generated artefacts out of the HLD",
+        )
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise HldError(f"cannot read file: {exc.strerror}", file=shown) from exc
+
+
+def read_text(path: Path, shown: str) -> str:
+    data = read_bytes(path, shown)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise HldError("file is not UTF-8 text", file=shown, line=line) from exc
+
+
+def _check_expansion(root: Node, shown: str) -> None:
+    """Count nodes as a consumer would see them once aliases are expanded.
+
+    Memoised per node, so the check itself stays linear in the document's real size.
+    """
+    sizes: dict[int, int] = {}
+    in_progress: set[int] = set()
+
+    def size(node: Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in in_progress:
+            raise HldError(
+                "YAML alias refers to itself (recursive anchor)",
+                file=shown,
+                line=node.start_mark.line + 1,
+                fix="remove the self-referencing anchor",
+            )
+        in_progress.add(key)
+        total = 1
+        if isinstance(node, SequenceNode):
+            total += sum(size(child) for child in node.value)
+        elif isinstance(node, MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        in_progress.discard(key)
+        sizes[key] = total
+        if total > MAX_EXPANDED_NODES:
+            raise HldError(
+                f"YAML aliases expand to more than {MAX_EXPANDED_NODES} nodes "
+                "(an alias bomb or a runaway anchor)",
+                file=shown,
+                line=root.start_mark.line + 1,
+                fix="write the values out instead of nesting aliases",
+            )
+        return total
+
+    size(root)
+
+
+def _yaml_error(exc: yaml.YAMLError, shown: str) -> HldError:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    reason = f"invalid YAML: {problem}" + (f" ({context})" if context else "")
+    return HldError(reason, file=shown, line=line, fix="fix the YAML syntax at that line")
+
+
+def load_yaml_documents(text: str, shown: str) -> list[tuple[int, Any]]:
+    """Parse every document in ``text``; return (1-based start line, data) pairs."""
+    loader = _Loader(text)
+    documents: list[tuple[int, Any]] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            _check_expansion(node, shown)
+            documents.append((node.start_mark.line + 1, loader.construct_document(node)))
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, shown) from exc
+    except RecursionError as exc:
+        raise HldError("YAML is nested too deeply", file=shown) from exc
+    finally:
+        loader.dispose()
+    return documents
+
+
+def load_yaml_single(text: str, shown: str) -> Any:
+    documents = load_yaml_documents(text, shown)
+    if len(documents) > 1:
+        raise HldError(
+            "expected one YAML document, found several",
+            file=shown,
+            line=documents[1][0],
+            fix="remove the extra '---' separated documents",
+        )
+    return documents[0][1] if documents else None
+
+
+def load_json(text: str, shown: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise HldError(
+            f"invalid JSON: {exc.msg}", file=shown, line=exc.lineno, fix="fix the JSON syntax"
+        ) from exc
+    except RecursionError as exc:
+        raise HldError("JSON is nested too deeply", file=shown) from exc
+
+
+def load_structured(path: Path, root: Path | None) -> Any:
+    """Load a YAML or JSON file (by extension) with all the guards."""
+    shown = display_path(path, root)
+    text = read_text(path, shown)
+    if not text.strip():
+        return None
+    parse: Callable[[str, str], Any] = load_json if path.suffix == ".json" else load_yaml_single
+    return parse(text, shown)

@@ -1,0 +1,239 @@
+"""The pull-request service: PRs, reviews and checks in SQLite, and the merge.
+
+Rules, as a protected branch on a git host has them: a PR needs N approvals (default 1)
+from someone other than its author, on its current head; every check on that head must
+be green; a push to the branch dismisses earlier approvals. The merge writes a real
+merge commit and pushes it through the pre-receive hook with a one-time token.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import gitserver
+from .events import EventBus
+from .gitutil import GitError, Identity, git, rev, short
+from .workspace import Workspace
+
+
+class PullRequestError(Exception):
+    """A PR operation that the rules refuse; the message says why and what to do."""
+
+
+@dataclass
+class Check:
+    name: str
+    status: str  # pending | running | success | failure
+    summary: str
+    sha: str
+    job: int | None
+
+
+@dataclass
+class PullRequest:
+    id: int
+    title: str
+    body: str
+    author: str
+    head: str
+    base: str
+    head_sha: str
+    base_sha: str
+    state: str
+    merge_sha: str | None
+    created: float
+    updated: float
+    kind: str
+    approvals: list[str] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def checks_state(self) -> str:
+        if not self.checks:
+            return "pending"
+        states = {c.status for c in self.checks}
+        if "failure" in states:
+            return "failure"
+        if states == {"success"}:
+            return "success"
+        return "pending"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "title": self.title, "author": self.author, "head": self.head,
+            "base": self.base, "head_sha": self.head_sha, "state": self.state,
+            "merge_sha": self.merge_sha, "kind": self.kind, "approvals": self.approvals,
+            "checks": self.checks_state, "created": self.created, "updated": self.updated,
+            "check_runs": [c.__dict__ for c in self.checks], "body": self.body,
+        }
+
+
+class PullRequests:
+    def __init__(self, ws: Workspace, bus: EventBus) -> None:
+        self.ws = ws
+        self.store = ws.store
+        self.bus = bus
+
+    # -- reading -------------------------------------------------------------
+    def get(self, pr_id: int) -> PullRequest:
+        row = self.store.one("SELECT * FROM prs WHERE id=?", pr_id)
+        if row is None:
+            raise PullRequestError(f"no pull request #{pr_id}; see 'gitops-sandbox pr list'")
+        pr = PullRequest(**{k: row[k] for k in row.keys()})
+        pr.approvals = [r["reviewer"] for r in self.store.query(
+            "SELECT reviewer FROM reviews WHERE pr=? AND sha=? AND state='approved' ORDER BY id",
+            pr_id, pr.head_sha)]
+        # The latest run of each check on the current head.
+        pr.checks = [Check(r["name"], r["status"], r["summary"], r["sha"], r["job"])
+                     for r in self.store.query(
+            "SELECT * FROM checks WHERE id IN (SELECT MAX(id) FROM checks WHERE pr=? AND sha=? "
+            "GROUP BY name) ORDER BY name", pr_id, pr.head_sha)]
+        return pr
+
+    def list(self, state: str | None = None) -> list[PullRequest]:
+        rows = (self.store.query("SELECT id FROM prs WHERE state=? ORDER BY id", state) if state
+                else self.store.query("SELECT id FROM prs ORDER BY id"))
+        return [self.get(r["id"]) for r in rows]
+
+    def open_for_branch(self, branch: str) -> list[PullRequest]:
+        rows = self.store.query("SELECT id FROM prs WHERE head=? AND state='open'", branch)
+        return [self.get(r["id"]) for r in rows]
+
+    # -- changing ------------------------------------------------------------
+    def open(self, head: str, title: str, author: str, body: str = "", base: str = "main",
+             kind: str = "change") -> PullRequest:
+        hld = self.ws.hld_git
+        head = head.removeprefix("refs/heads/")
+        if head == base:
+            raise PullRequestError(f"a pull request needs a branch other than '{base}'")
+        head_sha = rev(hld, f"refs/heads/{head}")
+        if head_sha is None:
+            raise PullRequestError(
+                f"branch '{head}' is not in the HLD repository: push it first "
+                f"(git push origin HEAD:{head})")
+        base_sha = rev(hld, f"refs/heads/{base}")
+        if base_sha is None:
+            raise PullRequestError(f"base branch '{base}' does not exist")
+        if self.open_for_branch(head):
+            raise PullRequestError(f"branch '{head}' already has an open pull request")
+        if head_sha == base_sha or git("rev-list", "--count", f"{base_sha}..{head_sha}",
+                                       git_dir=hld).strip() == "0":
+            raise PullRequestError(f"branch '{head}' has no commits that are not on '{base}'")
+        title = title.strip() or self._subject(head_sha)
+        now = time.time()
+        with self.store.tx() as db:
+            cur = db.execute(
+                "INSERT INTO prs(title, body, author, head, base, head_sha, base_sha, state, "
+                "created, updated, kind) VALUES(?,?,?,?,?,?,?,'open',?,?,?)",
+                (title, body, author, head, base, head_sha, base_sha, now, now, kind))
+            pr_id = int(cur.lastrowid or 0)
+        self.bus.publish("pr.opened", "pullrequests", f"#{pr_id} opened: {title}",
+                         pr=pr_id, head=head, sha=head_sha, author=author, kind=kind)
+        return self.get(pr_id)
+
+    def _subject(self, sha: str) -> str:
+        return git("log", "-1", "--format=%s", sha, git_dir=self.ws.hld_git).strip()
+
+    def update_head(self, pr_id: int, new_sha: str) -> None:
+        """A push to the PR's branch: new head, earlier approvals no longer count."""
+        pr = self.get(pr_id)
+        if pr.head_sha == new_sha:
+            return
+        had = pr.approvals
+        with self.store.tx() as db:
+            db.execute("UPDATE prs SET head_sha=?, updated=? WHERE id=?",
+                       (new_sha, time.time(), pr_id))
+        self.bus.publish("pr.updated", "pullrequests",
+                         f"#{pr_id} updated to {short(new_sha)}", pr=pr_id, sha=new_sha)
+        if had:
+            self.bus.publish("pr.approvals_dismissed", "pullrequests",
+                             f"#{pr_id}: approvals by {', '.join(had)} dismissed by a new push",
+                             pr=pr_id, reviewers=had)
+
+    def approve(self, pr_id: int, reviewer: str) -> PullRequest:
+        pr = self.get(pr_id)
+        if pr.state != "open":
+            raise PullRequestError(f"#{pr_id} is {pr.state}; only open pull requests take reviews")
+        if reviewer == pr.author:
+            raise PullRequestError(
+                f"{reviewer} opened #{pr_id} and cannot approve it: another person must "
+                "review it (--as NAME)")
+        if reviewer in pr.approvals:
+            return pr
+        with self.store.tx() as db:
+            db.execute("INSERT INTO reviews(pr, reviewer, sha, state, ts) VALUES(?,?,?,?,?)",
+                       (pr_id, reviewer, pr.head_sha, "approved", time.time()))
+        self.bus.publish("pr.approved", "pullrequests", f"#{pr_id} approved by {reviewer}",
+                         pr=pr_id, reviewer=reviewer, sha=pr.head_sha)
+        return self.get(pr_id)
+
+    def close(self, pr_id: int, by: str) -> PullRequest:
+        pr = self.get(pr_id)
+        if pr.state != "open":
+            raise PullRequestError(f"#{pr_id} is already {pr.state}")
+        with self.store.tx() as db:
+            db.execute("UPDATE prs SET state='closed', updated=? WHERE id=?", (time.time(), pr_id))
+        self.bus.publish("pr.closed", "pullrequests", f"#{pr_id} closed by {by}", pr=pr_id)
+        return self.get(pr_id)
+
+    def merge_blockers(self, pr: PullRequest) -> list[str]:
+        reasons = []
+        if pr.state != "open":
+            reasons.append(f"#{pr.id} is {pr.state}")
+            return reasons
+        need = self.ws.settings.required_approvals
+        if len(pr.approvals) < need:
+            reasons.append(f"needs {need} approval(s) on {short(pr.head_sha)}, has "
+                           f"{len(pr.approvals)}: gitops-sandbox pr approve {pr.id} --as REVIEWER")
+        state = pr.checks_state
+        if state == "failure":
+            failed = ", ".join(c.name for c in pr.checks if c.status == "failure")
+            reasons.append(f"checks failed ({failed}): see 'gitops-sandbox pr show {pr.id}', "
+                           "fix the branch and push again")
+        elif state != "success":
+            reasons.append("checks have not finished yet: wait for them "
+                           f"(gitops-sandbox pr show {pr.id}); is the engine running?")
+        return reasons
+
+    def merge(self, pr_id: int, by: str) -> PullRequest:
+        pr = self.get(pr_id)
+        blockers = self.merge_blockers(pr)
+        if blockers:
+            raise PullRequestError(f"cannot merge #{pr_id}: " + "; ".join(blockers))
+        hld = self.ws.hld_git
+        base_sha = rev(hld, f"refs/heads/{pr.base}")
+        assert base_sha is not None
+        try:
+            tree = git("merge-tree", "--write-tree", base_sha, pr.head_sha,
+                       git_dir=hld).split()[0]
+        except GitError as exc:
+            raise PullRequestError(
+                f"#{pr_id} conflicts with {pr.base}: merge {pr.base} into '{pr.head}', "
+                "resolve the conflicts and push the branch again") from exc
+        message = (f"Merge pull request #{pr_id} from {pr.head}\n\n{pr.title}\n\n"
+                   f"Pull-Request: #{pr_id}\n")
+        merge_sha = git("commit-tree", tree, "-p", base_sha, "-p", pr.head_sha,
+                        git_dir=hld, input=message, identity=Identity.of(by)).strip()
+        token = gitserver.issue_merge_token(self.store, pr_id, merge_sha)
+        try:
+            git("push", "--quiet", "-o", f"{gitserver.TOKEN_OPTION}={token}", str(hld),
+                f"{merge_sha}:refs/heads/{pr.base}", git_dir=hld)
+        except GitError as exc:
+            raise PullRequestError(f"the merge of #{pr_id} was refused: {exc.stderr}") from exc
+        with self.store.tx() as db:
+            db.execute("UPDATE prs SET state='merged', merge_sha=?, updated=? WHERE id=?",
+                       (merge_sha, time.time(), pr_id))
+        self.bus.publish("pr.merged", "pullrequests",
+                         f"#{pr_id} merged into {pr.base} as {short(merge_sha)} by {by}",
+                         pr=pr_id, sha=merge_sha, head_sha=pr.head_sha, by=by)
+        return self.get(pr_id)
+
+    # -- checks (written by the CI runner) -----------------------------------
+    def set_check(self, pr_id: int, sha: str, name: str, status: str, summary: str = "",
+                  job: int | None = None) -> None:
+        with self.store.tx() as db:
+            db.execute("INSERT INTO checks(pr, sha, name, status, summary, job, ts) "
+                       "VALUES(?,?,?,?,?,?,?)", (pr_id, sha, name, status, summary, job,
+                                                 time.time()))

@@ -1,0 +1,160 @@
+"""The workspace's SQLite database: pull requests, reviews, checks, CI jobs, the event
+log, cluster snapshots and deployment traces.
+
+One connection per thread (SQLite connections must not cross threads), WAL mode so a
+CLI in another terminal can read while the engine writes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts REAL NOT NULL,
+    kind TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    message TEXT NOT NULL,
+    data TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS prs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    title TEXT NOT NULL,
+    body TEXT NOT NULL DEFAULT '',
+    author TEXT NOT NULL,
+    head TEXT NOT NULL,
+    base TEXT NOT NULL,
+    head_sha TEXT NOT NULL,
+    base_sha TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'open',
+    merge_sha TEXT,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'change'
+);
+CREATE TABLE IF NOT EXISTS reviews (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    pr INTEGER NOT NULL REFERENCES prs(id),
+    reviewer TEXT NOT NULL,
+    sha TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'approved',
+    ts REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS checks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    pr INTEGER NOT NULL REFERENCES prs(id),
+    sha TEXT NOT NULL,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    summary TEXT NOT NULL DEFAULT '',
+    job INTEGER,
+    ts REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    params TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'queued',
+    result TEXT NOT NULL DEFAULT '{}',
+    log TEXT NOT NULL DEFAULT '',
+    created REAL NOT NULL,
+    started REAL,
+    finished REAL
+);
+CREATE TABLE IF NOT EXISTS merge_tokens (
+    token TEXT PRIMARY KEY,
+    pr INTEGER NOT NULL,
+    new_sha TEXT NOT NULL,
+    expires REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deployments (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    hld_sha TEXT NOT NULL UNIQUE,
+    pr INTEGER,
+    image TEXT,
+    manifest_sha TEXT,
+    generated REAL,
+    sync_status TEXT,
+    synced REAL,
+    health TEXT,
+    healthy REAL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS snapshots (name TEXT PRIMARY KEY, ts REAL NOT NULL, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_kind ON events(kind);
+CREATE INDEX IF NOT EXISTS checks_pr ON checks(pr, sha);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
+"""
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        # executescript manages its own transaction, so it runs outside tx().
+        self._conn().executescript(SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction, taken at once so two writers never deadlock on upgrade."""
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    def query(self, sql: str, *args: Any) -> list[sqlite3.Row]:
+        return self._conn().execute(sql, args).fetchall()
+
+    def one(self, sql: str, *args: Any) -> sqlite3.Row | None:
+        return self._conn().execute(sql, args).fetchone()
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # Small key-value settings (workspace options such as required approvals).
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.one("SELECT value FROM meta WHERE key=?", key)
+        return row["value"] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.tx() as db:
+            db.execute("INSERT INTO meta(key, value) VALUES(?, ?) "
+                       "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value))
+
+    def put_snapshot(self, name: str, data: Any) -> None:
+        with self.tx() as db:
+            db.execute("INSERT INTO snapshots(name, ts, data) VALUES(?, ?, ?) "
+                       "ON CONFLICT(name) DO UPDATE SET ts=excluded.ts, data=excluded.data",
+                       (name, time.time(), json.dumps(data)))
+
+    def get_snapshot(self, name: str) -> tuple[float, Any] | None:
+        row = self.one("SELECT ts, data FROM snapshots WHERE name=?", name)
+        return (row["ts"], json.loads(row["data"])) if row else None
