@@ -1,0 +1,307 @@
+"""``fab generate``: walk the component tree and produce one manifest per component."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sandbox.hld.config import ConfigDict, environment_config, merge_config, normalize_config
+from sandbox.hld.errors import HldError
+from sandbox.hld.fetch import fetch_folder, inside, relative_part
+from sandbox.hld.model import Component, component_file, load_component
+from sandbox.hld.substitute import substitute
+from sandbox.hld.yamlio import display_path, load_yaml_documents, read_bytes
+
+HOOK_TIMEOUT_SECONDS = 300
+HELM_TIMEOUT_SECONDS = 300
+MAX_DEPTH = 64
+HELM_INSTALL = "install helm (https://helm.sh/docs/intro/install/)"
+
+
+@dataclass
+class ManifestDoc:
+    """One Kubernetes object from the generated output, traced back to its HLD file."""
+
+    obj: dict[str, Any]
+    source_file: str
+    source_line: int
+    component: str
+
+
+@dataclass
+class GeneratedComponent:
+    name: str
+    logical_path: str  # "" for the root, "infra/efk" for a grandchild
+    manifest: str
+    output_path: str  # relative to the environment folder, e.g. "infra/efk/efk.yaml"
+    type: str = "component"
+    source_file: str = ""
+
+
+@dataclass
+class GenerateResult:
+    envs: list[str]
+    components: list[GeneratedComponent] = field(default_factory=list)
+    documents: list[ManifestDoc] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    output_dir: Path | None = None  # out_dir/<env1>-<env2> when written
+
+    @property
+    def manifest(self) -> str:
+        """All component manifests in tree order, as one multi-document stream."""
+        return "".join(component.manifest for component in self.components)
+
+
+@dataclass
+class _Visit:
+    entry: Component | None  # None: the root, read from the HLD folder itself
+    parent_dir: Path
+    logical: str
+    passed_down: ConfigDict
+    ancestry: tuple[Path, ...]
+
+
+def _join(logical: str, name: str) -> str:
+    return f"{logical}/{name}" if logical else name
+
+
+class _Walker:
+    def __init__(self, hld_dir: Path, envs: list[str], allow_hooks: bool) -> None:
+        self.root = hld_dir.resolve()
+        self.envs = envs
+        self.allow_hooks = allow_hooks
+        self.result = GenerateResult(envs=envs)
+
+    def shown(self, path: Path) -> str:
+        return display_path(path, self.root)
+
+    # -- locating a component ------------------------------------------------------------
+
+    def _load(self, folder: Path, ancestry: tuple[Path, ...], via: Component | None) -> Component:
+        file = component_file(folder)
+        if file is not None:
+            resolved = file.resolve()
+            if resolved in ancestry:
+                chain = " -> ".join(self.shown(p) for p in (*ancestry, resolved))
+                raise HldError(
+                    f"circular subcomponents: {chain}",
+                    file=via.file if via else self.shown(file),
+                    fix="remove the subcomponent that points back at an ancestor",
+                )
+            if len(ancestry) >= MAX_DEPTH:
+                raise HldError(f"component tree deeper than {MAX_DEPTH} levels", file=self.shown(file))
+        return load_component(folder, self.root)
+
+    def locate(self, visit: _Visit) -> tuple[Component, Path, list[Path], tuple[Path, ...]]:
+        """Return the component, its folder, its config folders and the new ancestry."""
+        entry, parent = visit.entry, visit.parent_dir
+        ancestry = visit.ancestry
+        if entry is None:
+            component, folder, own = self._load(parent, ancestry, None), parent, True
+        elif entry.method != "local":
+            base = fetch_folder(entry, parent, self.root)
+            if entry.type == "component":
+                folder = inside(self.root, base / relative_part(entry.path, entry, "path"),
+                                entry, "path")
+                component, own = self._load(folder, ancestry, entry), True
+            else:
+                component, folder, own = entry, base, True
+        elif entry.source:
+            folder = inside(self.root, parent / relative_part(entry.source, entry, "source"),
+                            entry, "source")
+            if entry.type == "component":
+                component, own = self._load(folder, ancestry, entry), True
+            else:
+                component, own = entry, folder != parent
+        else:
+            # Inline: the parent's list is the whole definition, config comes from above.
+            component, folder, own = entry, parent, False
+        config_dirs = [folder] if own else []
+        if own and component_file(folder) is not None and component.type == "component":
+            ancestry = (*ancestry, component_file(folder).resolve())  # type: ignore[union-attr]
+        # A component file that is itself a git component points at its real definition.
+        while component.type == "component" and component.method == "git" and component.source:
+            base = fetch_folder(component, folder, self.root)
+            folder = inside(self.root, base / relative_part(component.path, component, "path"),
+                            component, "path")
+            pointer = component
+            component = self._load(folder, ancestry, pointer)
+            ancestry = (*ancestry, component_file(folder).resolve())  # type: ignore[union-attr]
+            config_dirs.append(folder)
+        return component, folder, config_dirs, ancestry
+
+    # -- generating one component --------------------------------------------------------
+
+    def _hooks(self, component: Component, folder: Path, stage: str) -> None:
+        commands = component.hooks.get(stage) or []
+        if not commands or not self.allow_hooks:
+            return
+        for command in commands:
+            try:
+                done = subprocess.run(command, shell=True, cwd=folder, capture_output=True,
+                                      text=True, timeout=HOOK_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired as exc:
+                raise HldError(f"component {component.name!r}: {stage} hook {command!r} "
+                               "timed out", file=component.file) from exc
+            if done.returncode != 0:
+                detail = (done.stderr or done.stdout).strip()
+                raise HldError(
+                    f"component {component.name!r}: {stage} hook {command!r} failed with exit "
+                    f"{done.returncode}" + (f": {detail}" if detail else ""),
+                    file=component.file,
+                )
+            self.result.notes.append(f"component {component.name!r}: ran {stage} hook {command!r}")
+
+    def _parse(self, text: str, shown: str, component: Component) -> list[ManifestDoc]:
+        docs = []
+        for line, obj in load_yaml_documents(text, shown):
+            if obj is None:
+                continue
+            if not isinstance(obj, dict):
+                raise HldError(
+                    f"document is a {type(obj).__name__}, not a Kubernetes object",
+                    file=shown, line=line, fix="each document must be a mapping with kind",
+                )
+            docs.append(ManifestDoc(obj, shown, line, component.name))
+        return docs
+
+    def _static(self, component: Component, folder: Path,
+                config: ConfigDict) -> tuple[str, list[ManifestDoc]]:
+        if component.method == "http":
+            files_dir = folder
+        else:
+            files_dir = inside(self.root, folder / relative_part(component.path, component,
+                                                                  "path"), component, "path")
+        if not files_dir.is_dir():
+            raise HldError(
+                f"static component {component.name!r}: folder {self.shown(files_dir)!r} "
+                "does not exist", file=component.file, fix="create it or fix 'path'",
+            )
+        parts: list[str] = []
+        docs: list[ManifestDoc] = []
+        for path in sorted(files_dir.iterdir(), key=lambda p: p.name.encode()):
+            if not path.is_file():
+                continue
+            inside(self.root, path, component, "manifest file")
+            shown = self.shown(path)
+            try:
+                text = read_bytes(path, shown).decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise HldError("manifest file is not UTF-8 text", file=shown) from exc
+            if component.substitute:
+                text = substitute(text, config["config"], config.get("namespace"), shown)
+            parts.append(f"---\n{text}\n")
+            docs.extend(self._parse(text, shown, component))
+        namespace = config.get("namespace")
+        if config.get("injectNamespace") and namespace:
+            for doc in docs:
+                doc.obj.setdefault("metadata", {})["namespace"] = namespace
+            parts = [f"---\n{yaml.safe_dump(d.obj, sort_keys=False)}" for d in docs]
+        return "".join(parts), docs
+
+    def _helm(self, component: Component, folder: Path,
+              config: ConfigDict) -> tuple[str, list[ManifestDoc]]:
+        helm = shutil.which("helm")
+        if helm is None:
+            raise HldError(
+                f"helm component {component.name} needs the helm CLI: {HELM_INSTALL}",
+                file=component.file,
+            )
+        chart = inside(self.root, folder / relative_part(component.path, component, "path"),
+                       component, "path")
+        with tempfile.TemporaryDirectory() as tmp:
+            values = Path(tmp) / "values.yaml"
+            values.write_text(yaml.safe_dump(config["config"]), "utf-8")
+            command = [helm, "template", component.name, str(chart), "--values", str(values)]
+            if config.get("namespace"):
+                command += ["--namespace", config["namespace"]]
+            done = subprocess.run(command, capture_output=True, text=True,
+                                  timeout=HELM_TIMEOUT_SECONDS)
+        if done.returncode != 0:
+            raise HldError(f"helm template failed for {component.name!r}: {done.stderr.strip()}",
+                           file=component.file)
+        return done.stdout, self._parse(done.stdout, self.shown(chart), component)
+
+    # -- the walk ------------------------------------------------------------------------
+
+    def run(self) -> GenerateResult:
+        queue: deque[_Visit] = deque([_Visit(None, self.root, "", {}, ())])
+        while queue:
+            visit = queue.popleft()
+            if visit.passed_down.get("disabled"):
+                self.result.notes.append(f"skipped disabled component {visit.logical!r}")
+                continue
+            component, folder, config_dirs, ancestry = self.locate(visit)
+            config = merge_config(visit.passed_down, normalize_config({}, ""))
+            for config_dir in config_dirs:
+                config = environment_config(config_dir, self.envs, config, self.root)
+            if config.get("disabled"):
+                self.result.notes.append(f"skipped disabled component {visit.logical!r}")
+                continue
+            if component.has_hooks and not self.allow_hooks:
+                listed = "; ".join(f"{k}: {', '.join(v)}" for k, v in component.hooks.items())
+                self.result.notes.append(
+                    f"component {component.name!r}: hooks not run ({listed}); "
+                    "generate with allow_hooks to run them"
+                )
+            self.result.notes.extend(component.notes)
+            self._hooks(component, folder, "before-generate")
+            manifest, docs = "", []
+            if component.type == "static":
+                manifest, docs = self._static(component, folder, config)
+            elif component.type == "helm":
+                manifest, docs = self._helm(component, folder, config)
+            self._hooks(component, folder, "after-generate")
+            self.result.components.append(GeneratedComponent(
+                name=component.name,
+                logical_path=visit.logical,
+                manifest=manifest,
+                output_path=_join(visit.logical, f"{component.name}.yaml"),
+                type=component.type,
+                source_file=component.file,
+            ))
+            self.result.documents.extend(docs)
+            for sub in component.subcomponents:
+                queue.append(_Visit(sub, folder, _join(visit.logical, sub.name),
+                                    config["subcomponents"].get(sub.name) or {}, ancestry))
+        return self.result
+
+
+def write_output(result: GenerateResult, out_dir: Path) -> Path:
+    """Write each component's manifest under out_dir/<env1>-<env2>/, emptied first."""
+    env_dir = out_dir / "-".join(result.envs)
+    if env_dir.is_symlink() or env_dir.is_file():
+        env_dir.unlink()
+    elif env_dir.exists():
+        shutil.rmtree(env_dir)
+    env_dir.mkdir(parents=True)
+    for component in result.components:
+        target = env_dir / component.output_path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(component.manifest.encode("utf-8"))
+    result.output_dir = env_dir
+    return env_dir
+
+
+def generate(
+    hld_dir: Path, envs: list[str], out_dir: Path | None = None, *, allow_hooks: bool = False
+) -> GenerateResult:
+    """Generate manifests for ``envs`` (default ``["common"]``), like ``fab generate``.
+
+    Raises HldError naming the HLD file (and line) of the first problem found.
+    """
+    env_list = list(envs) or ["common"]
+    for env in env_list:
+        if not env or "/" in env or "\\" in env or env.startswith("."):
+            raise HldError(f"environment name {env!r} is not a plain name")
+    result = _Walker(Path(hld_dir), env_list, allow_hooks).run()
+    if out_dir is not None:
+        write_output(result, Path(out_dir))
+    return result
