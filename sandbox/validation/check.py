@@ -1,0 +1,79 @@
+"""The validation job in one call: generate, lint, validate, and a readable log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sandbox.hld import HldError, ManifestDoc, generate
+from sandbox.validation.documents import validate_documents
+from sandbox.validation.findings import Finding
+from sandbox.validation.lint import lint_hld
+
+
+@dataclass
+class CheckReport:
+    ok: bool
+    findings: list[Finding] = field(default_factory=list)
+    documents: list[ManifestDoc] = field(default_factory=list)
+    text: str = ""
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "warning"]
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def check_hld(hld_dir: Path, envs: list[str], kubernetes_version: str = "1.30.0") -> CheckReport:
+    """Run every check on an HLD; ``ok`` is False when any finding is an error."""
+    hld_dir = Path(hld_dir)
+    env_list = list(envs) or ["common"]
+    log: list[str] = []
+    findings: list[Finding] = []
+    documents: list[ManifestDoc] = []
+
+    log.append(f"generate {' '.join(env_list)}")
+    generate_error: Finding | None = None
+    try:
+        result = generate(hld_dir, env_list)
+    except HldError as exc:
+        generate_error = Finding("error", exc.file or "", exc.line or 0,
+                                 exc.reason + (f" ({exc.fix})" if exc.fix else ""), "generate")
+        findings.append(generate_error)
+        log.append(f"  failed: {generate_error}")
+    else:
+        documents = result.documents
+        log.append(f"  {_count(len(result.components), 'component')}, "
+                   f"{_count(len(documents), 'object')}")
+        log.extend(f"  note: {note}" for note in result.notes)
+
+    log.append("yamllint")
+    lint = lint_hld(hld_dir)
+    if generate_error is not None:
+        # The parser already reported this syntax error with the same file and line.
+        lint = [f for f in lint if not (f.rule == "yamllint/syntax"
+                                        and (f.file, f.line) == (generate_error.file,
+                                                                 generate_error.line))]
+    findings.extend(lint)
+    log.append(f"  {_count(len(lint), 'finding')}")
+
+    if generate_error is None:
+        log.append(f"validate against Kubernetes {kubernetes_version}")
+        validation = validate_documents(documents, kubernetes_version)
+        findings.extend(validation)
+        log.append(f"  {_count(len(validation), 'finding')}")
+
+    errors = sum(1 for f in findings if f.severity == "error")
+    warnings = len(findings) - errors
+    log.extend(str(f) for f in findings)
+    verdict = "passed" if errors == 0 else "failed"
+    log.append(f"check {verdict}: {_count(errors, 'error')}, {_count(warnings, 'warning')}")
+    return CheckReport(ok=errors == 0, findings=findings, documents=documents,
+                       text="\n".join(log) + "\n")
