@@ -1,0 +1,380 @@
+"""SimCluster: the in-process cluster backend.
+
+The API side (apply, delete, get, list, direct edits) stores Kubernetes-shaped objects;
+the controller side (deployments, replicasets, kubelet, endpoints) moves them through
+time when asked. Time comes only from the clock: every public call first plays the
+simulation forward to clock.now(), processing due transitions in time order, so one
+big jump of a virtual clock settles a whole rollout exactly as small steps would.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from sandbox.clock import Clock
+from sandbox.cluster.base import ApplyResult, ClusterError, ClusterEvent, ObjRef
+from sandbox.cluster.sim.context import Ctx
+from sandbox.cluster.sim.deployments import DeploymentController
+from sandbox.cluster.sim.pods import Kubelet
+from sandbox.cluster.sim.replicasets import ReplicaSetController
+from sandbox.cluster.sim.services import EndpointsController
+from sandbox.cluster.sim.store import (
+    SYSTEM_ANNOTATION_PREFIXES,
+    Store,
+    Timers,
+    canonical,
+    clone,
+    is_namespaced,
+    owner_uid,
+)
+from sandbox.cluster.sim.traffic import Endpoint, Traffic
+from sandbox.cluster.sim.validate import validate
+from sandbox.registry import ImageProfile
+
+# Spec fields the API server fills in; an apply that leaves them out does not change them.
+SERVER_FIELDS = {"Service": ("clusterIP", "clusterIPs", "type"),
+                 "Pod": ("nodeName", "restartPolicy")}
+PROTECTED_NAMESPACES = ("default", "kube-system")
+SCALABLE = ("Deployment", "ReplicaSet")
+
+
+class SimCluster:
+    name = "sim"
+
+    def __init__(self, clock: Clock, resolve_image: Callable[[str], ImageProfile | None],
+                 seed: int = 0) -> None:
+        self.clock = clock
+        self.seed = seed
+        self._lock = threading.RLock()
+        self._store = Store(seed)
+        self._ctx = Ctx(self._store, Timers(), random.Random(seed), resolve_image,
+                        now=clock.now())
+        self._kubelet = Kubelet(self._ctx)
+        self._rsc = ReplicaSetController(self._ctx, self._kubelet)
+        self._dc = DeploymentController(self._ctx, self._rsc)
+        self._eps = EndpointsController(self._ctx, self._kubelet)
+        self._traffic = Traffic(seed)
+        for ns in PROTECTED_NAMESPACES:
+            self._create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+
+    # -- ClusterBackend ---------------------------------------------------------------
+
+    def apply(self, objects: list[dict[str, Any]], dry_run: bool = False) -> list[ApplyResult]:
+        with self._lock:
+            self._advance()
+            namespaces = {r.name for r in self._store.of_kind("Namespace")}
+            namespaces |= {str((o.get("metadata") or {}).get("name")) for o in objects
+                           if isinstance(o, dict) and o.get("kind") == "Namespace"}
+            results: list[ApplyResult] = []
+            for obj in objects:
+                ref = ObjRef.of(obj) if isinstance(obj, dict) else ObjRef("", "")
+                error = validate(obj, namespaces)
+                if error:
+                    results.append(ApplyResult(ref, "invalid", error))
+                    continue
+                desired = _normalize(obj, ref)
+                existing = self._store.get(ref)
+                if existing is None:
+                    action = "created"
+                elif _same(existing, desired):
+                    action = "unchanged"
+                else:
+                    action = "configured"
+                if not dry_run and action == "created":
+                    self._create(desired)
+                elif not dry_run and action == "configured" and existing is not None:
+                    self._update(ref, existing, desired)
+                results.append(ApplyResult(ref, action))
+            if not dry_run:
+                self._finish()
+            return results
+
+    def delete(self, ref: ObjRef) -> bool:
+        with self._lock:
+            self._advance()
+            if self._store.get(ref) is None:
+                return False
+            if ref.kind == "Namespace" and ref.name in PROTECTED_NAMESPACES:
+                raise ClusterError(f'namespaces "{ref.name}" is forbidden: '
+                                   "this namespace may not be deleted")
+            if ref.kind == "Namespace":
+                for child in self._store.in_namespace(ref.name):
+                    self._remove(child, graceful=False)
+                self._store.remove(ref)
+            else:
+                self._remove(ref, graceful=True)
+            self._finish()
+            return True
+
+    def get(self, ref: ObjRef) -> dict[str, Any] | None:
+        with self._lock:
+            obj = self._store.get(ref)
+            return None if obj is None else clone(obj)
+
+    def list(self, kind: str | None = None, namespace: str | None = None,
+             labels: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            out = []
+            for k in [kind] if kind else self._store.kinds():
+                for ref, obj in sorted(self._store.of_kind(k).items()):
+                    if namespace is not None and ref.namespace not in (namespace, ""):
+                        continue
+                    have = obj["metadata"].get("labels") or {}
+                    if labels and any(have.get(a) != b for a, b in labels.items()):
+                        continue
+                    out.append(clone(obj))
+            return out
+
+    def step(self) -> list[ClusterEvent]:
+        with self._lock:
+            self._advance()
+            events, self._ctx.events = self._ctx.events, []
+            return events
+
+    # -- direct edits (drift) ---------------------------------------------------------
+
+    def scale(self, ref: ObjRef, replicas: int) -> None:
+        """`kubectl scale`: set spec.replicas of a Deployment or ReplicaSet."""
+        if replicas < 0:
+            raise ClusterError("--replicas=COUNT must be a non-negative number")
+        with self._lock:
+            obj = self._editable(ref)
+            obj["spec"]["replicas"] = int(replicas)
+            self._spec_edited(ref, obj)
+
+    def set_image(self, ref: ObjRef, container: str, image: str) -> None:
+        """`kubectl set image`: change one container's image in the pod template."""
+        with self._lock:
+            obj = self._editable(ref)
+            pod_spec = (obj["spec"].get("template") or {}).get("spec") or {}
+            for c in (pod_spec.get("containers") or []) + (pod_spec.get("initContainers") or []):
+                if c.get("name") == container:
+                    c["image"] = image
+                    self._spec_edited(ref, obj)
+                    return
+            raise ClusterError(f'unable to find container named "{container}" in {ref}')
+
+    # -- reading the simulation -------------------------------------------------------
+
+    def now(self) -> float:
+        with self._lock:
+            return self._ctx.now
+
+    def events(self, ref: ObjRef | None = None, limit: int | None = None) -> list[ClusterEvent]:
+        """Recent events (all, or those about one object), oldest first."""
+        with self._lock:
+            out = [e for e in self._ctx.history if ref is None or e.ref == ref]
+            return out[-limit:] if limit else out
+
+    def metrics(self) -> dict[str, dict[str, Any]]:
+        """Traffic per Deployment, keyed "namespace/name": rps, requests, errors,
+        error_rate, p50_ms, p95_ms, window_seconds, versions{tag: ...}, pods{name: ...}."""
+        with self._lock:
+            deps = [f"{r.namespace}/{r.name}" for r in sorted(self._store.of_kind("Deployment"))]
+            return self._traffic.metrics(self._ctx.now, deps)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The full state as JSON-ready data, for processes that cannot see this one."""
+        with self._lock:
+            return {
+                "backend": self.name, "time": self._ctx.now, "objects": self.list(),
+                "metrics": self.metrics(),
+                "events": [event_dict(e) for e in list(self._ctx.history)[-200:]],
+            }
+
+    # -- internals --------------------------------------------------------------------
+
+    def _advance(self) -> None:
+        """Play every due transition up to the clock's now, in time order."""
+        ctx, timers = self._ctx, self._ctx.timers
+        target = max(ctx.now, self.clock.now())
+        self._settle()
+        while (due := timers.next_time()) is not None and due <= target:
+            ctx.now = max(ctx.now, due)
+            for what, ref, gen in timers.pop_until(ctx.now):
+                if what == "pod":
+                    owner = self._kubelet.fire(ref, gen)
+                    if owner is not None:
+                        ctx.dirty_rs.add(owner)
+                    if self._store.get(ref) is None:
+                        self._traffic.forget_pod(f"{ref.namespace}/{ref.name}")
+                elif what == "deadline":
+                    ctx.dirty_deploy.add(ref)
+            self._settle()
+        ctx.now = target
+        self._eps.flush()
+        if self._traffic.due(target):
+            self._traffic.account(target, self._endpoints())
+
+    def _settle(self) -> None:
+        """Run controllers until none has anything left to do at this instant."""
+        ctx = self._ctx
+        while ctx.dirty_rs or ctx.dirty_deploy:
+            if ctx.dirty_rs:
+                refs, ctx.dirty_rs = sorted(ctx.dirty_rs), set()
+                for ref in refs:
+                    self._rsc.sync(ref)
+            else:
+                refs, ctx.dirty_deploy = sorted(ctx.dirty_deploy), set()
+                for ref in refs:
+                    self._dc.sync(ref)
+
+    def _finish(self) -> None:
+        self._settle()
+        self._eps.flush()
+
+    def _endpoints(self) -> dict[str, list[Endpoint]]:
+        out: dict[str, list[Endpoint]] = {}
+        for sref, svc in self._store.of_kind("Service").items():
+            eps = []
+            for pref in self._eps.ready_pods(svc):
+                ps = self._kubelet.pods.get(pref)
+                pod = self._store.get(pref)
+                if ps is None or pod is None or ps.profile is None:
+                    continue
+                image = str((pod["spec"].get("containers") or [{}])[0].get("image", ""))
+                eps.append(Endpoint(f"{pref.namespace}/{pref.name}", ps.deployment,
+                                    ps.version, image, ps.profile))
+            out[f"{sref.namespace}/{sref.name}"] = eps
+        return out
+
+    def _create(self, obj: dict[str, Any]) -> None:
+        ctx = self._ctx
+        meta = obj["metadata"]
+        meta.update(uid=self._store.new_uid(), generation=1, creationTimestamp=ctx.stamp())
+        ref = ObjRef.of(obj)
+        if ref.kind == "Namespace":
+            obj["status"] = {"phase": "Active"}
+        elif ref.kind == "Deployment":
+            obj["status"] = {}
+            ctx.dirty_deploy.add(ref)
+        elif ref.kind == "ReplicaSet":
+            ctx.dirty_rs.add(ref)
+        elif ref.kind == "Pod":
+            self._kubelet.admit(obj)
+            ctx.dirty_pods.add(ref)
+        elif ref.kind == "Service":
+            self._eps.admit(obj)
+            ctx.dirty_svc.add(ref)
+        self._store.put(obj)
+
+    def _update(self, ref: ObjRef, existing: dict[str, Any], desired: dict[str, Any]) -> None:
+        ctx = self._ctx
+        old_spec = canonical(existing.get("spec"))
+        for key in [k for k in existing if k not in ("metadata", "status")]:
+            if key not in desired:
+                del existing[key]
+        server = {k: v for k, v in (existing.get("spec") or {}).items()
+                  if k in SERVER_FIELDS.get(ref.kind, ())}
+        for key, value in desired.items():
+            if key not in ("metadata", "status"):
+                existing[key] = value
+        if server and isinstance(existing.get("spec"), dict):
+            existing["spec"] = {**server, **existing["spec"]}
+        meta, new_meta = existing["metadata"], desired["metadata"]
+        old_labels = meta.get("labels")
+        meta["labels"] = new_meta.get("labels") or {}
+        meta["annotations"] = {**_system_annotations(meta), **(new_meta.get("annotations") or {})}
+        if "ownerReferences" in new_meta:
+            meta["ownerReferences"] = new_meta["ownerReferences"]
+        if canonical(existing.get("spec")) != old_spec:
+            meta["generation"] = meta.get("generation", 1) + 1
+        self._store.put(existing)
+        if ref.kind == "Deployment":
+            ctx.dirty_deploy.add(ref)
+        elif ref.kind == "ReplicaSet":
+            ctx.dirty_rs.add(ref)
+        elif ref.kind == "Service":
+            ctx.dirty_svc.add(ref)
+        elif ref.kind == "Pod" and old_labels != meta["labels"]:
+            ctx.dirty_pods.add(ref)
+
+    def _editable(self, ref: ObjRef) -> dict[str, Any]:
+        self._advance()
+        obj = self._store.get(ref)
+        if obj is None:
+            raise ClusterError(f'{ref.kind.lower()}s "{ref.name}" not found')
+        if ref.kind not in SCALABLE:
+            raise ClusterError(f"{ref.kind} has no pod template or replicas to edit; "
+                               f"use a {' or '.join(SCALABLE)}")
+        return obj
+
+    def _spec_edited(self, ref: ObjRef, obj: dict[str, Any]) -> None:
+        obj["metadata"]["generation"] = obj["metadata"].get("generation", 1) + 1
+        self._store.touch(obj)
+        (self._ctx.dirty_deploy if ref.kind == "Deployment" else self._ctx.dirty_rs).add(ref)
+        self._finish()
+
+    def _remove(self, ref: ObjRef, graceful: bool) -> None:
+        """Delete one object and, through owner references, what it owns."""
+        ctx = self._ctx
+        obj = self._store.get(ref)
+        if obj is None:
+            return
+        if ref.kind == "Pod" and graceful and ref in self._kubelet.pods:
+            self._kubelet.terminate(ref)
+        else:
+            self._store.remove(ref)
+            if ref.kind == "Pod":
+                self._kubelet.forget(ref)
+                self._traffic.forget_pod(f"{ref.namespace}/{ref.name}")
+            for child in self._store.children(obj["metadata"]["uid"]):
+                self._remove(child, graceful)
+        # Controllers put back what they own: a deleted pod or ReplicaSet is recreated.
+        for kind, dirty in (("ReplicaSet", ctx.dirty_rs), ("Deployment", ctx.dirty_deploy),
+                            ("Service", ctx.dirty_svc)):
+            owner = self._store.by_uid(owner_uid(obj, kind))
+            if owner is not None:
+                dirty.add(owner)
+        if ref.kind == "Deployment":
+            self._dc.progress.pop(ref, None)
+
+
+def _normalize(obj: dict[str, Any], ref: ObjRef) -> dict[str, Any]:
+    """What gets stored from an applied manifest: no status, no server-owned metadata,
+    Secret stringData folded into base64 data as the API server does."""
+    out = {k: clone(v) for k, v in obj.items() if k not in ("metadata", "status")}
+    meta = obj.get("metadata") or {}
+    new_meta: dict[str, Any] = {"name": ref.name}
+    if is_namespaced(ref.kind):
+        new_meta["namespace"] = ref.namespace
+    for key in ("labels", "annotations", "ownerReferences"):
+        if meta.get(key):
+            new_meta[key] = clone(meta[key])
+    out["metadata"] = new_meta
+    if ref.kind == "Secret" and out.get("stringData"):
+        data = dict(out.get("data") or {})
+        for key, value in out.pop("stringData").items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
+        out["data"] = data
+    return out
+
+
+def _system_annotations(meta: dict[str, Any]) -> dict[str, str]:
+    return {k: v for k, v in (meta.get("annotations") or {}).items()
+            if k.startswith(SYSTEM_ANNOTATION_PREFIXES)}
+
+
+def _same(existing: dict[str, Any], desired: dict[str, Any]) -> bool:
+    kind = str(existing.get("kind"))
+    have = {k: v for k, v in existing.items() if k not in ("metadata", "status")}
+    want = {k: v for k, v in desired.items() if k != "metadata"}
+    if isinstance(have.get("spec"), dict) and isinstance(want.get("spec"), dict):
+        skip = [f for f in SERVER_FIELDS.get(kind, ()) if f not in want["spec"]]
+        have["spec"] = {k: v for k, v in have["spec"].items() if k not in skip}
+    meta, new_meta = existing["metadata"], desired["metadata"]
+    user_annotations = {k: v for k, v in (meta.get("annotations") or {}).items()
+                        if not k.startswith(SYSTEM_ANNOTATION_PREFIXES)}
+    return (canonical(have) == canonical(want)
+            and (meta.get("labels") or {}) == (new_meta.get("labels") or {})
+            and user_annotations == (new_meta.get("annotations") or {}))
+
+
+def event_dict(event: ClusterEvent) -> dict[str, Any]:
+    return {"reason": event.reason, "kind": event.ref.kind, "name": event.ref.name,
+            "namespace": event.ref.namespace, "message": event.message, "type": event.type,
+            "time": event.time, "data": event.data}

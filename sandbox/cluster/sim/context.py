@@ -1,0 +1,44 @@
+"""State the simulated controllers share while the cluster moves through time."""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox.cluster.base import ClusterEvent, ObjRef
+from sandbox.cluster.sim.store import Store, Timers, rfc3339
+from sandbox.registry import ImageProfile
+
+# Where the events say they come from, as in `kubectl describe`'s "From" column.
+SOURCES = {"Pod": "kubelet", "ReplicaSet": "replicaset-controller",
+           "Deployment": "deployment-controller", "Service": "endpoint-controller"}
+
+
+@dataclass
+class Ctx:
+    store: Store
+    timers: Timers
+    rng: random.Random
+    resolve_image: Callable[[str], ImageProfile | None]
+    # The simulated instant being processed; never ahead of the clock.
+    now: float = 0.0
+    events: list[ClusterEvent] = field(default_factory=list)  # not yet returned by step()
+    history: deque[ClusterEvent] = field(default_factory=lambda: deque(maxlen=5000))
+    dirty_deploy: set[ObjRef] = field(default_factory=set)
+    dirty_rs: set[ObjRef] = field(default_factory=set)
+    # Pods whose readiness or existence changed: their Services' endpoints need a look.
+    dirty_pods: set[ObjRef] = field(default_factory=set)
+    dirty_svc: set[ObjRef] = field(default_factory=set)
+
+    def emit(self, reason: str, ref: ObjRef, message: str, type: str = "Normal",
+             **data: Any) -> None:
+        data.setdefault("source", SOURCES.get(ref.kind, "sim"))
+        event = ClusterEvent(reason, ref, message, type, self.now, data)
+        self.events.append(event)
+        self.history.append(event)
+
+    def stamp(self) -> str:
+        return rfc3339(self.now)

@@ -1,0 +1,282 @@
+"""The simulated kubelet: plays each pod's life back from its images' profiles.
+
+A pod goes Pending -> (Scheduled) ContainerCreating -> Running -> Ready. What happens
+in between comes from the registry: an image that cannot be pulled waits in
+ErrImagePull / ImagePullBackOff and is retried with back-off (a later push heals it), a
+crashing image restarts with back-off 10s, 20s, 40s ... 300s (CrashLoopBackOff), an
+unready one runs but never passes its readiness probe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox.cluster.base import ObjRef
+from sandbox.cluster.sim.context import Ctx
+from sandbox.cluster.sim.store import owner_uid, rfc3339
+from sandbox.registry import ImageProfile, parse_image
+
+NODE = "sim-node"
+HOST_IP = "172.18.0.2"
+BACKOFF_START = 10.0
+BACKOFF_MAX = 300.0
+TERMINATION_SECONDS = 1.0  # containers in the sim exit promptly on SIGTERM
+CRASH_AFTER = 1.5  # a crashing container lives this long (plus jitter) after each start
+
+
+@dataclass
+class PodSim:
+    ref: ObjRef
+    created: float
+    stage: str = "pending"  # pending|creating|pull_err|pull_backoff|running|crash_backoff
+    gen: int = 0
+    restarts: int = 0
+    crash_backoff: float = 0.0
+    pull_backoff: float = 0.0
+    ready: bool = False
+    ready_since: float | None = None
+    started_at: float | None = None
+    scheduled_at: float | None = None
+    last_crash: tuple[float, float] | None = None  # (started, finished) of the last run
+    terminating: bool = False
+    profile: ImageProfile | None = None
+    bad_images: list[str] = field(default_factory=list)
+    deployment: str = ""  # "namespace/name" of the owning Deployment, for metrics
+    version: str = ""  # image tag of the first container
+    pod_ip: str = ""
+
+
+def combined_profile(profiles: list[ImageProfile]) -> ImageProfile:
+    """A pod behaves as its worst container: slowest start, any crash, highest error rate."""
+    first = profiles[0]
+    if len(profiles) == 1:
+        return first
+    return ImageProfile(
+        name="+".join(p.name for p in profiles),
+        startup_seconds=max(p.startup_seconds for p in profiles),
+        crash=any(p.crash for p in profiles),
+        pull_fail=False,
+        ready_fail=any(p.ready_fail for p in profiles),
+        error_rate=max(p.error_rate for p in profiles),
+        latency_ms=max(p.latency_ms for p in profiles),
+    )
+
+
+class Kubelet:
+    def __init__(self, ctx: Ctx) -> None:
+        self.ctx = ctx
+        self.pods: dict[ObjRef, PodSim] = {}
+        self._ips = 0
+
+    # -- lifecycle entry points -------------------------------------------------------
+
+    def admit(self, pod: dict[str, Any], deployment: str = "") -> PodSim:
+        ref = ObjRef.of(pod)
+        containers = pod.get("spec", {}).get("containers") or [{}]
+        ps = PodSim(ref, self.ctx.now, deployment=deployment,
+                    version=parse_image(str(containers[0].get("image", "")))[1])
+        self.pods[ref] = ps
+        pod["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
+        self._later(ps, 0.1 + self.ctx.rng.random() * 0.4)
+        return ps
+
+    def terminate(self, ref: ObjRef) -> bool:
+        """Graceful delete: Terminating now, gone after the grace period."""
+        ps, pod = self.pods.get(ref), self.ctx.store.get(ref)
+        if ps is None or pod is None or ps.terminating:
+            return False
+        ps.terminating = True
+        self._set_ready(ps, False)
+        pod["metadata"]["deletionTimestamp"] = self.ctx.stamp()
+        pod["metadata"]["deletionGracePeriodSeconds"] = 30
+        if ps.stage in ("running", "crash_backoff"):
+            for c in pod["spec"].get("containers") or []:
+                self.ctx.emit("Killing", ref, f"Stopping container {c.get('name')}")
+        self._render(ps, pod)
+        ps.gen += 1
+        self.ctx.timers.push(self.ctx.now + TERMINATION_SECONDS, "pod", ref, ps.gen)
+        self.ctx.dirty_pods.add(ref)
+        return True
+
+    def forget(self, ref: ObjRef) -> None:
+        self.pods.pop(ref, None)
+        self.ctx.dirty_pods.add(ref)
+
+    def fire(self, ref: ObjRef, gen: int) -> ObjRef | None:
+        """Run a due transition. Returns the pod's owner ReplicaSet when the pod vanished
+        or changed in a way its controllers care about."""
+        ps, pod = self.pods.get(ref), self.ctx.store.get(ref)
+        if ps is None or pod is None or gen != ps.gen:
+            return None
+        if ps.terminating:
+            self.ctx.store.remove(ref)
+            self.forget(ref)
+            return self._owner(pod)
+        step = getattr(self, f"_on_{ps.stage}")
+        changed: bool = step(ps, pod)
+        self._render(ps, pod)
+        self.ctx.store.touch(pod)
+        return self._owner(pod) if changed else None
+
+    # -- transitions ------------------------------------------------------------------
+
+    def _on_pending(self, ps: PodSim, pod: dict[str, Any]) -> bool:
+        ctx = self.ctx
+        ps.scheduled_at = ctx.now
+        self._ips += 1
+        ps.pod_ip = f"10.244.{self._ips // 250}.{self._ips % 250 + 2}"
+        pod["spec"]["nodeName"] = NODE
+        ctx.emit("Scheduled", ps.ref,
+                 f"Successfully assigned {ps.ref.namespace}/{ps.ref.name} to {NODE}",
+                 source="default-scheduler")
+        return self._pull(ps, pod)
+
+    def _pull(self, ps: PodSim, pod: dict[str, Any]) -> bool:
+        for c in pod["spec"].get("containers") or []:
+            self.ctx.emit("Pulling", ps.ref, f'Pulling image "{c.get("image")}"')
+        ps.stage = "creating"
+        self._later(ps, 0.5 + self.ctx.rng.random())
+        return False
+
+    def _on_creating(self, ps: PodSim, pod: dict[str, Any]) -> bool:
+        ctx = self.ctx
+        profiles: list[ImageProfile] = []
+        ps.bad_images = []
+        for c in pod["spec"].get("containers") or []:
+            image = str(c.get("image", ""))
+            try:
+                prof = ctx.resolve_image(image)
+            except (OSError, ValueError, KeyError):
+                prof = None
+            if prof is None or prof.pull_fail:
+                ps.bad_images.append(image)
+            else:
+                profiles.append(prof)
+        if ps.bad_images:
+            for image in ps.bad_images:
+                ctx.emit("Failed", ps.ref, f'Failed to pull image "{image}": rpc error: '
+                         f"manifest unknown: {image} not found in the registry", "Warning")
+                ctx.emit("Failed", ps.ref, "Error: ErrImagePull", "Warning")
+            ps.stage = "pull_err"
+            self._later(ps, 1.0)
+            return True
+        ps.profile = combined_profile(profiles)
+        for c in pod["spec"].get("containers") or []:
+            ctx.emit("Pulled", ps.ref, f'Successfully pulled image "{c.get("image")}"')
+        return self._start(ps, pod)
+
+    def _on_pull_err(self, ps: PodSim, pod: dict[str, Any]) -> bool:
+        ps.pull_backoff = min(BACKOFF_MAX, ps.pull_backoff * 2 or BACKOFF_START)
+        for image in ps.bad_images:
+            self.ctx.emit("BackOff", ps.ref, f'Back-off pulling image "{image}"', "Warning")
+        ps.stage = "pull_backoff"
+        self._later(ps, ps.pull_backoff)
+        return True
+
+    def _on_pull_backoff(self, ps: PodSim, pod: dict[str, Any]) -> bool:
+        return self._pull(ps, pod)
+
+    def _start(self, ps: PodSim, pod: dict[str, Any]) -> bool:
+        ctx = self.ctx
+        for c in pod["spec"].get("containers") or []:
+            if ps.restarts:
+                ctx.emit("Pulled", ps.ref,
+                         f'Container image "{c.get("image")}" already present on machine')
+            ctx.emit("Created", ps.ref, f"Created container {c.get('name')}")
+            ctx.emit("Started", ps.ref, f"Started container {c.get('name')}")
+        ps.stage = "running"
+        ps.started_at = ctx.now
+        prof = ps.profile or ImageProfile()
+        if prof.crash:
+            self._later(ps, CRASH_AFTER + ctx.rng.random())
+        else:
+            self._later(ps, max(0.0, prof.startup_seconds))
+        return True
+
+    def _on_running(self, ps: PodSim, pod: dict[str, Any]) -> bool:
+        ctx = self.ctx
+        prof = ps.profile or ImageProfile()
+        if prof.crash:
+            ps.last_crash = (ps.started_at or ctx.now, ctx.now)
+            ps.crash_backoff = min(BACKOFF_MAX, ps.crash_backoff * 2 or BACKOFF_START)
+            ps.stage = "crash_backoff"
+            for c in pod["spec"].get("containers") or []:
+                ctx.emit("BackOff", ps.ref, f"Back-off restarting failed container "
+                         f"{c.get('name')} in pod {ps.ref.name}", "Warning",
+                         backoff=ps.crash_backoff, restarts=ps.restarts)
+            self._later(ps, ps.crash_backoff)
+            return True
+        if prof.ready_fail:
+            ctx.emit("Unhealthy", ps.ref,
+                     "Readiness probe failed: HTTP probe failed with statuscode: 503", "Warning")
+            return False
+        self._set_ready(ps, True)
+        return True
+
+    def _on_crash_backoff(self, ps: PodSim, pod: dict[str, Any]) -> bool:
+        ps.restarts += 1
+        return self._start(ps, pod)
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _later(self, ps: PodSim, delay: float) -> None:
+        ps.gen += 1
+        self.ctx.timers.push(self.ctx.now + delay, "pod", ps.ref, ps.gen)
+
+    def _set_ready(self, ps: PodSim, ready: bool) -> None:
+        if ps.ready != ready:
+            ps.ready = ready
+            ps.ready_since = self.ctx.now if ready else None
+            self.ctx.dirty_pods.add(ps.ref)
+
+    def _owner(self, pod: dict[str, Any]) -> ObjRef | None:
+        return self.ctx.store.by_uid(owner_uid(pod, "ReplicaSet"))
+
+    def _render(self, ps: PodSim, pod: dict[str, Any]) -> None:
+        """Write the pod's status the way the real API shows it."""
+        now, stamp = self.ctx.now, self.ctx.stamp()
+        status = pod["status"]
+        containers = pod["spec"].get("containers") or []
+        running = ps.stage == "running"
+        status["phase"] = "Running" if ps.stage in ("running", "crash_backoff") else "Pending"
+        if ps.scheduled_at is None:
+            return
+        status.update(hostIP=HOST_IP, podIP=ps.pod_ip, podIPs=[{"ip": ps.pod_ip}],
+                      startTime=rfc3339(ps.scheduled_at))
+        ready = "True" if ps.ready else "False"
+        old = {c["type"]: c for c in status.get("conditions") or []}
+        conds = []
+        for ctype, value in (("Initialized", "True"), ("Ready", ready),
+                             ("ContainersReady", ready), ("PodScheduled", "True")):
+            prev = old.get(ctype)
+            since = prev["lastTransitionTime"] if prev and prev["status"] == value else stamp
+            conds.append({"type": ctype, "status": value, "lastProbeTime": None,
+                          "lastTransitionTime": since})
+        status["conditions"] = conds
+        statuses = []
+        for c in containers:
+            image = str(c.get("image", ""))
+            cs: dict[str, Any] = {"name": c.get("name"), "image": image, "imageID": "",
+                                  "ready": ps.ready, "restartCount": ps.restarts,
+                                  "started": running, "lastState": {}}
+            if running:
+                cs["imageID"] = f"{image}@sha256:sim"
+                cs["state"] = {"running": {"startedAt": rfc3339(ps.started_at or now)}}
+            elif ps.stage == "crash_backoff":
+                cs["state"] = {"waiting": {"reason": "CrashLoopBackOff", "message":
+                               f"back-off {ps.crash_backoff:g}s restarting failed "
+                               f"container={c.get('name')} pod={ps.ref.name}"}}
+            elif ps.stage in ("pull_err", "pull_backoff") and image in ps.bad_images:
+                reason = "ErrImagePull" if ps.stage == "pull_err" else "ImagePullBackOff"
+                msg = (f'Back-off pulling image "{image}"' if ps.stage == "pull_backoff"
+                       else f'rpc error: manifest unknown: {image} not found in the registry')
+                cs["state"] = {"waiting": {"reason": reason, "message": msg}}
+            else:
+                cs["state"] = {"waiting": {"reason": "ContainerCreating"}}
+            if ps.last_crash:
+                cs["lastState"] = {"terminated": {
+                    "exitCode": 1, "reason": "Error", "startedAt": rfc3339(ps.last_crash[0]),
+                    "finishedAt": rfc3339(ps.last_crash[1])}}
+            statuses.append(cs)
+        status["containerStatuses"] = statuses

@@ -1,0 +1,138 @@
+"""What the simulated API server refuses, with messages close to the real ones."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sandbox.cluster.sim.store import is_namespaced, matches_selector
+
+_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")  # DNS-1123 label
+
+
+def validate(obj: Any, namespaces: set[str]) -> str | None:
+    """None when the object would be accepted; otherwise why not."""
+    if not isinstance(obj, dict):
+        return "object is not a mapping"
+    kind = obj.get("kind")
+    if not isinstance(kind, str) or not kind:
+        return "Object 'Kind' is missing"
+    if not isinstance(obj.get("apiVersion"), str) or not obj["apiVersion"]:
+        return f"{kind}: apiVersion is missing"
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        return f"{kind}: metadata is missing"
+    name = meta.get("name")
+    if not isinstance(name, str) or not name:
+        return f"{kind}: metadata.name: Required value: name is required"
+    if len(name) > 253 or not _NAME_RE.match(name):
+        return (f"{kind} {name!r} is invalid: metadata.name: Invalid value: a lowercase "
+                "RFC 1123 subdomain must consist of lower case alphanumeric characters, "
+                "'-' or '.'")
+    for field in ("labels", "annotations"):
+        value = meta.get(field)
+        if value is not None and (not isinstance(value, dict)
+                                  or not all(isinstance(v, str) for v in value.values())):
+            return f"{kind} {name!r} is invalid: metadata.{field} must map strings to strings"
+    if is_namespaced(kind):
+        ns = meta.get("namespace") or "default"
+        if ns not in namespaces:
+            return f'namespaces "{ns}" not found'
+    elif kind == "Namespace" and not _LABEL_NAME_RE.match(name):
+        return f"Namespace {name!r} is invalid: a lowercase RFC 1123 label is required"
+    check = _CHECKS.get(kind)
+    if check is not None:
+        problem = check(obj.get("spec"), obj)
+        if problem:
+            return f"{kind} {name!r} is invalid: {problem}"
+    return None
+
+
+def _pod_spec(spec: Any, where: str) -> str | None:
+    if not isinstance(spec, dict):
+        return f"{where}: Required value"
+    containers = spec.get("containers")
+    if not isinstance(containers, list) or not containers:
+        return f"{where}.containers: Required value"
+    seen: set[str] = set()
+    for i, c in enumerate(containers):
+        if not isinstance(c, dict):
+            return f"{where}.containers[{i}]: must be a mapping"
+        cname = c.get("name")
+        if not isinstance(cname, str) or not cname:
+            return f"{where}.containers[{i}].name: Required value"
+        if cname in seen:
+            return f"{where}.containers[{i}].name: Duplicate value: {cname!r}"
+        seen.add(cname)
+        if not isinstance(c.get("image"), str) or not c["image"].strip():
+            return f"{where}.containers[{i}].image: Required value"
+    return None
+
+
+def _workload(spec: Any, obj: dict[str, Any]) -> str | None:
+    if not isinstance(spec, dict):
+        return "spec: Required value"
+    replicas = spec.get("replicas", 1)
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+        return "spec.replicas: Invalid value: must be a non-negative integer"
+    selector = spec.get("selector")
+    if not isinstance(selector, dict) or not (selector.get("matchLabels")
+                                              or selector.get("matchExpressions")):
+        return "spec.selector: Required value"
+    template = spec.get("template")
+    if not isinstance(template, dict):
+        return "spec.template: Required value"
+    labels = (template.get("metadata") or {}).get("labels") or {}
+    if not matches_selector(labels, selector):
+        return ("spec.template.metadata.labels: Invalid value: "
+                f"{labels!r}: `selector` does not match template `labels`")
+    if obj.get("kind") == "Deployment":
+        strategy = spec.get("strategy") or {}
+        if strategy.get("type", "RollingUpdate") not in ("RollingUpdate", "Recreate"):
+            return (f"spec.strategy.type: Unsupported value: {strategy.get('type')!r}: "
+                    'supported values: "Recreate", "RollingUpdate"')
+        for key in ("maxSurge", "maxUnavailable"):
+            value = (strategy.get("rollingUpdate") or {}).get(key)
+            if value is not None and not _int_or_percent(value):
+                return f"spec.strategy.rollingUpdate.{key}: Invalid value: {value!r}"
+    return _pod_spec(template.get("spec"), "spec.template.spec")
+
+
+def _int_or_percent(value: Any) -> bool:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value >= 0
+    return isinstance(value, str) and re.fullmatch(r"\d+%", value) is not None
+
+
+def _pod(spec: Any, obj: dict[str, Any]) -> str | None:
+    return _pod_spec(spec, "spec")
+
+
+def _service(spec: Any, obj: dict[str, Any]) -> str | None:
+    if spec is None:
+        return None
+    if not isinstance(spec, dict):
+        return "spec: must be a mapping"
+    selector = spec.get("selector")
+    if selector is not None and not isinstance(selector, dict):
+        return "spec.selector: must map label names to values"
+    for i, port in enumerate(spec.get("ports") or []):
+        if not isinstance(port, dict) or not isinstance(port.get("port"), int):
+            return f"spec.ports[{i}].port: Required value"
+    return None
+
+
+def _data(spec: Any, obj: dict[str, Any]) -> str | None:
+    for field in ("data", "stringData", "binaryData"):
+        value = obj.get(field)
+        if value is not None and not isinstance(value, dict):
+            return f"{field}: must be a mapping"
+        for key, v in (value or {}).items():
+            if not isinstance(v, str):
+                return f"{field}[{key}]: must be a string"
+    return None
+
+
+_CHECKS = {"Deployment": _workload, "ReplicaSet": _workload, "Pod": _pod,
+           "Service": _service, "ConfigMap": _data, "Secret": _data}
