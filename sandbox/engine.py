@@ -1,0 +1,278 @@
+"""The engine: the one process per workspace that runs the watchers, the CI runner, the
+reconciler and the simulated cluster.
+
+Threads, each with its own SQLite connection and git calls:
+- watcher (watchdog): any event under hld.git, manifests.git, registry/ or signal/
+  wakes the stage that cares; lock files are ignored, and the stage then re-reads the
+  truth with `git for-each-ref` rather than trusting the event;
+- ci: reacts to ref changes in hld.git (push to a PR branch -> validate; main moved ->
+  generate), to new registry tags (release) and runs the job queue;
+- flux: reconciles when the manifest repo's main moves, and every resync period;
+- tick: steps the cluster to the clock's now, evaluates health, keeps snapshots in
+  SQLite for other processes.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from .clock import Clock, RealClock
+from .cluster.base import ClusterBackend, ObjRef
+from .deployments import DeploymentTracker
+from .events import EventBus
+from .flux import Reconciler
+from .gitutil import refs, short
+from .monitor import Monitor
+from .pipelines import CIRunner, enqueue
+from .pullrequests import PullRequests
+from .workspace import EngineLock, Workspace
+
+POLL_SECONDS = 1.0  # safety net under the watchers for the job queue and refs
+
+
+class EngineError(Exception):
+    pass
+
+
+class _Wake(FileSystemEventHandler):
+    def __init__(self, wake: Callable[[], None]) -> None:
+        self.wake = wake
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        path = str(event.src_path)
+        if path.endswith(".lock") or "/objects/" in path:
+            return
+        self.wake()
+
+
+def make_cluster(ws: Workspace, clock: Clock) -> ClusterBackend:
+    if ws.settings.cluster == "sim":
+        from .cluster.sim import SimCluster
+
+        return SimCluster(clock, ws.registry.resolve, seed=ws.settings.seed)
+    from .cluster import kind as kind_backend  # type: ignore[attr-defined]
+
+    return kind_backend.KindCluster(ws)  # type: ignore[no-any-return]
+
+
+class Engine:
+    def __init__(self, ws: Workspace, clock: Clock | None = None,
+                 cluster: ClusterBackend | None = None, tick_seconds: float = 0.05) -> None:
+        self.ws = ws
+        self.clock = clock or RealClock(ws.settings.clock_speed)
+        self.bus = EventBus(ws.store)
+        self.prs = PullRequests(ws, self.bus)
+        self.ci = CIRunner(ws, self.bus, self.prs)
+        self.cluster = cluster or make_cluster(ws, self.clock)
+        self.flux = Reconciler(ws, self.cluster, self.bus)
+        self.monitor = Monitor(self.cluster, self._publish_health)
+        self.tick_seconds = tick_seconds
+        self.lock = EngineLock(ws.lock_path)
+        self._stop = threading.Event()
+        self._wake_ci = threading.Event()
+        self._wake_flux = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._observer: Any = None
+        self._tracker: DeploymentTracker | None = None
+        self._last_resync = self.clock.now()
+        self._app_health: tuple[str | None, str] = (None, "")
+        self._snapshot_due = 0.0
+        self.health: dict[str, Any] = {}
+
+    # -- life cycle ----------------------------------------------------------
+    def start(self) -> Engine:
+        if not self.lock.acquire():
+            pid = self.lock.held_elsewhere()
+            raise EngineError(
+                f"an engine already runs on {self.ws.root} (pid {pid}); attach to it with "
+                "'gitops-sandbox tui' or use the CLI, or stop it first")
+        self._tracker = DeploymentTracker(self.ws.store, self.bus)
+        self.ws.signal_dir.mkdir(exist_ok=True)
+        self.ws.registry_dir.mkdir(exist_ok=True)
+        observer = Observer()
+        observer.schedule(_Wake(self._wake_ci.set), str(self.ws.hld_git), recursive=True)
+        observer.schedule(_Wake(self._wake_ci.set), str(self.ws.registry_dir), recursive=True)
+        observer.schedule(_Wake(self._wake_ci.set), str(self.ws.signal_dir), recursive=False)
+        observer.schedule(_Wake(self._wake_flux.set), str(self.ws.manifests_git),
+                          recursive=True)
+        observer.start()
+        self._observer = observer
+        for name, target in (("ci", self._ci_loop), ("flux", self._flux_loop),
+                             ("tick", self._tick_loop)):
+            thread = threading.Thread(target=target, name=f"engine-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        self.bus.publish("engine.started", "engine",
+                         f"engine started on {self.ws.root.name} ({self.cluster.name} cluster)")
+        self._wake_ci.set()
+        self._wake_flux.set()
+        return self
+
+    def stop(self) -> None:
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        self._wake_ci.set()
+        self._wake_flux.set()
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=5)
+        for thread in self._threads:
+            thread.join(timeout=30)
+        if self._tracker:
+            self._tracker.close()
+        self.bus.publish("engine.stopped", "engine", "engine stopped")
+        self.lock.release()
+
+    def __enter__(self) -> Engine:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def reconcile_now(self) -> None:
+        self._wake_flux.set()
+
+    # -- loops ---------------------------------------------------------------
+    def _loop(self, wake: threading.Event, timeout: Callable[[], float],
+              body: Callable[[], None]) -> None:
+        while not self._stop.is_set():
+            wake.wait(timeout())
+            wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                body()
+            except Exception as exc:  # noqa: BLE001 - a stage error is reported, the loop lives on
+                self.bus.publish("engine.error", "engine", f"{type(exc).__name__}: {exc}")
+
+    def _ci_loop(self) -> None:
+        self._loop(self._wake_ci, lambda: POLL_SECONDS, self._ci_step)
+
+    def _flux_loop(self) -> None:
+        def period() -> float:
+            return max(0.05, self.ws.settings.resync_seconds / self.clock_speed())
+        self._loop(self._wake_flux, period, self._flux_step)
+
+    def clock_speed(self) -> float:
+        return float(getattr(self.clock, "speed", 1.0))
+
+    def _tick_loop(self) -> None:
+        while not self._stop.wait(self.tick_seconds):
+            try:
+                self.tick()
+            except Exception as exc:  # noqa: BLE001
+                self.bus.publish("engine.error", "engine", f"tick: {type(exc).__name__}: {exc}")
+
+    # -- CI: hld refs, registry, job queue -----------------------------------
+    def _ci_step(self) -> None:
+        self.scan_hld_refs()
+        self.scan_registry()
+        self.ci.run_pending()
+
+    def scan_hld_refs(self) -> None:
+        store = self.ws.store
+        now = refs(self.ws.hld_git, "refs/heads/")
+        before = json.loads(store.get_meta("hld.refs", "null") or "null")
+        store.set_meta("hld.refs", json.dumps(now))
+        for ref, sha in sorted(now.items()):
+            if before is not None and before.get(ref) == sha:
+                continue
+            branch = ref.removeprefix("refs/heads/")
+            if before is not None:
+                self.bus.publish("push.received", "gitserver",
+                                 f"hld.git: {branch} -> {short(sha)}", branch=branch, sha=sha)
+            if branch == "main":
+                if store.one("SELECT 1 FROM deployments WHERE hld_sha=?", sha) is None:
+                    enqueue(self.ws, "generate", sha=sha)
+                continue
+            for pr in self.prs.open_for_branch(branch):
+                if pr.head_sha != sha:
+                    self.prs.update_head(pr.id, sha)
+                    enqueue(self.ws, "validate", pr=pr.id, sha=sha)
+
+    def scan_registry(self) -> None:
+        store = self.ws.store
+        seen = set(json.loads(store.get_meta("images.seen", "[]") or "[]"))
+        images = self.ws.registry.images()
+        new = [i for i in images if f"{i.repository}:{i.tag}" not in seen]
+        if not new:
+            return
+        store.set_meta("images.seen", json.dumps(sorted(seen | {
+            f"{i.repository}:{i.tag}" for i in images})))
+        for image in new:
+            enqueue(self.ws, "release", repository=image.repository, tag=image.tag)
+
+    # -- flux ----------------------------------------------------------------
+    def _flux_step(self) -> None:
+        head = self.flux.head()
+        now = self.clock.now()
+        due = now - self._last_resync >= self.ws.settings.resync_seconds
+        if head != self.flux.status.last_applied:
+            self.flux.reconcile("new commit")
+            self._last_resync = now
+        elif due:
+            self.flux.reconcile("periodic resync")
+            self._last_resync = now
+
+    # -- cluster and health --------------------------------------------------
+    def _publish_health(self, kind: str, stage: str, message: str,
+                        data: dict[str, Any]) -> None:
+        self.bus.publish(kind, stage, message, **data)
+
+    def tick(self) -> None:
+        for ev in self.cluster.step():
+            if ev.type == "Warning" or ev.reason in ("ScalingReplicaSet",):
+                self.bus.publish("cluster.event", "cluster",
+                                 f"{ev.ref.short}: {ev.reason}: {ev.message}",
+                                 reason=ev.reason, object=str(ev.ref), type=ev.type)
+        expected = self.flux.status.refs()
+        results = self.monitor.evaluate(expected)
+        overall = self.monitor.overall(results) if expected else None
+        word = str(getattr(overall, "value", overall)) if overall is not None else "Unknown"
+        revision = self.flux.status.last_applied
+        if expected and (revision, word) != self._app_health:
+            self._app_health = (revision, word)
+            self.bus.publish("health.changed", "monitor", f"app is {word} at {short(revision)}",
+                             scope="app", health=word, revision=revision,
+                             hld_sha=self.flux.status.hld_sha)
+        self.health = {"app": word, "revision": revision,
+                       "objects": {str(ref): [str(getattr(h, "value", h)), msg]
+                                   for ref, (h, msg) in results.items()}}
+        if time.monotonic() >= self._snapshot_due:
+            self._snapshot_due = time.monotonic() + 0.25
+            self.write_snapshots()
+
+    def write_snapshots(self) -> None:
+        snap = getattr(self.cluster, "snapshot", None)
+        data = snap() if callable(snap) else {"objects": self.cluster.list()}
+        data["now"] = self.clock.now()
+        self.ws.store.put_snapshot("cluster", data)
+        self.ws.store.put_snapshot("health", self.health)
+
+    def expected_objects(self) -> list[ObjRef]:
+        return self.flux.status.refs()
+
+
+def run_forever(ws: Workspace, on_start: Callable[[Engine], None] | None = None,
+                stop: threading.Event | None = None) -> None:
+    """`gitops-sandbox up`: the engine until Ctrl-C (or until `stop` is set)."""
+    engine = Engine(ws).start()
+    stop = stop or threading.Event()
+    try:
+        if on_start:
+            on_start(engine)
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        engine.stop()

@@ -1,0 +1,386 @@
+"""The facade: every operation the TUI, the CLI and the scenario runner need, on one
+object. Callers never run git or touch the engine's files themselves.
+
+A `Sandbox` works in two modes: it owns the engine (the TUI with no engine running,
+`gitops-sandbox up`, tests) or it is a client of an engine in another process. In both,
+changes go through git and SQLite; only the live cluster differs (in-process objects
+versus the snapshot the engine keeps in SQLite).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import hld as hldlib
+from .clock import Clock
+from .deployments import get_deployment, list_deployments
+from .engine import Engine, EngineError
+from .events import Event, EventBus, last_event_id, read_events
+from .gitutil import GitError, Identity, git, refs, rev, short
+from .pipelines import CHECK_NAME, enqueue, job_row
+from .pullrequests import PullRequest, PullRequestError, PullRequests
+from .registry import Image, RegistryError
+from .workspace import EngineLock, Settings, Workspace, default_workspace, init_workspace
+
+__all__ = ["Sandbox", "SandboxError", "EngineError", "PullRequestError"]
+
+
+class SandboxError(Exception):
+    """An operation the sandbox refuses; the message says why and what to do."""
+
+
+class Sandbox:
+    def __init__(self, workspace: Path | str | None = None) -> None:
+        self.ws = Workspace(Path(workspace) if workspace else default_workspace())
+        self.bus = EventBus(self.ws.store)
+        self.prs = PullRequests(self.ws, self.bus)
+        self.engine: Engine | None = None
+
+    @classmethod
+    def init(cls, workspace: Path | str | None = None, force: bool = False,
+             settings: Settings | None = None) -> Sandbox:
+        init_workspace(Path(workspace) if workspace else default_workspace(), force=force,
+                       settings=settings)
+        return cls(workspace)
+
+    @property
+    def root(self) -> Path:
+        return self.ws.root
+
+    @property
+    def settings(self) -> Settings:
+        return self.ws.settings
+
+    # -- engine --------------------------------------------------------------
+    def engine_pid(self) -> int | None:
+        """The pid of an engine running in another process, if any."""
+        if self.engine is not None:
+            return None
+        return EngineLock(self.ws.lock_path).held_elsewhere()
+
+    def engine_running(self) -> bool:
+        return self.engine is not None or self.engine_pid() is not None
+
+    def start_engine(self, clock: Clock | None = None) -> Engine:
+        if self.engine is None:
+            self.engine = Engine(self.ws, clock=clock).start()
+        return self.engine
+
+    def stop_engine(self) -> None:
+        if self.engine is not None:
+            self.engine.stop()
+            self.engine = None
+
+    def close(self) -> None:
+        self.stop_engine()
+
+    # -- the HLD -------------------------------------------------------------
+    def branches(self) -> dict[str, str]:
+        return {r.removeprefix("refs/heads/"): sha
+                for r, sha in refs(self.ws.hld_git, "refs/heads/").items()}
+
+    def commit_files(self, branch: str, files: dict[str, str | None], message: str,
+                     author: str = "operator", base: str = "main",
+                     edit: Callable[[Path], None] | None = None) -> str:
+        """Commit changes to the HLD on `branch` (created from `base` when new) and push it,
+        as an operator would from a clone. A None content deletes the file."""
+        if branch == "main":
+            raise SandboxError("changes go on a branch, not on main: pick a branch name")
+        hld = self.ws.hld_git
+        start = rev(hld, f"refs/heads/{branch}") or rev(hld, f"refs/heads/{base}")
+        if start is None:
+            raise SandboxError(f"base branch '{base}' does not exist")
+        with self.ws.tempdir("change-") as tmp:
+            work = Path(tmp) / "work"
+            git("clone", "--quiet", "--no-checkout", str(hld), str(work))
+            git("checkout", "--quiet", "-B", branch, start, cwd=work)
+            for rel, content in files.items():
+                target = (work / rel).resolve()
+                if work.resolve() not in target.parents:
+                    raise SandboxError(f"{rel}: path is outside the HLD repository")
+                if content is None:
+                    target.unlink(missing_ok=True)
+                else:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_text(content)
+            if edit is not None:
+                edit(work)
+            git("add", "-A", cwd=work)
+            if not git("status", "--porcelain", cwd=work).strip():
+                raise SandboxError("nothing changed: the branch already has these values")
+            git("commit", "--quiet", "-m", message, cwd=work, identity=Identity.of(author))
+            git("push", "--quiet", "origin", f"HEAD:refs/heads/{branch}", cwd=work)
+            sha = git("rev-parse", "HEAD", cwd=work).strip()
+        self.ws.poke()
+        return sha
+
+    def change(self, branch: str, assignments: list[str], env: str | None = None,
+               subcomponent: str | None = None, message: str | None = None,
+               author: str = "operator") -> str:
+        """A `fab set`-like config change committed on a branch and pushed."""
+        env = env or self.settings.environments[0]
+
+        def edit(work: Path) -> None:
+            try:
+                hldlib.set_values(work, assignments, env=env, subcomponent=subcomponent)
+            except hldlib.HldError as exc:
+                raise SandboxError(str(exc)) from exc
+
+        where = f" of {subcomponent}" if subcomponent else ""
+        return self.commit_files(branch, {}, message or f"Set {', '.join(assignments)}{where}",
+                                 author=author, edit=edit)
+
+    def hld_file(self, path: str, ref: str = "main") -> str:
+        try:
+            return git("show", f"{ref}:{path}", git_dir=self.ws.hld_git)
+        except GitError as exc:
+            raise SandboxError(f"{path} not found on {ref}") from exc
+
+    # -- pull requests -------------------------------------------------------
+    def open_pr(self, head: str, title: str = "", body: str = "",
+                author: str = "operator") -> PullRequest:
+        pr = self.prs.open(head, title, author=author, body=body)
+        enqueue(self.ws, "validate", pr=pr.id, sha=pr.head_sha)
+        return pr
+
+    def list_prs(self, state: str | None = None) -> list[PullRequest]:
+        return self.prs.list(state)
+
+    def get_pr(self, pr_id: int) -> PullRequest:
+        return self.prs.get(pr_id)
+
+    def approve_pr(self, pr_id: int, reviewer: str = "reviewer") -> PullRequest:
+        return self.prs.approve(pr_id, reviewer)
+
+    def merge_pr(self, pr_id: int, by: str = "operator") -> PullRequest:
+        pr = self.prs.merge(pr_id, by)
+        self.ws.poke()
+        return pr
+
+    def close_pr(self, pr_id: int, by: str = "operator") -> PullRequest:
+        return self.prs.close(pr_id, by)
+
+    def pr_diff(self, pr_id: int) -> dict[str, str]:
+        pr = self.prs.get(pr_id)
+        base = pr.merge_sha + "^1" if pr.merge_sha else f"refs/heads/{pr.base}"
+        hld_diff = git("diff", f"{base}...{pr.head_sha}", git_dir=self.ws.hld_git, check=False)
+        check = next((c for c in pr.checks if c.name == CHECK_NAME), None)
+        manifests = "(the validation check has not run yet)"
+        log = ""
+        if check and check.job:
+            job = job_row(self.ws, check.job)
+            if job:
+                manifests = job["result"].get("diff") or manifests
+                log = job["log"]
+        return {"hld": hld_diff, "manifests": manifests, "log": log}
+
+    # -- registry and releases ----------------------------------------------
+    def push_image(self, repository: str, tag: str, profile: str = "default") -> Image:
+        try:
+            image = self.ws.registry.push(repository, tag, profile)
+        except RegistryError as exc:
+            raise SandboxError(str(exc)) from exc
+        self.bus.publish("image.pushed", "registry",
+                         f"{image.ref} pushed (profile {image.profile.name})",
+                         repository=repository, tag=tag, profile=image.profile.name)
+        self.ws.poke()
+        return image
+
+    def images(self) -> list[Image]:
+        return self.ws.registry.images()
+
+    # -- revert --------------------------------------------------------------
+    def revert(self, ref: str | None = None, author: str = "operator") -> PullRequest:
+        hld = self.ws.hld_git
+        target = ref or git("rev-list", "--merges", "-1", "refs/heads/main",
+                            git_dir=hld).strip()
+        if not target:
+            raise SandboxError("main has no merged pull request to revert; name a commit")
+        sha = rev(hld, target)
+        if sha is None:
+            raise SandboxError(f"{target!r} is not a commit in the HLD repository")
+        if not self._is_ancestor(sha):
+            raise SandboxError(f"{short(sha)} is not on main; only changes on main are reverted")
+        parents = git("rev-list", "--parents", "-1", sha, git_dir=hld).split()[1:]
+        subject = git("log", "-1", "--format=%s", sha, git_dir=hld).strip()
+        title_src = subject
+        if len(parents) > 1:
+            body = git("log", "-1", "--format=%b", sha, git_dir=hld).strip().splitlines()
+            title_src = body[0] if body else subject
+        branch = f"revert-{short(sha)}"
+        if rev(hld, f"refs/heads/{branch}"):
+            raise SandboxError(f"branch {branch} exists already: a revert of {short(sha)} is "
+                               "under way (see 'gitops-sandbox pr list')")
+        with self.ws.tempdir("revert-") as tmp:
+            work = Path(tmp) / "work"
+            git("clone", "--quiet", str(hld), str(work))
+            git("checkout", "--quiet", "-b", branch, cwd=work)
+            args = ["revert", "--no-edit"] + (["-m", "1"] if len(parents) > 1 else []) + [sha]
+            try:
+                git(*args, cwd=work, identity=Identity.of(author))
+            except GitError as exc:
+                raise SandboxError(f"{short(sha)} does not revert cleanly on main: "
+                                   f"{exc.stderr}") from exc
+            git("push", "--quiet", "origin", f"HEAD:refs/heads/{branch}", cwd=work)
+        pr = self.prs.open(branch, f'Revert "{title_src}"', author=author, kind="revert",
+                           body=f"Reverts {short(sha)}.")
+        enqueue(self.ws, "validate", pr=pr.id, sha=pr.head_sha)
+        self.bus.publish("revert.created", "revert",
+                         f"revert of {short(sha)} opened as pull request #{pr.id}",
+                         pr=pr.id, reverted=sha)
+        return pr
+
+    def _is_ancestor(self, sha: str) -> bool:
+        try:
+            git("merge-base", "--is-ancestor", sha, "refs/heads/main", git_dir=self.ws.hld_git)
+        except GitError:
+            return False
+        return True
+
+    # -- cluster, health, status ---------------------------------------------
+    def cluster_snapshot(self) -> dict[str, Any]:
+        if self.engine is not None:
+            self.engine.write_snapshots()
+        snap = self.ws.store.get_snapshot("cluster")
+        return snap[1] if snap else {"objects": []}
+
+    def cluster_objects(self, kind: str | None = None) -> list[dict[str, Any]]:
+        if self.engine is not None:
+            return self.engine.cluster.list(kind)
+        objects = self.cluster_snapshot().get("objects", [])
+        if kind:
+            want = kind.lower().rstrip("s")
+            objects = [o for o in objects if str(o.get("kind", "")).lower() == want]
+        return objects
+
+    def health(self) -> dict[str, Any]:
+        if self.engine is not None:
+            return self.engine.health
+        snap = self.ws.store.get_snapshot("health")
+        return snap[1] if snap else {"app": "Unknown", "objects": {}}
+
+    def sync_status(self) -> dict[str, Any]:
+        if self.engine is not None:
+            from dataclasses import asdict
+
+            return asdict(self.engine.flux.status)
+        snap = self.ws.store.get_snapshot("flux")
+        return snap[1] if snap else {"ready": False, "message": "never reconciled"}
+
+    def reconcile_now(self) -> None:
+        if self.engine is not None:
+            self.engine.reconcile_now()
+        else:
+            self.ws.poke()
+
+    def deployments(self, limit: int = 20) -> list[dict[str, Any]]:
+        return list_deployments(self.ws.store, limit)
+
+    def deployment(self, hld_sha: str) -> dict[str, Any] | None:
+        return get_deployment(self.ws.store, hld_sha)
+
+    def jobs(self, limit: int = 20) -> list[dict[str, Any]]:
+        rows = self.ws.store.query("SELECT id FROM jobs ORDER BY id DESC LIMIT ?", limit)
+        return [j for j in (job_row(self.ws, r["id"]) for r in rows) if j]
+
+    def status(self) -> dict[str, Any]:
+        hld_main = rev(self.ws.hld_git, "refs/heads/main")
+        man_main = rev(self.ws.manifests_git, "refs/heads/main")
+        sync_tag = rev(self.ws.manifests_git, "refs/tags/flux-sync")
+        queued = self.ws.store.one(
+            "SELECT COUNT(*) AS n FROM jobs WHERE status IN ('queued','running')")
+        return {
+            "workspace": str(self.ws.root),
+            "engine": {"running": self.engine_running(),
+                       "pid": self.engine_pid() if self.engine is None else "this process"},
+            "hld": {"main": hld_main},
+            "manifests": {"main": man_main, "flux_sync": sync_tag},
+            "ci": {"pending_jobs": int(queued["n"]) if queued else 0},
+            "pull_requests": [p.to_dict() for p in self.prs.list("open")],
+            "sync": self.sync_status(),
+            "health": {"app": self.health().get("app", "Unknown"),
+                       "objects": self.health().get("objects", {})},
+            "deployments": self.deployments(5),
+            "images": [{"image": i.ref, "profile": i.profile.name} for i in self.images()],
+        }
+
+    # -- events --------------------------------------------------------------
+    def events(self, after: int = 0, limit: int = 500,
+               kinds: tuple[str, ...] | None = None) -> list[Event]:
+        return read_events(self.ws.store, after, limit, kinds)
+
+    def last_event_id(self) -> int:
+        return last_event_id(self.ws.store)
+
+    def subscribe(self, fn: Callable[[Event], None], poll: float = 0.2) -> Callable[[], None]:
+        """Call fn for every new event, whichever process published it."""
+        stop = threading.Event()
+        start = self.last_event_id()
+
+        def follow() -> None:
+            after = start
+            while not stop.wait(poll):
+                for ev in read_events(self.ws.store, after):
+                    after = ev.id
+                    fn(ev)
+
+        thread = threading.Thread(target=follow, name="sandbox-events", daemon=True)
+        thread.start()
+        return stop.set
+
+    # -- waiting -------------------------------------------------------------
+    def _require_engine(self) -> None:
+        if not self.engine_running():
+            raise SandboxError("no engine is running on this workspace, so nothing will "
+                               "happen: start one with 'gitops-sandbox up -w "
+                               f"{self.ws.root}' (or open the TUI) in another terminal")
+
+    def wait_for_checks(self, pr_id: int, timeout: float = 60.0) -> PullRequest:
+        self._require_engine()
+        deadline = time.monotonic() + timeout
+        while True:
+            pr = self.prs.get(pr_id)
+            if pr.checks_state in ("success", "failure") or pr.state != "open":
+                return pr
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"checks of #{pr_id} did not finish within {timeout:g}s")
+            time.sleep(0.05)
+
+    def wait_for_deployment(self, hld_sha: str, timeout: float = 120.0) -> dict[str, Any]:
+        """Until the change is synced and the app Healthy or Degraded, or sync failed."""
+        self._require_engine()
+        deadline = time.monotonic() + timeout
+        while True:
+            dep = self.deployment(hld_sha) or {}
+            if dep.get("sync_status") == "failed" or dep.get("health") in ("Healthy",
+                                                                            "Degraded"):
+                return dep
+            if dep.get("sync_status") == "unchanged":
+                return dep
+            failed = self.ws.store.one(
+                "SELECT result FROM jobs WHERE kind='generate' AND status='failure' AND "
+                "params LIKE ? ORDER BY id DESC LIMIT 1", f'%"{hld_sha}"%')
+            if failed:
+                return {"hld_sha": hld_sha, "sync_status": "failed",
+                        "error": "manifest generation failed", **dep}
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{short(hld_sha)} did not settle within {timeout:g}s "
+                                   f"(last state: {dep or 'not generated yet'})")
+            time.sleep(0.05)
+
+    def wait_for_release(self, repository: str, tag: str, timeout: float = 60.0) -> PullRequest:
+        self._require_engine()
+        deadline = time.monotonic() + timeout
+        branch = f"DEPLOY/{repository}-{tag}"
+        while True:
+            row = self.ws.store.one("SELECT id FROM prs WHERE head=? ORDER BY id DESC", branch)
+            if row:
+                return self.wait_for_checks(int(row["id"]), max(1.0, deadline - time.monotonic()))
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no release pull request for {repository}:{tag} within "
+                                   f"{timeout:g}s")
+            time.sleep(0.05)

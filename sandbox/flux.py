@@ -1,0 +1,206 @@
+"""The reconciler, after Flux: make the cluster match the manifest repo's main.
+
+Triggered by the engine when the manifest repo's refs change (file watcher), on a
+periodic resync (the safety net that also corrects drift) and on demand. Each run:
+read the commit's YAML straight from git, label every object as ours, validate all of
+them with a dry run, apply (namespaces and CRDs first), prune what we applied before
+and no longer see (never what we did not create, never what opts out), and move the
+`flux-sync` tag to the applied commit.
+
+Failure policy: `atomic` (Flux v2, the default) applies nothing when any object is
+invalid; `partial` (Flux v1) applies the valid ones and records per-object errors.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import yaml
+
+from .cluster.base import ApplyResult, ClusterBackend, ObjRef
+from .events import EventBus
+from .gitutil import git, read_tree, refs, short, trailers
+from .workspace import Workspace
+
+MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGER = "gitops-sandbox-flux"
+PRUNE_ANNOTATION = "gitops-sandbox.io/prune"  # "disabled" keeps the object when removed
+SYNC_TAG = "refs/tags/flux-sync"
+FIRST_KINDS = ("Namespace", "CustomResourceDefinition")
+POLICIES = ("atomic", "partial")
+
+
+@dataclass
+class SyncStatus:
+    ready: bool = False
+    message: str = "never reconciled"
+    last_applied: str | None = None
+    last_attempted: str | None = None
+    hld_sha: str | None = None
+    inventory: list[list[str]] = field(default_factory=list)  # [kind, name, namespace]
+    errors: list[str] = field(default_factory=list)
+    suspended: bool = False
+    last_run: float = 0.0
+    policy: str = "atomic"
+
+    def refs(self) -> list[ObjRef]:
+        return [ObjRef(*item) for item in self.inventory]
+
+
+def _order(ref: ObjRef) -> tuple[int, ObjRef]:
+    return (0 if ref.kind in FIRST_KINDS else 1, ref)
+
+
+class Reconciler:
+    def __init__(self, ws: Workspace, cluster: ClusterBackend, bus: EventBus) -> None:
+        self.ws = ws
+        self.cluster = cluster
+        self.bus = bus
+        saved = ws.store.get_snapshot("flux")
+        self.status = SyncStatus(**saved[1]) if saved else SyncStatus()
+        self.status.policy = ws.settings.failure_policy
+
+    def head(self) -> str | None:
+        return refs(self.ws.manifests_git, "refs/heads/main").get("refs/heads/main")
+
+    def _save(self) -> None:
+        self.ws.store.put_snapshot("flux", asdict(self.status))
+
+    def set_suspended(self, suspended: bool) -> None:
+        self.status.suspended = suspended
+        self._save()
+        word = "suspended" if suspended else "resumed"
+        self.bus.publish(f"sync.{word}", "flux", f"reconciliation {word}")
+
+    def load(self, sha: str) -> tuple[list[dict[str, Any]], list[str]]:
+        objects: list[dict[str, Any]] = []
+        errors: list[str] = []
+        for path, blob in sorted(read_tree(self.ws.manifests_git, sha).items()):
+            if not path.endswith((".yaml", ".yml")):
+                continue
+            try:
+                docs = list(yaml.load_all(blob, Loader=getattr(yaml, "CSafeLoader",
+                                                                 yaml.SafeLoader)))
+            except yaml.YAMLError as exc:
+                errors.append(f"{path}: not valid YAML: {exc}")
+                continue
+            for doc in docs:
+                if doc is None:
+                    continue
+                if not isinstance(doc, dict) or "kind" not in doc:
+                    errors.append(f"{path}: a document that is not a Kubernetes object")
+                    continue
+                objects.append(doc)
+        return objects, errors
+
+    def reconcile(self, reason: str = "manual") -> SyncStatus:
+        st = self.status
+        if st.suspended:
+            return st
+        sha = self.head()
+        if sha is None:
+            return st
+        started = time.monotonic()
+        new_revision = sha != st.last_applied
+        st.last_attempted = sha
+        st.last_run = time.time()
+        info = trailers(git("log", "-1", "--format=%B", sha, git_dir=self.ws.manifests_git))
+        hld_sha = info.get("HLD-Commit")
+        if new_revision:
+            self.bus.publish("sync.started", "flux",
+                             f"reconciling {short(sha)} ({reason})", revision=sha,
+                             hld_sha=hld_sha, reason=reason)
+        objects, load_errors = self.load(sha)
+        for obj in objects:
+            meta = obj.setdefault("metadata", {})
+            labels = meta.get("labels") or {}
+            meta["labels"] = {**labels, MANAGED_BY: MANAGER}
+        checks = self.cluster.apply(objects, dry_run=True)
+        invalid = [r for r in checks if r.error]
+        errors = load_errors + [f"{r.ref.short}: {r.error}" for r in invalid]
+        if errors and (st.policy == "atomic" or load_errors):
+            return self._failed(sha, hld_sha, errors, started)
+        bad = {r.ref for r in invalid}
+        valid = [o for o in objects if ObjRef.of(o) not in bad]
+        if not new_revision:
+            self._report_drift(checks, bad)
+        valid.sort(key=lambda o: _order(ObjRef.of(o)))
+        results = self.cluster.apply(valid)
+        applied = {r.ref for r in results if not r.error}
+        pruned = self._prune(st.refs(), applied | bad)
+        changed = [r for r in results if r.action in ("created", "configured")]
+        for r in results:
+            if r.error:
+                errors.append(f"{r.ref.short}: {r.error}")
+        st.inventory = [[r.kind, r.name, r.namespace] for r in sorted(applied | bad)]
+        st.errors = errors
+        st.ready = not errors
+        st.hld_sha = hld_sha
+        moved = st.last_applied != sha
+        st.last_applied = sha
+        git("update-ref", SYNC_TAG, sha, git_dir=self.ws.manifests_git)
+        took = time.monotonic() - started
+        st.message = (f"Applied revision: main@{short(sha)}" if not errors else
+                      f"Applied revision main@{short(sha)} with {len(errors)} error(s)")
+        self._save()
+        if moved or changed or pruned or errors:
+            next_run = self.ws.settings.resync_seconds
+            self.bus.publish(
+                "sync.finished", "flux",
+                f"Reconciliation finished in {took * 1000:.0f}ms, next run in {next_run:g}s: "
+                f"{short(sha)}, {len(changed)} changed, {len(pruned)} pruned"
+                + (f", {len(errors)} error(s)" if errors else ""),
+                revision=sha, hld_sha=hld_sha, changed=[_line(r) for r in changed],
+                pruned=[str(p) for p in pruned], errors=errors, seconds=round(took, 4),
+                new_revision=moved)
+        return st
+
+    def _failed(self, sha: str, hld_sha: str | None, errors: list[str],
+                started: float) -> SyncStatus:
+        st = self.status
+        st.ready = False
+        st.errors = errors
+        st.message = f"validation failed for main@{short(sha)}: {errors[0]}"
+        self._save()
+        self.bus.publish("sync.failed", "flux",
+                         f"Reconciliation failed after {(time.monotonic() - started) * 1000:.0f}ms"
+                         f": {len(errors)} invalid object(s), nothing applied: {errors[0]}",
+                         revision=sha, hld_sha=hld_sha, errors=errors)
+        return st
+
+    def _report_drift(self, checks: list[ApplyResult], bad: set[ObjRef]) -> None:
+        drifted = [r for r in checks if r.ref not in bad and r.action in ("created", "configured")]
+        for r in drifted:
+            what = "was deleted" if r.action == "created" else "differs from git"
+            self.bus.publish("drift.detected", "flux", f"{r.ref.short} {what}; correcting",
+                             object=str(r.ref))
+            self.bus.publish("drift.corrected", "flux", f"{_line(r)} (drift corrected)",
+                             object=str(r.ref))
+
+    def _prune(self, before: list[ObjRef], keep: set[ObjRef]) -> list[ObjRef]:
+        pruned: list[ObjRef] = []
+        gone = [ref for ref in before if ref not in keep]
+        # Reverse apply order: workloads first, their namespace last.
+        for ref in sorted(gone, key=_order, reverse=True):
+            live = self.cluster.get(ref)
+            if live is None:
+                continue
+            meta = live.get("metadata") or {}
+            if (meta.get("labels") or {}).get(MANAGED_BY) != MANAGER:
+                continue
+            if (meta.get("annotations") or {}).get(PRUNE_ANNOTATION) == "disabled":
+                continue
+            if self.cluster.delete(ref):
+                pruned.append(ref)
+        return pruned
+
+
+def _line(result: ApplyResult) -> str:
+    return f"{result.ref.short} {result.action}"
+
+
+def status_json(status: SyncStatus) -> str:
+    return json.dumps(asdict(status))
