@@ -239,3 +239,11 @@ def test_unknown_config_keys_are_errors(tmp_path: Path) -> None:
     with pytest.raises(HldError, match="unknown config key") as caught:
         generate(tmp_path, ["prod"])
     assert caught.value.file == "config/common.yaml"
+
+
+def test_circular_through_a_static_component_is_refused(tmp_path: Path) -> None:
+    write(tmp_path / "component.yaml", "name: root\ntype: static\npath: ./m\nsubcomponents:\n"
+          "  - name: again\n    source: .\n")
+    (tmp_path / "m").mkdir()
+    with pytest.raises(HldError, match="circular subcomponents"):
+        generate(tmp_path, ["prod"])

@@ -124,7 +124,8 @@ class _Walker:
             # Inline: the parent's list is the whole definition, config comes from above.
             component, folder, own = entry, parent, False
         config_dirs = [folder] if own else []
-        if own and component_file(folder) is not None and component.type == "component":
+        if component is not entry:
+            # Read from a file: remember it so a descendant pointing back is caught.
             ancestry = (*ancestry, component_file(folder).resolve())  # type: ignore[union-attr]
         # A component file that is itself a git component points at its real definition.
         while component.type == "component" and component.method == "git" and component.source:
