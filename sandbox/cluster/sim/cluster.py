@@ -202,6 +202,11 @@ class SimCluster:
                         ctx.dirty_rs.add(owner)
                     if self._store.get(ref) is None:
                         self._traffic.forget_pod(f"{ref.namespace}/{ref.name}")
+                        # Recreate and history cleanup wait for old pods to be gone.
+                        rs = self._store.get(owner) if owner is not None else None
+                        dep = self._store.by_uid(owner_uid(rs, "Deployment")) if rs else None
+                        if dep is not None:
+                            ctx.dirty_deploy.add(dep)
                 elif what == "deadline":
                     ctx.dirty_deploy.add(ref)
             self._settle()

@@ -127,6 +127,7 @@ class Kubelet:
         self._ips += 1
         ps.pod_ip = f"10.244.{self._ips // 250}.{self._ips % 250 + 2}"
         pod["spec"]["nodeName"] = NODE
+        ctx.dirty_pods.add(ps.ref)  # it has an IP now: a not-ready endpoint
         ctx.emit("Scheduled", ps.ref,
                  f"Successfully assigned {ps.ref.namespace}/{ps.ref.name} to {NODE}",
                  source="default-scheduler")

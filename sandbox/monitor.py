@@ -1,0 +1,269 @@
+"""The monitor: health in Argo CD's words, rollout progress and alerts.
+
+It reads the cluster through the backend protocol only, so it judges the simulated
+cluster and a kind cluster alike, and it publishes to the event bus only when
+something changed, so subscribers see transitions, not a heartbeat.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any
+
+from sandbox.cluster.base import ClusterBackend, ObjRef
+
+Publish = Callable[[str, str, str, dict[str, Any]], None]
+
+
+class Health(StrEnum):
+    HEALTHY = "Healthy"
+    PROGRESSING = "Progressing"
+    DEGRADED = "Degraded"
+    SUSPENDED = "Suspended"
+    MISSING = "Missing"
+    UNKNOWN = "Unknown"
+
+
+# Worst first: the aggregate of several objects is the worst of them.
+SEVERITY = [Health.DEGRADED, Health.MISSING, Health.PROGRESSING, Health.SUSPENDED,
+            Health.UNKNOWN, Health.HEALTHY]
+
+# Container waiting reasons that mean the pod will not get better by itself.
+BAD_WAITING = frozenset({"CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull",
+                         "InvalidImageName", "CreateContainerConfigError",
+                         "CreateContainerError", "RunContainerError"})
+
+
+def health_of(obj: dict[str, Any] | None) -> tuple[Health, str]:
+    """The health of one object and why, as Argo CD would put it."""
+    if obj is None:
+        return Health.MISSING, "not found in the cluster"
+    check = _CHECKS.get(str(obj.get("kind", "")))
+    return check(obj) if check else (Health.HEALTHY, "")
+
+
+def _generation_observed(obj: dict[str, Any]) -> bool:
+    status = obj.get("status") or {}
+    observed = status.get("observedGeneration")
+    generation = (obj.get("metadata") or {}).get("generation")
+    return observed is not None and (generation is None or observed >= generation)
+
+
+def _deployment(obj: dict[str, Any]) -> tuple[Health, str]:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    if spec.get("paused"):
+        return Health.SUSPENDED, "Deployment is paused"
+    if not _generation_observed(obj):
+        return Health.PROGRESSING, ("Waiting for rollout to finish: observed deployment "
+                                    "generation less than desired generation")
+    name = (obj.get("metadata") or {}).get("name", "")
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == "Progressing" and cond.get("reason") == "ProgressDeadlineExceeded":
+            return Health.DEGRADED, f'Deployment "{name}" exceeded its progress deadline'
+    desired = int(spec.get("replicas", 1))
+    updated = int(status.get("updatedReplicas", 0))
+    replicas = int(status.get("replicas", 0))
+    available = int(status.get("availableReplicas", 0))
+    if updated < desired:
+        return Health.PROGRESSING, (f"Waiting for rollout to finish: {updated} out of {desired} "
+                                    "new replicas have been updated...")
+    if replicas > updated:
+        return Health.PROGRESSING, (f"Waiting for rollout to finish: {replicas - updated} old "
+                                    "replicas are pending termination...")
+    if available < updated:
+        return Health.PROGRESSING, (f"Waiting for rollout to finish: {available} of {updated} "
+                                    "updated replicas are available...")
+    return Health.HEALTHY, ""
+
+
+def _replicaset(obj: dict[str, Any]) -> tuple[Health, str]:
+    status = obj.get("status") or {}
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == "ReplicaFailure" and cond.get("status") == "True":
+            return Health.DEGRADED, str(cond.get("message", "ReplicaFailure"))
+    if not _generation_observed(obj):
+        return Health.PROGRESSING, ("Waiting for rollout to finish: observed replica set "
+                                    "generation less than desired generation")
+    desired = int((obj.get("spec") or {}).get("replicas", 1))
+    available = int(status.get("availableReplicas", 0))
+    if available < desired:
+        return Health.PROGRESSING, (f"Waiting for rollout to finish: {available} out of "
+                                    f"{desired} new replicas are available...")
+    return Health.HEALTHY, ""
+
+
+def _pod(obj: dict[str, Any]) -> tuple[Health, str]:
+    status = obj.get("status") or {}
+    if (obj.get("metadata") or {}).get("deletionTimestamp"):
+        return Health.PROGRESSING, "Pod is terminating"
+    for cs in status.get("containerStatuses") or []:
+        waiting = (cs.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason") in BAD_WAITING:
+            return Health.DEGRADED, str(waiting.get("message") or waiting["reason"])
+    phase = status.get("phase", "Pending")
+    if phase == "Succeeded":
+        return Health.HEALTHY, str(status.get("message", ""))
+    if phase == "Failed":
+        return Health.DEGRADED, str(status.get("message", "Pod failed"))
+    if phase == "Running":
+        ready = [c for c in status.get("conditions") or [] if c.get("type") == "Ready"]
+        if ready and ready[0].get("status") == "True":
+            return Health.HEALTHY, ""
+        return Health.PROGRESSING, "Waiting for the pod to become ready"
+    return Health.PROGRESSING, f"Pod is {phase}"
+
+
+def _service(obj: dict[str, Any]) -> tuple[Health, str]:
+    if (obj.get("spec") or {}).get("type") == "LoadBalancer":
+        ingress = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress")
+        if not ingress:
+            return Health.PROGRESSING, "Waiting for the load balancer's address"
+    return Health.HEALTHY, ""
+
+
+def _statefulset(obj: dict[str, Any]) -> tuple[Health, str]:
+    status = obj.get("status") or {}
+    if not _generation_observed(obj):
+        return Health.PROGRESSING, "Waiting for statefulset spec update to be observed..."
+    desired = int((obj.get("spec") or {}).get("replicas", 1))
+    ready = int(status.get("readyReplicas", 0))
+    if ready < desired:
+        return Health.PROGRESSING, f"Waiting for {desired - ready} pods to be ready..."
+    return Health.HEALTHY, ""
+
+
+def _daemonset(obj: dict[str, Any]) -> tuple[Health, str]:
+    status = obj.get("status") or {}
+    if not _generation_observed(obj):
+        return Health.PROGRESSING, "Waiting for daemon set spec update to be observed..."
+    desired = int(status.get("desiredNumberScheduled", 0))
+    available = int(status.get("numberAvailable", 0))
+    if available < desired:
+        return Health.PROGRESSING, (f"Waiting for daemon set rollout to finish: {available} of "
+                                    f"{desired} updated pods are available...")
+    return Health.HEALTHY, ""
+
+
+def _pvc(obj: dict[str, Any]) -> tuple[Health, str]:
+    phase = (obj.get("status") or {}).get("phase")
+    if phase == "Bound":
+        return Health.HEALTHY, ""
+    if phase == "Lost":
+        return Health.DEGRADED, "claim lost its volume"
+    return Health.PROGRESSING, f"claim is {phase or 'Pending'}"
+
+
+_CHECKS: dict[str, Callable[[dict[str, Any]], tuple[Health, str]]] = {
+    "Deployment": _deployment, "ReplicaSet": _replicaset, "Pod": _pod, "Service": _service,
+    "StatefulSet": _statefulset, "DaemonSet": _daemonset, "PersistentVolumeClaim": _pvc,
+}
+
+
+def worst(healths: list[Health]) -> Health:
+    return min(healths, key=SEVERITY.index) if healths else Health.HEALTHY
+
+
+class Monitor:
+    """Evaluates the health of what the reconciler applied and tells the bus what changed:
+    "health.changed", "rollout.progress" and "alert.fired" (all with stage "monitor")."""
+
+    def __init__(self, cluster: ClusterBackend, publish: Publish,
+                 error_threshold: float = 0.05, min_requests: int = 20) -> None:
+        self.cluster = cluster
+        self.publish = publish
+        self.error_threshold = error_threshold
+        self.min_requests = min_requests  # too few requests make an error rate noise
+        self._lock = threading.Lock()
+        self._health: dict[ObjRef, tuple[Health, str]] = {}
+        self._rollout: dict[ObjRef, tuple[int, int, int, int]] = {}
+        self._alerting: set[tuple[ObjRef, str]] = set()
+
+    def evaluate(self, expected: list[ObjRef]) -> dict[ObjRef, tuple[Health, str]]:
+        with self._lock:
+            metrics_of = getattr(self.cluster, "metrics", None)
+            metrics: dict[str, dict[str, Any]] = metrics_of() if callable(metrics_of) else {}
+            results: dict[ObjRef, tuple[Health, str]] = {}
+            for ref in expected:
+                obj = self.cluster.get(ref)
+                results[ref] = health = health_of(obj)
+                self._health_changed(ref, health)
+                if ref.kind == "Deployment" and obj is not None:
+                    self._progress(ref, obj)
+                    self._error_rate(ref, metrics.get(f"{ref.namespace}/{ref.name}"))
+            # Forget what the reconciler no longer expects, so a comeback is news again.
+            wanted = set(expected)
+            for ref in [r for r in self._health if r not in wanted]:
+                self._health.pop(ref, None)
+                self._rollout.pop(ref, None)
+            self._alerting = {a for a in self._alerting if a[0] in wanted}
+            return results
+
+    def overall(self, results: dict[ObjRef, tuple[Health, str]] | None = None
+                ) -> tuple[Health, str]:
+        """The aggregate health (worst wins) and the message of the object that set it."""
+        with self._lock:
+            results = dict(self._health) if results is None else results
+        if not results:
+            return Health.HEALTHY, "nothing to watch"
+        ref, (health, message) = min(sorted(results.items()),
+                                     key=lambda kv: SEVERITY.index(kv[1][0]))
+        if health is Health.HEALTHY:
+            return health, f"{len(results)} objects healthy"
+        return health, f"{ref.short}: {message}" if message else f"{ref.short} is {health}"
+
+    def _health_changed(self, ref: ObjRef, health: tuple[Health, str]) -> None:
+        prev = self._health.get(ref)
+        self._health[ref] = health
+        if prev is not None and prev[0] == health[0]:
+            return
+        text = f"{ref.short} is {health[0]}" + (f": {health[1]}" if health[1] else "")
+        self.publish("health.changed", "monitor", text, {
+            **_ref_data(ref), "health": health[0].value, "message": health[1],
+            "previous": prev[0].value if prev else None})
+        if health[0] is Health.DEGRADED:
+            self._fire(ref, "degraded", f"{ref.short} is Degraded: {health[1]}",
+                       {"health": health[0].value, "message": health[1]})
+        else:
+            self._alerting.discard((ref, "degraded"))
+
+    def _progress(self, ref: ObjRef, obj: dict[str, Any]) -> None:
+        status = obj.get("status") or {}
+        desired = int((obj.get("spec") or {}).get("replicas", 1))
+        counts = (desired, int(status.get("updatedReplicas", 0)),
+                  int(status.get("readyReplicas", 0)), int(status.get("availableReplicas", 0)))
+        if self._rollout.get(ref) == counts:
+            return
+        self._rollout[ref] = counts
+        self.publish("rollout.progress", "monitor",
+                     f"{ref.short} {counts[1]}/{desired} updated, {counts[2]} ready", {
+                         **_ref_data(ref), "desired": desired, "updated": counts[1],
+                         "ready": counts[2], "available": counts[3],
+                         "revision": ((obj.get("metadata") or {}).get("annotations") or {})
+                         .get("deployment.kubernetes.io/revision")})
+
+    def _error_rate(self, ref: ObjRef, m: dict[str, Any] | None) -> None:
+        if not m:
+            return
+        rate, requests = float(m.get("error_rate", 0.0)), int(m.get("requests", 0))
+        if requests >= self.min_requests and rate > self.error_threshold:
+            self._fire(ref, "error_rate",
+                       f"{ref.short} error rate {rate:.1%} is above {self.error_threshold:.0%}",
+                       {"error_rate": rate, "threshold": self.error_threshold,
+                        "requests": requests, "versions": {
+                            v: d.get("error_rate") for v, d in (m.get("versions") or {}).items()}})
+        elif rate <= self.error_threshold:
+            self._alerting.discard((ref, "error_rate"))
+
+    def _fire(self, ref: ObjRef, alert: str, message: str, data: dict[str, Any]) -> None:
+        # One alert per episode: it fires again only after the condition cleared.
+        if (ref, alert) in self._alerting:
+            return
+        self._alerting.add((ref, alert))
+        self.publish("alert.fired", "monitor", message,
+                     {**_ref_data(ref), "alert": alert, **data})
+
+
+def _ref_data(ref: ObjRef) -> dict[str, Any]:
+    return {"ref": str(ref), "kind": ref.kind, "name": ref.name, "namespace": ref.namespace}
