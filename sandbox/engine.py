@@ -18,7 +18,6 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -47,8 +46,9 @@ class _Wake(FileSystemEventHandler):
         self.wake = wake
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        path = str(event.src_path)
-        if path.endswith(".lock") or "/objects/" in path:
+        # git writes `x.lock` and renames it to `x`: the rename's destination is the news.
+        path = str(getattr(event, "dest_path", "") or event.src_path)
+        if path.endswith(".lock"):
             return
         self.wake()
 
@@ -98,11 +98,14 @@ class Engine:
         self.ws.signal_dir.mkdir(exist_ok=True)
         self.ws.registry_dir.mkdir(exist_ok=True)
         observer = Observer()
-        observer.schedule(_Wake(self._wake_ci.set), str(self.ws.hld_git), recursive=True)
+        for repo, wake in ((self.ws.hld_git, self._wake_ci), (self.ws.manifests_git,
+                                                               self._wake_flux)):
+            # Refs live in refs/ (loose) and in the repo folder (packed-refs); watching
+            # objects/ would only add noise from every pack a push writes.
+            observer.schedule(_Wake(wake.set), str(repo), recursive=False)
+            observer.schedule(_Wake(wake.set), str(repo / "refs"), recursive=True)
         observer.schedule(_Wake(self._wake_ci.set), str(self.ws.registry_dir), recursive=True)
         observer.schedule(_Wake(self._wake_ci.set), str(self.ws.signal_dir), recursive=False)
-        observer.schedule(_Wake(self._wake_flux.set), str(self.ws.manifests_git),
-                          recursive=True)
         observer.start()
         self._observer = observer
         for name, target in (("ci", self._ci_loop), ("flux", self._flux_loop),
@@ -236,17 +239,16 @@ class Engine:
                                  reason=ev.reason, object=str(ev.ref), type=ev.type)
         expected = self.flux.status.refs()
         results = self.monitor.evaluate(expected)
-        overall = self.monitor.overall(results) if expected else None
-        word = str(getattr(overall, "value", overall)) if overall is not None else "Unknown"
+        health, why = self.monitor.overall(results) if expected else (None, "nothing synced")
+        word = health.value if health is not None else "Unknown"
         revision = self.flux.status.last_applied
         if expected and (revision, word) != self._app_health:
             self._app_health = (revision, word)
-            self.bus.publish("health.changed", "monitor", f"app is {word} at {short(revision)}",
-                             scope="app", health=word, revision=revision,
-                             hld_sha=self.flux.status.hld_sha)
-        self.health = {"app": word, "revision": revision,
-                       "objects": {str(ref): [str(getattr(h, "value", h)), msg]
-                                   for ref, (h, msg) in results.items()}}
+            self.bus.publish("health.changed", "monitor",
+                             f"app is {word} at {short(revision)}: {why}", scope="app",
+                             health=word, revision=revision, hld_sha=self.flux.status.hld_sha)
+        self.health = {"app": word, "message": why, "revision": revision,
+                       "objects": {str(ref): [h.value, msg] for ref, (h, msg) in results.items()}}
         if time.monotonic() >= self._snapshot_due:
             self._snapshot_due = time.monotonic() + 0.25
             self.write_snapshots()

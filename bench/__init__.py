@@ -1,0 +1,1 @@
+"""Benchmarks for gitops-sandbox; `make bench` runs them all (python -m bench)."""
