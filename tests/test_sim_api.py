@@ -276,3 +276,42 @@ def test_metrics_split_by_version_during_a_rollout() -> None:
     versions = cluster.metrics()["default/web"]["versions"]
     assert set(versions) == {"v1", "slow"}
     assert versions["v1"]["requests"] > versions["slow"]["requests"] > 0
+
+
+def test_apply_step_and_reads_from_different_threads() -> None:
+    import threading
+
+    clock, cluster = make()
+    errors: list[BaseException] = []
+
+    def guarded(fn: Any) -> Any:
+        def run() -> None:
+            try:
+                fn()
+            except BaseException as exc:  # reported by the assertion below
+                errors.append(exc)
+        return run
+
+    def reconciler() -> None:
+        for i in range(40):
+            cluster.apply([deployment("web:v1" if i % 2 else "web:v2"), service()])
+
+    def ticker() -> None:
+        for _ in range(200):
+            clock.advance(0.5)
+            cluster.step()
+
+    def reader() -> None:
+        for _ in range(100):
+            json.dumps(cluster.snapshot())
+            cluster.list("Pod")
+
+    threads = [threading.Thread(target=guarded(f)) for f in (reconciler, ticker, reader)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    settle(clock, cluster, 30)
+    dep = cluster.get(WEB)
+    assert dep is not None and dep["status"]["readyReplicas"] == 3

@@ -181,7 +181,7 @@ class SimCluster:
         """The full state as JSON-ready data, for processes that cannot see this one."""
         with self._lock:
             return {
-                "backend": self.name, "time": self._ctx.now, "objects": self.list(),
+                "backend": self.name, "now": self._ctx.now, "objects": self.list(),
                 "metrics": self.metrics(),
                 "events": [event_dict(e) for e in list(self._ctx.history)[-200:]],
             }
@@ -270,6 +270,7 @@ class SimCluster:
     def _update(self, ref: ObjRef, existing: dict[str, Any], desired: dict[str, Any]) -> None:
         ctx = self._ctx
         old_spec = canonical(existing.get("spec"))
+        self._store.remove(ref)  # unindex its owner references before they change
         for key in [k for k in existing if k not in ("metadata", "status")]:
             if key not in desired:
                 del existing[key]
@@ -336,7 +337,7 @@ class SimCluster:
             if owner is not None:
                 dirty.add(owner)
         if ref.kind == "Deployment":
-            self._dc.progress.pop(ref, None)
+            self._dc.forget(ref)
 
 
 def _normalize(obj: dict[str, Any], ref: ObjRef) -> dict[str, Any]:

@@ -38,6 +38,8 @@ class Ctx:
         data.setdefault("source", SOURCES.get(ref.kind, "sim"))
         event = ClusterEvent(reason, ref, message, type, self.now, data)
         self.events.append(event)
+        if len(self.events) > 50_000:
+            del self.events[:10_000]  # nobody is stepping: keep memory bounded
         self.history.append(event)
 
     def stamp(self) -> str:

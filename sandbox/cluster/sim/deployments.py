@@ -72,16 +72,31 @@ class DeploymentController:
         self.ctx = ctx
         self.rsc = replicasets
         self.progress: dict[ObjRef, Progress] = {}
+        # Hashing the template is the costliest part of a sync; it only changes with the
+        # generation, so remember it per (uid, generation).
+        self._hashes: dict[ObjRef, tuple[tuple[str, int], str]] = {}
+
+    def _template_hash(self, ref: ObjRef, dep: dict[str, Any]) -> str:
+        key = (dep["metadata"]["uid"], int(dep["metadata"].get("generation", 1)))
+        cached = self._hashes.get(ref)
+        if cached is None or cached[0] != key:
+            cached = self._hashes[ref] = (key, template_hash(
+                (dep.get("spec") or {}).get("template") or {}))
+        return cached[1]
+
+    def forget(self, ref: ObjRef) -> None:
+        self.progress.pop(ref, None)
+        self._hashes.pop(ref, None)
 
     def sync(self, ref: ObjRef) -> None:
         ctx = self.ctx
         dep = ctx.store.get(ref)
         if dep is None:
-            self.progress.pop(ref, None)
+            self.forget(ref)
             return
         spec = dep.get("spec") or {}
         desired = int(spec.get("replicas", 1))
-        h = template_hash(spec.get("template") or {})
+        h = self._template_hash(ref, dep)
         rss = sorted((ctx.store.get(r) for r in ctx.store.children(dep["metadata"]["uid"])
                       if r.kind == "ReplicaSet"),
                      key=lambda rs: (rs["metadata"]["creationTimestamp"], rs["metadata"]["uid"]))
