@@ -12,6 +12,7 @@ from typing import Any
 
 from . import __version__
 from .cli_output import print_pr, print_prs, print_status, print_table
+from .cluster.base import resolve_kind
 from .facade import Sandbox, SandboxError
 from .gitutil import GitError, short
 from .pullrequests import PullRequestError
@@ -292,7 +293,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     from .cluster.kubectl_format import format_table
 
     now = float(sb.cluster_snapshot().get("now", 0.0))
-    print(format_table(objects, args.kind, now))
+    print(format_table(objects, resolve_kind(args.kind), now))
     return 0
 
 

@@ -250,8 +250,12 @@ class Engine:
         self.health = {"app": word, "message": why, "revision": revision,
                        "objects": {str(ref): [h.value, msg] for ref, (h, msg) in results.items()}}
         if time.monotonic() >= self._snapshot_due:
-            self._snapshot_due = time.monotonic() + 0.25
+            started = time.monotonic()
             self.write_snapshots()
+            # Other processes read these snapshots; a big cluster makes them costly, so
+            # they are kept to a fifth of the engine's time at most.
+            cost = time.monotonic() - started
+            self._snapshot_due = time.monotonic() + max(0.25, 4 * cost)
 
     def write_snapshots(self) -> None:
         snap = getattr(self.cluster, "snapshot", None)

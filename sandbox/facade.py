@@ -17,6 +17,7 @@ from typing import Any
 
 from . import hld as hldlib
 from .clock import Clock
+from .cluster.base import resolve_kind
 from .deployments import get_deployment, list_deployments
 from .engine import Engine, EngineError
 from .events import Event, EventBus, last_event_id, read_events
@@ -249,12 +250,13 @@ class Sandbox:
         return snap[1] if snap else {"objects": []}
 
     def cluster_objects(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """Objects with status; kind takes kubectl's names too (deploy, pods, svc...)."""
+        kind = resolve_kind(kind)
         if self.engine is not None:
             return self.engine.cluster.list(kind)
         objects = self.cluster_snapshot().get("objects", [])
         if kind:
-            want = kind.lower().rstrip("s")
-            objects = [o for o in objects if str(o.get("kind", "")).lower() == want]
+            objects = [o for o in objects if o.get("kind") == kind]
         return objects
 
     def health(self) -> dict[str, Any]:

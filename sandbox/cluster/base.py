@@ -86,3 +86,24 @@ class ClusterBackend(Protocol):
         """Advance the cluster to its clock's now; return what happened since the last step.
         A real cluster moves by itself, so its step only reads new events."""
         ...
+
+
+# kubectl's names for the kinds the sandbox knows: plural, singular and short forms.
+_KIND_NAMES: dict[str, tuple[str, ...]] = {
+    "Namespace": ("namespaces", "namespace", "ns"),
+    "Deployment": ("deployments", "deployment", "deploy"),
+    "ReplicaSet": ("replicasets", "replicaset", "rs"),
+    "Pod": ("pods", "pod", "po"),
+    "Service": ("services", "service", "svc"),
+    "ConfigMap": ("configmaps", "configmap", "cm"),
+    "Secret": ("secrets", "secret"),
+    "Endpoints": ("endpoints", "ep"),
+}
+KIND_ALIASES = {alias: kind for kind, names in _KIND_NAMES.items() for alias in names}
+
+
+def resolve_kind(name: str | None) -> str | None:
+    """`deploy`, `deployments`, `Deployment` -> `Deployment`; unknown names pass through."""
+    if not name:
+        return None
+    return KIND_ALIASES.get(name.lower(), name)

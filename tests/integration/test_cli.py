@@ -1,0 +1,119 @@
+"""The command line from a second terminal while `gitops-sandbox up` runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CLI = [sys.executable, "-m", "sandbox.cli"]
+
+
+def cli(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{args} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Path:
+    path = tmp_path / "ws"
+    cli("init", "-w", str(path), "--speed", "50")
+    return path
+
+
+@pytest.fixture
+def engine(ws: Path) -> Iterator[subprocess.Popen[str]]:
+    proc = subprocess.Popen([*CLI, "up", "-w", str(ws)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = json.loads(cli("status", "-w", str(ws), "--json").stdout)
+        if status["health"]["app"] == "Healthy":
+            break
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the engine did not bring the sample app up")
+    yield proc
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=30)
+
+
+def test_help_explains_commands() -> None:
+    out = cli("--help").stdout
+    for word in ("init", "up", "status", "pr", "image", "revert", "cluster", "events",
+                 "generate"):
+        assert word in out
+    assert "--wait" in cli("pr", "merge", "--help").stdout
+
+
+def test_init_refuses_an_existing_workspace(ws: Path) -> None:
+    proc = cli("init", "-w", str(ws), check=False)
+    assert proc.returncode == 1 and "--force" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_wait_without_an_engine_says_how_to_start_one(ws: Path) -> None:
+    cli("change", "-w", str(ws), "more-web", "replicas=3", "-s", "web")
+    proc = cli("pr", "open", "-w", str(ws), "more-web", "--wait", "5", check=False)
+    assert proc.returncode == 1
+    assert "no engine is running" in proc.stderr and "gitops-sandbox up" in proc.stderr
+
+
+def test_bad_input_is_one_clear_error(ws: Path) -> None:
+    for args, words in ((("pr", "show", "-w", str(ws), "42"), "no pull request #42"),
+                        (("pr", "open", "-w", str(ws), "nope"), "not in the HLD repository"),
+                        (("image", "push", "-w", str(ws), "Web!", "1"), "invalid repository"),
+                        (("change", "-w", str(ws), "x", "zoo"), "zoo"),
+                        (("status", "-w", str(ws / "missing")), "not a gitops-sandbox")):
+        proc = cli(*args, check=False)
+        assert proc.returncode != 0, args
+        assert words in proc.stderr, (args, proc.stderr)
+        assert "Traceback" not in proc.stderr
+
+
+def test_the_loop_from_a_second_terminal(ws: Path, engine: subprocess.Popen[str]) -> None:
+    w = ["-w", str(ws)]
+    second = cli("up", *w, check=False, timeout=30)
+    assert second.returncode == 1 and "already runs" in second.stderr
+
+    cli("change", *w, "scale-api", "replicas=3", "-s", "api", "-m", "Scale api")
+    opened = cli("pr", "open", *w, "scale-api", "--title", "Scale api", "--wait", "60")
+    assert "validate-manifests: success" in opened.stdout
+    prs = json.loads(cli("pr", "list", *w, "--json").stdout)
+    assert prs[0]["checks"] == "success" and prs[0]["state"] == "open"
+    shown = cli("pr", "show", *w, "1").stdout
+    assert "manifest diff" in shown and "Deployment/demo/api" in shown
+    denied = cli("pr", "approve", *w, "1", "--as", "operator", check=False)
+    assert denied.returncode == 1 and "cannot approve" in denied.stderr
+    cli("pr", "approve", *w, "1")
+    merged = cli("pr", "merge", *w, "1", "--wait", "60")
+    assert "health Healthy" in merged.stdout
+
+    pods = json.loads(cli("cluster", "get", "Pod", *w, "--json").stdout)
+    api = [p for p in pods if p["metadata"]["name"].startswith("api-")]
+    assert len(api) == 3
+    assert "api" in cli("cluster", "get", "deployments", *w).stdout
+
+    pushed = cli("image", "push", *w, "web", "2.0.0", "--wait", "60")
+    assert "release pull request #2" in pushed.stdout
+    reverted = cli("revert", *w, "--wait", "60")
+    assert "opened #3" in reverted.stdout
+
+    events = [json.loads(line) for line in cli("events", *w, "--json", "--limit", "500")
+              .stdout.splitlines()]
+    kinds = {e["kind"] for e in events}
+    assert {"pr.opened", "pr.merged", "sync.finished", "release.created"} <= kinds
+    status = json.loads(cli("status", *w, "--json").stdout)
+    assert status["engine"]["running"] is True
+    assert status["manifests"]["flux_sync"] == status["manifests"]["main"]
+    assert os.path.isdir(ws / "hld.git")
