@@ -1,0 +1,144 @@
+"""The Textual app: wires the engine (start or attach, events, a refresh timer) to the
+screens. What each key does lives in `operations`, what each view shows in `widgets`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+from textual import work
+from textual.app import App
+from textual.screen import Screen
+
+from sandbox.events import Event
+from sandbox.facade import Sandbox
+
+from .keys import GLOBAL, OPERATIONS
+from .messages import EngineEvent, Snapshot, SnapshotReady
+from .operations import Operations
+from .screens.main import MainScreen
+
+REFRESH_SECONDS = 0.5
+INITIAL_EVENTS = 200
+
+
+class GitOpsApp(Operations, App[int]):
+    TITLE = "gitops-sandbox"
+    CSS_PATH = "app.tcss"
+    BINDINGS = [*OPERATIONS, *GLOBAL]
+
+    def __init__(self, sandbox: Sandbox, close_on_exit: bool = True,
+                 start_engine: bool = True) -> None:
+        super().__init__()
+        self.sandbox = sandbox
+        self.close_on_exit = close_on_exit
+        # False gives a viewer that never starts an engine (tests, a look at a stopped
+        # workspace); it still attaches to one that runs.
+        self.start_engine = start_engine
+        self.snapshot: Snapshot | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._refreshing = False
+        self._again = False
+
+    def get_default_screen(self) -> Screen[None]:
+        return MainScreen()
+
+    @property
+    def main_screen(self) -> MainScreen:
+        return self.get_screen_stack_bottom()
+
+    def get_screen_stack_bottom(self) -> MainScreen:
+        screen = self.screen_stack[0]
+        assert isinstance(screen, MainScreen)
+        return screen
+
+    # -- lifecycle ---------------------------------------------------------------
+    def on_mount(self) -> None:
+        self.sub_title = f"{self.sandbox.root}: connecting to the engine…"
+        self.connect()
+        self.set_interval(REFRESH_SECONDS, self.refresh_snapshot)
+
+    @work(thread=True, group="engine", exit_on_error=False)
+    def connect(self) -> None:
+        """Start the engine here unless one runs already, then follow the event bus."""
+        sb = self.sandbox
+        try:
+            if sb.engine is not None:
+                mode = "engine in this process"
+            elif sb.engine_running():
+                mode = f"attached to engine pid {sb.engine_pid()}"
+            elif not self.start_engine:
+                mode = "no engine running: nothing will move"
+            else:
+                sb.start_engine()
+                mode = "engine started in this process"
+        except Exception as exc:  # noqa: BLE001 - e.g. another engine won the lock race
+            mode = "no engine"
+            self.call_from_thread(self.notify, str(exc), title="engine", severity="error",
+                                  timeout=15)
+        self.call_from_thread(setattr, self, "sub_title", f"{sb.root}  ·  {mode}")
+        self._follow_events()
+
+    def _follow_events(self) -> None:
+        sb = self.sandbox
+        # Subscribe first and read the backlog after: the overlap is deduped by event id,
+        # whereas the other order could lose an event published in between.
+        self._unsubscribe = sb.subscribe(self._on_bus_event)
+        for event in sb.events(after=max(0, sb.last_event_id() - INITIAL_EVENTS)):
+            self.post_message(EngineEvent(event))
+
+    def _on_bus_event(self, event: Event) -> None:
+        # Called on the sandbox's follower thread; post_message is thread-safe.
+        self.post_message(EngineEvent(event))
+
+    async def on_unmount(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        if self.close_on_exit:
+            # Stopping the engine joins its threads; keep the loop free meanwhile.
+            await asyncio.to_thread(self.sandbox.close)
+
+    # -- data --------------------------------------------------------------------
+    def refresh_snapshot(self) -> None:
+        if self._refreshing:
+            self._again = True
+            return
+        self._refreshing = True
+        self._read_snapshot()
+
+    @work(thread=True, group="refresh", exit_on_error=False)
+    def _read_snapshot(self) -> None:
+        sb = self.sandbox
+        try:
+            snap = Snapshot(status=sb.status(), prs=sb.list_prs(),
+                            objects=sb.cluster_objects(), branches=sb.branches(),
+                            required_approvals=sb.settings.required_approvals)
+        except Exception as exc:  # noqa: BLE001 - a half-written state is read next tick
+            self.log.warning(f"refresh failed: {exc!r}")
+            snap = None
+        # A message rather than call_from_thread: it never blocks this thread at exit.
+        self.post_message(SnapshotReady(snap))
+
+    def on_snapshot_ready(self, message: SnapshotReady) -> None:
+        self._refreshing = False
+        if message.snapshot is not None:
+            self.snapshot = message.snapshot
+            self.main_screen.show(message.snapshot)
+        if self._again:
+            self._again = False
+            self.refresh_snapshot()
+
+    def on_engine_event(self, message: EngineEvent) -> None:
+        self.main_screen.add_event(message.event)
+        self.refresh_snapshot()
+
+
+def run(workspace: Path | None = None) -> int:
+    sandbox = Sandbox(workspace)
+    app = GitOpsApp(sandbox)
+    try:
+        app.run()
+    finally:
+        sandbox.close()
+    return app.return_code or 0

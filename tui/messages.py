@@ -1,0 +1,38 @@
+"""Messages that carry engine data from worker threads to the UI thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from textual.message import Message
+
+from sandbox.events import Event
+from sandbox.pullrequests import PullRequest
+
+
+class EngineEvent(Message):
+    """One event from the sandbox's bus, whichever process published it."""
+
+    def __init__(self, event: Event) -> None:
+        super().__init__()
+        self.event = event
+
+
+@dataclass
+class Snapshot:
+    """Everything the main screen shows, read in one go off the UI thread."""
+
+    status: dict[str, Any]
+    prs: list[PullRequest]
+    objects: list[dict[str, Any]]
+    branches: dict[str, str] = field(default_factory=dict)
+    required_approvals: int = 1
+
+
+class SnapshotReady(Message):
+    """A fresh snapshot, or None when reading failed (the next tick tries again)."""
+
+    def __init__(self, snapshot: Snapshot | None) -> None:
+        super().__init__()
+        self.snapshot = snapshot

@@ -1,0 +1,1 @@
+"""Screens of the TUI: the main tabs, a pull request, help, and dialogs."""

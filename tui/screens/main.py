@@ -1,0 +1,104 @@
+"""The main screen: Pipeline, Pull requests, Cluster and Events as tabs (keys 1-4)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, TabbedContent, TabPane
+
+from sandbox.events import Event
+
+from ..messages import Snapshot
+from ..widgets.cluster import ClusterTable
+from ..widgets.eventlog import EventLog
+from ..widgets.pipeline import PipelineView
+from ..widgets.prlist import PullRequestTable
+from .dialogs import PromptDialog
+
+TABS = ("pipeline", "prs", "cluster", "events")
+
+
+class MainScreen(Screen[None]):
+    BINDINGS = [
+        Binding("1", "show_tab('pipeline')", "Pipeline", show=False),
+        Binding("2", "show_tab('prs')", "PRs", show=False),
+        Binding("3", "show_tab('cluster')", "Cluster", show=False),
+        Binding("4", "show_tab('events')", "Events", show=False),
+        Binding("slash", "filter", "Filter", key_display="/", show=False),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with TabbedContent(id="tabs", initial="pipeline"):
+            with TabPane("1 Pipeline", id="pipeline"):
+                yield PipelineView(id="pipeline-view")
+            with TabPane("2 Pull requests", id="prs"):
+                yield PullRequestTable(id="pr-table")
+            with TabPane("3 Cluster", id="cluster"):
+                yield ClusterTable(id="cluster-table")
+            with TabPane("4 Events", id="events"):
+                yield EventLog(id="event-log")
+        yield Footer()
+
+    # -- data in -----------------------------------------------------------------
+    def show(self, snap: Snapshot) -> None:
+        self.query_one(PipelineView).show(snap)
+        self.pr_table.show(snap.prs, snap.required_approvals)
+        self.query_one(ClusterTable).show(
+            snap.objects, (snap.status.get("health") or {}).get("objects"))
+
+    def add_event(self, event: Event) -> None:
+        self.event_log.add(event)
+
+    def log_command(self, command: str) -> None:
+        """The commands the TUI ran on the user's behalf, so they can repeat them by hand."""
+        self.event_log.write(Text.assemble(("$ ", "bold magenta"), (command, "bold")))
+
+    @property
+    def pr_table(self) -> PullRequestTable:
+        return self.query_one(PullRequestTable)
+
+    @property
+    def event_log(self) -> EventLog:
+        return self.query_one(EventLog)
+
+    @property
+    def selected_pr(self) -> int | None:
+        return self.pr_table.selected_pr
+
+    @property
+    def current_tab(self) -> str:
+        return self.query_one(TabbedContent).active
+
+    # -- keys --------------------------------------------------------------------
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+        focus = {"prs": PullRequestTable, "cluster": ClusterTable, "events": EventLog}.get(tab)
+        if focus is not None:
+            self.query_one(focus).focus()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if isinstance(event.data_table, PullRequestTable) and event.row_key.value:
+            self.app.action_open_pr_screen(int(event.row_key.value))  # type: ignore[attr-defined]
+
+    def action_filter(self) -> None:
+        tab = self.current_tab
+        widget = {"prs": self.pr_table, "cluster": self.query_one(ClusterTable),
+                  "events": self.event_log}.get(tab)
+        if widget is None:
+            self.notify("switch to Pull requests (2), Cluster (3) or Events (4) to filter")
+            return
+
+        def apply(text: str | None) -> None:
+            if text is None:
+                return
+            if isinstance(widget, EventLog):
+                widget.set_filter(text)
+            else:
+                widget.filter_text = text
+                self.app.refresh_snapshot()  # type: ignore[attr-defined]
+            self.notify(f"filter: {text!r}" if text else "filter cleared", timeout=2)
+
+        self.app.push_screen(PromptDialog("/", widget.filter_text, "text to filter by"), apply)

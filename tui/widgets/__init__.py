@@ -1,0 +1,1 @@
+"""Widgets of the TUI: the pipeline, tables and the event log."""
