@@ -20,6 +20,17 @@ def workspace(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def idle_sandbox(workspace: Path) -> Iterator[Sandbox]:
+    """No engine: for views that need none. The idle engine costs enough CPU to slow
+    every Pilot key press (Pilot waits for the process to go idle)."""
+    sb = Sandbox(workspace)
+    try:
+        yield sb
+    finally:
+        sb.close()
+
+
+@pytest.fixture
 def sandbox(workspace: Path) -> Iterator[Sandbox]:
     sb = Sandbox(workspace)
     sb.start_engine()

@@ -50,9 +50,9 @@ def test_starts_the_engine_and_stops_it_on_exit(workspace: Path, wait_for) -> No
         sb.close()
 
 
-def test_help_screen_opens_and_closes(sandbox: Sandbox) -> None:
+def test_help_screen_opens_and_closes(idle_sandbox: Sandbox) -> None:
     async def scenario() -> None:
-        app = GitOpsApp(sandbox, close_on_exit=False)
+        app = GitOpsApp(idle_sandbox, close_on_exit=False, start_engine=False)
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("question_mark")
             assert isinstance(app.screen, HelpScreen)
@@ -62,9 +62,9 @@ def test_help_screen_opens_and_closes(sandbox: Sandbox) -> None:
     asyncio.run(scenario())
 
 
-def test_number_keys_switch_tabs(sandbox: Sandbox) -> None:
+def test_number_keys_switch_tabs(idle_sandbox: Sandbox) -> None:
     async def scenario() -> None:
-        app = GitOpsApp(sandbox, close_on_exit=False)
+        app = GitOpsApp(idle_sandbox, close_on_exit=False, start_engine=False)
         async with app.run_test(size=SIZE) as pilot:
             tabs = app.screen.query_one(TabbedContent)
             for key, tab in (("2", "prs"), ("3", "cluster"), ("4", "events"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, TabbedContent, TabPane
 
@@ -44,6 +45,10 @@ class MainScreen(Screen[None]):
 
     # -- data in -----------------------------------------------------------------
     def show(self, snap: Snapshot) -> None:
+        try:
+            self.query_one(PipelineView).stage("hld")
+        except NoMatches:
+            return  # not composed yet (or torn down at exit); the next refresh paints
         self.query_one(PipelineView).show(snap)
         self.pr_table.show(snap.prs, snap.required_approvals)
         self.query_one(ClusterTable).show(

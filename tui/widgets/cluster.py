@@ -16,7 +16,8 @@ def _key(obj: dict[str, Any]) -> str:
     """`Kind/namespace/name`, the monitor's key for an object's health."""
     meta = obj.get("metadata") or {}
     ns = meta.get("namespace")
-    return f"{obj.get('kind')}/{ns}/{meta.get('name')}" if ns else f"{obj.get('kind')}/{meta.get('name')}"
+    kind, name = obj.get("kind"), meta.get("name")
+    return f"{kind}/{ns}/{name}" if ns else f"{kind}/{name}"
 
 
 class ClusterTable(DataTable[Any]):

@@ -28,7 +28,8 @@ class PullRequestTable(DataTable[Any]):
         needle = self.filter_text.lower()
         # Newest first, as on a git host's PR page.
         for pr in reversed(prs):
-            if needle and needle not in f"{pr.id} {pr.title} {pr.author} {pr.head} {pr.state}".lower():
+            haystack = f"{pr.id} {pr.title} {pr.author} {pr.head} {pr.state}".lower()
+            if needle and needle not in haystack:
                 continue
             approvals = Text(f"{len(pr.approvals)}/{required}",
                              style="green" if len(pr.approvals) >= required else "")
