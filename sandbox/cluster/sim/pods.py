@@ -68,6 +68,9 @@ class Kubelet:
         self.ctx = ctx
         self.pods: dict[ObjRef, PodSim] = {}
         self._ips = 0
+        # Images already on the node: as with imagePullPolicy IfNotPresent, a second pod
+        # of the same image starts without a pull.
+        self.images: set[str] = set()
 
     # -- lifecycle entry points -------------------------------------------------------
 
@@ -78,7 +81,7 @@ class Kubelet:
                     version=parse_image(str(containers[0].get("image", "")))[1])
         self.pods[ref] = ps
         pod["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
-        self._later(ps, 0.1 + self.ctx.rng.random() * 0.4)
+        self._later(ps, 0.02 + self.ctx.rng.random() * 0.08)
         return ps
 
     def terminate(self, ref: ObjRef) -> bool:
@@ -134,9 +137,16 @@ class Kubelet:
         return self._pull(ps, pod)
 
     def _pull(self, ps: PodSim, pod: dict[str, Any]) -> bool:
-        for c in pod["spec"].get("containers") or []:
-            self.ctx.emit("Pulling", ps.ref, f'Pulling image "{c.get("image")}"')
+        images = [str(c.get("image", "")) for c in pod["spec"].get("containers") or []]
         ps.stage = "creating"
+        if images and all(image in self.images for image in images):
+            for image in images:
+                self.ctx.emit("Pulled", ps.ref,
+                              f'Container image "{image}" already present on machine')
+            self._later(ps, 0.0)
+            return False
+        for image in images:
+            self.ctx.emit("Pulling", ps.ref, f'Pulling image "{image}"')
         self._later(ps, 0.5 + self.ctx.rng.random())
         return False
 
@@ -164,7 +174,10 @@ class Kubelet:
             return True
         ps.profile = combined_profile(profiles)
         for c in pod["spec"].get("containers") or []:
-            ctx.emit("Pulled", ps.ref, f'Successfully pulled image "{c.get("image")}"')
+            image = str(c.get("image", ""))
+            if image not in self.images:
+                self.images.add(image)
+                ctx.emit("Pulled", ps.ref, f'Successfully pulled image "{image}"')
         return self._start(ps, pod)
 
     def _on_pull_err(self, ps: PodSim, pod: dict[str, Any]) -> bool:
