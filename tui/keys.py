@@ -32,6 +32,7 @@ HELP: list[tuple[str, list[tuple[str, str]]]] = [
         ("3", "Cluster: deployments, pods, services"),
         ("4", "Events: the audit log, failures in red"),
         ("enter", "Drill into the selected pull request"),
+        ("d f l", "On a pull request: HLD diff, manifest diff, check log"),
         ("esc", "Back"),
         ("/", "Filter the current table or log"),
         (":", "Command mode: pr N, approve N, merge N, close N, revert, reconcile, "

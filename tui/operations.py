@@ -7,6 +7,8 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from textual.screen import ModalScreen
+
 from sandbox.registry import PROFILES
 
 from .keys import OPERATION_ACTIONS
@@ -66,17 +68,20 @@ class Operations:
         return pr
 
     def confirm(self: GitOpsApp, title: str, command: str, action: Callable[[], None],
-                detail: str = "") -> None:
+                detail: str = "", destructive: bool = True) -> None:
         def answered(yes: bool | None) -> None:
             if yes:
                 action()
 
-        self.push_screen(ConfirmDialog(title, command, detail), answered)
+        self.push_screen(ConfirmDialog(title, command, detail, destructive), answered)
 
     def check_action(self: GitOpsApp, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # Pipeline keys make no sense behind a dialog or the help screen.
+        # Pipeline keys make no sense behind a dialog or the help screen, and `q` or `?`
+        # pressed on a dialog's button must not quit or stack screens.
         if action in OPERATION_ACTIONS:
             return isinstance(self.screen, MainScreen | PullRequestScreen)
+        if action in ("quit", "help"):
+            return not isinstance(self.screen, ModalScreen)
         return True
 
     # -- keys --------------------------------------------------------------------
@@ -111,7 +116,7 @@ class Operations:
     def _offer_pr(self: GitOpsApp, branch: str, sha: str) -> None:
         self.notify(f"pushed {short(sha)} to {branch}")
         self.confirm(f"Open a pull request for {branch}?", f"gitops-sandbox pr open {branch}",
-                     lambda: self.open_pr(branch, ""))
+                     lambda: self.open_pr(branch, ""), destructive=False)
 
     def open_pr(self: GitOpsApp, branch: str, title: str) -> None:
         def opened(pr: Any) -> None:

@@ -23,8 +23,10 @@ class Dialog(ModalScreen[Any]):
 class ConfirmDialog(Dialog):
     """Destructive actions stop here first, showing what will run, lazygit style."""
 
-    def __init__(self, title: str, command: str, detail: str = "") -> None:
+    def __init__(self, title: str, command: str, detail: str = "",
+                 destructive: bool = True) -> None:
         super().__init__()
+        self.destructive = destructive
         self.title_text = title
         self.command = command
         self.detail = detail
@@ -40,11 +42,13 @@ class ConfirmDialog(Dialog):
             if self.detail:
                 yield Static(self.detail, classes="dim detail")
             with Horizontal(classes="buttons"):
-                yield Button("Yes (y)", variant="error", id="yes")
+                yield Button("Yes (y)", variant="error" if self.destructive else "primary",
+                             id="yes")
                 yield Button("No (n)", id="no")
 
     def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
+        # `enter` on a destructive dialog should mean "no", as in lazygit.
+        self.query_one("#no" if self.destructive else "#yes", Button).focus()
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)

@@ -22,7 +22,12 @@ REFRESH_SECONDS = 1.0
 
 
 class PullRequestScreen(Screen[None]):
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("d", "show_tab('tab-hld')", "HLD diff"),
+        Binding("f", "show_tab('tab-manifests')", "Manifest diff"),
+        Binding("l", "show_tab('tab-log')", "Check log"),
+    ]
 
     def __init__(self, pr_id: int) -> None:
         super().__init__()
@@ -41,6 +46,9 @@ class PullRequestScreen(Screen[None]):
             with TabPane("Check log", id="tab-log"), VerticalScroll():
                 yield Static("", id="check-log")
         yield Footer()
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one("#pr-tabs", TabbedContent).active = tab
 
     def on_mount(self) -> None:
         self.load()

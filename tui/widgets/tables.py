@@ -18,7 +18,7 @@ def sync_rows(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[Any]]]) 
         for key, cells in rows:
             for col, cell in zip(columns, cells, strict=False):
                 if table.get_cell(key, col) != cell:
-                    table.update_cell(key, col, cell)
+                    table.update_cell(key, col, cell, update_width=True)
         return
     selected = selected_key(table)
     table.clear()
