@@ -7,151 +7,19 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-from . import __version__
 from .cli_output import print_pr, print_prs, print_status, print_table
+from .cli_parser import build_parser
 from .cluster.base import resolve_kind
 from .facade import Sandbox, SandboxError
 from .gitutil import GitError, short
 from .pullrequests import PullRequestError
-from .registry import PROFILES
-from .workspace import DEFAULT_ENV_VAR, Settings, WorkspaceError, default_workspace
-
-DEFAULT_WAIT = 120.0
-EPILOG = f"""The workspace (-w) defaults to ${DEFAULT_ENV_VAR}, then ~/.gitops-sandbox/default.
-Start the engine with 'gitops-sandbox up' (or the TUI); other commands work from any
-terminal and act through git and the workspace's database."""
+from .workspace import Settings, WorkspaceError, default_workspace
 
 
 class CliError(Exception):
     pass
-
-
-def _ws_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-w", "--workspace", type=Path, default=None,
-                   help=f"workspace folder (default: ${DEFAULT_ENV_VAR} or "
-                        "~/.gitops-sandbox/default)")
-
-
-def _wait_arg(p: argparse.ArgumentParser, what: str) -> None:
-    p.add_argument("--wait", nargs="?", type=float, const=DEFAULT_WAIT, default=None,
-                   metavar="SECONDS",
-                   help=f"block until {what}, print the outcome, exit non-zero on failure or "
-                        f"time-out (default {DEFAULT_WAIT:g}s); needs a running engine")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="gitops-sandbox", epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Rehearse a GitOps pipeline locally: HLD repo with a protected branch, "
-                    "pull requests with checks, CI that generates manifests, a Flux-like "
-                    "reconciler and a simulated Kubernetes cluster.")
-    parser.add_argument("--version", action="version", version=f"gitops-sandbox {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    p = sub.add_parser("init", help="create a workspace with the sample app")
-    _ws_arg(p)
-    p.add_argument("--force", action="store_true", help="delete an existing workspace first")
-    p.add_argument("--cluster", choices=("sim", "kind"), default="sim",
-                   help="cluster backend (default: the built-in simulated cluster)")
-    p.add_argument("--speed", type=float, default=1.0,
-                   help="simulated clock speed; 10 makes a 30 s rollout take 3 s")
-
-    p = sub.add_parser("tui", help="the terminal UI (the default command)")
-    _ws_arg(p)
-    p = sub.add_parser("up", help="run the engine without a screen, until Ctrl-C")
-    _ws_arg(p)
-    p = sub.add_parser("status", help="stages, pull requests, sync and health at a glance")
-    _ws_arg(p)
-    p.add_argument("--json", action="store_true")
-
-    p = sub.add_parser("change", help="commit an HLD config change on a branch and push it",
-                       description="A `fab set`-like edit of config/<env>.yaml committed on "
-                                   "BRANCH (created from main when new) and pushed to hld.git.")
-    _ws_arg(p)
-    p.add_argument("branch")
-    p.add_argument("assignments", nargs="+", metavar="KEY=VALUE", help="e.g. replicas=3")
-    p.add_argument("--subcomponent", "-s", help="e.g. web")
-    p.add_argument("--env", help="config environment (default: the pipeline's first)")
-    p.add_argument("-m", "--message")
-    p.add_argument("--as", dest="who", default="operator", help="author (default operator)")
-
-    pr = sub.add_parser("pr", help="pull requests: open, list, show, approve, merge, close")
-    prs = pr.add_subparsers(dest="pr_command", metavar="ACTION", required=True)
-    p = prs.add_parser("open", help="open a pull request from a pushed branch")
-    _ws_arg(p)
-    p.add_argument("branch")
-    p.add_argument("--title", "-t", default="")
-    p.add_argument("--body", default="")
-    p.add_argument("--as", dest="who", default="operator")
-    _wait_arg(p, "its checks finish")
-    p = prs.add_parser("list", help="list pull requests")
-    _ws_arg(p)
-    p.add_argument("--state", choices=("open", "merged", "closed"))
-    p.add_argument("--json", action="store_true")
-    p = prs.add_parser("show", help="a pull request with its checks, HLD and manifest diffs")
-    _ws_arg(p)
-    p.add_argument("id", type=int)
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--log", action="store_true", help="also print the check's job log")
-    for action, helptext in (("approve", "approve (not your own)"), ("close", "close")):
-        p = prs.add_parser(action, help=helptext)
-        _ws_arg(p)
-        p.add_argument("id", type=int)
-        p.add_argument("--as", dest="who", default="reviewer" if action == "approve"
-                       else "operator")
-    p = prs.add_parser("merge", help="merge an approved pull request with green checks")
-    _ws_arg(p)
-    p.add_argument("id", type=int)
-    p.add_argument("--as", dest="who", default="operator")
-    _wait_arg(p, "the change is synced and the cluster Healthy (or Degraded)")
-
-    img = sub.add_parser("image", help="the local container registry")
-    imgs = img.add_subparsers(dest="image_command", metavar="ACTION", required=True)
-    p = imgs.add_parser("push", help="push an image tag; the release job opens a pull request")
-    _ws_arg(p)
-    p.add_argument("service")
-    p.add_argument("tag")
-    p.add_argument("--profile", default="default", choices=sorted(PROFILES),
-                   help="how the container behaves in the simulated cluster")
-    _wait_arg(p, "the release pull request's checks finish")
-    p = imgs.add_parser("list", help="images and their behaviour profiles")
-    _ws_arg(p)
-    p.add_argument("--json", action="store_true")
-
-    p = sub.add_parser("revert", help="revert a change on main through a pull request")
-    _ws_arg(p)
-    p.add_argument("ref", nargs="?", help="commit to revert (default: the last merge on main)")
-    p.add_argument("--as", dest="who", default="operator")
-    _wait_arg(p, "the revert pull request's checks finish")
-
-    cl = sub.add_parser("cluster", help="the cluster's objects")
-    cls_ = cl.add_subparsers(dest="cluster_command", metavar="ACTION", required=True)
-    p = cls_.add_parser("get", help="list objects, kubectl style")
-    _ws_arg(p)
-    p.add_argument("kind", nargs="?", help="Deployment, Pod, Service, ... (default: all)")
-    p.add_argument("--json", action="store_true")
-
-    p = sub.add_parser("events", help="the event log")
-    _ws_arg(p)
-    p.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
-    p.add_argument("--json", action="store_true", help="one JSON object per line")
-    p.add_argument("--limit", type=int, default=50)
-
-    p = sub.add_parser("deployments", help="one trace per change: image, HLD, PR, sync, health")
-    _ws_arg(p)
-    p.add_argument("--json", action="store_true")
-
-    p = sub.add_parser("generate", help="Fabrikate-compatible generate of an HLD folder")
-    p.add_argument("envs", nargs="*", metavar="ENV")
-    p.add_argument("--hld", type=Path, default=Path("."), help="HLD folder (default: .)")
-    p.add_argument("--out", type=Path, default=None, help="output folder (default: HLD/generated)")
-    p.add_argument("--allow-hooks", action="store_true",
-                   help="run before/after-generate hooks (they run shell commands from the HLD)")
-    return parser
 
 
 def _open(args: argparse.Namespace) -> Sandbox:
@@ -283,6 +151,25 @@ def cmd_revert(args: argparse.Namespace) -> int:
 
 def cmd_cluster(args: argparse.Namespace) -> int:
     sb = _open(args)
+    action = args.cluster_command
+    if action == "describe":
+        print(sb.describe(args.target, args.namespace))
+        return 0
+    if action in ("scale", "set-image", "delete"):
+        if action == "scale":
+            result = sb.scale(args.target, args.replicas, args.namespace)
+        elif action == "set-image":
+            container, sep, image = args.assignment.partition("=")
+            if not sep or not container or not image:
+                raise CliError(f"{args.assignment!r}: write CONTAINER=IMAGE, e.g. "
+                               "web=localhost:5001/web:1.1.0")
+            result = sb.set_image(args.target, container, image, args.namespace)
+        else:
+            result = sb.delete_object(args.target, args.namespace)
+        print(f"ran: {result['command']}")
+        print("this edit is outside git: the reconciler reports drift (OutOfSync) and puts "
+              "git's version back at its next run (gitops-sandbox sync now)")
+        return 0
     objects = sb.cluster_objects(args.kind)
     if args.json:
         _dump(objects)
@@ -294,6 +181,49 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
     now = float(sb.cluster_snapshot().get("now", 0.0))
     print(format_table(objects, resolve_kind(args.kind), now))
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    sb = _open(args)
+    action = args.sync_command
+    if action == "status":
+        data = {**sb.sync_status(), "health": sb.health().get("app"),
+                "health_check": sb.health().get("check")}
+        if args.json:
+            _dump(data)
+            return 0
+        print(f"ready           {data.get('ready')}: {data.get('message')}")
+        print(f"sync            {data.get('sync', 'Unknown')}"
+              + (f" ({', '.join(data.get('drifted') or [])})" if data.get("drifted") else ""))
+        print(f"last applied    {short(data.get('last_applied')) or '-'}")
+        print(f"last attempted  {short(data.get('last_attempted')) or '-'}")
+        print(f"policy          {data.get('policy')}, "
+              f"{'suspended' if data.get('suspended') else 'active'}")
+        print(f"health          {data['health']} (check: {data['health_check'] or '-'})")
+        return 0
+    result = sb.operate({"now": "reconcile"}.get(action, action))
+    print(f"ran: {result['command']}")
+    return 0
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    sb = _open(args)
+    current = dict(sb.settings.__dict__)
+    if args.key is None:
+        if args.json:
+            _dump(current)
+        else:
+            print_table(["SETTING", "VALUE"], [[k, v] for k, v in current.items()])
+        return 0
+    if args.value is None:
+        if args.key not in current:
+            raise CliError(f"no setting {args.key!r}; settings: {', '.join(current)}")
+        print(current[args.key])
+        return 0
+    sb.update_setting(args.key, args.value)
+    print(f"{args.key} = {getattr(sb.settings, args.key)}"
+          + ("; restart the engine to apply it" if sb.engine_running() else ""))
     return 0
 
 
@@ -363,7 +293,8 @@ def dispatch(args: argparse.Namespace) -> int:
                           d["sync_status"] or "-", d["health"] or "-"] for d in deps])
         return 0
     handlers = {"pr": cmd_pr, "image": cmd_image, "revert": cmd_revert,
-                "cluster": cmd_cluster, "events": cmd_events, "generate": cmd_generate}
+                "cluster": cmd_cluster, "events": cmd_events, "generate": cmd_generate,
+                "sync": cmd_sync, "settings": cmd_settings}
     return handlers[command](args)
 
 

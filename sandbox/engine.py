@@ -23,6 +23,7 @@ from typing import Any
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
+from . import clusterops
 from .clock import Clock, RealClock
 from .cluster.base import ClusterBackend, ObjRef
 from .deployments import DeploymentTracker
@@ -35,6 +36,7 @@ from .pullrequests import PullRequests
 from .workspace import EngineLock, Workspace
 
 POLL_SECONDS = 1.0  # safety net under the watchers for the job queue and refs
+DRIFT_CHECK_SECONDS = 2.0  # how often the live cluster is compared with git (a dry run)
 
 
 class EngineError(Exception):
@@ -71,6 +73,7 @@ class Engine:
         self.bus = EventBus(ws.store)
         self.prs = PullRequests(ws, self.bus)
         self.ci = CIRunner(ws, self.bus, self.prs)
+        self.ci.handlers["op"] = lambda params, log: clusterops.perform(self, params)
         self.cluster = cluster or make_cluster(ws, self.clock)
         self.flux = Reconciler(ws, self.cluster, self.bus)
         self.monitor = Monitor(self.cluster, self._publish_health)
@@ -79,10 +82,15 @@ class Engine:
         self._stop = threading.Event()
         self._wake_ci = threading.Event()
         self._wake_flux = threading.Event()
+        self._reconcile_requested = threading.Event()
         self._threads: list[threading.Thread] = []
         self._observer: Any = None
         self._tracker: DeploymentTracker | None = None
         self._last_resync = self.clock.now()
+        self._drift_due = 0.0
+        self._reconciled_once = False
+        self._synced_at: tuple[str | None, float] = (None, 0.0)
+        self._health_check = "Unknown"
         self._app_health: tuple[str | None, str] = (None, "")
         self._snapshot_due = 0.0
         self.health: dict[str, Any] = {}
@@ -142,6 +150,7 @@ class Engine:
         self.stop()
 
     def reconcile_now(self) -> None:
+        self._reconcile_requested.set()
         self._wake_flux.set()
 
     # -- loops ---------------------------------------------------------------
@@ -162,8 +171,13 @@ class Engine:
 
     def _flux_loop(self) -> None:
         def period() -> float:
-            return max(0.05, self.ws.settings.resync_seconds / self.clock_speed())
+            resync = self.ws.settings.resync_seconds / self.clock_speed()
+            return max(0.05, min(resync, DRIFT_CHECK_SECONDS))
         self._loop(self._wake_flux, period, self._flux_step)
+
+    def check_drift_soon(self) -> None:
+        self._drift_due = 0.0
+        self._wake_flux.set()
 
     def clock_speed(self) -> float:
         return float(getattr(self.clock, "speed", 1.0))
@@ -219,12 +233,21 @@ class Engine:
         head = self.flux.head()
         now = self.clock.now()
         due = now - self._last_resync >= self.ws.settings.resync_seconds
-        if head != self.flux.status.last_applied:
-            self.flux.reconcile("new commit")
+        if self._reconcile_requested.is_set():
+            self._reconcile_requested.clear()
+            self.flux.reconcile("requested")
+            self._last_resync = now
+        elif not self._reconciled_once or head != self.flux.status.last_attempted:
+            # A commit that failed is retried at the next resync, not on every wake.
+            self.flux.reconcile("new commit" if self._reconciled_once else "engine start")
+            self._reconciled_once = True
             self._last_resync = now
         elif due:
             self.flux.reconcile("periodic resync")
             self._last_resync = now
+        elif time.monotonic() >= self._drift_due:
+            self._drift_due = time.monotonic() + DRIFT_CHECK_SECONDS
+            self.flux.check_drift()
 
     # -- cluster and health --------------------------------------------------
     def _publish_health(self, kind: str, stage: str, message: str,
@@ -247,7 +270,9 @@ class Engine:
             self.bus.publish("health.changed", "monitor",
                              f"app is {word} at {short(revision)}: {why}", scope="app",
                              health=word, revision=revision, hld_sha=self.flux.status.hld_sha)
+        self._health_gate(revision, word, why)
         self.health = {"app": word, "message": why, "revision": revision,
+                       "check": self._health_check, "now": self.clock.now(),
                        "objects": {str(ref): [h.value, msg] for ref, (h, msg) in results.items()}}
         if time.monotonic() >= self._snapshot_due:
             started = time.monotonic()
@@ -256,6 +281,29 @@ class Engine:
             # they are kept to a fifth of the engine's time at most.
             cost = time.monotonic() - started
             self._snapshot_due = time.monotonic() + max(0.25, 4 * cost)
+
+    def _health_gate(self, revision: str | None, word: str, why: str) -> None:
+        """Flux's health check: after a sync, wait (in simulated time) for every applied
+        object to be healthy, up to the timeout. A newer revision replaces the wait."""
+        now = self.clock.now()
+        if revision != self._synced_at[0]:
+            self._synced_at = (revision, now)
+            self._health_check = "Waiting"
+        if self._health_check != "Waiting" or revision is None:
+            return
+        waited = now - self._synced_at[1]
+        if word == "Healthy":
+            self._health_check = "Passed"
+            self.bus.publish("health.check", "flux",
+                             f"Health check passed in {waited:.1f}s for {short(revision)}",
+                             revision=revision, result="Passed", seconds=round(waited, 3))
+        elif word == "Degraded" or waited > self.ws.settings.health_timeout:
+            self._health_check = "Failed"
+            reason = (why if word == "Degraded" else
+                      f"timeout after {self.ws.settings.health_timeout:g}s waiting for: {why}")
+            self.bus.publish("health.check", "flux",
+                             f"Health check failed for {short(revision)}: {reason}",
+                             revision=revision, result="Failed", reason=reason)
 
     def write_snapshots(self) -> None:
         snap = getattr(self.cluster, "snapshot", None)

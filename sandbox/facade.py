@@ -15,12 +15,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from . import clusterops
 from . import hld as hldlib
 from .clock import Clock
-from .cluster.base import resolve_kind
+from .cluster.base import ClusterEvent, resolve_kind
 from .deployments import get_deployment, list_deployments
 from .engine import Engine, EngineError
 from .events import Event, EventBus, last_event_id, read_events
+from .facade_waits import SandboxError, Waiting
 from .gitutil import GitError, Identity, git, refs, rev, short
 from .pipelines import CHECK_NAME, enqueue, job_row
 from .pullrequests import PullRequest, PullRequestError, PullRequests
@@ -30,11 +32,7 @@ from .workspace import EngineLock, Settings, Workspace, default_workspace, init_
 __all__ = ["Sandbox", "SandboxError", "EngineError", "PullRequestError"]
 
 
-class SandboxError(Exception):
-    """An operation the sandbox refuses; the message says why and what to do."""
-
-
-class Sandbox:
+class Sandbox(Waiting):
     def __init__(self, workspace: Path | str | None = None) -> None:
         self.ws = Workspace(Path(workspace) if workspace else default_workspace())
         self.bus = EventBus(self.ws.store)
@@ -55,6 +53,14 @@ class Sandbox:
     @property
     def settings(self) -> Settings:
         return self.ws.settings
+
+    def update_setting(self, key: str, value: str) -> None:
+        """Change one workspace setting, checked against its type and allowed values."""
+        try:
+            self.ws.settings = self.ws.settings.with_value(key, value)
+        except ValueError as exc:
+            raise SandboxError(str(exc)) from exc
+        self.ws.save_settings()
 
     # -- engine --------------------------------------------------------------
     def engine_pid(self) -> int | None:
@@ -273,11 +279,65 @@ class Sandbox:
         snap = self.ws.store.get_snapshot("flux")
         return snap[1] if snap else {"ready": False, "message": "never reconciled"}
 
-    def reconcile_now(self) -> None:
-        if self.engine is not None:
-            self.engine.reconcile_now()
-        else:
-            self.ws.poke()
+    def reconcile_now(self) -> dict[str, Any]:
+        return self.operate("reconcile")
+
+    def suspend(self) -> dict[str, Any]:
+        return self.operate("suspend")
+
+    def resume(self) -> dict[str, Any]:
+        return self.operate("resume")
+
+    def scale(self, target: str, replicas: int, namespace: str = "demo") -> dict[str, Any]:
+        return self.operate("scale", target=target, replicas=replicas, namespace=namespace)
+
+    def set_image(self, target: str, container: str, image: str,
+                  namespace: str = "demo") -> dict[str, Any]:
+        return self.operate("set-image", target=target, container=container, image=image,
+                            namespace=namespace)
+
+    def delete_object(self, target: str, namespace: str = "demo") -> dict[str, Any]:
+        return self.operate("delete", target=target, namespace=namespace)
+
+    def operate(self, action: str, timeout: float = 30.0, **params: Any) -> dict[str, Any]:
+        """A kubectl/flux-style action; the engine (here or in another process) runs it."""
+        params["action"] = action
+        try:
+            if self.engine is not None:
+                return clusterops.perform(self.engine, params)
+            self._require_engine()
+            job = enqueue(self.ws, "op", **params)
+            deadline = time.monotonic() + timeout
+            while (row := job_row(self.ws, job)) and row["status"] in ("queued", "running"):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the engine did not run '{action}' within {timeout:g}s")
+                time.sleep(0.05)
+        except clusterops.OperationError as exc:
+            raise SandboxError(str(exc)) from exc
+        result = row["result"] if row else {}
+        if not result.get("ok"):
+            raise SandboxError(result.get("error") or f"'{action}' failed")
+        return result
+
+    def describe(self, target: str, namespace: str = "demo") -> str:
+        from .cluster.kubectl_format import describe
+
+        try:
+            ref = clusterops.parse_target(target, namespace)
+        except clusterops.OperationError as exc:
+            raise SandboxError(str(exc)) from exc
+        found = [o for o in self.cluster_objects(ref.kind)
+                 if o["metadata"]["name"] == ref.name
+                 and (not ref.namespace or o["metadata"].get("namespace") == ref.namespace)]
+        if not found:
+            raise SandboxError(f"{ref} not found in the cluster")
+        snap = self.cluster_snapshot()
+        events = [ClusterEvent(e["reason"], ref, e.get("message", ""), e.get("type", "Normal"),
+                               float(e.get("time", 0.0)))
+                  for e in snap.get("events", [])
+                  if (e.get("kind"), e.get("name"), e.get("namespace")) == (
+                      ref.kind, ref.name, ref.namespace)]
+        return describe(found[0], events, float(snap.get("now", 0.0)))
 
     def deployments(self, limit: int = 20) -> list[dict[str, Any]]:
         return list_deployments(self.ws.store, limit)
@@ -333,56 +393,3 @@ class Sandbox:
         thread = threading.Thread(target=follow, name="sandbox-events", daemon=True)
         thread.start()
         return stop.set
-
-    # -- waiting -------------------------------------------------------------
-    def _require_engine(self) -> None:
-        if not self.engine_running():
-            raise SandboxError("no engine is running on this workspace, so nothing will "
-                               "happen: start one with 'gitops-sandbox up -w "
-                               f"{self.ws.root}' (or open the TUI) in another terminal")
-
-    def wait_for_checks(self, pr_id: int, timeout: float = 60.0) -> PullRequest:
-        self._require_engine()
-        deadline = time.monotonic() + timeout
-        while True:
-            pr = self.prs.get(pr_id)
-            if pr.checks_state in ("success", "failure") or pr.state != "open":
-                return pr
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"checks of #{pr_id} did not finish within {timeout:g}s")
-            time.sleep(0.05)
-
-    def wait_for_deployment(self, hld_sha: str, timeout: float = 120.0) -> dict[str, Any]:
-        """Until the change is synced and the app Healthy or Degraded, or sync failed."""
-        self._require_engine()
-        deadline = time.monotonic() + timeout
-        while True:
-            dep = self.deployment(hld_sha) or {}
-            if dep.get("sync_status") == "failed" or dep.get("health") in ("Healthy",
-                                                                            "Degraded"):
-                return dep
-            if dep.get("sync_status") == "unchanged":
-                return dep
-            failed = self.ws.store.one(
-                "SELECT result FROM jobs WHERE kind='generate' AND status='failure' AND "
-                "params LIKE ? ORDER BY id DESC LIMIT 1", f'%"{hld_sha}"%')
-            if failed:
-                return {"hld_sha": hld_sha, "sync_status": "failed",
-                        "error": "manifest generation failed", **dep}
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{short(hld_sha)} did not settle within {timeout:g}s "
-                                   f"(last state: {dep or 'not generated yet'})")
-            time.sleep(0.05)
-
-    def wait_for_release(self, repository: str, tag: str, timeout: float = 60.0) -> PullRequest:
-        self._require_engine()
-        deadline = time.monotonic() + timeout
-        branch = f"DEPLOY/{repository}-{tag}"
-        while True:
-            row = self.ws.store.one("SELECT id FROM prs WHERE head=? ORDER BY id DESC", branch)
-            if row:
-                return self.wait_for_checks(int(row["id"]), max(1.0, deadline - time.monotonic()))
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no release pull request for {repository}:{tag} within "
-                                   f"{timeout:g}s")
-            time.sleep(0.05)

@@ -45,6 +45,8 @@ class SyncStatus:
     suspended: bool = False
     last_run: float = 0.0
     policy: str = "atomic"
+    sync: str = "Unknown"  # Synced | OutOfSync (Argo CD's words): does the cluster match git?
+    drifted: list[str] = field(default_factory=list)
 
     def refs(self) -> list[ObjRef]:
         return [ObjRef(*item) for item in self.inventory]
@@ -60,8 +62,11 @@ class Reconciler:
         self.cluster = cluster
         self.bus = bus
         saved = ws.store.get_snapshot("flux")
-        self.status = SyncStatus(**saved[1]) if saved else SyncStatus()
+        known = set(SyncStatus.__dataclass_fields__)
+        self.status = SyncStatus(**{k: v for k, v in saved[1].items() if k in known}
+                                 ) if saved else SyncStatus()
         self.status.policy = ws.settings.failure_policy
+        self._desired: list[dict[str, Any]] | None = None  # what the last apply sent
 
     def head(self) -> str | None:
         return refs(self.ws.manifests_git, "refs/heads/main").get("refs/heads/main")
@@ -129,6 +134,7 @@ class Reconciler:
             self._report_drift(checks, bad)
         valid.sort(key=lambda o: _order(ObjRef.of(o)))
         results = self.cluster.apply(valid)
+        self._desired = valid
         applied = {r.ref for r in results if not r.error}
         pruned = self._prune(st.refs(), applied | bad)
         changed = [r for r in results if r.action in ("created", "configured")]
@@ -138,6 +144,7 @@ class Reconciler:
         st.inventory = [[r.kind, r.name, r.namespace] for r in sorted(applied | bad)]
         st.errors = errors
         st.ready = not errors
+        st.sync, st.drifted = "Synced", []
         st.hld_sha = hld_sha
         moved = st.last_applied != sha
         st.last_applied = sha
@@ -171,12 +178,32 @@ class Reconciler:
                          revision=sha, hld_sha=hld_sha, errors=errors)
         return st
 
+    def check_drift(self) -> list[str]:
+        """Compare the cluster with what was last applied (a dry run, nothing changes);
+        new drift is an event, and the status turns OutOfSync until the next reconcile."""
+        st = self.status
+        if self._desired is None or st.suspended:
+            return st.drifted
+        checks = self.cluster.apply(self._desired, dry_run=True)
+        drifted = [r for r in checks if not r.error and r.action in ("created", "configured")]
+        self._announce(drifted)
+        st.drifted = [str(r.ref) for r in drifted]
+        st.sync = "OutOfSync" if drifted else "Synced"
+        return st.drifted
+
+    def _announce(self, drifted: list[ApplyResult]) -> None:
+        for r in drifted:
+            if str(r.ref) in self.status.drifted:
+                continue
+            what = "was deleted" if r.action == "created" else "differs from git"
+            self.bus.publish("drift.detected", "flux",
+                             f"{r.ref.short} {what}: OutOfSync until the next reconcile",
+                             object=str(r.ref))
+
     def _report_drift(self, checks: list[ApplyResult], bad: set[ObjRef]) -> None:
         drifted = [r for r in checks if r.ref not in bad and r.action in ("created", "configured")]
+        self._announce(drifted)
         for r in drifted:
-            what = "was deleted" if r.action == "created" else "differs from git"
-            self.bus.publish("drift.detected", "flux", f"{r.ref.short} {what}; correcting",
-                             object=str(r.ref))
             self.bus.publish("drift.corrected", "flux", f"{_line(r)} (drift corrected)",
                              object=str(r.ref))
 

@@ -9,7 +9,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
@@ -47,6 +47,34 @@ class Settings:
     seed: int = 0
     kubernetes_version: str = "1.30.0"
     allow_hooks: bool = False
+
+    def with_value(self, key: str, text: str) -> Settings:
+        """A copy with one setting parsed from text; ValueError says what is allowed."""
+        if key not in self.__dataclass_fields__:
+            raise ValueError(f"no setting {key!r}; settings: {', '.join(self.__dataclass_fields__)}")
+        choices = {"cluster": ("sim", "kind"), "failure_policy": ("atomic", "partial")}
+        current = getattr(self, key)
+        value: object
+        if key in choices:
+            if text not in choices[key]:
+                raise ValueError(f"{key} must be one of: {', '.join(choices[key])}")
+            value = text
+        elif isinstance(current, bool):
+            if text.lower() not in ("true", "false", "yes", "no", "1", "0"):
+                raise ValueError(f"{key} takes true or false")
+            value = text.lower() in ("true", "yes", "1")
+        elif isinstance(current, list):
+            value = [part for part in text.replace(",", " ").split() if part]
+            if not value:
+                raise ValueError(f"{key} takes one or more names, e.g. prod")
+        else:
+            try:
+                value = type(current)(text)
+            except ValueError:
+                raise ValueError(f"{key} takes a {type(current).__name__}, not {text!r}") from None
+            if isinstance(value, int | float) and value <= 0 and key != "seed":
+                raise ValueError(f"{key} must be positive")
+        return replace(self, **{key: value})
 
     @classmethod
     def load(cls, path: Path) -> Settings:

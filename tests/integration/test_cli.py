@@ -69,6 +69,17 @@ def test_wait_without_an_engine_says_how_to_start_one(ws: Path) -> None:
     assert "no engine is running" in proc.stderr and "gitops-sandbox up" in proc.stderr
 
 
+def test_settings_are_checked_and_saved(ws: Path) -> None:
+    w = ["-w", str(ws)]
+    assert json.loads(cli("settings", *w, "--json").stdout)["failure_policy"] == "atomic"
+    cli("settings", *w, "failure_policy", "partial")
+    assert cli("settings", *w, "failure_policy").stdout.strip() == "partial"
+    bad = cli("settings", *w, "failure_policy", "sometimes", check=False)
+    assert bad.returncode == 1 and "atomic, partial" in bad.stderr
+    bad = cli("settings", *w, "clock_speed", "fast", check=False)
+    assert bad.returncode == 1 and "takes a float" in bad.stderr
+
+
 def test_bad_input_is_one_clear_error(ws: Path) -> None:
     for args, words in ((("pr", "show", "-w", str(ws), "42"), "no pull request #42"),
                         (("pr", "open", "-w", str(ws), "nope"), "not in the HLD repository"),
@@ -113,6 +124,17 @@ def test_the_loop_from_a_second_terminal(ws: Path, engine: subprocess.Popen[str]
               .stdout.splitlines()]
     kinds = {e["kind"] for e in events}
     assert {"pr.opened", "pr.merged", "sync.finished", "release.created"} <= kinds
+    described = cli("cluster", "describe", *w, "deployment/web").stdout
+    assert "web" in described and "Replicas" in described
+    scaled = cli("cluster", "scale", *w, "deploy/web", "--replicas", "4")
+    assert "kubectl -n demo scale deploy/web --replicas=4" in scaled.stdout
+    assert "drift" in scaled.stdout
+    cli("sync", "now", *w)
+    sync = json.loads(cli("sync", "status", *w, "--json").stdout)
+    assert sync["policy"] == "atomic" and "last_applied" in sync
+    bad = cli("cluster", "scale", *w, "deploy/nope", "--replicas", "1", check=False)
+    assert bad.returncode == 1 and "not found" in bad.stderr
+
     status = json.loads(cli("status", *w, "--json").stdout)
     assert status["engine"]["running"] is True
     assert status["manifests"]["flux_sync"] == status["manifests"]["main"]

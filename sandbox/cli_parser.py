@@ -1,0 +1,183 @@
+"""The command line's grammar: every subcommand, its arguments and its help."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from . import __version__
+from .registry import PROFILES
+from .workspace import DEFAULT_ENV_VAR
+
+DEFAULT_WAIT = 120.0
+EPILOG = f"""The workspace (-w) defaults to ${DEFAULT_ENV_VAR}, then ~/.gitops-sandbox/default.
+Start the engine with 'gitops-sandbox up' (or the TUI); other commands work from any
+terminal and act through git and the workspace's database."""
+
+
+
+def _ws_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-w", "--workspace", type=Path, default=None,
+                   help=f"workspace folder (default: ${DEFAULT_ENV_VAR} or "
+                        "~/.gitops-sandbox/default)")
+
+
+def _wait_arg(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--wait", nargs="?", type=float, const=DEFAULT_WAIT, default=None,
+                   metavar="SECONDS",
+                   help=f"block until {what}, print the outcome, exit non-zero on failure or "
+                        f"time-out (default {DEFAULT_WAIT:g}s); needs a running engine")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gitops-sandbox", epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Rehearse a GitOps pipeline locally: HLD repo with a protected branch, "
+                    "pull requests with checks, CI that generates manifests, a Flux-like "
+                    "reconciler and a simulated Kubernetes cluster.")
+    parser.add_argument("--version", action="version", version=f"gitops-sandbox {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("init", help="create a workspace with the sample app")
+    _ws_arg(p)
+    p.add_argument("--force", action="store_true", help="delete an existing workspace first")
+    p.add_argument("--cluster", choices=("sim", "kind"), default="sim",
+                   help="cluster backend (default: the built-in simulated cluster)")
+    p.add_argument("--speed", type=float, default=1.0,
+                   help="simulated clock speed; 10 makes a 30 s rollout take 3 s")
+
+    p = sub.add_parser("tui", help="the terminal UI (the default command)")
+    _ws_arg(p)
+    p = sub.add_parser("up", help="run the engine without a screen, until Ctrl-C")
+    _ws_arg(p)
+    p = sub.add_parser("status", help="stages, pull requests, sync and health at a glance")
+    _ws_arg(p)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("change", help="commit an HLD config change on a branch and push it",
+                       description="A `fab set`-like edit of config/<env>.yaml committed on "
+                                   "BRANCH (created from main when new) and pushed to hld.git.")
+    _ws_arg(p)
+    p.add_argument("branch")
+    p.add_argument("assignments", nargs="+", metavar="KEY=VALUE", help="e.g. replicas=3")
+    p.add_argument("--subcomponent", "-s", help="e.g. web")
+    p.add_argument("--env", help="config environment (default: the pipeline's first)")
+    p.add_argument("-m", "--message")
+    p.add_argument("--as", dest="who", default="operator", help="author (default operator)")
+
+    pr = sub.add_parser("pr", help="pull requests: open, list, show, approve, merge, close")
+    prs = pr.add_subparsers(dest="pr_command", metavar="ACTION", required=True)
+    p = prs.add_parser("open", help="open a pull request from a pushed branch")
+    _ws_arg(p)
+    p.add_argument("branch")
+    p.add_argument("--title", "-t", default="")
+    p.add_argument("--body", default="")
+    p.add_argument("--as", dest="who", default="operator")
+    _wait_arg(p, "its checks finish")
+    p = prs.add_parser("list", help="list pull requests")
+    _ws_arg(p)
+    p.add_argument("--state", choices=("open", "merged", "closed"))
+    p.add_argument("--json", action="store_true")
+    p = prs.add_parser("show", help="a pull request with its checks, HLD and manifest diffs")
+    _ws_arg(p)
+    p.add_argument("id", type=int)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--log", action="store_true", help="also print the check's job log")
+    for action, helptext in (("approve", "approve (not your own)"), ("close", "close")):
+        p = prs.add_parser(action, help=helptext)
+        _ws_arg(p)
+        p.add_argument("id", type=int)
+        p.add_argument("--as", dest="who", default="reviewer" if action == "approve"
+                       else "operator")
+    p = prs.add_parser("merge", help="merge an approved pull request with green checks")
+    _ws_arg(p)
+    p.add_argument("id", type=int)
+    p.add_argument("--as", dest="who", default="operator")
+    _wait_arg(p, "the change is synced and the cluster Healthy (or Degraded)")
+
+    img = sub.add_parser("image", help="the local container registry")
+    imgs = img.add_subparsers(dest="image_command", metavar="ACTION", required=True)
+    p = imgs.add_parser("push", help="push an image tag; the release job opens a pull request")
+    _ws_arg(p)
+    p.add_argument("service")
+    p.add_argument("tag")
+    p.add_argument("--profile", default="default", choices=sorted(PROFILES),
+                   help="how the container behaves in the simulated cluster")
+    _wait_arg(p, "the release pull request's checks finish")
+    p = imgs.add_parser("list", help="images and their behaviour profiles")
+    _ws_arg(p)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("revert", help="revert a change on main through a pull request")
+    _ws_arg(p)
+    p.add_argument("ref", nargs="?", help="commit to revert (default: the last merge on main)")
+    p.add_argument("--as", dest="who", default="operator")
+    _wait_arg(p, "the revert pull request's checks finish")
+
+    cl = sub.add_parser("cluster", help="the cluster's objects")
+    cls_ = cl.add_subparsers(dest="cluster_command", metavar="ACTION", required=True)
+    p = cls_.add_parser("get", help="list objects, kubectl style")
+    _ws_arg(p)
+    p.add_argument("kind", nargs="?", help="Deployment, Pod, Service, ... (default: all)")
+    p.add_argument("--json", action="store_true")
+
+    p = cls_.add_parser("describe", help="one object in detail, with its events")
+    _ws_arg(p)
+    p.add_argument("target", metavar="KIND/NAME", help="e.g. deployment/web, pod/web-7d9f-x2")
+    p.add_argument("-n", "--namespace", default="demo")
+    p = cls_.add_parser("scale", help="kubectl scale: a direct edit that creates drift")
+    _ws_arg(p)
+    p.add_argument("target", metavar="KIND/NAME")
+    p.add_argument("--replicas", type=int, required=True)
+    p.add_argument("-n", "--namespace", default="demo")
+    p = cls_.add_parser("set-image", help="kubectl set image: a direct edit that creates drift")
+    _ws_arg(p)
+    p.add_argument("target", metavar="KIND/NAME")
+    p.add_argument("assignment", metavar="CONTAINER=IMAGE")
+    p.add_argument("-n", "--namespace", default="demo")
+    p = cls_.add_parser("delete", help="kubectl delete: a pod comes back from its ReplicaSet, "
+                        "anything else from the next reconcile")
+    _ws_arg(p)
+    p.add_argument("target", metavar="KIND/NAME")
+    p.add_argument("-n", "--namespace", default="demo")
+
+    sy = sub.add_parser("sync", help="the reconciler: status, reconcile now, suspend, resume")
+    sys_ = sy.add_subparsers(dest="sync_command", metavar="ACTION", required=True)
+    for action, helptext in (("status", "last applied and attempted revisions, drift, health"),
+                             ("now", "reconcile now (flux reconcile --with-source)"),
+                             ("suspend", "stop applying changes until resumed"),
+                             ("resume", "apply again, starting with a reconcile")):
+        p = sys_.add_parser(action, help=helptext)
+        _ws_arg(p)
+        if action == "status":
+            p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("settings", help="show or change workspace settings",
+                       description="Without KEY, print every setting. With KEY VALUE, change "
+                                   "one (for example: failure_policy partial). Settings are "
+                                   "read when the engine starts.")
+    _ws_arg(p)
+    p.add_argument("key", nargs="?")
+    p.add_argument("value", nargs="?")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("events", help="the event log")
+    _ws_arg(p)
+    p.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--limit", type=int, default=50)
+
+    p = sub.add_parser("deployments", help="one trace per change: image, HLD, PR, sync, health")
+    _ws_arg(p)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("generate", help="Fabrikate-compatible generate of an HLD folder")
+    p.add_argument("envs", nargs="*", metavar="ENV")
+    p.add_argument("--hld", type=Path, default=Path("."), help="HLD folder (default: .)")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default: HLD/generated)")
+    p.add_argument("--allow-hooks", action="store_true",
+                   help="run before/after-generate hooks (they run shell commands from the HLD)")
+    return parser
+
+

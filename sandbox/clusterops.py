@@ -1,0 +1,80 @@
+"""Direct actions on the live cluster and the reconciler, as an operator would take
+them with kubectl or the flux CLI: scale, set image, delete (which create drift),
+suspend, resume, reconcile now. They run inside the engine, which owns the cluster;
+other processes send them through the job queue.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .cluster.base import ClusterError, ObjRef, resolve_kind
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+ACTIONS = ("scale", "set-image", "delete", "suspend", "resume", "reconcile")
+
+
+class OperationError(ValueError):
+    pass
+
+
+def parse_target(target: str, namespace: str = "demo") -> ObjRef:
+    """`deployment/web`, `deploy/web`, `pod/web-abc` -> ObjRef (namespace from -n)."""
+    kind, sep, name = target.partition("/")
+    if not sep or not name:
+        raise OperationError(f"{target!r}: name the object as KIND/NAME, e.g. deployment/web")
+    resolved = resolve_kind(kind) or kind
+    return ObjRef.of({"kind": resolved, "metadata": {"name": name, "namespace": namespace}})
+
+
+def command_line(action: str, params: dict[str, Any]) -> str:
+    """The kubectl or flux command this action stands for (shown before it runs)."""
+    target, ns = params.get("target", ""), params.get("namespace", "demo")
+    if action == "scale":
+        return f"kubectl -n {ns} scale {target} --replicas={params.get('replicas')}"
+    if action == "set-image":
+        return (f"kubectl -n {ns} set image {target} "
+                f"{params.get('container')}={params.get('image')}")
+    if action == "delete":
+        return f"kubectl -n {ns} delete {target}"
+    if action == "reconcile":
+        return "flux reconcile kustomization sandbox --with-source"
+    return f"flux {action} kustomization sandbox"
+
+
+def perform(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
+    action = str(params.get("action", ""))
+    if action not in ACTIONS:
+        raise OperationError(f"unknown action {action!r}; choose one of {', '.join(ACTIONS)}")
+    shown = command_line(action, params)
+    if action in ("suspend", "resume"):
+        engine.flux.set_suspended(action == "suspend")
+        if action == "resume":
+            engine.reconcile_now()
+        return {"ok": True, "command": shown}
+    if action == "reconcile":
+        engine.reconcile_now()
+        return {"ok": True, "command": shown}
+    ref = parse_target(str(params.get("target", "")), str(params.get("namespace", "demo")))
+    cluster = engine.cluster
+    if cluster.get(ref) is None:
+        raise OperationError(f"{ref} not found in the cluster (see 'gitops-sandbox cluster get')")
+    try:
+        if action == "scale":
+            replicas = int(params.get("replicas", -1))
+            if replicas < 0:
+                raise OperationError("--replicas must be 0 or more")
+            cluster.scale(ref, replicas)  # type: ignore[attr-defined]
+        elif action == "set-image":
+            cluster.set_image(ref, str(params.get("container")),  # type: ignore[attr-defined]
+                              str(params.get("image")))
+        else:
+            cluster.delete(ref)
+    except ClusterError as exc:
+        raise OperationError(str(exc)) from exc
+    engine.bus.publish("cluster.edited", "cluster", f"{shown} (a direct edit, outside git)",
+                       command=shown, object=str(ref), action=action)
+    engine.check_drift_soon()
+    return {"ok": True, "command": shown, "object": str(ref)}

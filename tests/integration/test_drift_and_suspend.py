@@ -1,0 +1,88 @@
+"""Reconciler behaviour inside the running engine: drift, suspend/resume, health checks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox.clock import VirtualClock
+from sandbox.facade import Sandbox, SandboxError
+from sandbox.workspace import Settings
+
+
+def until(what: Callable[[], Any], timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = what()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+def replicas(sb: Sandbox, name: str = "web") -> int:
+    dep = [d for d in sb.cluster_objects("deploy") if d["metadata"]["name"] == name][0]
+    return int(dep["spec"]["replicas"])
+
+
+def test_direct_edit_shows_drift_and_is_corrected(running: Sandbox) -> None:
+    sb = running
+    result = sb.scale("deployment/web", 5)
+    assert result["command"] == "kubectl -n demo scale deployment/web --replicas=5"
+    assert replicas(sb) == 5
+    until(lambda: sb.sync_status()["sync"] == "OutOfSync")
+    assert "Deployment/demo/web" in sb.sync_status()["drifted"]
+    assert sb.events(kinds=("drift.detected",))
+    sb.reconcile_now()
+    until(lambda: sb.sync_status()["sync"] == "Synced" and replicas(sb) == 2)
+    assert sb.events(kinds=("drift.corrected",))
+
+
+def test_deleted_deployment_comes_back_and_bad_targets_are_refused(running: Sandbox) -> None:
+    sb = running
+    sb.delete_object("deployment/api")
+    until(lambda: sb.sync_status()["sync"] == "OutOfSync")
+    sb.reconcile_now()
+    until(lambda: any(d["metadata"]["name"] == "api" for d in sb.cluster_objects("deploy")))
+    with pytest.raises(SandboxError, match="KIND/NAME"):
+        sb.scale("web", 3)
+    with pytest.raises(SandboxError, match="not found"):
+        sb.scale("deployment/nope", 3)
+
+
+def test_suspend_holds_changes_until_resume(running: Sandbox) -> None:
+    sb = running
+    sb.suspend()
+    assert sb.sync_status()["suspended"]
+    sb.change("more", ["replicas=4"], subcomponent="web")
+    pr = sb.open_pr("more", "More web")
+    sb.wait_for_checks(pr.id, 60)
+    sb.approve_pr(pr.id, "reviewer")
+    merged = sb.merge_pr(pr.id)
+    until(lambda: (sb.deployment(merged.merge_sha or "") or {}).get("manifest_sha"))
+    assert replicas(sb) == 2  # suspended: the new commit waits
+    sb.resume()
+    dep = sb.wait_for_deployment(merged.merge_sha or "", 60)
+    assert dep["health"] == "Healthy" and replicas(sb) == 4
+
+
+def test_health_check_times_out_in_simulated_time(tmp_path: Path) -> None:
+    sb = Sandbox.init(tmp_path / "ws", settings=Settings(health_timeout=120.0))
+    sb.ws.registry.push("web", "1.0.0", "unready")  # runs, never passes readiness
+    clock = VirtualClock()
+    sb.start_engine(clock=clock)
+    try:
+        until(lambda: sb.health().get("check") == "Waiting")
+        clock.advance(60)
+        until(lambda: sb.health().get("now", 0) >= 60)  # the engine has ticked at t=60s
+        assert sb.health().get("check") == "Waiting"
+        clock.advance(61)
+        until(lambda: sb.health().get("check") == "Failed")
+        failed = sb.events(kinds=("health.check",))[-1]
+        assert failed.data["result"] == "Failed" and "timeout after 120s" in failed.message
+    finally:
+        sb.close()
