@@ -152,6 +152,17 @@ def cmd_revert(args: argparse.Namespace) -> int:
 def cmd_cluster(args: argparse.Namespace) -> int:
     sb = _open(args)
     action = args.cluster_command
+    if action == "metrics":
+        metrics = sb.cluster_snapshot().get("metrics", {})
+        if args.json:
+            _dump(metrics)
+            return 0
+        print_table(["DEPLOYMENT", "RPS", "ERRORS", "P50", "P95", "VERSIONS"],
+                    [[key, f"{m.get('rps', 0):.1f}", f"{m.get('error_rate', 0):.1%}",
+                      f"{m.get('p50_ms', 0):.0f}ms", f"{m.get('p95_ms', 0):.0f}ms",
+                      ", ".join(sorted(m.get("versions") or {}))]
+                     for key, m in sorted(metrics.items())])
+        return 0
     if action == "describe":
         print(sb.describe(args.target, args.namespace))
         return 0
@@ -243,6 +254,16 @@ def cmd_events(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_hld(args: argparse.Namespace) -> int:
+    from . import hld
+
+    path = hld.set_values(args.hld, args.assignments, env=args.env,
+                          subcomponent=args.subcomponent,
+                          no_new_config_keys=args.no_new_config_keys)
+    print(f"wrote {path}")
+    return 0
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from . import hld
 
@@ -294,7 +315,7 @@ def dispatch(args: argparse.Namespace) -> int:
         return 0
     handlers = {"pr": cmd_pr, "image": cmd_image, "revert": cmd_revert,
                 "cluster": cmd_cluster, "events": cmd_events, "generate": cmd_generate,
-                "sync": cmd_sync, "settings": cmd_settings}
+                "sync": cmd_sync, "settings": cmd_settings, "hld": cmd_hld}
     return handlers[command](args)
 
 

@@ -122,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kind", nargs="?", help="Deployment, Pod, Service, ... (default: all)")
     p.add_argument("--json", action="store_true")
 
+    p = cls_.add_parser("metrics", help="simulated traffic: requests, errors, latency")
+    _ws_arg(p)
+    p.add_argument("--json", action="store_true")
     p = cls_.add_parser("describe", help="one object in detail, with its events")
     _ws_arg(p)
     p.add_argument("target", metavar="KIND/NAME", help="e.g. deployment/web, pod/web-7d9f-x2")
@@ -171,6 +174,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("deployments", help="one trace per change: image, HLD, PR, sync, health")
     _ws_arg(p)
     p.add_argument("--json", action="store_true")
+
+    h = sub.add_parser("hld", help="edit an HLD folder as Fabrikate's fab does")
+    hs = h.add_subparsers(dest="hld_command", metavar="ACTION", required=True)
+    p = hs.add_parser("set", help="set config values, like 'fab set'",
+                      description="Write KEY=VALUE pairs into config/<env>.yaml of an HLD "
+                                  "folder (values are stored as strings, as fab set does). "
+                                  "Quote keys that contain dots: a.\"k8s.io/x\"=v.")
+    p.add_argument("assignments", nargs="+", metavar="KEY=VALUE")
+    p.add_argument("--hld", type=Path, default=Path("."), help="HLD folder (default: .)")
+    p.add_argument("--env", default="common", help="config environment (default: common)")
+    p.add_argument("--subcomponent", "-s", help="dotted path of a subcomponent, e.g. infra.efk")
+    p.add_argument("--no-new-config-keys", action="store_true",
+                   help="refuse keys that the config does not have yet")
 
     p = sub.add_parser("generate", help="Fabrikate-compatible generate of an HLD folder")
     p.add_argument("envs", nargs="*", metavar="ENV")

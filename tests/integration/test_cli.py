@@ -139,3 +139,34 @@ def test_the_loop_from_a_second_terminal(ws: Path, engine: subprocess.Popen[str]
     assert status["engine"]["running"] is True
     assert status["manifests"]["flux_sync"] == status["manifests"]["main"]
     assert os.path.isdir(ws / "hld.git")
+
+
+FABRIKATE = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "fabrikate"
+
+
+def test_generate_and_hld_set_on_a_copy_of_the_sample(tmp_path: Path) -> None:
+    import shutil
+
+    hld = tmp_path / "hld"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "sandbox" / "sample" / "hld", hld)
+    cli("hld", "set", "--hld", str(hld), "--env", "prod", "-s", "web", "image.tag=2.0.0")
+    out = cli("generate", "prod", "--hld", str(hld), "--out", str(tmp_path / "out")).stdout
+    assert "wrote 6 objects" in out
+    web = (tmp_path / "out" / "prod" / "web" / "web.yaml").read_text()
+    assert "localhost:5001/web:2.0.0" in web
+    bad = cli("hld", "set", "--hld", str(hld), "zoo=zaa=wrong", check=False)
+    assert bad.returncode == 1 and "zoo" in bad.stderr and "Traceback" not in bad.stderr
+    refused = cli("hld", "set", "--hld", str(hld), "--no-new-config-keys", "brand.new=1",
+                  check=False)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+
+
+@pytest.mark.skipif(not FABRIKATE.is_dir(), reason="needs ../shared/fixtures/fabrikate")
+def test_generate_matches_fabrikate_byte_counts(tmp_path: Path) -> None:
+    hld = FABRIKATE / "master-0.17" / "testdata" / "generate-hooks"
+    out = cli("generate", "prod", "--hld", str(hld), "--out", str(tmp_path / "g")).stdout
+    assert "generate-hooks: 103 bytes" in out
+    assert (tmp_path / "g" / "prod" / "generate-hooks.yaml").stat().st_size == 103
+    broken = cli("generate", "--hld", str(FABRIKATE / "master-0.17" / "testdata" /
+                                          "badyamlcomponent"), check=False)
+    assert broken.returncode == 1 and "component.yaml" in broken.stderr
