@@ -12,21 +12,23 @@ the apply with what the server returned.
 from __future__ import annotations
 
 import collections
+import copy
 import json
 import re
 import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 from sandbox.cluster.base import CLUSTER_SCOPED, ApplyResult, ClusterError, ClusterEvent, ObjRef
 from sandbox.cluster.kubectl_format import parse_time
 
+T = TypeVar("T")
 FIELD_MANAGER = "gitops-sandbox"
 INSTALL_KUBECTL = "install kubectl: https://kubernetes.io/docs/tasks/tools/"
 # What `list()` with no kind shows: the kinds the reconciler and the monitor care about.
@@ -76,13 +78,12 @@ class KubectlCluster:
         self.events_since = time.time() - 5 if events_since is None else events_since
         self.history: collections.deque[ClusterEvent] = collections.deque(maxlen=200)
         self._lock = threading.Lock()
-        self._cache: dict[Any, tuple[float, Any]] = {}
+        self._cache: dict[Hashable, tuple[float, Any]] = {}
         self._generation = 0
         self._seen: set[tuple[str, int]] = set()
         self._events_due = 0.0
         if shutil.which(kubectl) is None:
-            raise ClusterError(f"kubectl not found (looked for {kubectl!r} on PATH); "
-                               f"{INSTALL_KUBECTL}")
+            raise self._missing()
 
     # -- running kubectl ---------------------------------------------------------------
 
@@ -101,16 +102,13 @@ class KubectlCluster:
             timeout: float | None = None) -> subprocess.CompletedProcess[str]:
         """Run kubectl; raise ClusterError when kubectl is missing, times out or cannot
         reach the cluster. Other failures come back to the caller with rc != 0."""
-        if shutil.which(self.kubectl) is None:
-            raise ClusterError(f"kubectl not found (looked for {self.kubectl!r} on PATH); "
-                               f"{INSTALL_KUBECTL}")
         limit = self.timeout if timeout is None else timeout
         verb = " ".join(a for a in args[:2] if not a.startswith("-"))
         try:
             proc = subprocess.run(self.command(*args), input=stdin, capture_output=True,
                                   text=True, timeout=limit, check=False)
         except FileNotFoundError as exc:
-            raise ClusterError(f"kubectl could not be started ({exc}); {INSTALL_KUBECTL}") from exc
+            raise self._missing() from exc
         except subprocess.TimeoutExpired as exc:
             raise ClusterError(
                 f"kubectl {verb} timed out after {limit:g}s on context {self.context!r}; "
@@ -118,6 +116,10 @@ class KubectlCluster:
         if proc.returncode != 0:
             self._raise_if_unusable(proc.stderr)
         return proc
+
+    def _missing(self) -> ClusterError:
+        return ClusterError(f"kubectl not found (looked for {self.kubectl!r} on PATH); "
+                            f"{INSTALL_KUBECTL}")
 
     def _raise_if_unusable(self, stderr: str) -> None:
         detail = clean_error(stderr)
@@ -138,9 +140,9 @@ class KubectlCluster:
             raise ClusterError(f"cannot reach the cluster of context {self.context!r} "
                                f"({detail}); check it with: {self.check_hint()}")
 
-    def _json(self, args: list[str], stdin: str | None = None) -> list[dict[str, Any]] | None:
+    def _json(self, args: list[str]) -> list[dict[str, Any]] | None:
         """Items printed by a `-o json` command; None when the resource type is unknown."""
-        proc = self.run([*args, "-o", "json"], stdin)
+        proc = self.run([*args, "-o", "json"])
         if proc.returncode != 0:
             if any(m in proc.stderr for m in _UNKNOWN_TYPE):
                 return None
@@ -148,18 +150,19 @@ class KubectlCluster:
                                f"{self.context!r}: {clean_error(proc.stderr)}")
         return items_of(proc.stdout)
 
-    def _cached(self, key: Any, read: Callable[[], Any]) -> Any:
+    def _cached(self, key: Hashable, read: Callable[[], T]) -> T:
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None and now - hit[0] < self.cache_seconds:
-                return hit[1]
+                # Callers may change what they get; the cache must not change with it.
+                return copy.deepcopy(hit[1])
             generation = self._generation
         value = read()
         with self._lock:
             # A write that happened while we read makes this value stale: do not keep it.
             if generation == self._generation and self.cache_seconds > 0:
-                self._cache[key] = (now, value)
+                self._cache[key] = (now, copy.deepcopy(value))
         return value
 
     def _invalidate(self) -> None:
@@ -192,7 +195,6 @@ class KubectlCluster:
         else:
             staged, direct = [], sorted(range(len(refs)),
                                         key=lambda i: refs[i].kind not in FIRST_KINDS)
-            self._invalidate()
         results: dict[int, ApplyResult] = {}
         flags = ["apply", "--server-side", f"--field-manager={FIELD_MANAGER}",
                  "--force-conflicts", "-f", "-"] + (["--dry-run=server"] if dry_run else [])
@@ -259,7 +261,7 @@ class KubectlCluster:
         # leave a bad object's own error to the apply that follows.
         for ref in refs:
             if ref.kind and ref.name:
-                one = self.run(self._get_args(ref) + ["-o", "json"])
+                one = self.run(_get_args(ref) + ["-o", "json"])
                 items = items_of(one.stdout) if one.returncode == 0 else []
                 live[ref] = items[0] if items else None
         return live
@@ -268,7 +270,6 @@ class KubectlCluster:
         args = ["delete", ref.kind, ref.name, "--ignore-not-found", "--wait=false"]
         if ref.namespace:
             args += ["-n", ref.namespace]
-        self._invalidate()
         proc = self.run(args)
         self._invalidate()
         if proc.returncode != 0:
@@ -279,21 +280,16 @@ class KubectlCluster:
         return "deleted" in proc.stdout
 
     def get(self, ref: ObjRef) -> dict[str, Any] | None:
-        return self._cached(("get", ref), lambda: self._get(ref))  # type: ignore[no-any-return]
+        return self._cached(("get", ref), lambda: self._get(ref))
 
     def _get(self, ref: ObjRef) -> dict[str, Any] | None:
-        items = self._json(self._get_args(ref))
+        items = self._json(_get_args(ref))
         return items[0] if items else None
-
-    @staticmethod
-    def _get_args(ref: ObjRef) -> list[str]:
-        args = ["get", ref.kind, ref.name, "--ignore-not-found"]
-        return args + (["-n", ref.namespace] if ref.namespace else [])
 
     def list(self, kind: str | None = None, namespace: str | None = None,
              labels: dict[str, str] | None = None) -> list[dict[str, Any]]:
         key = ("list", kind, namespace, tuple(sorted((labels or {}).items())))
-        return self._cached(key, lambda: self._list(kind, namespace, labels))  # type: ignore[no-any-return]
+        return self._cached(key, lambda: self._list(kind, namespace, labels))
 
     def _list(self, kind: str | None, namespace: str | None,
               labels: dict[str, str] | None) -> list[dict[str, Any]]:
@@ -330,12 +326,11 @@ class KubectlCluster:
 
     def snapshot(self) -> dict[str, Any]:
         """State for processes that cannot see this one; times are Unix seconds."""
+        events = [{"reason": e.reason, "kind": e.ref.kind, "name": e.ref.name,
+                   "namespace": e.ref.namespace, "message": e.message, "type": e.type,
+                   "time": e.time, "data": e.data} for e in self.history]
         return {"backend": self.name, "context": self.context, "now": time.time(),
-                "objects": self.list(),
-                "events": [{"reason": e.reason, "kind": e.ref.kind, "name": e.ref.name,
-                            "namespace": e.ref.namespace, "message": e.message,
-                            "type": e.type, "time": e.time, "data": e.data}
-                           for e in self.history]}
+                "objects": self.list(), "events": events}
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -350,6 +345,11 @@ def with_namespace(obj: dict[str, Any]) -> dict[str, Any]:
     if ref.kind in CLUSTER_SCOPED or meta.get("namespace"):
         return obj
     return {**obj, "metadata": {**meta, "namespace": ref.namespace}}
+
+
+def _get_args(ref: ObjRef) -> list[str]:
+    args = ["get", ref.kind, ref.name, "--ignore-not-found"]
+    return args + (["-n", ref.namespace] if ref.namespace else [])
 
 
 def to_yaml(objects: Iterable[dict[str, Any]]) -> str:
