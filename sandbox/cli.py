@@ -11,7 +11,7 @@ from typing import Any
 
 from .cli_output import print_pr, print_prs, print_status, print_table
 from .cli_parser import build_parser
-from .cluster.base import resolve_kind
+from .cluster.base import ClusterError, resolve_kind
 from .facade import Sandbox, SandboxError
 from .gitutil import GitError, short
 from .pullrequests import PullRequestError
@@ -32,9 +32,24 @@ def _dump(data: Any) -> None:
 
 def cmd_init(args: argparse.Namespace) -> int:
     path = args.workspace or default_workspace()
+    if args.cluster == "kind":
+        from .cluster.kind import check_tools
+
+        missing = check_tools()
+        if missing:
+            raise CliError("--cluster kind needs: " + "; ".join(missing)
+                           + " (or leave out --cluster kind for the simulated cluster)")
     sb = Sandbox.init(path, force=args.force,
                       settings=Settings(cluster=args.cluster, clock_speed=args.speed))
     print(f"workspace ready at {sb.root}")
+    if args.cluster == "kind":
+        from .cluster.kind import cluster_name, create_cluster, kubeconfig_path
+
+        print(f"creating kind cluster {cluster_name(sb.ws)} (the first one pulls a node "
+              "image: a few minutes)...", flush=True)
+        name = create_cluster(sb.ws)
+        print(f"  kind cluster {name}: kubectl --kubeconfig {kubeconfig_path(sb.ws)} "
+              f"--context kind-{name} get nodes")
     print("  hld.git, manifests.git (protected branch: main), registry: web:1.0.0 api:1.0.0")
     print(f"next: gitops-sandbox up -w {sb.root}   (or: gitops-sandbox tui -w {sb.root})")
     return 0
@@ -152,6 +167,18 @@ def cmd_revert(args: argparse.Namespace) -> int:
 def cmd_cluster(args: argparse.Namespace) -> int:
     sb = _open(args)
     action = args.cluster_command
+    if action == "down":
+        if sb.settings.cluster != "kind":
+            print("this workspace uses the simulated cluster: nothing to delete")
+            return 0
+        if sb.engine_running():
+            raise CliError("an engine is running on this workspace: stop it first")
+        from .cluster.kind import cluster_name, delete_cluster
+
+        name = cluster_name(sb.ws)
+        print(f"deleted kind cluster {name}" if delete_cluster(sb.ws)
+              else f"no kind cluster {name} to delete")
+        return 0
     if action == "metrics":
         metrics = sb.cluster_snapshot().get("metrics", {})
         if args.json:
@@ -326,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         args.workspace = None
     try:
         return dispatch(args)
-    except (SandboxError, PullRequestError, WorkspaceError, CliError) as exc:
+    except (SandboxError, PullRequestError, WorkspaceError, CliError, ClusterError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except TimeoutError as exc:

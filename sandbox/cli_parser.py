@@ -122,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kind", nargs="?", help="Deployment, Pod, Service, ... (default: all)")
     p.add_argument("--json", action="store_true")
 
+    p = cls_.add_parser("down", help="delete the workspace's kind cluster")
+    _ws_arg(p)
     p = cls_.add_parser("metrics", help="simulated traffic: requests, errors, latency")
     _ws_arg(p)
     p.add_argument("--json", action="store_true")

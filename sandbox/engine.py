@@ -43,11 +43,18 @@ class EngineError(Exception):
     pass
 
 
+CHANGES = frozenset({"created", "deleted", "modified", "moved", "closed"})
+
+
 class _Wake(FileSystemEventHandler):
     def __init__(self, wake: Callable[[], None]) -> None:
         self.wake = wake
 
     def on_any_event(self, event: FileSystemEvent) -> None:
+        # Opening or reading a file changes nothing, and the engine's own git reads
+        # would otherwise wake it again and again.
+        if event.event_type not in CHANGES:
+            return
         # git writes `x.lock` and renames it to `x`: the rename's destination is the news.
         path = str(getattr(event, "dest_path", "") or event.src_path)
         if path.endswith(".lock"):
@@ -60,9 +67,9 @@ def make_cluster(ws: Workspace, clock: Clock) -> ClusterBackend:
         from .cluster.sim import SimCluster
 
         return SimCluster(clock, ws.registry.resolve, seed=ws.settings.seed)
-    from .cluster import kind as kind_backend  # type: ignore[attr-defined]
+    from .cluster.kind import KindCluster
 
-    return kind_backend.KindCluster(ws)  # type: ignore[no-any-return]
+    return KindCluster(ws)
 
 
 class Engine:
@@ -262,9 +269,12 @@ class Engine:
                                  reason=ev.reason, object=str(ev.ref), type=ev.type)
         expected = self.flux.status.refs()
         results = self.monitor.evaluate(expected)
-        health, why = self.monitor.overall(results) if expected else (None, "nothing synced")
-        word = health.value if health is not None else "Unknown"
         revision = self.flux.status.last_applied
+        if expected:
+            health, why = self.monitor.overall(results)
+            word = health.value
+        else:  # an empty revision has nothing to wait for; no revision, nothing to say
+            word, why = ("Healthy", "nothing to watch") if revision else ("Unknown", "not synced")
         if expected and (revision, word) != self._app_health:
             self._app_health = (revision, word)
             self.bus.publish("health.changed", "monitor",
@@ -308,7 +318,8 @@ class Engine:
     def write_snapshots(self) -> None:
         snap = getattr(self.cluster, "snapshot", None)
         data = snap() if callable(snap) else {"objects": self.cluster.list()}
-        data["now"] = self.clock.now()
+        if data.get("backend") not in ("kind", "kubectl"):  # a real cluster keeps Unix time
+            data["now"] = self.clock.now()
         self.ws.store.put_snapshot("cluster", data)
         self.ws.store.put_snapshot("health", self.health)
 

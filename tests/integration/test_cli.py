@@ -170,3 +170,14 @@ def test_generate_matches_fabrikate_byte_counts(tmp_path: Path) -> None:
     broken = cli("generate", "--hld", str(FABRIKATE / "master-0.17" / "testdata" /
                                           "badyamlcomponent"), check=False)
     assert broken.returncode == 1 and "component.yaml" in broken.stderr
+
+
+def test_init_with_kind_names_what_is_missing(tmp_path: Path) -> None:
+    from sandbox.cluster.kind import check_tools
+
+    if not check_tools():
+        pytest.skip("docker and kind are present: this checks the message when they are not")
+    proc = cli("init", "-w", str(tmp_path / "k"), "--cluster", "kind", check=False)
+    assert proc.returncode == 1 and "--cluster kind needs" in proc.stderr
+    assert "kind" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "k").exists()

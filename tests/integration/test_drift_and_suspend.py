@@ -71,18 +71,24 @@ def test_suspend_holds_changes_until_resume(running: Sandbox) -> None:
 
 
 def test_health_check_times_out_in_simulated_time(tmp_path: Path) -> None:
-    sb = Sandbox.init(tmp_path / "ws", settings=Settings(health_timeout=120.0))
+    # The timeout (30 s) comes before the Deployment's progress deadline (60 s), so the
+    # check fails on time, not on Degraded.
+    sb = Sandbox.init(tmp_path / "ws", settings=Settings(health_timeout=30.0))
     sb.ws.registry.push("web", "1.0.0", "unready")  # runs, never passes readiness
     clock = VirtualClock()
     sb.start_engine(clock=clock)
     try:
-        until(lambda: sb.health().get("check") == "Waiting")
-        clock.advance(60)
-        until(lambda: sb.health().get("now", 0) >= 60)  # the engine has ticked at t=60s
+        # Wait for the sample app's revision (the first one only holds a README).
+        until(lambda: sb.sync_status().get("hld_sha"))
+        until(lambda: sb.health().get("revision") == sb.sync_status()["last_applied"]
+              and sb.health().get("check") == "Waiting")
+        clock.advance(20)
+        until(lambda: sb.health().get("now", 0) >= 20)  # the engine has ticked at t=20s
         assert sb.health().get("check") == "Waiting"
-        clock.advance(61)
+        clock.advance(11)
         until(lambda: sb.health().get("check") == "Failed")
         failed = sb.events(kinds=("health.check",))[-1]
-        assert failed.data["result"] == "Failed" and "timeout after 120s" in failed.message
+        assert failed.data["result"] == "Failed" and "timeout after 30s" in failed.message
+        assert "Deployment/web" in failed.message
     finally:
         sb.close()
