@@ -15,6 +15,7 @@ from .cluster.base import ClusterError, resolve_kind
 from .facade import Sandbox, SandboxError
 from .gitutil import GitError, short
 from .pullrequests import PullRequestError
+from .scenario import cmd_scenario
 from .workspace import Settings, WorkspaceError, default_workspace
 
 
@@ -342,7 +343,8 @@ def dispatch(args: argparse.Namespace) -> int:
         return 0
     handlers = {"pr": cmd_pr, "image": cmd_image, "revert": cmd_revert,
                 "cluster": cmd_cluster, "events": cmd_events, "generate": cmd_generate,
-                "sync": cmd_sync, "settings": cmd_settings, "hld": cmd_hld}
+                "sync": cmd_sync, "settings": cmd_settings, "hld": cmd_hld,
+                "scenario": cmd_scenario}
     return handlers[command](args)
 
 

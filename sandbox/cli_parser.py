@@ -196,6 +196,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None, help="output folder (default: HLD/generated)")
     p.add_argument("--allow-hooks", action="store_true",
                    help="run before/after-generate hooks (they run shell commands from the HLD)")
+    sc = sub.add_parser("scenario", help="rehearse incidents from YAML scenario files, headless")
+    scs = sc.add_subparsers(dest="scenario_command", metavar="ACTION", required=True)
+    p = scs.add_parser("run", help="run scenario files (or folders of them), each in a fresh "
+                       "workspace",
+                       description="Each scenario runs in its own temporary workspace and "
+                                   "engine. Exit 0: all passed, 1: one failed, 2: an invalid "
+                                   "file (then nothing runs). Format: scenarios/README.md.")
+    p.add_argument("files", nargs="+", metavar="FILE", help="a scenario file or a folder of them")
+    p.add_argument("--junit", type=Path, metavar="PATH", help="write JUnit XML to PATH")
+    p.add_argument("--json", action="store_true",
+                   help="print the result as JSON on stdout (progress goes to stderr)")
+    p.add_argument("--keep-workspace", action="store_true",
+                   help="keep a failed scenario's workspace and print where it is")
     return parser
 
 
