@@ -282,6 +282,27 @@ def cmd_events(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_jobs(args: argparse.Namespace) -> int:
+    sb = _open(args)
+    if args.id is not None:
+        job = sb.job(args.id)
+        if args.json:
+            _dump(job)
+        else:
+            print(f"job #{job['id']} {job['kind']} {job['status']} {json.dumps(job['params'])}")
+            print(job["log"].rstrip() or "(no log yet)")
+        return 0
+    jobs = sb.jobs(50)
+    if args.json:
+        _dump(jobs)
+    else:
+        print_table(["#", "KIND", "STATUS", "PARAMS", "SECONDS"],
+                    [[j["id"], j["kind"], j["status"], json.dumps(j["params"]),
+                      f"{j['finished'] - j['started']:.2f}" if j["finished"] and j["started"]
+                      else "-"] for j in jobs])
+    return 0
+
+
 def cmd_hld(args: argparse.Namespace) -> int:
     from . import hld
 
@@ -344,7 +365,7 @@ def dispatch(args: argparse.Namespace) -> int:
     handlers = {"pr": cmd_pr, "image": cmd_image, "revert": cmd_revert,
                 "cluster": cmd_cluster, "events": cmd_events, "generate": cmd_generate,
                 "sync": cmd_sync, "settings": cmd_settings, "hld": cmd_hld,
-                "scenario": cmd_scenario}
+                "scenario": cmd_scenario, "jobs": cmd_jobs}
     return handlers[command](args)
 
 

@@ -173,6 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--limit", type=int, default=50)
 
+    p = sub.add_parser("jobs", help="CI jobs (validate, generate, release) and their logs")
+    _ws_arg(p)
+    p.add_argument("id", nargs="?", type=int, help="show this job with its log")
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser("deployments", help="one trace per change: image, HLD, PR, sync, health")
     _ws_arg(p)
     p.add_argument("--json", action="store_true")

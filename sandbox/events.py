@@ -21,7 +21,7 @@ KINDS = (
     "pr.approvals_dismissed", "pr.merged", "pr.closed", "check.started", "check.finished",
     "job.started", "job.finished", "manifests.generated", "image.pushed", "release.created",
     "revert.created", "sync.started", "sync.finished", "sync.failed", "drift.detected",
-    "drift.corrected", "rollout.progress", "health.changed", "alert.fired", "engine.started",
+    "drift.corrected", "sync.applied", "health.check", "cluster.edited", "rollout.progress", "health.changed", "alert.fired", "engine.started",
     "engine.stopped", "cluster.event",
 )
 

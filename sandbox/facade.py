@@ -345,6 +345,12 @@ class Sandbox(Waiting):
     def deployment(self, hld_sha: str) -> dict[str, Any] | None:
         return get_deployment(self.ws.store, hld_sha)
 
+    def job(self, job_id: int) -> dict[str, Any]:
+        job = job_row(self.ws, job_id)
+        if job is None:
+            raise SandboxError(f"no CI job #{job_id}; see 'gitops-sandbox jobs'")
+        return job
+
     def jobs(self, limit: int = 20) -> list[dict[str, Any]]:
         rows = self.ws.store.query("SELECT id FROM jobs ORDER BY id DESC LIMIT ?", limit)
         return [j for j in (job_row(self.ws, r["id"]) for r in rows) if j]

@@ -153,12 +153,18 @@ class Reconciler:
         st.message = (f"Applied revision: main@{short(sha)}" if not errors else
                       f"Applied revision main@{short(sha)} with {len(errors)} error(s)")
         self._save()
+        if changed or pruned:
+            # Flux's change-set event: one line per object, as `flux events` shows it.
+            lines = [_line(r) for r in changed] + [f"{p.short} deleted" for p in pruned]
+            self.bus.publish("sync.applied", "flux", "\n".join(lines), revision=sha,
+                             changed=lines)
         if moved or changed or pruned or errors:
             next_run = self.ws.settings.resync_seconds
             self.bus.publish(
                 "sync.finished", "flux",
-                f"Reconciliation finished in {took * 1000:.0f}ms, next run in {next_run:g}s: "
-                f"{short(sha)}, {len(changed)} changed, {len(pruned)} pruned"
+                f"Reconciliation finished in {took * 1000:.0f}ms, next run in "
+                f"{_duration(next_run)}: main@{short(sha)}, {len(changed)} changed, "
+                f"{len(pruned)} pruned"
                 + (f", {len(errors)} error(s)" if errors else ""),
                 revision=sha, hld_sha=hld_sha, changed=[_line(r) for r in changed],
                 pruned=[str(p) for p in pruned], errors=errors, seconds=round(took, 4),
@@ -223,6 +229,12 @@ class Reconciler:
             if self.cluster.delete(ref):
                 pruned.append(ref)
         return pruned
+
+
+def _duration(seconds: float) -> str:
+    """Go-style durations, as Flux prints them: 1m0s, 45s, 2m30s."""
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes}m{secs}s" if minutes else f"{secs}s"
 
 
 def _line(result: ApplyResult) -> str:

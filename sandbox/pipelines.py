@@ -122,7 +122,8 @@ class CIRunner:
         with self.ws.tempdir("hld-") as tmp:
             folder = Path(tmp) / "hld"
             export_tree(self.ws.hld_git, sha, folder)
-            report = check_hld(folder, self.ws.settings.environments)
+            report = check_hld(folder, self.ws.settings.environments,
+                               self.ws.settings.kubernetes_version)
             log(f"{short(sha)}: {len(report.documents)} objects, "
                 f"{len(report.findings)} findings")
             return report, [d.obj for d in report.documents]

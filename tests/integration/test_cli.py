@@ -135,6 +135,11 @@ def test_the_loop_from_a_second_terminal(ws: Path, engine: subprocess.Popen[str]
     bad = cli("cluster", "scale", *w, "deploy/nope", "--replicas", "1", check=False)
     assert bad.returncode == 1 and "not found" in bad.stderr
 
+    jobs = json.loads(cli("jobs", *w, "--json").stdout)
+    assert {"validate", "generate", "release"} <= {j["kind"] for j in jobs}
+    generate = next(j for j in jobs if j["kind"] == "generate")
+    assert "committed manifests" in cli("jobs", *w, str(generate["id"])).stdout
+
     status = json.loads(cli("status", *w, "--json").stdout)
     assert status["engine"]["running"] is True
     assert status["manifests"]["flux_sync"] == status["manifests"]["main"]

@@ -92,3 +92,30 @@ def test_health_check_times_out_in_simulated_time(tmp_path: Path) -> None:
         assert "Deployment/web" in failed.message
     finally:
         sb.close()
+
+
+def test_a_new_commit_replaces_a_waiting_health_check(tmp_path: Path) -> None:
+    sb = Sandbox.init(tmp_path / "ws", settings=Settings(health_timeout=30.0))
+    sb.ws.registry.push("web", "1.0.0", "unready")
+    sb.ws.registry.push("web", "1.0.1", "fast")
+    clock = VirtualClock()
+    sb.start_engine(clock=clock)
+    try:
+        until(lambda: sb.sync_status().get("hld_sha"))
+        stuck = sb.sync_status()["last_applied"]
+        until(lambda: sb.health().get("revision") == stuck
+              and sb.health().get("check") == "Waiting")
+        clock.advance(20)
+        sb.change("fix", ["image.tag=1.0.1"], subcomponent="web")
+        pr = sb.open_pr("fix", "Fix web")
+        assert sb.wait_for_checks(pr.id, 60).checks_state == "success"
+        sb.approve_pr(pr.id, "reviewer")
+        merged = sb.merge_pr(pr.id)
+        until(lambda: sb.sync_status().get("hld_sha") == merged.merge_sha)
+        clock.advance(20)  # 40 s after the first sync: its wait would have timed out
+        until(lambda: sb.health().get("check") == "Passed")
+        results = [(e.data["revision"], e.data["result"]) for e in sb.events(kinds=("health.check",))]
+        assert (stuck, "Failed") not in results
+        assert results[-1] == (sb.sync_status()["last_applied"], "Passed")
+    finally:
+        sb.close()
