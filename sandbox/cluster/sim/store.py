@@ -38,17 +38,6 @@ def rfc3339(t: float) -> str:
     return datetime.fromtimestamp(max(t, 0.0), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def parse_time(value: Any) -> float | None:
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str) and value:
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            return None
-    return None
-
-
 def matches_selector(labels: dict[str, Any], selector: dict[str, Any] | None) -> bool:
     """A LabelSelector (matchLabels + matchExpressions) or a plain Service selector map."""
     if not selector:
