@@ -33,7 +33,7 @@ def test_the_library_loads_and_every_step_has_a_line() -> None:
     for path in files:
         (scenario,) = load_file(path)
         assert scenario.name and scenario.description and scenario.steps, path
-        assert scenario.settings.clock_speed == 50.0
+        assert scenario.settings.clock_speed == 600.0
         lines = [s.line for s in scenario.steps]
         assert lines == sorted(lines) and len(set(lines)) == len(lines), path
 

@@ -20,7 +20,7 @@ from ..workspace import Settings
 from .actions import ACTIONS, EXPECT_KEYS, LAST_MERGE, LAST_PR, REF_PREFIX, Action, Arg
 from .model import ImageSeed, Problem, Scenario, ScenarioFileError, Step, display_path
 
-DEFAULT_CLOCK_SPEED = 50.0  # the sample images start in 2 simulated seconds: 40 ms here
+DEFAULT_CLOCK_SPEED = 600.0  # a five-minute rollout in half a second
 MAX_FILE_BYTES = 1024 * 1024
 TOP_KEYS = ("name", "description", "settings", "images", "steps")
 
@@ -152,7 +152,7 @@ def _settings(entry: tuple[int, Node] | None, file: str, problems: list[Problem]
     line, node = entry
     if not isinstance(node, MappingNode):
         problems.append(Problem(file, line, "'settings' must be a mapping, e.g. "
-                                "{clock_speed: 50, failure_policy: partial}"))
+                                "{clock_speed: 600, failure_policy: partial}"))
         return settings
     for key, (key_line, value_node) in _pairs(node, problems, file).items():
         value = _value(loader, value_node)
