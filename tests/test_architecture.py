@@ -7,7 +7,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # What the TUI may import from the engine: the facade and the value types it returns.
-TUI_ALLOWED = {"sandbox.facade", "sandbox.events", "sandbox.pullrequests", "sandbox.registry"}
+TUI_ALLOWED = {"sandbox.facade", "sandbox.events", "sandbox.pullrequests", "sandbox.registry",
+               "sandbox.scenario"}
 
 
 def imports(path: Path) -> set[str]:

@@ -14,16 +14,18 @@ from textual.screen import Screen
 from sandbox.events import Event
 from sandbox.facade import Sandbox
 
+from .cluster_ops import ClusterOperations
 from .keys import GLOBAL, OPERATIONS
 from .messages import EngineEvent, Snapshot, SnapshotReady
 from .operations import Operations
+from .scenario_ops import ScenarioOperations
 from .screens.main import MainScreen
 
 REFRESH_SECONDS = 0.5
 INITIAL_EVENTS = 200
 
 
-class GitOpsApp(Operations, App[int]):
+class GitOpsApp(Operations, ClusterOperations, ScenarioOperations, App[int]):
     TITLE = "gitops-sandbox"
     CSS_PATH = "app.tcss"
     BINDINGS = [*OPERATIONS, *GLOBAL]
@@ -93,6 +95,7 @@ class GitOpsApp(Operations, App[int]):
         self.post_message(EngineEvent(event))
 
     async def on_unmount(self) -> None:
+        self.stop_scenario_quietly()
         if self._unsubscribe is not None:
             self._unsubscribe()
         if self.close_on_exit:
@@ -113,7 +116,8 @@ class GitOpsApp(Operations, App[int]):
         try:
             snap = Snapshot(status=sb.status(), prs=sb.list_prs(),
                             objects=sb.cluster_objects(), branches=sb.branches(),
-                            required_approvals=sb.settings.required_approvals)
+                            required_approvals=sb.settings.required_approvals,
+                            health=sb.health())
         except Exception as exc:  # noqa: BLE001 - a half-written state is read next tick
             self.log.warning(f"refresh failed: {exc!r}")
             snap = None
@@ -122,7 +126,7 @@ class GitOpsApp(Operations, App[int]):
 
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
         self._refreshing = False
-        if message.snapshot is not None:
+        if message.snapshot is not None and self.screen_stack:
             self.snapshot = message.snapshot
             self.main_screen.show(message.snapshot)
         if self._again:
@@ -130,6 +134,8 @@ class GitOpsApp(Operations, App[int]):
             self.refresh_snapshot()
 
     def on_engine_event(self, message: EngineEvent) -> None:
+        if not self.screen_stack:
+            return  # the bus outlives the screens by a moment at exit
         self.main_screen.add_event(message.event)
         self.refresh_snapshot()
 

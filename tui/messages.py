@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from rich.text import Text
 from textual.message import Message
 
 from sandbox.events import Event
 from sandbox.pullrequests import PullRequest
+from sandbox.scenario import ScenarioResult
 
 
 class EngineEvent(Message):
@@ -28,6 +30,7 @@ class Snapshot:
     objects: list[dict[str, Any]]
     branches: dict[str, str] = field(default_factory=dict)
     required_approvals: int = 1
+    health: dict[str, Any] = field(default_factory=dict)  # with Flux's health `check` state
 
 
 class SnapshotReady(Message):
@@ -36,3 +39,19 @@ class SnapshotReady(Message):
     def __init__(self, snapshot: Snapshot | None) -> None:
         super().__init__()
         self.snapshot = snapshot
+
+
+class ScenarioLine(Message):
+    """A progress line from the scenario running in a worker thread."""
+
+    def __init__(self, line: Text) -> None:
+        super().__init__()
+        self.line = line
+
+
+class ScenarioDone(Message):
+    """The scenario's result, or None when it could not run at all."""
+
+    def __init__(self, result: ScenarioResult | None) -> None:
+        super().__init__()
+        self.result = result

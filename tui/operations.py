@@ -204,18 +204,20 @@ class Operations:
                          then=lambda _: self.notify("reconcile requested", timeout=2))
 
     def action_command(self: GitOpsApp) -> None:
-        self.push_screen(PromptDialog(":", "", "pr 3, merge 3, revert, cluster, help…"),
+        self.push_screen(PromptDialog(":", "", "pr 3, merge 3, scale deployment/web 3, "
+                                      "describe deployment/web, suspend, scenario NAME…"),
                          self.run_command)
 
     def run_command(self: GitOpsApp, line: str | None) -> None:
-        """k9s-like command mode: a verb and maybe a PR number."""
+        """k9s-like command mode: a verb and maybe a PR number, an object or a name."""
         if not line:
             return
         words = line.split()
         verb, arg = words[0].lower(), words[1] if len(words) > 1 else ""
         num = int(arg.lstrip("#")) if re.fullmatch(r"#?\d+", arg) else None
         aliases = {"prs": "prs", "pulls": "prs", "pipeline": "pipeline", "cluster": "cluster",
-                   "pods": "cluster", "deploy": "cluster", "events": "events", "log": "events"}
+                   "pods": "cluster", "deploy": "cluster", "events": "events", "log": "events",
+                   "scenarios": "scenarios"}
         if verb.isdigit() and 1 <= int(verb) <= len(TABS):
             self.main_screen.action_show_tab(TABS[int(verb) - 1])
         elif verb in ("pr", "show") and num:
@@ -227,7 +229,30 @@ class Operations:
              "close": self.action_close_pr}[verb](num)
         elif verb in ("revert", "reconcile", "change", "image", "help"):
             getattr(self, {"image": "action_push_image"}.get(verb, f"action_{verb}"))()
+        elif verb in ("suspend", "resume"):
+            self.set_suspended(verb == "suspend")
+        elif verb == "scenario" and arg:
+            self.run_scenario_named(" ".join(words[1:]))
+        elif verb in ("scale", "describe", "delete", "set-image") and "/" in arg:
+            self._object_command(verb, arg, words[2:], line)
         elif verb in ("q", "quit"):
             self.exit()
         else:
             self.notify(f"unknown command {line!r}; see ? for the list", severity="warning")
+
+    def _object_command(self: GitOpsApp, verb: str, target: str, rest: list[str],
+                        line: str) -> None:
+        """`scale deployment/web 3`, `set-image deployment/web web=IMAGE`, `describe
+        pod/NAME`, `delete pod/NAME`: the same confirmations as the Cluster tab's keys."""
+        if verb == "describe":
+            self.describe(target)
+        elif verb == "delete":
+            self.delete(target)
+        elif verb == "scale" and rest and rest[0].isdigit():
+            self.scale(target, int(rest[0]))
+        elif verb == "set-image" and rest and "=" in rest[0].strip("="):
+            container, _, image = rest[0].partition("=")
+            self.set_image(target, container, image)
+        else:
+            self.notify(f"{line!r}: try 'scale deployment/web 3' or "
+                        "'set-image deployment/web web=IMAGE'", severity="warning")

@@ -1,5 +1,5 @@
 """Modal dialogs: confirmations that show the exact command, and the small forms behind
-`c`, `o`, `i`, `/` and `:`. Each dismisses with its result, or None on `esc`."""
+`c`, `o`, `i`, `s`, `e`, `/` and `:`. Each dismisses with its result, or None on `esc`."""
 
 from __future__ import annotations
 
@@ -204,3 +204,52 @@ class PromptDialog(Dialog):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.dismiss(event.value.strip())
+
+
+class ScaleForm(FormDialog):
+    """`s` on a Deployment: how many replicas, before the confirmation shows the command."""
+
+    def __init__(self, target: str, replicas: int) -> None:
+        super().__init__()
+        self.target = target
+        self.replicas = replicas
+        self.title_text = f"Scale {target}"
+
+    def fields(self) -> ComposeResult:
+        yield Label("Replicas")
+        yield Input(str(self.replicas), id="replicas", type="integer")
+
+    def on_mount(self) -> None:
+        self.query_one("#replicas", Input).focus()
+
+    def result(self) -> int:
+        text = self.value("replicas")
+        if not text.isdigit():
+            raise ValueError("replicas is a whole number, 0 or more")
+        return int(text)
+
+
+class SetImageForm(FormDialog):
+    """`e` on a Deployment: the container and its new image, prefilled with the current."""
+
+    def __init__(self, target: str, container: str, image: str) -> None:
+        super().__init__()
+        self.target = target
+        self.container = container
+        self.image = image
+        self.title_text = f"Set the image of {target}"
+
+    def fields(self) -> ComposeResult:
+        yield Label("Container")
+        yield Input(self.container, id="container")
+        yield Label("Image")
+        yield Input(self.image, id="image")
+
+    def on_mount(self) -> None:
+        self.query_one("#image", Input).focus()
+
+    def result(self) -> tuple[str, str]:
+        container, image = self.value("container"), self.value("image")
+        if not container or not image or " " in image:
+            raise ValueError("name the container and an image, e.g. localhost:5001/web:1.1.0")
+        return container, image

@@ -1,4 +1,5 @@
-"""The main screen: Pipeline, Pull requests, Cluster and Events as tabs (keys 1-4)."""
+"""The main screen: Pipeline, Pull requests, Cluster, Events and Scenarios as tabs
+(keys 1-5)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ from sandbox.events import Event
 
 from ..messages import Snapshot
 from ..widgets.cluster import ClusterTable
-from ..widgets.eventlog import EventLog
+from ..widgets.eventlog import EventLog, RecentEvents
 from ..widgets.pipeline import PipelineView
 from ..widgets.prlist import PullRequestTable
+from ..widgets.scenarios import ScenarioPanel, ScenarioTable
 from .dialogs import PromptDialog
 
-TABS = ("pipeline", "prs", "cluster", "events")
+TABS = ("pipeline", "prs", "cluster", "events", "scenarios")
 
 
 class MainScreen(Screen[None]):
@@ -27,6 +29,7 @@ class MainScreen(Screen[None]):
         Binding("2", "show_tab('prs')", "PRs", show=False),
         Binding("3", "show_tab('cluster')", "Cluster", show=False),
         Binding("4", "show_tab('events')", "Events", show=False),
+        Binding("5", "show_tab('scenarios')", "Scenarios", show=False),
         Binding("slash", "filter", "Filter", key_display="/", show=False),
     ]
 
@@ -41,6 +44,8 @@ class MainScreen(Screen[None]):
                 yield ClusterTable(id="cluster-table")
             with TabPane("4 Events", id="events"):
                 yield EventLog(id="event-log")
+            with TabPane("5 Scenarios", id="scenarios"):
+                yield ScenarioPanel(id="scenario-panel")
         yield Footer()
 
     # -- data in -----------------------------------------------------------------
@@ -55,7 +60,12 @@ class MainScreen(Screen[None]):
             snap.objects, (snap.status.get("health") or {}).get("objects"))
 
     def add_event(self, event: Event) -> None:
+        try:
+            recent = self.query_one(RecentEvents)
+        except NoMatches:
+            return  # torn down at exit
         self.event_log.add(event)
+        recent.add(event)
 
     def log_command(self, command: str) -> None:
         """The commands the TUI ran on the user's behalf, so they can repeat them by hand."""
@@ -80,9 +90,11 @@ class MainScreen(Screen[None]):
     # -- keys --------------------------------------------------------------------
     def action_show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
-        focus = {"prs": PullRequestTable, "cluster": ClusterTable, "events": EventLog}.get(tab)
-        if focus is not None:
-            self.query_one(focus).focus()
+        # Every tab takes the focus: left on a widget of a hidden tab, Textual would move
+        # it to that tab's next widget, and TabbedContent would switch back to show it.
+        focus = {"pipeline": PipelineView, "prs": PullRequestTable, "cluster": ClusterTable,
+                 "events": EventLog, "scenarios": ScenarioTable}[tab]
+        self.query_one(focus).focus()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if isinstance(event.data_table, PullRequestTable) and event.row_key.value:

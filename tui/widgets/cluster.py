@@ -1,4 +1,5 @@
-"""The cluster view: what `kubectl get deploy,pods,svc` would show, from the facade."""
+"""The cluster view: what `kubectl get deploy,pods,svc` would show, from the facade.
+Its cursor picks the object that `d`, `s`, `e` and `ctrl+d` act on."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from typing import Any
 
 from textual.widgets import DataTable
 
+from ..keys import CLUSTER
 from .format import age, cluster_now, image_of, ready_column, status_column
-from .tables import sync_rows
+from .tables import selected_key, sync_rows
 
 KINDS = ("Deployment", "Pod", "Service")
 
@@ -21,9 +23,12 @@ def _key(obj: dict[str, Any]) -> str:
 
 
 class ClusterTable(DataTable[Any]):
+    BINDINGS = CLUSTER
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self.filter_text = ""
+        self.objects: dict[str, dict[str, Any]] = {}
 
     def on_mount(self) -> None:
         self.add_columns("KIND", "NAMESPACE", "NAME", "READY", "STATUS", "IMAGE", "AGE")
@@ -36,6 +41,7 @@ class ClusterTable(DataTable[Any]):
         wanted = sorted((o for o in objects if o.get("kind") in order),
                         key=lambda o: (order[str(o.get("kind"))], _key(o)))
         needle = self.filter_text.lower()
+        self.objects = {_key(o): o for o in wanted}
         rows = []
         for obj in wanted:
             meta = obj.get("metadata") or {}
@@ -48,3 +54,8 @@ class ClusterTable(DataTable[Any]):
                 image_of(obj) if obj.get("kind") != "Service" else "",
                 age(meta.get("creationTimestamp"), now))))
         sync_rows(self, rows)
+
+    @property
+    def selected_object(self) -> dict[str, Any] | None:
+        key = selected_key(self)
+        return self.objects.get(key) if key else None

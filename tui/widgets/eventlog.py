@@ -1,4 +1,5 @@
-"""The event log: the pipeline's audit trail, newest at the bottom, failures in red."""
+"""The event log: the pipeline's audit trail, newest at the bottom, failures in red; and
+its last few lines, for the Pipeline tab."""
 
 from __future__ import annotations
 
@@ -6,13 +7,26 @@ import time
 from typing import Any
 
 from rich.text import Text
-from textual.widgets import RichLog
+from textual.widgets import RichLog, Static
 
 from sandbox.events import Event
 
 from .format import event_style
 
 MAX_LINES = 1000
+RECENT = 10
+
+
+def event_line(event: Event, first_line_only: bool = False) -> Text:
+    stamp = time.strftime("%H:%M:%S", time.localtime(event.ts))
+    style = event_style(event.kind, event.data)
+    message = event.message
+    if first_line_only and "\n" in message:
+        # A change set lists one object per line; one line is enough under the stages.
+        head, *rest = message.splitlines()
+        message = f"{head} (+{len(rest)} more)"
+    return Text.assemble((f"{stamp} ", "dim"), (f"{event.kind:<24}", style or "cyan"),
+                         (message, style))
 
 
 class EventLog(RichLog):
@@ -30,22 +44,34 @@ class EventLog(RichLog):
         self.events.append(event)
         del self.events[:-MAX_LINES]
         if self._matches(event):
-            self.write(self._line(event))
+            self.write(event_line(event))
 
     def set_filter(self, text: str) -> None:
         self.filter_text = text
         self.clear()
         for event in self.events:
             if self._matches(event):
-                self.write(self._line(event))
+                self.write(event_line(event))
 
     def _matches(self, event: Event) -> bool:
         needle = self.filter_text.lower()
         return not needle or needle in f"{event.kind} {event.stage} {event.message}".lower()
 
-    @staticmethod
-    def _line(event: Event) -> Text:
-        stamp = time.strftime("%H:%M:%S", time.localtime(event.ts))
-        style = event_style(event.kind, event.data)
-        return Text.assemble((f"{stamp} ", "dim"), (f"{event.kind:<24}", style or "cyan"),
-                             (event.message, style))
+
+class RecentEvents(Static):
+    """The newest events only, one line each; the Events tab keeps the full log."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(Text("no events yet", style="dim"), **kwargs)
+        self.border_title = "Recent events (4: the full log)"
+        self._seen: set[int] = set()
+        self.events: list[Event] = []
+
+    def add(self, event: Event) -> None:
+        if event.id in self._seen:
+            return
+        self._seen.add(event.id)
+        # The backlog and the live bus overlap and may interleave: order by id.
+        self.events = sorted([*self.events, event], key=lambda e: e.id)[-RECENT:]
+        self.update(Text("\n").join(event_line(e, first_line_only=True)
+                                     for e in self.events))

@@ -1,4 +1,5 @@
-"""The pipeline view: one box per stage, from HLD commit to cluster health."""
+"""The pipeline view: one box per stage, from HLD commit to cluster health, with the
+latest events under them so cause and effect read together."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
 from ..messages import Snapshot
+from .eventlog import RecentEvents
 from .format import HEALTH_STYLE, age, check_text, health_text, health_word, short
 from .tables import sync_rows
 
@@ -40,10 +42,49 @@ def _line(*parts: str | Text | tuple[str, str]) -> Text:
     return Text.assemble(*parts)
 
 
+# Flux's health check after a sync, and the Argo CD sync words, in their UIs' colours.
+CHECK_STATE_STYLE = {"Passed": "green", "Waiting": "yellow", "Failed": "bold red"}
+SYNC_STYLE = {"Synced": "bold green", "OutOfSync": "bold yellow"}
+
+
+def reconciler_body(sync: dict[str, Any], health: dict[str, Any]) -> tuple[Text, str]:
+    """Ready or not, Synced or OutOfSync (and what drifted), suspended, policy, and the
+    health check: the reconciler's whole state in a few lines."""
+    if sync.get("suspended"):
+        word, style, state = "Suspended", "bold blue", "idle"
+    elif sync.get("ready"):
+        word, style, state = "Ready", "bold green", "ok"
+    elif sync.get("errors"):
+        word, style, state = "Failed", "bold red", "bad"
+    else:
+        word, style, state = "Not ready", "yellow", "busy"
+    body = _line((word, style), "  ", str(sync.get("message") or ""))
+    for err in (sync.get("errors") or [])[:3]:
+        body.append(f"\n  {err}", style="red")
+    in_sync = str(sync.get("sync") or "Unknown")
+    body.append("\n")
+    body.append(in_sync, style=SYNC_STYLE.get(in_sync, "dim"))
+    drifted = list(sync.get("drifted") or [])
+    if drifted:
+        body.append(f" ({', '.join(drifted[:4])}{', …' if len(drifted) > 4 else ''})",
+                    style="yellow")
+    body.append("   ")
+    body.append("suspended" if sync.get("suspended") else "active",
+                style="bold blue" if sync.get("suspended") else "green")
+    body.append(f"   policy {sync.get('policy', '-')}", style="dim")
+    check = str(health.get("check") or "-")
+    body.append("   health check ", style="dim")
+    body.append(check, style=CHECK_STATE_STYLE.get(check, "dim"))
+    if drifted and state == "ok":
+        state = "busy"  # the cluster has wandered from git: worth the learner's eye
+    return body, state
+
+
 class PipelineView(VerticalScroll):
     def compose(self) -> ComposeResult:
         for key, title in STAGES:
             yield Stage(key, title)
+        yield RecentEvents(id="recent-events")
         table: DataTable[Any] = DataTable(id="deployments", cursor_type="row")
         table.border_title = "Deployments (image → HLD → PR → manifests → sync → health)"
         table.add_columns("HLD", "PR", "IMAGE", "MANIFESTS", "SYNC", "HEALTH", "AGE")
@@ -86,20 +127,7 @@ class PipelineView(VerticalScroll):
                   ("   in sync", "green") if in_sync else ("   not yet applied", "yellow")),
             "ok" if in_sync else "busy" if man.get("main") else "idle")
 
-        sync = st.get("sync") or {}
-        if sync.get("suspended"):
-            word, style, state = "Suspended", "bold blue", "idle"
-        elif sync.get("ready"):
-            word, style, state = "Ready", "bold green", "ok"
-        elif sync.get("errors"):
-            word, style, state = "Failed", "bold red", "bad"
-        else:
-            word, style, state = "Not ready", "yellow", "busy"
-        body = _line((word, style), "  ", str(sync.get("message") or ""),
-                     (f"   policy {sync.get('policy', '-')}", "dim"))
-        for err in (sync.get("errors") or [])[:3]:
-            body.append(f"\n  {err}", style="red")
-        self.stage("reconciler").show(body, state)
+        self.stage("reconciler").show(*reconciler_body(st.get("sync") or {}, snap.health))
 
         health = st.get("health") or {}
         app_word = str(health.get("app") or "Unknown")
