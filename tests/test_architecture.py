@@ -6,7 +6,8 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# What the TUI may import from the engine: the facade and the value types it returns.
+# What the TUI may import from the engine: the facade, the value types it returns, and
+# the scenario runner (which makes its own workspaces through the facade).
 TUI_ALLOWED = {"sandbox.facade", "sandbox.events", "sandbox.pullrequests", "sandbox.registry",
                "sandbox.scenario"}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from typing import Any
 
 import pytest
@@ -140,3 +141,43 @@ def test_plain_git_push_to_main_from_a_clone_is_rejected(running: Sandbox, tmp_p
                           text=True)
     assert proc.returncode != 0
     assert "open a pull request" in proc.stderr
+
+
+def test_a_restarted_engine_rebuilds_the_cluster_from_git(running: Sandbox) -> None:
+    sb = running
+    applied = sb.sync_status()["last_applied"]
+    sb.stop_engine()
+    assert not sb.engine_running()
+    sb.start_engine()
+    # The simulated cluster starts empty; the first reconcile puts git's state back.
+    deadline = time.monotonic() + 60
+    while sb.health().get("app") != "Healthy" or not sb.cluster_objects("Deployment"):
+        assert time.monotonic() < deadline, sb.health()
+        time.sleep(0.05)
+    assert sb.sync_status()["last_applied"] == applied
+    assert {d["metadata"]["name"] for d in sb.cluster_objects("Deployment")} == {"web", "api"}
+
+
+def test_events_follow_streams_json_lines(running: Sandbox) -> None:
+    import json
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "sandbox.cli", "events", "-w", str(sb_root(running)),
+                             "--follow", "--json", "--limit", "1"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        seen = [json.loads(proc.stdout.readline())["kind"]]  # the latest event: it is following
+        running.push_image("api", "9.9.9")
+        for line in proc.stdout:
+            seen.append(json.loads(line)["kind"])
+            if "image.pushed" in seen:
+                break
+        assert "image.pushed" in seen
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def sb_root(sb: Sandbox) -> str:
+    return str(sb.root)
