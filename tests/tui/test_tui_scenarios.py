@@ -41,7 +41,9 @@ def test_lists_the_library_and_runs_one_to_passed(idle_sandbox: Sandbox, wait_fo
             assert "Drift correction" in names
 
             await _pick(pilot, panel, "drift-correction.yaml")
-            await pilot.press("enter", "enter")  # the second one finds it still running
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: app.scenario_running, what="the scenario to start")
+            await pilot.press("enter")  # the second one finds it still running
             await wait_for(pilot, lambda: _notified(app, "one at a time"),
                            what="the one-at-a-time warning")
             await wait_for(pilot, lambda: panel.last_result is not None, timeout=60,
