@@ -20,7 +20,7 @@ run: $(STAMP)
 	$(VENV)/bin/gitops-sandbox tui -w "$(WORKSPACE)"
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -rs
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check sandbox tui tests bench
