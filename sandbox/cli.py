@@ -316,6 +316,8 @@ def cmd_hld(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     from . import hld
 
+    if not args.hld.is_dir():
+        raise CliError(f"HLD folder {args.hld} does not exist (--hld DIR)")
     envs = args.envs or ["common"]
     out = args.out or args.hld / "generated"
     result = hld.generate(args.hld, envs, out, allow_hooks=args.allow_hooks)
@@ -379,6 +381,9 @@ def main(argv: list[str] | None = None) -> int:
     except (SandboxError, PullRequestError, WorkspaceError, CliError, ClusterError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
     except TimeoutError as exc:
         print(f"timed out: {exc}", file=sys.stderr)
         return 1

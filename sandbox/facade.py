@@ -97,6 +97,11 @@ class Sandbox(Waiting):
         as an operator would from a clone. A None content deletes the file."""
         if branch == "main":
             raise SandboxError("changes go on a branch, not on main: pick a branch name")
+        try:
+            git("check-ref-format", "--branch", branch)
+        except GitError:
+            raise SandboxError(f"{branch!r} is not a valid branch name: use letters, digits "
+                               "and - _ / . (no spaces, no '..')") from None
         hld = self.ws.hld_git
         start = rev(hld, f"refs/heads/{branch}") or rev(hld, f"refs/heads/{base}")
         if start is None:
@@ -133,6 +138,11 @@ class Sandbox(Waiting):
 
         def edit(work: Path) -> None:
             try:
+                if subcomponent:
+                    names = [c.name for c in hldlib.load_component(work).subcomponents]
+                    if subcomponent.split(".")[0] not in names:
+                        raise SandboxError(f"the HLD has no subcomponent {subcomponent!r}; "
+                                           f"it has: {', '.join(names) or 'none'}")
                 hldlib.set_values(work, assignments, env=env, subcomponent=subcomponent)
             except hldlib.HldError as exc:
                 raise SandboxError(str(exc)) from exc

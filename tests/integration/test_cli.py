@@ -85,6 +85,11 @@ def test_bad_input_is_one_clear_error(ws: Path) -> None:
                         (("pr", "open", "-w", str(ws), "nope"), "not in the HLD repository"),
                         (("image", "push", "-w", str(ws), "Web!", "1"), "invalid repository"),
                         (("change", "-w", str(ws), "x", "zoo"), "zoo"),
+                        (("change", "-w", str(ws), "bad..name", "replicas=2", "-s", "web"),
+                         "not a valid branch name"),
+                        (("change", "-w", str(ws), "x", "replicas=2", "-s", "nosuch"),
+                         "no subcomponent 'nosuch'"),
+                        (("generate", "--hld", str(ws / "nope")), "does not exist"),
                         (("status", "-w", str(ws / "missing")), "not a gitops-sandbox")):
         proc = cli(*args, check=False)
         assert proc.returncode != 0, args
