@@ -6,10 +6,11 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from . import generate, loop, reconcile
+from . import badinput, generate, loop, reconcile
 from .common import hermetic_env
 
-SECTIONS = {"loop": loop.run, "generate": generate.run, "reconcile": reconcile.run}
+SECTIONS = {"loop": loop.run, "generate": generate.run, "reconcile": reconcile.run,
+            "badinput": badinput.run}
 
 
 def main() -> None:
