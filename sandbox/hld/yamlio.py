@@ -8,6 +8,7 @@ the file and line.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,9 @@ def display_path(path: Path, root: Path | None) -> str:
         try:
             return path.resolve().relative_to(root.resolve()).as_posix()
         except ValueError:
-            pass
+            # Outside the HLD: say it as the HLD wrote it (../../etc), not as an absolute
+            # path of the machine that ran the check.
+            return Path(os.path.relpath(path, root)).as_posix()
     return path.as_posix()
 
 
