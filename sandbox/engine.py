@@ -25,7 +25,7 @@ from watchdog.observers import Observer
 
 from . import clusterops
 from .clock import Clock, RealClock
-from .cluster.base import ClusterBackend, ObjRef
+from .cluster.base import ClusterBackend
 from .deployments import DeploymentTracker
 from .events import EventBus
 from .flux import Reconciler
@@ -322,22 +322,3 @@ class Engine:
             data["now"] = self.clock.now()
         self.ws.store.put_snapshot("cluster", data)
         self.ws.store.put_snapshot("health", self.health)
-
-    def expected_objects(self) -> list[ObjRef]:
-        return self.flux.status.refs()
-
-
-def run_forever(ws: Workspace, on_start: Callable[[Engine], None] | None = None,
-                stop: threading.Event | None = None) -> None:
-    """`gitops-sandbox up`: the engine until Ctrl-C (or until `stop` is set)."""
-    engine = Engine(ws).start()
-    stop = stop or threading.Event()
-    try:
-        if on_start:
-            on_start(engine)
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        engine.stop()

@@ -13,7 +13,6 @@ invalid; `partial` (Flux v1) applies the valid ones and records per-object error
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -239,7 +238,3 @@ def _duration(seconds: float) -> str:
 
 def _line(result: ApplyResult) -> str:
     return f"{result.ref.short} {result.action}"
-
-
-def status_json(status: SyncStatus) -> str:
-    return json.dumps(asdict(status))
