@@ -227,8 +227,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
     sb = _open(args)
     action = args.sync_command
     if action == "status":
-        data = {**sb.sync_status(), "health": sb.health().get("app"),
-                "health_check": sb.health().get("check")}
+        health = sb.health()
+        data = {**sb.sync_status(), "health": health.get("app"),
+                "health_check": health.get("check")}
         if args.json:
             _dump(data)
             return 0

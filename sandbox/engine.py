@@ -206,6 +206,8 @@ class Engine:
         store = self.ws.store
         now = refs(self.ws.hld_git, "refs/heads/")
         before = json.loads(store.get_meta("hld.refs", "null") or "null")
+        if now == before:
+            return  # the poll runs every second; most of the time nothing moved
         store.set_meta("hld.refs", json.dumps(now))
         for ref, sha in sorted(now.items()):
             if before is not None and before.get(ref) == sha:

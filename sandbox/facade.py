@@ -371,6 +371,7 @@ class Sandbox(Waiting):
         sync_tag = rev(self.ws.manifests_git, "refs/tags/flux-sync")
         queued = self.ws.store.one(
             "SELECT COUNT(*) AS n FROM jobs WHERE status IN ('queued','running')")
+        health = self.health()
         return {
             "workspace": str(self.ws.root),
             "engine": {"running": self.engine_running(),
@@ -380,8 +381,8 @@ class Sandbox(Waiting):
             "ci": {"pending_jobs": int(queued["n"]) if queued else 0},
             "pull_requests": [p.to_dict() for p in self.prs.list("open")],
             "sync": self.sync_status(),
-            "health": {"app": self.health().get("app", "Unknown"),
-                       "objects": self.health().get("objects", {})},
+            "health": {"app": health.get("app", "Unknown"),
+                       "objects": health.get("objects", {})},
             "deployments": self.deployments(5),
             "images": [{"image": i.ref, "profile": i.profile.name} for i in self.images()],
         }

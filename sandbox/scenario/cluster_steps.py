@@ -153,20 +153,15 @@ def _observe(ctx: Context, a: dict[str, Any]) -> list[tuple[str, str, bool]]:
                     for i in images)
         got = ", ".join(images) if name in deps else f"no Deployment {name}"
         out.append((f"{name} image {want}", f"{name} image {got}", holds))
-    if a.get("events"):
-        kinds = {e.kind for e in sb.events(after=ctx.events_start, limit=100_000,
-                                           kinds=tuple(a["events"]))}
-        missing = [k for k in a["events"] if k not in kinds]
-        out.append((f"events {', '.join(a['events'])}",
-                    f"no {', '.join(missing)} event yet" if missing else "all events seen",
-                    not missing))
-    if a.get("new_events"):
-        kinds = {e.kind for e in sb.events(after=ctx.previous_step_start, limit=100_000,
-                                           kinds=tuple(a["new_events"]))}
-        missing = [k for k in a["new_events"] if k not in kinds]
-        out.append((f"new events {', '.join(a['new_events'])}",
-                    f"no new {', '.join(missing)} event yet" if missing else "all events seen",
-                    not missing))
+    for key, after, label in (("events", ctx.events_start, ""),
+                              ("new_events", ctx.previous_step_start, "new ")):
+        if not a.get(key):
+            continue
+        kinds = {e.kind for e in sb.events(after=after, limit=100_000, kinds=tuple(a[key]))}
+        missing = [k for k in a[key] if k not in kinds]
+        out.append((f"{label}events {', '.join(a[key])}",
+                    f"no {label}{', '.join(missing)} event yet" if missing
+                    else "all events seen", not missing))
     if a.get("pr_state") is not None or a.get("checks") is not None:
         pr = sb.get_pr(ctx.pr(a.get("pr") or LAST_PR))
         if a.get("pr_state") is not None:
