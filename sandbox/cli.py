@@ -325,7 +325,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     for comp in result.components:
-        print(f"{comp.logical_path or comp.name}: {len(comp.manifest.encode())} bytes")
+        size = len(comp.manifest.encode("utf-8", "surrogateescape"))
+        print(f"{comp.logical_path or comp.name}: {size} bytes")
     print(f"wrote {len(result.documents)} objects to {out / '-'.join(envs)}")
     return 0
 
@@ -351,7 +352,8 @@ def dispatch(args: argparse.Namespace) -> int:
     if command == "change":
         sb = _open(args)
         sha = sb.change(args.branch, args.assignments, env=args.env,
-                        subcomponent=args.subcomponent, message=args.message, author=args.who)
+                        subcomponent=args.subcomponent, message=args.message, author=args.who,
+                        new_key=args.new_key)
         print(f"pushed {short(sha)} to branch {args.branch}; next: gitops-sandbox pr open "
               f"{args.branch}")
         return 0

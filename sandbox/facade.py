@@ -9,6 +9,7 @@ versus the snapshot the engine keeps in SQLite).
 
 from __future__ import annotations
 
+import difflib
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +31,24 @@ from .registry import Image, RegistryError
 from .workspace import EngineLock, Settings, Workspace, default_workspace, init_workspace
 
 __all__ = ["Sandbox", "SandboxError", "EngineError", "PullRequestError"]
+
+
+def _refuse_unknown_keys(work: Path, assignments: list[str], subcomponent: str | None) -> None:
+    known = hldlib.known_config_keys(work, subcomponent)
+    who = subcomponent or "the root component"
+    for item in assignments:
+        dotted = ".".join(hldlib.parse_assignment(item)[0])
+        if dotted in known:
+            continue
+        inner = sorted(k for k in known if k.startswith(dotted + "."))
+        if inner:
+            raise SandboxError(f"{dotted!r} of {who} is a map, not a value; set one of its "
+                               f"keys: {', '.join(inner)}")
+        close = difflib.get_close_matches(dotted, known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        listed = ", ".join(sorted(known)) or "none yet"
+        raise SandboxError(f"{who} has no config key {dotted!r}{hint}; its keys: {listed}. "
+                           "To add a new key, repeat with --new-key")
 
 
 class Sandbox(Waiting):
@@ -132,8 +151,12 @@ class Sandbox(Waiting):
 
     def change(self, branch: str, assignments: list[str], env: str | None = None,
                subcomponent: str | None = None, message: str | None = None,
-               author: str = "operator") -> str:
-        """A `fab set`-like config change committed on a branch and pushed."""
+               author: str = "operator", new_key: bool = False) -> str:
+        """A `fab set`-like config change committed on a branch and pushed.
+
+        A key the subcomponent does not know yet is refused unless ``new_key``: unlike
+        ``fab set``, a typo must not become a new, unused key that passes every check.
+        """
         env = env or self.settings.environments[0]
 
         def edit(work: Path) -> None:
@@ -143,6 +166,8 @@ class Sandbox(Waiting):
                     if subcomponent.split(".")[0] not in names:
                         raise SandboxError(f"the HLD has no subcomponent {subcomponent!r}; "
                                            f"it has: {', '.join(names) or 'none'}")
+                if not new_key:
+                    _refuse_unknown_keys(work, assignments, subcomponent)
                 hldlib.set_values(work, assignments, env=env, subcomponent=subcomponent)
             except hldlib.HldError as exc:
                 raise SandboxError(str(exc)) from exc
