@@ -85,3 +85,12 @@ def test_a_value_written_in_the_manifest_still_points_at_the_manifest(tmp_path: 
     [finding] = schema_errors(root)
     assert (finding.file, finding.line) == ("web/deployment.yaml", 1)
     assert "spec.paused" in finding.message
+
+
+def test_a_house_rule_on_a_substituted_image_points_at_the_config(tmp_path: Path) -> None:
+    root = hld(tmp_path, "subcomponents:\n  web:\n    config:\n      replicas: 2\n"
+               "      tag: latest\n")
+    write(root / "web" / "deployment.yaml", DEPLOY.replace("web:1.0.0", "web:${tag}"))
+    report = check_hld(root, ["prod"])
+    [finding] = report.errors
+    assert (finding.file, finding.line, finding.rule) == ("config/prod.yaml", 5, "image-tag")

@@ -27,6 +27,26 @@ def _origin(doc: ManifestDoc,
     return None
 
 
+def _value_at(obj: object, path: tuple[str | int, ...]) -> object:
+    for part in path:
+        if isinstance(obj, dict):
+            obj = obj.get(part)
+        elif isinstance(obj, list) and isinstance(part, int) and 0 <= part < len(obj):
+            obj = obj[part]
+        else:
+            return None
+    return obj
+
+
+def _quoted_path(doc: ManifestDoc, message: str) -> tuple[str | int, ...]:
+    """The ${var}-filled value a house-rule message quotes (an image tag, say), if any."""
+    for path in doc.value_origins:
+        value = _value_at(doc.obj, path)
+        if isinstance(value, str) and repr(value) in message:
+            return path
+    return ()
+
+
 def validate_documents(docs: list[ManifestDoc], kubernetes_version: str = "1.30.0") -> list[Finding]:
     """Every problem in ``docs``, each located at the HLD file and line it came from."""
     findings: list[Finding] = []
@@ -63,7 +83,7 @@ def validate_documents(docs: list[ManifestDoc], kubernetes_version: str = "1.30.
             for path, message in errors:
                 add("schema", message, path=path)
         for rule, message in policy_problems(obj):
-            add(rule, message)
+            add(rule, message, path=_quoted_path(doc, message))
     return findings
 
 

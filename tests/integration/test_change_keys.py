@@ -32,3 +32,15 @@ def test_keys_set_in_another_environment_or_used_by_a_template_are_known(
 def test_a_map_is_not_a_value(sandbox: Sandbox) -> None:
     with pytest.raises(SandboxError, match="'image' of web is a map.*image.tag"):
         sandbox.change("map", ["image=1.0.1"], subcomponent="web")
+
+
+def test_a_bad_value_fails_the_check_at_its_config_line(running: Sandbox) -> None:
+    running.change("bad-replicas", ["replicas=abc"], subcomponent="web")
+    prod = running.hld_file("config/prod.yaml", "bad-replicas").splitlines()
+    line = next(i for i, text in enumerate(prod, 1) if "abc" in text)
+    pr = running.open_pr("bad-replicas", "Scale web to abc")
+    checked = running.wait_for_checks(pr.id, 60)
+    assert checked.checks_state == "failure"
+    summary = checked.checks[0].summary
+    assert f"config/prod.yaml:{line}: error: Deployment/demo/web: spec.replicas" in summary
+    assert "web/deployment.yaml:" in summary  # where the ${replicas} sits, as context
