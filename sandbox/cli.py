@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
-from .cli_output import print_pr, print_prs, print_status, print_table
+from .cli_output import print_pr, print_prs, print_status, print_sync, print_table
 from .cli_parser import build_parser
 from .cluster.base import ClusterError, resolve_kind
 from .facade import Sandbox, SandboxError
@@ -62,7 +64,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     print(f"engine running on {sb.root} ({engine.cluster.name} cluster); Ctrl-C stops it",
           flush=True)
     try:
-        for ev in _follow(sb, sb.last_event_id() - 1):
+        for ev in _follow(sb, sb.last_event_id() - 1, until=lambda: engine.fatal is not None):
             print(f"{time.strftime('%H:%M:%S', time.localtime(ev.ts))} {ev.stage:<12} "
                   f"{ev.message}", flush=True)
     except KeyboardInterrupt:
@@ -70,11 +72,11 @@ def cmd_up(args: argparse.Namespace) -> int:
     finally:
         sb.close()
         print("engine stopped")
-    return 0
+    return 1 if engine.fatal else 0
 
 
-def _follow(sb: Sandbox, after: int):  # type: ignore[no-untyped-def]
-    while True:
+def _follow(sb: Sandbox, after: int, until=lambda: False):  # type: ignore[no-untyped-def]
+    while not until():
         for ev in sb.events(after):
             after = ev.id
             yield ev
@@ -133,8 +135,9 @@ def _wait_checks(sb: Sandbox, pr_id: int, wait: float | None) -> int:
 def _wait_deploy(sb: Sandbox, sha: str, wait: float) -> int:
     print(f"waiting for {short(sha)} to reach the cluster...", flush=True)
     dep = sb.wait_for_deployment(sha, wait)
-    print(f"  manifests {short(dep.get('manifest_sha'))}, sync {dep.get('sync_status')}, "
-          f"health {dep.get('health') or 'n/a'}")
+    print(f"  manifests {short(dep.get('manifest_sha')) or '-'}, sync {dep.get('sync_status')}, "
+          f"health {dep.get('health') or 'n/a'}"
+          + (f": {dep['error']}" if dep.get("error") else ""))
     ok = dep.get("sync_status") in ("synced", "unchanged") and dep.get("health") != "Degraded"
     return 0 if ok else 1
 
@@ -229,18 +232,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
     if action == "status":
         health = sb.health()
         data = {**sb.sync_status(), "health": health.get("app"),
-                "health_check": health.get("check")}
+                "health_check": health.get("check"), "damage": sb.damage()}
         if args.json:
             _dump(data)
             return 0
-        print(f"ready           {data.get('ready')}: {data.get('message')}")
-        print(f"sync            {data.get('sync', 'Unknown')}"
-              + (f" ({', '.join(data.get('drifted') or [])})" if data.get("drifted") else ""))
-        print(f"last applied    {short(data.get('last_applied')) or '-'}")
-        print(f"last attempted  {short(data.get('last_attempted')) or '-'}")
-        print(f"policy          {data.get('policy')}, "
-              f"{'suspended' if data.get('suspended') else 'active'}")
-        print(f"health          {data['health']} (check: {data['health_check'] or '-'})")
+        print_sync(data)
         return 0
     result = sb.operate({"now": "reconcile"}.get(action, action))
     print(f"ran: {result['command']}")
@@ -390,6 +386,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except GitError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except sqlite3.DatabaseError as exc:
+        from .workspace import damaged_db_message
+
+        root = getattr(args, "workspace", None) or default_workspace()
+        print(f"error: {damaged_db_message(Path(root).expanduser(), exc)}", file=sys.stderr)
         return 1
     except Exception as exc:  # noqa: BLE001 - one clear line rather than a traceback
         from .hld import HldError
