@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import clusterops
+from . import clusterops, repair
 from .clock import Clock
 from .cluster.base import ClusterEvent, resolve_kind
 from .deployments import get_deployment, list_deployments
@@ -328,12 +328,19 @@ class Sandbox(Waiting):
         return snap[1] if snap else {"app": "Unknown", "objects": {}}
 
     def sync_status(self) -> dict[str, Any]:
+        """Flux's view (Ready, reason, revisions) and how far behind main it is."""
         if self.engine is not None:
             from dataclasses import asdict
 
-            return asdict(self.engine.flux.status)
-        snap = self.ws.store.get_snapshot("flux")
-        return snap[1] if snap else {"ready": False, "message": "never reconciled"}
+            status = asdict(self.engine.flux.status)
+        else:
+            snap = self.ws.store.get_snapshot("flux")
+            status = snap[1] if snap else {"ready": False, "message": "never reconciled"}
+        return repair.sync_view(self.ws, status)
+
+    def damage(self) -> list[str]:
+        """What is broken and not repaired by itself, one line each with what to do."""
+        return repair.damage(self.ws, self.engine_pid())
 
     def reconcile_now(self) -> dict[str, Any]:
         return self.operate("reconcile")
@@ -436,6 +443,7 @@ class Sandbox(Waiting):
             "health": {"app": health.get("app", "Unknown"),
                        "objects": health.get("objects", {})},
             "deployments": self.deployments(5),
+            "damage": self.damage(),
             "images": [{"image": i.ref, "profile": i.profile.name} for i in self.images()],
         }
 
