@@ -31,13 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from . import faults
-from . import hld as hldlib
 from .events import EventBus
 from .gitutil import Identity, export_tree, git, rev, short
-from .manifestdiff import diff_objects
 from .pullrequests import PullRequests
-from .validation import check_hld
 from .workspace import BOT, Workspace
+
+# The HLD tooling (YAML, schemas, yamllint) is imported by the jobs that use it: the
+# command line imports this module to queue jobs and must start in a blink.
 
 CHECK_NAME = "validate-manifests"
 RELEASE_BOT = "release-bot"
@@ -171,6 +171,8 @@ class CIRunner:
         with self.ws.tempdir("hld-") as tmp:
             folder = Path(tmp) / "hld"
             export_tree(self.ws.hld_git, sha, folder)
+            from .validation import check_hld
+
             report = check_hld(folder, self.ws.settings.environments,
                                self.ws.settings.kubernetes_version)
             log(f"{short(sha)}: {len(report.documents)} objects, "
@@ -190,10 +192,10 @@ class CIRunner:
         report, head_objs = self._build(sha, log)
         log(report.text)
         errors = [f for f in report.findings if f.severity == "error"]
-        build_error = next((f for f in errors if f.rule == "generate"), None)
+        build_error = next((f for f in errors if f.rule in ("generate", "manifest")), None)
         if build_error is not None:
-            # No manifests were built, so there is nothing to compare: an empty head
-            # would read as "every object removed", which is not what this PR does.
+            # The manifests were not built (or a file could not be read as one), so a
+            # comparison would read missing objects as "removed", which this PR does not do.
             diff_text = f"(no diff: the manifest build failed: {build_error})"
             diff_summary = "build failed"
         else:
@@ -203,6 +205,8 @@ class CIRunner:
             except Exception as exc:  # noqa: BLE001 - a broken base still lets the diff show the head
                 log(f"base {short(base_sha)} did not build: {exc}")
                 base_objs = []
+            from .manifestdiff import diff_objects
+
             diff = diff_objects(base_objs, head_objs)
             diff_text, diff_summary = diff.text(), diff.summary()
             log(f"manifest diff against {pr.base} ({short(base_sha)}): {diff_summary}")
@@ -238,6 +242,8 @@ class CIRunner:
         with self.ws.tempdir("gen-") as tmp:
             hld_dir, out, work = Path(tmp) / "hld", Path(tmp) / "generated", Path(tmp) / "work"
             export_tree(self.ws.hld_git, sha, hld_dir)
+            from . import hld as hldlib
+
             result = hldlib.generate(hld_dir, envs, out, allow_hooks=self.ws.settings.allow_hooks)
             log(f"generated {len(result.documents)} objects from HLD {short(sha)} "
                 f"for {'-'.join(envs)}")
@@ -290,6 +296,8 @@ class CIRunner:
             work = Path(tmp) / "work"
             git("clone", "--quiet", str(hld), str(work))
             git("checkout", "--quiet", "-b", branch, cwd=work)
+            from . import hld as hldlib
+
             hldlib.set_values(work, [f"image.tag={tag}"], env=env, subcomponent=service)
             if not git("status", "--porcelain", cwd=work).strip():
                 log(f"{service} already runs {tag} in the HLD; no change")
