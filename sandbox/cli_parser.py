@@ -1,4 +1,8 @@
-"""The command line's grammar: every subcommand, its arguments and its help."""
+"""The command line's grammar: every subcommand, its arguments and its help.
+
+Only the grammar lives here, so `gitops-sandbox --help` loads nothing but this, the
+registry's profile names and the standard library; the commands are in cli.py.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,15 @@ from pathlib import Path
 
 from . import __version__
 from .registry import PROFILES
-from .workspace import DEFAULT_ENV_VAR
+
+# workspace.DEFAULT_ENV_VAR, spelled out so that --help does not load the workspace
+# (tests/test_cli_startup.py checks that the two agree).
+DEFAULT_ENV_VAR = "GITOPS_SANDBOX_WORKSPACE"
 
 DEFAULT_WAIT = 120.0
 EPILOG = f"""The workspace (-w) defaults to ${DEFAULT_ENV_VAR}, then ~/.gitops-sandbox/default.
 Start the engine with 'gitops-sandbox up' (or the TUI); other commands work from any
 terminal and act through git and the workspace's database."""
-
 
 
 def _ws_arg(p: argparse.ArgumentParser) -> None:
