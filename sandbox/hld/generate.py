@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import tempfile
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,14 @@ from sandbox.hld.config import ConfigDict, environment_config, merge_config, nor
 from sandbox.hld.errors import HldError
 from sandbox.hld.fetch import fetch_folder, inside, relative_part
 from sandbox.hld.model import Component, component_file, load_component
-from sandbox.hld.substitute import ConfigSource, Substitution, substitute, trace_values
+from sandbox.hld.substitute import (
+    ConfigOrigins,
+    ConfigSource,
+    Origin,
+    Substitution,
+    ValueOrigins,
+    substitute,
+)
 from sandbox.hld.yamlio import YamlSyntaxError, display_path, load_yaml_documents, read_bytes
 
 HOOK_TIMEOUT_SECONDS = 300
@@ -36,8 +44,7 @@ class ManifestDoc:
     component: str
     # Object path -> where the ${var} that produced the value there is set (config file,
     # line, variable, placeholder's line here), so a bad value is reported where it was set.
-    value_origins: dict[tuple[str | int, ...], tuple[str, int, str, int]] = field(
-        default_factory=dict)
+    value_origins: Mapping[tuple[str | int, ...], Origin] = field(default_factory=dict)
 
 
 @dataclass
@@ -99,6 +106,7 @@ class _Walker:
         self.envs = envs
         self.allow_hooks = allow_hooks
         self.result = GenerateResult(envs=envs)
+        self.origins = ConfigOrigins(envs, self.root)
 
     def shown(self, path: Path) -> str:
         return display_path(path, self.root)
@@ -263,8 +271,9 @@ class _Walker:
                                   record=made)
             parts.append(f"---\n{text}\n")
             file_docs = self._parse_static(text, shown, component)
-            if made and file_docs:
-                trace_values(text, made, file_docs, sources, self.envs, self.root)
+            for doc in file_docs if made else []:
+                doc.value_origins = ValueOrigins(text, made, doc.source_line, sources,
+                                                 self.origins)
             docs.extend(file_docs)
         namespace = config.get("namespace")
         if config.get("injectNamespace") and namespace:
