@@ -144,3 +144,13 @@ def test_a_failed_write_is_retried_with_the_next_one(tmp_path: Path) -> None:
     _, twin = restored(store, clock.now())
     assert twin.get(ObjRef("Deployment", "web", "default"))["spec"]["replicas"] == 1
     assert view(twin) == view(cluster)
+
+
+def test_a_real_cluster_keeps_its_own_state(tmp_path: Path) -> None:
+    from sandbox.clusterstate import ClusterState
+    from sandbox.workspace import Settings, init_workspace
+
+    sim = init_workspace(tmp_path / "sim")
+    assert ClusterState.load(sim) is not None
+    kind = init_workspace(tmp_path / "kind", settings=Settings(cluster="kind"))
+    assert ClusterState.load(kind) is None
