@@ -22,13 +22,15 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import sqlite3
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .cli_errors import CliError, run
-from .cli_output import print_pr, print_prs, print_status, print_table
+from .cli_output import print_pr, print_prs, print_status, print_sync, print_table
 from .cli_parser import build_parser
 
 if TYPE_CHECKING:
@@ -104,7 +106,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"engine running on {sb.root} ({engine.cluster.name} cluster); Ctrl-C stops it",
               flush=True)
         after = sb.last_event_id() - 1
-        while not stop.is_set():
+        # The engine stops itself when its lock or database is taken from under it.
+        while not stop.is_set() and engine.fatal is None:
             for ev in sb.events(after):
                 after = ev.id
                 print(f"{time.strftime('%H:%M:%S', time.localtime(ev.ts))} {ev.stage:<12} "
@@ -113,11 +116,11 @@ def cmd_up(args: argparse.Namespace) -> int:
     finally:
         sb.close()
     print("engine stopped", flush=True)
-    return 0
+    return 1 if engine.fatal else 0
 
 
-def _follow(sb: Sandbox, after: int):  # type: ignore[no-untyped-def]
-    while True:
+def _follow(sb: Sandbox, after: int, until=lambda: False):  # type: ignore[no-untyped-def]
+    while not until():
         for ev in sb.events(after):
             after = ev.id
             yield ev
@@ -181,8 +184,9 @@ def _wait_deploy(sb: Sandbox, sha: str, wait: float) -> int:
         # One readable line, whatever the wait's own message carries.
         raise TimeoutError(f"{short(sha)} did not reach the cluster within {wait:g}s: "
                            f"{_stage(sb.deployment(sha))}") from None
-    print(f"  manifests {short(dep.get('manifest_sha'))}, sync {dep.get('sync_status')}, "
-          f"health {dep.get('health') or 'n/a'}")
+    print(f"  manifests {short(dep.get('manifest_sha')) or '-'}, sync {dep.get('sync_status')}, "
+          f"health {dep.get('health') or 'n/a'}"
+          + (f": {dep['error']}" if dep.get("error") else ""))
     ok = dep.get("sync_status") in ("synced", "unchanged") and dep.get("health") != "Degraded"
     return 0 if ok else 1
 
@@ -288,18 +292,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
     if action == "status":
         health = sb.health()
         data = {**sb.sync_status(), "health": health.get("app"),
-                "health_check": health.get("check")}
+                "health_check": health.get("check"), "damage": sb.damage()}
         if args.json:
             _dump(data)
             return 0
-        print(f"ready           {data.get('ready')}: {data.get('message')}")
-        print(f"sync            {data.get('sync', 'Unknown')}"
-              + (f" ({', '.join(data.get('drifted') or [])})" if data.get("drifted") else ""))
-        print(f"last applied    {short(data.get('last_applied')) or '-'}")
-        print(f"last attempted  {short(data.get('last_attempted')) or '-'}")
-        print(f"policy          {data.get('policy')}, "
-              f"{'suspended' if data.get('suspended') else 'active'}")
-        print(f"health          {data['health']} (check: {data['health_check'] or '-'})")
+        print_sync(data)
         return 0
     result = sb.operate({"now": "reconcile"}.get(action, action))
     print(f"ran: {result['command']}")
@@ -384,7 +381,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     for comp in result.components:
-        print(f"{comp.logical_path or comp.name}: {len(comp.manifest.encode())} bytes")
+        size = len(comp.manifest.encode("utf-8", "surrogateescape"))
+        print(f"{comp.logical_path or comp.name}: {size} bytes")
     print(f"wrote {len(result.documents)} objects to {out / '-'.join(envs)}")
     return 0
 
@@ -407,7 +405,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_change(args: argparse.Namespace) -> int:
     sb = _open(args)
     sha = sb.change(args.branch, args.assignments, env=args.env,
-                    subcomponent=args.subcomponent, message=args.message, author=args.who)
+                    subcomponent=args.subcomponent, message=args.message, author=args.who,
+                    new_key=args.new_key)
     print(f"pushed {short(sha)} to branch {args.branch}; next: gitops-sandbox pr open "
           f"{args.branch}")
     return 0
@@ -447,7 +446,17 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command is None:
         args.workspace = None
-    return run(lambda: dispatch(args))
+    return run(lambda: _dispatch_checked(args))
+
+
+def _dispatch_checked(args: argparse.Namespace) -> int:
+    try:
+        return dispatch(args)
+    except sqlite3.DatabaseError as exc:
+        from .workspace import damaged_db_message, default_workspace
+
+        root = getattr(args, "workspace", None) or default_workspace()
+        raise CliError(damaged_db_message(Path(root).expanduser(), exc)) from None
 
 
 if __name__ == "__main__":

@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("assignments", nargs="+", metavar="KEY=VALUE", help="e.g. replicas=3")
     p.add_argument("--subcomponent", "-s", help="e.g. web")
     p.add_argument("--env", help="config environment (default: the pipeline's first)")
+    p.add_argument("--new-key", action="store_true",
+                   help="allow keys the subcomponent has no value or placeholder for yet "
+                        "(without it, an unknown key is refused as a likely typo)")
     p.add_argument("-m", "--message")
     p.add_argument("--as", dest="who", default="operator", help="author (default operator)")
 
@@ -206,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hld", type=Path, default=Path("."), help="HLD folder (default: .)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default: HLD/generated)")
     p.add_argument("--allow-hooks", action="store_true",
-                   help="run before/after-generate hooks (they run shell commands from the HLD)")
+                   help="run the HLD's install and generate hooks (shell commands from the HLD)")
     sc = sub.add_parser("scenario", help="rehearse incidents from YAML scenario files, headless")
     scs = sc.add_subparsers(dest="scenario_command", metavar="ACTION", required=True)
     p = scs.add_parser("run", help="run scenario files (or folders of them), each in a fresh "

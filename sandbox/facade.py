@@ -9,13 +9,14 @@ versus the snapshot the engine keeps in SQLite).
 
 from __future__ import annotations
 
+import difflib
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import clusterops
+from . import clusterops, repair
 from .clock import Clock
 from .cluster.base import ClusterEvent, resolve_kind
 from .deployments import get_deployment, list_deployments
@@ -33,6 +34,26 @@ if TYPE_CHECKING:
     from .engine import Engine
 
 __all__ = ["Sandbox", "SandboxError", "PullRequestError"]
+
+
+def _refuse_unknown_keys(work: Path, assignments: list[str], subcomponent: str | None) -> None:
+    from . import hld as hldlib
+
+    known = hldlib.known_config_keys(work, subcomponent)
+    who = subcomponent or "the root component"
+    for item in assignments:
+        dotted = ".".join(hldlib.parse_assignment(item)[0])
+        if dotted in known:
+            continue
+        inner = sorted(k for k in known if k.startswith(dotted + "."))
+        if inner:
+            raise SandboxError(f"{dotted!r} of {who} is a map, not a value; set one of its "
+                               f"keys: {', '.join(inner)}")
+        close = difflib.get_close_matches(dotted, known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        listed = ", ".join(sorted(known)) or "none yet"
+        raise SandboxError(f"{who} has no config key {dotted!r}{hint}; its keys: {listed}. "
+                           "To add a new key, repeat with --new-key")
 
 
 class Sandbox(Waiting):
@@ -137,8 +158,12 @@ class Sandbox(Waiting):
 
     def change(self, branch: str, assignments: list[str], env: str | None = None,
                subcomponent: str | None = None, message: str | None = None,
-               author: str = "operator") -> str:
-        """A `fab set`-like config change committed on a branch and pushed."""
+               author: str = "operator", new_key: bool = False) -> str:
+        """A `fab set`-like config change committed on a branch and pushed.
+
+        A key the subcomponent does not know yet is refused unless ``new_key``: unlike
+        ``fab set``, a typo must not become a new, unused key that passes every check.
+        """
         from . import hld as hldlib
 
         env = env or self.settings.environments[0]
@@ -150,6 +175,8 @@ class Sandbox(Waiting):
                     if subcomponent.split(".")[0] not in names:
                         raise SandboxError(f"the HLD has no subcomponent {subcomponent!r}; "
                                            f"it has: {', '.join(names) or 'none'}")
+                if not new_key:
+                    _refuse_unknown_keys(work, assignments, subcomponent)
                 hldlib.set_values(work, assignments, env=env, subcomponent=subcomponent)
             except hldlib.HldError as exc:
                 raise SandboxError(str(exc)) from exc
@@ -301,12 +328,19 @@ class Sandbox(Waiting):
         return snap[1] if snap else {"app": "Unknown", "objects": {}}
 
     def sync_status(self) -> dict[str, Any]:
+        """Flux's view (Ready, reason, revisions) and how far behind main it is."""
         if self.engine is not None:
             from dataclasses import asdict
 
-            return asdict(self.engine.flux.status)
-        snap = self.ws.store.get_snapshot("flux")
-        return snap[1] if snap else {"ready": False, "message": "never reconciled"}
+            status = asdict(self.engine.flux.status)
+        else:
+            snap = self.ws.store.get_snapshot("flux")
+            status = snap[1] if snap else {"ready": False, "message": "never reconciled"}
+        return repair.sync_view(self.ws, status)
+
+    def damage(self) -> list[str]:
+        """What is broken and not repaired by itself, one line each with what to do."""
+        return repair.damage(self.ws, self.engine_pid())
 
     def reconcile_now(self) -> dict[str, Any]:
         return self.operate("reconcile")
@@ -409,6 +443,7 @@ class Sandbox(Waiting):
             "health": {"app": health.get("app", "Unknown"),
                        "objects": health.get("objects", {})},
             "deployments": self.deployments(5),
+            "damage": self.damage(),
             "images": [{"image": i.ref, "profile": i.profile.name} for i in self.images()],
         }
 

@@ -24,7 +24,8 @@ CREATE TABLE IF NOT EXISTS events (
     kind TEXT NOT NULL,
     stage TEXT NOT NULL,
     message TEXT NOT NULL,
-    data TEXT NOT NULL DEFAULT '{}'
+    data TEXT NOT NULL DEFAULT '{}',
+    sim REAL
 );
 CREATE TABLE IF NOT EXISTS prs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -68,7 +69,18 @@ CREATE TABLE IF NOT EXISTS jobs (
     log TEXT NOT NULL DEFAULT '',
     created REAL NOT NULL,
     started REAL,
-    finished REAL
+    finished REAL,
+    owner TEXT,
+    lease REAL
+);
+CREATE TABLE IF NOT EXISTS merge_intents (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    pr INTEGER NOT NULL,
+    merge_sha TEXT NOT NULL,
+    base TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    by TEXT NOT NULL DEFAULT '',
+    created REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS merge_tokens (
     token TEXT PRIMARY KEY,
@@ -99,13 +111,25 @@ CREATE INDEX IF NOT EXISTS checks_pr ON checks(pr, sha);
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
 """
 
+# Columns added after a release: older workspaces get them on open.
+ADDED_COLUMNS = (("events", "sim", "REAL"), ("jobs", "owner", "TEXT"), ("jobs", "lease", "REAL"))
+
 
 class Store:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._local = threading.local()
         # executescript manages its own transaction, so it runs outside tx().
-        self._conn().executescript(SCHEMA)
+        conn = self._conn()
+        conn.executescript(SCHEMA)
+        for table, column, decl in ADDED_COLUMNS:
+            have = {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}
+            if column not in have:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+        st = self.path.stat()
+        # Who the file is: a state.db deleted or replaced under a running engine is a
+        # different file, and the engine must notice rather than write into the void.
+        self.identity = (st.st_dev, st.st_ino)
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -130,6 +154,13 @@ class Store:
             raise
         else:
             conn.execute("COMMIT")
+
+    def still_same_file(self) -> bool:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return False
+        return (st.st_dev, st.st_ino) == self.identity
 
     def query(self, sql: str, *args: Any) -> list[sqlite3.Row]:
         return self._conn().execute(sql, args).fetchall()
