@@ -6,11 +6,11 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from . import badinput, generate, loop, reconcile, startup
+from . import badinput, generate, loop, persist, reconcile, startup
 from .common import hermetic_env
 
-SECTIONS = {"startup": startup.run, "loop": loop.run, "generate": generate.run, "reconcile": reconcile.run,
-            "badinput": badinput.run}
+SECTIONS = {"startup": startup.run, "loop": loop.run, "generate": generate.run,
+            "reconcile": reconcile.run, "persist": persist.run, "badinput": badinput.run}
 
 
 def main() -> None:

@@ -62,10 +62,14 @@ def message_for(exc: BaseException) -> str:
         return f"error: {one_line(str(exc))}"
     if isinstance(exc, TimeoutError):
         return f"timed out: {one_line(str(exc))}"
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+        return ("error: the workspace's database stayed busy (database is locked); "
+                "try again in a moment")
     if isinstance(exc, sqlite3.DatabaseError):
-        return (f"error: the workspace's database cannot be used ({one_line(str(exc))}); "
-                "check the workspace folder (-w) or create a new one with "
-                "'gitops-sandbox init --force'")
+        return (f"error: the workspace's database state.db cannot be read "
+                f"({one_line(str(exc))}); check the workspace folder (-w), or move state.db "
+                "aside and create the workspace anew with 'gitops-sandbox init --force' "
+                "(its pull requests and history are then lost)")
     if isinstance(exc, PermissionError | FileNotFoundError | IsADirectoryError
                   | NotADirectoryError):
         where = f": {exc.filename}" if exc.filename else ""

@@ -88,7 +88,11 @@ class SimCluster:
             return
         delta = self._journal.take()
         if delta is not None:
-            self._sink(delta)
+            try:
+                self._sink(delta)
+            except Exception:
+                self._journal.undo(delta)  # kept for the next write, then reported
+                raise
 
     # -- ClusterBackend ---------------------------------------------------------------
 
