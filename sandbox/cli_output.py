@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .gitutil import short
-from .pullrequests import PullRequest
+
+if TYPE_CHECKING:  # the command line stays quick to start: no workspace imports here
+    from .pullrequests import PullRequest
 
 
 def print_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

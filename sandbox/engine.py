@@ -36,7 +36,8 @@ from watchdog.observers import Observer
 
 from . import clusterops, faults, repair
 from .clock import Clock, RealClock
-from .cluster.base import ClusterBackend
+from .cluster.base import ClusterBackend, parse_ref
+from .clusterstate import ClusterState
 from .deployments import DeploymentTracker
 from .events import EventBus
 from .flux import Reconciler
@@ -88,13 +89,20 @@ class Engine:
     def __init__(self, ws: Workspace, clock: Clock | None = None,
                  cluster: ClusterBackend | None = None, tick_seconds: float = 0.05) -> None:
         self.ws = ws
-        self.clock = clock or RealClock(ws.settings.clock_speed)
+        # The simulated cluster outlives the engine (clusterstate.py); a cluster handed in
+        # is the caller's to keep.
+        self._cluster_state = None if cluster is not None else ClusterState.load(ws)
+        self.clock = clock or RealClock(ws.settings.clock_speed,
+                                        start=self._cluster_state.resume_time()
+                                        if self._cluster_state else 0.0)
         self.bus = EventBus(ws.store, self.clock)
         self.prs = PullRequests(ws, self.bus)
         self.start_id = uuid.uuid4().hex[:8]
         self.ci = CIRunner(ws, self.bus, self.prs, owner=f"{os.getpid()}:{self.start_id}")
         self.ci.on_finished = self._job_finished
         self.ci.handlers["op"] = lambda params, log: clusterops.perform(self, params)
+        if cluster is None and self._cluster_state:
+            cluster = self._cluster_state.build(lambda: make_cluster(ws, self.clock), self.clock)
         self.cluster = cluster or make_cluster(ws, self.clock)
         self.flux = Reconciler(ws, self.cluster, self.bus)
         self.monitor = Monitor(self.cluster, self._publish_health)
@@ -114,6 +122,7 @@ class Engine:
         self._health_check = "Unknown"
         self._app_health: tuple[str | None, str] = (None, "")
         self._snapshot_due = 0.0
+        self._health_written: Any = None
         self._guard_due = 0.0
         self._started = False
         self.health: dict[str, Any] = {}
@@ -135,6 +144,9 @@ class Engine:
         except Exception:
             self.lock.release()
             raise
+        if self._cluster_state:
+            self._cluster_state.attach(self.cluster, self.bus)
+            self._seed_health()
         self.ws.signal_dir.mkdir(exist_ok=True)
         self.ws.registry_dir.mkdir(exist_ok=True)
         observer = Observer()
@@ -173,6 +185,8 @@ class Engine:
         if self._tracker:
             self._tracker.close()
         try:
+            if self.health and self.fatal is None:
+                self.write_snapshots()  # what the CLI shows while no engine runs
             self.bus.publish("engine.stopped", "engine", "engine stopped")
         except sqlite3.Error:
             pass  # the database was taken away (see _guard): nothing left to tell
@@ -340,13 +354,36 @@ class Engine:
         self.health = {"app": word, "message": why, "revision": revision,
                        "check": self._health_check, "now": self.clock.now(),
                        "objects": {str(ref): [h.value, msg] for ref, (h, msg) in results.items()}}
+        verdict = (revision, word, self._health_check,
+                   [h for h, _ in self.health["objects"].values()])
         if time.monotonic() >= self._snapshot_due:
             started = time.monotonic()
             self.write_snapshots()
+            self._health_written = verdict
             # Other processes read these snapshots; a big cluster makes them costly, so
             # they are kept to a fifth of the engine's time at most.
             cost = time.monotonic() - started
             self._snapshot_due = time.monotonic() + max(0.25, 4 * cost)
+        elif verdict != self._health_written:
+            # A verdict is written when it changes, so an engine killed right after
+            # still knows on restart what it last said (and does not say it again).
+            self.ws.store.put_snapshot("health", self.health)
+            self._health_written = verdict
+
+    def _seed_health(self) -> None:
+        """A restarted engine finds the cluster as it was: it takes the health it last
+        published as known, so only real changes make events."""
+        snap = self.ws.store.get_snapshot("health")
+        data = snap[1] if snap else {}
+        revision = data.get("revision")
+        if not revision or revision != self.flux.status.last_applied:
+            return
+        self._app_health = (revision, str(data.get("app")))
+        self._synced_at = (revision, self.clock.now())
+        self._health_check = str(data.get("check") or "Waiting")
+        self.monitor.seed({ref: health for ref, health in (
+            (parse_ref(key), value) for key, value in (data.get("objects") or {}).items())
+            if ref is not None})
 
     def _health_gate(self, revision: str | None, word: str, why: str) -> None:
         """Flux's health check: after a sync, wait (in simulated time) for every applied

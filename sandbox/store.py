@@ -101,6 +101,10 @@ CREATE TABLE IF NOT EXISTS deployments (
     healthy REAL,
     created REAL NOT NULL
 );
+-- The simulated cluster's own state (its etcd), written as it changes: one row per
+-- object, the events it keeps, and its clock/counters/RNG in meta ("cluster.*").
+CREATE TABLE IF NOT EXISTS cluster_objects (key TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cluster_events (seq INTEGER PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS snapshots (name TEXT PRIMARY KEY, ts REAL NOT NULL, data TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS events_kind ON events(kind);
 CREATE INDEX IF NOT EXISTS checks_pr ON checks(pr, sha);
@@ -179,6 +183,44 @@ class Store:
         with self.tx() as db:
             db.execute("INSERT INTO meta(key, value) VALUES(?, ?) "
                        "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value))
+
+    # The simulated cluster's journal (sandbox/cluster/sim/persist.py). Rows are JSON
+    # strings already: the store does not need to know their shape.
+    def write_cluster(self, upserts: dict[str, str], deletes: list[str],
+                      events: list[tuple[int, str]], keep_events_after: int,
+                      meta: dict[str, str]) -> None:
+        """One transaction, so a kill leaves the cluster as it was before or after."""
+        with self.tx() as db:
+            db.executemany("INSERT INTO cluster_objects(key, data) VALUES(?, ?) ON CONFLICT(key)"
+                           " DO UPDATE SET data=excluded.data", list(upserts.items()))
+            db.executemany("DELETE FROM cluster_objects WHERE key=?", [(k,) for k in deletes])
+            db.executemany("INSERT OR REPLACE INTO cluster_events(seq, data) VALUES(?, ?)", events)
+            if events:
+                db.execute("DELETE FROM cluster_events WHERE seq<=?", (keep_events_after,))
+            db.executemany("INSERT INTO meta(key, value) VALUES(?, ?) "
+                           "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                           list(meta.items()))
+
+    def read_cluster(self) -> tuple[list[str], list[str], dict[str, str]]:
+        """(object rows, event rows oldest first, the "cluster.*" meta values)."""
+        conn = self._conn()
+        conn.execute("BEGIN")  # one consistent read while the engine may be writing
+        try:
+            objects = [r["data"] for r in conn.execute(
+                "SELECT data FROM cluster_objects ORDER BY key")]
+            events = [r["data"] for r in conn.execute(
+                "SELECT data FROM cluster_events ORDER BY seq")]
+            meta = {r["key"]: r["value"] for r in conn.execute(
+                "SELECT key, value FROM meta WHERE key LIKE 'cluster.%'")}
+        finally:
+            conn.execute("COMMIT")
+        return objects, events, meta
+
+    def clear_cluster(self) -> None:
+        with self.tx() as db:
+            db.execute("DELETE FROM cluster_objects")
+            db.execute("DELETE FROM cluster_events")
+            db.execute("DELETE FROM meta WHERE key LIKE 'cluster.%'")
 
     def put_snapshot(self, name: str, data: Any) -> None:
         with self.tx() as db:
