@@ -187,7 +187,8 @@ def _wait_deploy(sb: Sandbox, sha: str, wait: float) -> int:
     print(f"  manifests {short(dep.get('manifest_sha')) or '-'}, sync {dep.get('sync_status')}, "
           f"health {dep.get('health') or 'n/a'}"
           + (f": {dep['error']}" if dep.get("error") else ""))
-    ok = dep.get("sync_status") in ("synced", "unchanged") and dep.get("health") != "Degraded"
+    ok = (dep.get("sync_status") in ("synced", "unchanged", "superseded")
+          and dep.get("health") != "Degraded")
     return 0 if ok else 1
 
 
@@ -332,8 +333,9 @@ def cmd_events(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps(ev.to_dict(), default=str), flush=True)
             else:
-                print(f"{time.strftime('%H:%M:%S', time.localtime(ev.ts))} "
-                      f"{ev.kind:<22} {ev.message}", flush=True)
+                # Sequence number first: the log's order is the id's, whatever the clocks.
+                print(f"{ev.id:>5} {time.strftime('%H:%M:%S', time.localtime(ev.ts))} "
+                      f"t+{ev.sim:<8.1f} {ev.kind:<22} {ev.message}", flush=True)
     except KeyboardInterrupt:
         pass
     return 0

@@ -84,10 +84,13 @@ def repair_on_start(ws: Workspace, bus: EventBus, prs: PullRequests) -> list[str
     # top of a newer one's, so the queue is rebuilt oldest first.
     missing = missing_generations(ws)
     if missing:
+        # Jobs for commits that have manifests stay: they only record what was pushed.
+        marks = ",".join("?" * len(missing))
         with store.tx() as db:
             db.execute("UPDATE jobs SET status='cancelled', result='{\"ok\": true, "
-                       "\"superseded\": \"start-up repair\"}' "
-                       "WHERE kind='generate' AND status='queued'")
+                       "\"superseded\": \"start-up repair\"}' WHERE kind='generate' AND "
+                       f"status='queued' AND json_extract(params, '$.sha') IN ({marks})",
+                       missing)
         for sha in missing:
             enqueue(ws, "generate", sha=sha)
         did.append(f"{len(missing)} HLD commit(s) on main without manifests: generating "
