@@ -15,6 +15,7 @@ from .cluster.base import ClusterError, resolve_kind
 from .facade import Sandbox, SandboxError
 from .gitutil import GitError, short
 from .pullrequests import PullRequestError
+from .safetext import shown
 from .scenario import cmd_scenario
 from .workspace import Settings, WorkspaceError, default_workspace
 
@@ -64,7 +65,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     try:
         for ev in _follow(sb, sb.last_event_id() - 1):
             print(f"{time.strftime('%H:%M:%S', time.localtime(ev.ts))} {ev.stage:<12} "
-                  f"{ev.message}", flush=True)
+                  f"{shown(ev.message)}", flush=True)
     except KeyboardInterrupt:
         pass
     finally:
@@ -101,11 +102,11 @@ def cmd_pr(args: argparse.Namespace) -> int:
         return 0
     if action == "open":
         pr = sb.open_pr(args.branch, args.title, args.body, author=args.who)
-        print(f"opened #{pr.id}: {pr.title} ({pr.head} -> {pr.base})")
+        print(f"opened #{pr.id}: {shown(pr.title)} ({shown(pr.head)} -> {shown(pr.base)})")
         return _wait_checks(sb, pr.id, args.wait)
     if action == "approve":
         pr = sb.approve_pr(args.id, args.who)
-        print(f"#{pr.id} approved by {args.who} ({len(pr.approvals)}/"
+        print(f"#{pr.id} approved by {shown(args.who)} ({len(pr.approvals)}/"
               f"{sb.settings.required_approvals})")
         return 0
     if action == "close":
@@ -126,7 +127,7 @@ def _wait_checks(sb: Sandbox, pr_id: int, wait: float | None) -> int:
     print(f"waiting for the checks of #{pr_id}...", flush=True)
     pr = sb.wait_for_checks(pr_id, wait)
     for check in pr.checks:
-        print(f"  {check.name}: {check.status}: {check.summary}")
+        print(f"  {check.name}: {check.status}: {shown(check.summary)}")
     return 0 if pr.checks_state == "success" else 1
 
 
@@ -154,14 +155,14 @@ def cmd_image(args: argparse.Namespace) -> int:
     if args.wait is None:
         return 0
     pr = sb.wait_for_release(args.service, args.tag, args.wait)
-    print(f"release pull request #{pr.id}: {pr.title} (checks {pr.checks_state})")
+    print(f"release pull request #{pr.id}: {shown(pr.title)} (checks {pr.checks_state})")
     return 0 if pr.checks_state == "success" else 1
 
 
 def cmd_revert(args: argparse.Namespace) -> int:
     sb = _open(args)
     pr = sb.revert(args.ref, author=args.who)
-    print(f"opened #{pr.id}: {pr.title} ({pr.head})")
+    print(f"opened #{pr.id}: {shown(pr.title)} ({shown(pr.head)})")
     return _wait_checks(sb, pr.id, args.wait)
 
 
@@ -277,7 +278,7 @@ def cmd_events(args: argparse.Namespace) -> int:
                 print(json.dumps(ev.to_dict(), default=str), flush=True)
             else:
                 print(f"{time.strftime('%H:%M:%S', time.localtime(ev.ts))} "
-                      f"{ev.kind:<22} {ev.message}", flush=True)
+                      f"{ev.kind:<22} {shown(ev.message)}", flush=True)
     except KeyboardInterrupt:
         pass
     return 0
@@ -291,7 +292,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
             _dump(job)
         else:
             print(f"job #{job['id']} {job['kind']} {job['status']} {json.dumps(job['params'])}")
-            print(job["log"].rstrip() or "(no log yet)")
+            print(shown(job["log"].rstrip(), multiline=True) or "(no log yet)")
         return 0
     jobs = sb.jobs(50)
     if args.json:
@@ -352,8 +353,8 @@ def dispatch(args: argparse.Namespace) -> int:
         sb = _open(args)
         sha = sb.change(args.branch, args.assignments, env=args.env,
                         subcomponent=args.subcomponent, message=args.message, author=args.who)
-        print(f"pushed {short(sha)} to branch {args.branch}; next: gitops-sandbox pr open "
-              f"{args.branch}")
+        print(f"pushed {short(sha)} to branch {shown(args.branch)}; next: gitops-sandbox pr "
+              f"open {shown(args.branch)}")
         return 0
     if command == "deployments":
         deps = _open(args).deployments()
@@ -380,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return dispatch(args)
     except (SandboxError, PullRequestError, WorkspaceError, CliError, ClusterError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {shown(exc, multiline=True)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -389,13 +390,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"timed out: {exc}", file=sys.stderr)
         return 1
     except GitError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {shown(exc, multiline=True)}", file=sys.stderr)
         return 1
     except Exception as exc:  # noqa: BLE001 - one clear line rather than a traceback
         from .hld import HldError
 
         if isinstance(exc, HldError):
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {shown(exc, multiline=True)}", file=sys.stderr)
             return 1
         raise
 

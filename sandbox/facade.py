@@ -24,12 +24,15 @@ from .engine import Engine, EngineError
 from .events import Event, EventBus, last_event_id, read_events
 from .facade_waits import SandboxError, Waiting
 from .gitutil import GitError, Identity, git, refs, rev, short
+from .limits import env_name_problem
 from .pipelines import CHECK_NAME, enqueue, job_row
 from .pullrequests import PullRequest, PullRequestError, PullRequests
 from .registry import Image, RegistryError
+from .safetext import shown
 from .workspace import EngineLock, Settings, Workspace, default_workspace, init_workspace
 
-__all__ = ["Sandbox", "SandboxError", "EngineError", "PullRequestError"]
+# `shown` is here for the TUI: user-written text is escaped the same way on every screen.
+__all__ = ["Sandbox", "SandboxError", "EngineError", "PullRequestError", "shown"]
 
 
 class Sandbox(Waiting):
@@ -135,6 +138,9 @@ class Sandbox(Waiting):
                author: str = "operator") -> str:
         """A `fab set`-like config change committed on a branch and pushed."""
         env = env or self.settings.environments[0]
+        problem = env_name_problem(env)
+        if problem:
+            raise SandboxError(problem)
 
         def edit(work: Path) -> None:
             try:
@@ -299,6 +305,10 @@ class Sandbox(Waiting):
         return self.operate("resume")
 
     def scale(self, target: str, replicas: int, namespace: str = "demo") -> dict[str, Any]:
+        try:  # refused here already, so a runaway count never reaches the queue
+            replicas = clusterops.check_replicas(replicas, self.settings.max_replicas)
+        except clusterops.OperationError as exc:
+            raise SandboxError(str(exc)) from exc
         return self.operate("scale", target=target, replicas=replicas, namespace=namespace)
 
     def set_image(self, target: str, container: str, image: str,

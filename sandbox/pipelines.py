@@ -24,10 +24,12 @@ from typing import Any
 
 from . import hld as hldlib
 from .events import EventBus
-from .gitutil import Identity, export_tree, git, rev, short
+from .gitutil import Identity, export_tree, git, rev, short, trailers, with_trailers
 from .manifestdiff import diff_objects
 from .pullrequests import PullRequests
+from .safetext import one_line
 from .validation import check_hld
+from .validation.bounds import Deadline
 from .workspace import BOT, Workspace
 
 CHECK_NAME = "validate-manifests"
@@ -73,6 +75,7 @@ class CIRunner:
         self.handlers: dict[str, Callable[[dict[str, Any], JobLog], dict[str, Any]]] = {
             "validate": self.validate, "generate": self.generate, "release": self.release,
         }
+        self.monotonic: Callable[[], float] = time.monotonic  # the jobs' time budget clock
 
     def run_pending(self) -> int:
         """Run every queued job, oldest first; returns how many ran."""
@@ -118,12 +121,16 @@ class CIRunner:
         return job_row(self.ws, job) or {}
 
     # -- validate ------------------------------------------------------------
-    def _build(self, sha: str, log: JobLog) -> tuple[Any, list[dict[str, Any]]]:
+    def _build(self, sha: str, log: JobLog,
+               deadline: Deadline | None = None) -> tuple[Any, list[dict[str, Any]]]:
         with self.ws.tempdir("hld-") as tmp:
             folder = Path(tmp) / "hld"
             export_tree(self.ws.hld_git, sha, folder)
+            if deadline is not None:
+                deadline.note(f"export of {short(sha)}")
             report = check_hld(folder, self.ws.settings.environments,
-                               self.ws.settings.kubernetes_version)
+                               self.ws.settings.kubernetes_version,
+                               max_replicas=self.ws.settings.max_replicas, deadline=deadline)
             log(f"{short(sha)}: {len(report.documents)} objects, "
                 f"{len(report.findings)} findings")
             return report, [d.obj for d in report.documents]
@@ -137,11 +144,14 @@ class CIRunner:
         self.prs.set_check(pr_id, sha, CHECK_NAME, "running", "building manifests", job)
         self.bus.publish("check.started", "pipelines", f"#{pr_id}: {CHECK_NAME} running",
                          pr=pr_id, sha=sha, job=job)
-        report, head_objs = self._build(sha, log)
+        # One time budget for the whole job: a check built to be slow fails, naming the
+        # slow phase, and the queue moves on.
+        deadline = Deadline(self.ws.settings.ci_job_seconds, self.monotonic)
+        report, head_objs = self._build(sha, log, deadline)
         log(report.text)
         base_sha = rev(self.ws.hld_git, f"refs/heads/{pr.base}") or pr.base_sha
         try:
-            _, base_objs = self._build(base_sha, JobLog())
+            _, base_objs = self._build(base_sha, JobLog(), deadline)
         except Exception as exc:  # noqa: BLE001 - a broken base still lets the diff show the head
             log(f"base {short(base_sha)} did not build: {exc}")
             base_objs = []
@@ -184,9 +194,9 @@ class CIRunner:
                                  sha=sha, manifest_sha=manifest_sha, pr=pr_id, unchanged=True)
                 return {"ok": True, "sha": sha, "manifest_sha": manifest_sha, "unchanged": True}
             subject = _subject(self.ws.hld_git, sha)
-            pr_line = f"\nPull-Request: #{pr_id}" if pr_id else ""
-            message = (f"Update {env_dir} manifests from HLD {short(sha)}\n\n{subject}\n\n"
-                       f"HLD-Commit: {sha}{pr_line}\n")
+            message = with_trailers(
+                f"Update {env_dir} manifests from HLD {short(sha)}\n\n{one_line(subject)}\n",
+                [("HLD-Commit", sha)] + ([("Pull-Request", f"#{pr_id}")] if pr_id else []))
             git("commit", "--quiet", "-F", "-", cwd=work, input=message, identity=BOT)
             git("push", "--quiet", "origin", "HEAD:main", cwd=work)
             manifest_sha = git("rev-parse", "HEAD", cwd=work).strip()
@@ -233,10 +243,8 @@ def _subject(git_dir: Path, sha: str) -> str:
     return git("log", "-1", "--format=%s", sha, git_dir=git_dir).strip()
 
 
-_PR_RE = re.compile(r"^Pull-Request:\s*#?(\d+)\s*$", re.MULTILINE)
-
-
 def _pr_of_merge(git_dir: Path, sha: str) -> int | None:
-    body = git("log", "-1", "--format=%B", sha, git_dir=git_dir)
-    match = _PR_RE.search(body)
+    # Read from the trailer block only: a line in a title or body is not a trailer.
+    value = trailers(git("log", "-1", "--format=%B", sha, git_dir=git_dir)).get("Pull-Request")
+    match = re.fullmatch(r"#?(\d+)", value or "")
     return int(match.group(1)) if match else None

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from sandbox import limits
 from sandbox.hld.config import ConfigDict, environment_config, merge_config, normalize_config
 from sandbox.hld.errors import HldError
 from sandbox.hld.fetch import fetch_folder, inside, relative_part
@@ -232,6 +233,19 @@ class _Walker:
 
     # -- the walk ------------------------------------------------------------------------
 
+    def _bounded(self, component: Component, docs: list[ManifestDoc]) -> None:
+        """Stop a walk that outgrows what one commit may carry, wherever it happens."""
+        if len(self.result.components) > limits.MAX_COMPONENTS:
+            raise HldError(f"the HLD has more than {limits.MAX_COMPONENTS} components",
+                           file=component.file, fix="split it into several HLDs")
+        if len(self.result.documents) > limits.MAX_OBJECTS_PER_COMMIT:
+            last = docs[-1] if docs else None
+            raise HldError(f"the HLD generates more than {limits.MAX_OBJECTS_PER_COMMIT} "
+                           "objects",
+                           file=last.source_file if last else component.file,
+                           line=last.source_line if last else None,
+                           fix="split it into several HLDs")
+
     def run(self) -> GenerateResult:
         queue: deque[_Visit] = deque([_Visit(None, self.root, "", {}, ())])
         while queue:
@@ -269,6 +283,7 @@ class _Walker:
                 source_file=component.file,
             ))
             self.result.documents.extend(docs)
+            self._bounded(component, docs)
             for sub in component.subcomponents:
                 queue.append(_Visit(sub, folder, _join(visit.logical, sub.name),
                                     config["subcomponents"].get(sub.name) or {}, ancestry))
