@@ -6,11 +6,11 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from . import badinput, bounds, generate, loop, reconcile
+from . import badinput, bounds, generate, loop, reconcile, startup
 from .common import hermetic_env
 
-SECTIONS = {"loop": loop.run, "generate": generate.run, "reconcile": reconcile.run,
-            "badinput": badinput.run, "bounds": bounds.run}
+SECTIONS = {"startup": startup.run, "loop": loop.run, "generate": generate.run,
+            "reconcile": reconcile.run, "badinput": badinput.run, "bounds": bounds.run}
 
 
 def main() -> None:

@@ -9,10 +9,9 @@ yamllint and PyYAML are asked to read (yamllint is quadratic in nesting depth).
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
-
-import yaml
 
 # Defaults of the workspace settings max_replicas and max_pods.
 DEFAULT_MAX_REPLICAS = 1000
@@ -132,10 +131,16 @@ def metadata_problems(meta: Any) -> list[str]:
     return problems
 
 
-_OPEN = (yaml.BlockMappingStartToken, yaml.BlockSequenceStartToken,
-         yaml.FlowMappingStartToken, yaml.FlowSequenceStartToken)
-_CLOSE = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
-_Scanner: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+@functools.cache
+def _tokens() -> tuple[type, tuple[type, ...], tuple[type, ...]]:
+    # PyYAML is imported here, not at the top: the CLI imports this module for its
+    # checks and answers quick commands without loading the YAML tooling.
+    import yaml
+
+    opening = (yaml.BlockMappingStartToken, yaml.BlockSequenceStartToken,
+               yaml.FlowMappingStartToken, yaml.FlowSequenceStartToken)
+    closing = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader), opening, closing
 
 
 def nesting_depth(text: str, limit: int = MAX_YAML_DEPTH) -> tuple[int, int] | None:
@@ -147,18 +152,21 @@ def nesting_depth(text: str, limit: int = MAX_YAML_DEPTH) -> tuple[int, int] | N
     syntax, so JSON files go through the same scan. A scanning error is not reported
     here: the parser that runs next names it with its line.
     """
-    scanner = _Scanner(text)
+    import yaml
+
+    scanner_class, opening, closing = _tokens()
+    scanner = scanner_class(text)
     depth = 0
     try:
         while True:
             token = scanner.get_token()
             if token is None or isinstance(token, yaml.StreamEndToken):
                 return None
-            if isinstance(token, _OPEN):
+            if isinstance(token, opening):
                 depth += 1
                 if depth > limit:
                     return depth, token.start_mark.line + 1
-            elif isinstance(token, _CLOSE):
+            elif isinstance(token, closing):
                 depth = max(0, depth - 1)
     except yaml.YAMLError as exc:
         # libyaml stops at its own nesting limit (1000) before handing out the tokens.

@@ -36,12 +36,15 @@ class Ctx:
     # The cluster's pod capacity, and the ReplicaSets waiting for room under it.
     max_pods: int = DEFAULT_MAX_PODS
     starved: set[ObjRef] = field(default_factory=set)
+    emitted: int = 0  # events ever emitted: the journal's sequence for the history
+
 
     def emit(self, reason: str, ref: ObjRef, message: str, type: str = "Normal",
              **data: Any) -> None:
         data.setdefault("source", SOURCES.get(ref.kind, "sim"))
         event = ClusterEvent(reason, ref, message, type, self.now, data)
         self.events.append(event)
+        self.emitted += 1
         if len(self.events) > 50_000:
             del self.events[:10_000]  # nobody is stepping: keep memory bounded
         self.history.append(event)
