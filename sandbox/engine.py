@@ -79,7 +79,9 @@ def make_cluster(ws: Workspace, clock: Clock) -> ClusterBackend:
     if ws.settings.cluster == "sim":
         from .cluster.sim import SimCluster
 
-        return SimCluster(clock, ws.registry.resolve, seed=ws.settings.seed)
+        return SimCluster(clock, ws.registry.resolve, seed=ws.settings.seed,
+                          max_replicas=ws.settings.max_replicas,
+                          max_pods=ws.settings.max_pods)
     from .cluster.kind import KindCluster
 
     return KindCluster(ws)
