@@ -279,7 +279,10 @@ class _Walker:
         namespace = config.get("namespace")
         if config.get("injectNamespace") and namespace:
             for doc in docs:
-                doc.obj.setdefault("metadata", {})["namespace"] = namespace
+                # As Fabrikate does: only where the object names no namespace itself.
+                meta = doc.obj.get("metadata")
+                if isinstance(meta, dict) and meta.get("namespace") is None:
+                    meta["namespace"] = namespace
             parts = [f"---\n{yaml.safe_dump(d.obj, sort_keys=False)}" for d in docs]
         return "".join(parts), docs
 
