@@ -41,6 +41,7 @@ from .workspace import BOT, Workspace
 
 CHECK_NAME = "validate-manifests"
 RELEASE_BOT = "release-bot"
+BUILD_RULES = ("generate", "manifest")  # findings that leave the built objects incomplete
 LEASE_SECONDS = 30.0  # wall time; the engine renews it well before it runs out
 
 
@@ -190,7 +191,8 @@ class CIRunner:
         report, head_objs = self._build(sha, log)
         log(report.text)
         errors = [f for f in report.findings if f.severity == "error"]
-        build_error = next((f for f in errors if f.rule == "generate"), None)
+        # generate: the HLD did not build; manifest: a file did not parse into objects.
+        build_error = next((f for f in errors if f.rule in BUILD_RULES), None)
         if build_error is not None:
             # No manifests were built, so there is nothing to compare: an empty head
             # would read as "every object removed", which is not what this PR does.

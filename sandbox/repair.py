@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 from . import gitserver
 from .gitutil import git, rev, short
-from .pipelines import CHECK_NAME, enqueue, enqueue_once, pending_job
 
 if TYPE_CHECKING:
     from .events import EventBus
@@ -55,6 +54,8 @@ def missing_generations(ws: Workspace) -> list[str]:
 
 
 def enqueue_missing_generations(ws: Workspace) -> list[str]:
+    from .pipelines import enqueue_once
+
     missing = missing_generations(ws)
     for sha in missing:
         enqueue_once(ws, "generate", sha=sha)
@@ -63,6 +64,9 @@ def enqueue_missing_generations(ws: Workspace) -> list[str]:
 
 def repair_on_start(ws: Workspace, bus: EventBus, prs: PullRequests) -> list[str]:
     """Run once by the engine, holding the lock (no other engine runs); returns what it did."""
+    # The CI runner is imported here: `status` uses this module and must stay light.
+    from .pipelines import CHECK_NAME, enqueue, pending_job
+
     did: list[str] = []
     store = ws.store
     with store.tx() as db:

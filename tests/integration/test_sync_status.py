@@ -154,11 +154,12 @@ def test_malformed_database_is_one_clear_line(
 
 def test_failed_build_diff_says_so_instead_of_removing_everything(running: Sandbox) -> None:
     sb = running
-    sb.commit_files("broken", {"web/deployment.yaml": "kind: Deployment\n  bad: [\n"}, "Break")
-    pr = sb.open_pr("broken", "Break web")
-    assert sb.wait_for_checks(pr.id, 60).checks_state == "failure"
-    diff = sb.pr_diff(pr.id)["manifests"]
-    assert "build failed" in diff and "removed" not in diff
+    for branch, path in (("broken-file", "web/deployment.yaml"), ("broken-hld", "component.yaml")):
+        sb.commit_files(branch, {path: "kind: Deployment\n  bad: [\n"}, "Break")
+        pr = sb.open_pr(branch, f"Break {path}")
+        assert sb.wait_for_checks(pr.id, 60).checks_state == "failure"
+        diff = sb.pr_diff(pr.id)["manifests"]
+        assert "build failed" in diff and "removed" not in diff, diff
 
 
 def test_configmap_only_merges_wait_for_their_own_manifest_commit(running: Sandbox) -> None:
