@@ -186,11 +186,11 @@ def test_wait_timeout_names_the_stage(running: Sandbox, capsys: pytest.CaptureFi
     pr = sb.open_pr("held", "Held back")
     sb.wait_for_checks(pr.id, 60)
     sb.approve_pr(pr.id, "reviewer")
-    merged = sb.merge_pr(pr.id)
-    with pytest.raises(TimeoutError) as caught:
-        sb.wait_for_deployment(merged.merge_sha or "", 1.0)
-    message = str(caught.value)
-    assert "stuck at" in message and "{" not in message and "\n" not in message
+    code, out, err = run(capsys, "pr", "merge", str(pr.id), "--wait", "1", "-w", str(sb.root))
+    assert code == 1 and "merged into main" in out
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("timed out:"), err
+    assert "stuck at sync of manifests" in lines[0] and "{" not in lines[0]
 
 
 def test_a_change_applied_with_a_later_one_reports_superseded(running: Sandbox) -> None:
