@@ -79,7 +79,9 @@ def make_cluster(ws: Workspace, clock: Clock) -> ClusterBackend:
     if ws.settings.cluster == "sim":
         from .cluster.sim import SimCluster
 
-        return SimCluster(clock, ws.registry.resolve, seed=ws.settings.seed)
+        return SimCluster(clock, ws.registry.resolve, seed=ws.settings.seed,
+                          max_replicas=ws.settings.max_replicas,
+                          max_pods=ws.settings.max_pods)
     from .cluster.kind import KindCluster
 
     return KindCluster(ws)
@@ -87,7 +89,8 @@ def make_cluster(ws: Workspace, clock: Clock) -> ClusterBackend:
 
 class Engine:
     def __init__(self, ws: Workspace, clock: Clock | None = None,
-                 cluster: ClusterBackend | None = None, tick_seconds: float = 0.05) -> None:
+                 cluster: ClusterBackend | None = None, tick_seconds: float = 0.05,
+                 poll: bool = True) -> None:
         self.ws = ws
         # The simulated cluster outlives the engine (clusterstate.py); a cluster handed in
         # is the caller's to keep.
@@ -107,6 +110,10 @@ class Engine:
         self.flux = Reconciler(ws, self.cluster, self.bus)
         self.monitor = Monitor(self.cluster, self._publish_health)
         self.tick_seconds = tick_seconds
+        # False turns off the timed wake-ups under the watchers (the job-queue poll, the
+        # resync and drift timer), so tests can prove that watcher events alone drive
+        # the pipeline; stages then wake only on watcher events and explicit requests.
+        self.poll = poll
         self.lock = EngineLock(ws.lock_path)
         self._stop = threading.Event()
         self._wake_ci = threading.Event()
@@ -203,7 +210,7 @@ class Engine:
         self._wake_flux.set()
 
     # -- loops ---------------------------------------------------------------
-    def _loop(self, wake: threading.Event, timeout: Callable[[], float],
+    def _loop(self, wake: threading.Event, timeout: Callable[[], float | None],
               body: Callable[[], None]) -> None:
         while not self._stop.is_set():
             wake.wait(timeout())
@@ -216,10 +223,12 @@ class Engine:
                 self.bus.publish("engine.error", "engine", f"{type(exc).__name__}: {exc}")
 
     def _ci_loop(self) -> None:
-        self._loop(self._wake_ci, lambda: POLL_SECONDS, self._ci_step)
+        self._loop(self._wake_ci, lambda: POLL_SECONDS if self.poll else None, self._ci_step)
 
     def _flux_loop(self) -> None:
-        def period() -> float:
+        def period() -> float | None:
+            if not self.poll:
+                return None
             resync = self.ws.settings.resync_seconds / self.clock_speed()
             return max(0.05, min(resync, DRIFT_CHECK_SECONDS))
         self._loop(self._wake_flux, period, self._flux_step)

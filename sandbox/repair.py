@@ -64,7 +64,7 @@ def enqueue_missing_generations(ws: Workspace) -> list[str]:
 
 def repair_on_start(ws: Workspace, bus: EventBus, prs: PullRequests) -> list[str]:
     """Run once by the engine, holding the lock (no other engine runs); returns what it did."""
-    # The CI runner is imported here: `status` uses this module and must stay light.
+    # Imported here: `status` reads damage() and sync_view() and must start fast.
     from .pipelines import CHECK_NAME, enqueue, pending_job
 
     did: list[str] = []
