@@ -31,13 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from . import faults
-from . import hld as hldlib
 from .events import EventBus
 from .gitutil import Identity, export_tree, git, rev, short
-from .manifestdiff import diff_objects
 from .pullrequests import PullRequests
-from .validation import check_hld
 from .workspace import BOT, Workspace
+
+# The job queue's helpers (enqueue, job_row, pending_job) serve the quick CLI commands
+# too, so the HLD tooling (YAML, schemas, yamllint) is imported by the jobs that run it.
 
 CHECK_NAME = "validate-manifests"
 RELEASE_BOT = "release-bot"
@@ -168,6 +168,8 @@ class CIRunner:
 
     # -- validate ------------------------------------------------------------
     def _build(self, sha: str, log: JobLog) -> tuple[Any, list[dict[str, Any]]]:
+        from .validation import check_hld
+
         with self.ws.tempdir("hld-") as tmp:
             folder = Path(tmp) / "hld"
             export_tree(self.ws.hld_git, sha, folder)
@@ -203,6 +205,8 @@ class CIRunner:
             except Exception as exc:  # noqa: BLE001 - a broken base still lets the diff show the head
                 log(f"base {short(base_sha)} did not build: {exc}")
                 base_objs = []
+            from .manifestdiff import diff_objects
+
             diff = diff_objects(base_objs, head_objs)
             diff_text, diff_summary = diff.text(), diff.summary()
             log(f"manifest diff against {pr.base} ({short(base_sha)}): {diff_summary}")
@@ -221,6 +225,8 @@ class CIRunner:
 
     # -- generate ------------------------------------------------------------
     def generate(self, params: dict[str, Any], log: JobLog) -> dict[str, Any]:
+        from . import hld as hldlib
+
         sha = str(params["sha"])
         pr_id = _pr_of_merge(self.ws.hld_git, sha)
         envs = self.ws.settings.environments
@@ -274,6 +280,8 @@ class CIRunner:
 
     # -- release -------------------------------------------------------------
     def release(self, params: dict[str, Any], log: JobLog) -> dict[str, Any]:
+        from . import hld as hldlib
+
         service, tag = str(params["repository"]), str(params["tag"])
         branch = f"DEPLOY/{service}-{tag}"
         hld = self.ws.hld_git
