@@ -15,6 +15,8 @@ import sys
 import traceback
 from collections.abc import Callable
 
+from .safetext import shown
+
 DEBUG_ENV = "GITOPS_SANDBOX_DEBUG"
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
@@ -50,8 +52,9 @@ def known_errors() -> tuple[type[BaseException], ...]:
 
 
 def one_line(text: str) -> str:
-    """Messages that span lines (git's stderr, several findings) joined into one."""
-    return "; ".join(line.strip() for line in str(text).splitlines() if line.strip())
+    """Messages that span lines (git's stderr, several findings) joined into one, with
+    control characters escaped: messages quote what users typed."""
+    return shown("; ".join(line.strip() for line in str(text).splitlines() if line.strip()))
 
 
 def message_for(exc: BaseException) -> str:
