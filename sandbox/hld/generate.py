@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from sandbox import limits
 from sandbox.hld.config import ConfigDict, environment_config, merge_config, normalize_config
 from sandbox.hld.errors import HldError
 from sandbox.hld.fetch import fetch_folder, inside, relative_part
@@ -278,7 +279,10 @@ class _Walker:
         namespace = config.get("namespace")
         if config.get("injectNamespace") and namespace:
             for doc in docs:
-                doc.obj.setdefault("metadata", {})["namespace"] = namespace
+                # As Fabrikate does: only where the object names no namespace itself.
+                meta = doc.obj.get("metadata")
+                if isinstance(meta, dict) and meta.get("namespace") is None:
+                    meta["namespace"] = namespace
             parts = [f"---\n{yaml.safe_dump(d.obj, sort_keys=False)}" for d in docs]
         return "".join(parts), docs
 
@@ -306,6 +310,16 @@ class _Walker:
         return done.stdout, self._parse(done.stdout, self.shown(chart), component)
 
     # -- the walk ------------------------------------------------------------------------
+
+    def _bounded(self, component: Component, docs: list[ManifestDoc]) -> None:
+        """Stop a walk that outgrows what one commit may carry, wherever it happens."""
+        if len(self.result.documents) > limits.MAX_OBJECTS_PER_COMMIT:
+            last = docs[-1] if docs else None
+            raise HldError(f"the HLD generates more than {limits.MAX_OBJECTS_PER_COMMIT} "
+                           "objects",
+                           file=last.source_file if last else component.file,
+                           line=last.source_line if last else None,
+                           fix="split it into several HLDs")
 
     def _install(self) -> list[_Node]:
         """``fab install``: visit the tree, fetch subcomponents between the install hooks."""
@@ -338,6 +352,9 @@ class _Walker:
             self._hooks(component, folder, "after-install")
             sources = (*visit.sources, *((d, ()) for d in config_dirs))
             nodes.append(_Node(component, folder, visit.logical, config, sources))
+            if len(nodes) > limits.MAX_COMPONENTS:
+                raise HldError(f"the HLD has more than {limits.MAX_COMPONENTS} components",
+                               file=component.file, fix="split it into several HLDs")
             for sub in component.subcomponents:
                 queue.append(_Visit(
                     sub, folder, _join(visit.logical, sub.name),
@@ -366,6 +383,7 @@ class _Walker:
                 source_file=component.file,
             ))
             self.result.documents.extend(docs)
+            self._bounded(component, docs)
         return self.result
 
 
