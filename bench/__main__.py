@@ -6,11 +6,11 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from . import badinput, generate, loop, reconcile, sim
+from . import badinput, generate, loop, reconcile, sim, startup
 from .common import hermetic_env
 
-SECTIONS = {"loop": loop.run, "generate": generate.run, "reconcile": reconcile.run,
-            "sim": sim.run, "badinput": badinput.run}
+SECTIONS = {"startup": startup.run, "loop": loop.run, "generate": generate.run,
+            "reconcile": reconcile.run, "sim": sim.run, "badinput": badinput.run}
 
 
 def main() -> None:
