@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import sys
 import threading
 import time
@@ -78,7 +79,9 @@ def make_cluster(ws: Workspace, clock: Clock) -> ClusterBackend:
     if ws.settings.cluster == "sim":
         from .cluster.sim import SimCluster
 
-        return SimCluster(clock, ws.registry.resolve, seed=ws.settings.seed)
+        return SimCluster(clock, ws.registry.resolve, seed=ws.settings.seed,
+                          max_replicas=ws.settings.max_replicas,
+                          max_pods=ws.settings.max_pods)
     from .cluster.kind import KindCluster
 
     return KindCluster(ws)
@@ -188,9 +191,12 @@ class Engine:
             thread.join(timeout=30)
         if self._tracker:
             self._tracker.close()
-        if self.health:
-            self.write_snapshots()  # what the CLI shows while no engine runs
-        self.bus.publish("engine.stopped", "engine", "engine stopped")
+        try:
+            if self.health and self.fatal is None:
+                self.write_snapshots()  # what the CLI shows while no engine runs
+            self.bus.publish("engine.stopped", "engine", "engine stopped")
+        except sqlite3.Error:
+            pass  # the database was taken away (see _guard): nothing left to tell
         self.lock.release()
 
     def __enter__(self) -> Engine:
@@ -438,8 +444,8 @@ class Engine:
         print(f"error: {why}", file=sys.stderr, flush=True)
         try:
             self.bus.publish("engine.error", "engine", why)
-        except Exception:  # noqa: BLE001 - the database may be the thing that is gone
-            pass
+        except sqlite3.Error:
+            pass  # the database may be the thing that is gone
         # stop() joins this very thread, so it runs on another one.
         threading.Thread(target=self.stop, name="engine-stop", daemon=True).start()
 

@@ -23,8 +23,10 @@ from .deployments import get_deployment, list_deployments
 from .events import Event, EventBus, last_event_id, read_events
 from .facade_waits import SandboxError, Waiting
 from .gitutil import GitError, Identity, git, refs, rev, short
+from .limits import env_name_problem
 from .pullrequests import PullRequest, PullRequestError, PullRequests
 from .registry import Image, RegistryError
+from .safetext import shown
 from .workspace import EngineLock, Settings, Workspace, default_workspace, init_workspace
 
 # The command line answers `status` in a fraction of a second: the engine, the HLD
@@ -33,7 +35,8 @@ from .workspace import EngineLock, Settings, Workspace, default_workspace, init_
 if TYPE_CHECKING:
     from .engine import Engine
 
-__all__ = ["Sandbox", "SandboxError", "PullRequestError"]
+# `shown` is here for the TUI: user-written text is escaped the same way on every screen.
+__all__ = ["Sandbox", "SandboxError", "PullRequestError", "shown"]
 
 
 def _refuse_unknown_keys(work: Path, assignments: list[str], subcomponent: str | None) -> None:
@@ -167,6 +170,9 @@ class Sandbox(Waiting):
         from . import hld as hldlib
 
         env = env or self.settings.environments[0]
+        problem = env_name_problem(env)
+        if problem:
+            raise SandboxError(problem)
 
         def edit(work: Path) -> None:
             try:
@@ -352,6 +358,10 @@ class Sandbox(Waiting):
         return self.operate("resume")
 
     def scale(self, target: str, replicas: int, namespace: str = "demo") -> dict[str, Any]:
+        try:  # refused here already, so a runaway count never reaches the queue
+            replicas = clusterops.check_replicas(replicas, self.settings.max_replicas)
+        except clusterops.OperationError as exc:
+            raise SandboxError(str(exc)) from exc
         return self.operate("scale", target=target, replicas=replicas, namespace=namespace)
 
     def set_image(self, target: str, container: str, image: str,

@@ -20,7 +20,8 @@ from typing import Any
 
 from . import faults, gitserver
 from .events import EventBus
-from .gitutil import GitError, Identity, git, rev, short
+from .gitutil import GitError, Identity, git, rev, short, with_trailers
+from .safetext import body_problem, one_line, title_problem
 from .workspace import Workspace
 
 
@@ -133,7 +134,10 @@ class PullRequests:
         if head_sha == base_sha or git("rev-list", "--count", f"{base_sha}..{head_sha}",
                                        git_dir=hld).strip() == "0":
             raise PullRequestError(f"branch '{head}' has no commits that are not on '{base}'")
-        title = title.strip() or self._subject(head_sha)
+        problem = title_problem(title) or body_problem(body)
+        if problem:
+            raise PullRequestError(problem)
+        title = title.strip() or one_line(self._subject(head_sha))
         now = time.time()
         with self.store.tx() as db:
             cur = db.execute(
@@ -257,8 +261,8 @@ class PullRequests:
             raise PullRequestError(
                 f"#{pr_id} conflicts with {pr.base}: merge {pr.base} into '{pr.head}', "
                 "resolve the conflicts and push the branch again") from exc
-        message = (f"Merge pull request #{pr_id} from {pr.head}\n\n{pr.title}\n\n"
-                   f"Pull-Request: #{pr_id}\n")
+        message = with_trailers(f"Merge pull request #{pr_id} from {pr.head}\n\n"
+                                f"{one_line(pr.title)}\n", [("Pull-Request", f"#{pr_id}")])
         merge_sha = git("commit-tree", tree, "-p", base_sha, "-p", pr.head_sha,
                         git_dir=hld, input=message, identity=Identity.of(by)).strip()
         with self.store.tx() as db:

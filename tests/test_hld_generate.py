@@ -139,7 +139,9 @@ def git(cwd: Path, *args: str) -> str:
 
 
 def test_git_component_cloned_from_local_repo_at_version(tmp_path: Path) -> None:
-    repo = tmp_path / "repo"
+    # A local source must be inside the HLD (issue 8): a vendored repository.
+    hld = tmp_path / "hld"
+    repo = hld / "vendor" / "repo"
     write(repo / "component.yaml", "name: lib\ntype: static\npath: ./m\n")
     write(repo / "m" / "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: v1\n")
     git(repo, "init", "-q", "-b", "main")
@@ -148,7 +150,6 @@ def test_git_component_cloned_from_local_repo_at_version(tmp_path: Path) -> None
     first = git(repo, "rev-parse", "HEAD")
     write(repo / "m" / "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: v2\n")
     git(repo, "commit", "-q", "-am", "two")
-    hld = tmp_path / "hld"
     write(hld / "component.yaml", f"name: app\nsubcomponents:\n  - name: lib\n    method: git\n"
           f"    source: {repo.as_uri()}\n    version: {first}\n")
     result = generate(hld, ["prod"])
