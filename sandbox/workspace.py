@@ -5,8 +5,6 @@ and the engine lock. `init` creates it with the sample app.
 from __future__ import annotations
 
 import fcntl
-import functools
-import importlib.util
 import json
 import math
 import os
@@ -121,21 +119,6 @@ def _type_word(value: object) -> str:
     return type(value).__name__
 
 
-@functools.cache
-def _bundled_versions() -> tuple[str, ...]:
-    """The Kubernetes versions kubernetes-validate ships schemas for, found without
-    importing it (or jsonschema): loading settings must stay quick for the CLI."""
-    spec = importlib.util.find_spec("kubernetes_validate")
-    found = []
-    for folder in (spec.submodule_search_locations or []) if spec else []:
-        schemas = Path(folder) / "kubernetes-json-schema"
-        for entry in schemas.iterdir() if schemas.is_dir() else []:
-            match = re.match(r"^v(\d+\.\d+\.\d+)-local-strict$", entry.name)
-            if match:
-                found.append(match.group(1))
-    return tuple(sorted(found, key=lambda v: tuple(int(p) for p in v.split("."))))
-
-
 def checked_setting(key: str, value: object) -> object:
     """``value`` if it is allowed for ``key``; ValueError naming what is allowed."""
     if key in _CHOICES:
@@ -158,7 +141,9 @@ def checked_setting(key: str, value: object) -> object:
             if problem:
                 raise ValueError(f"environments: {problem}")
     elif key == "kubernetes_version":
-        versions = _bundled_versions()
+        from .kubeversions import available_versions
+
+        versions = available_versions()
         if not isinstance(value, str) or not _VERSION.match(value) or value not in versions:
             raise ValueError(f"kubernetes_version must be one of the bundled schema versions "
                              f"(MAJOR.MINOR.PATCH), e.g. {versions[-1]}; not {value!r}")
