@@ -141,9 +141,7 @@ def checked_setting(key: str, value: object) -> object:
             if problem:
                 raise ValueError(f"environments: {problem}")
     elif key == "kubernetes_version":
-        from .validation.schema import available_versions
-
-        versions = available_versions()
+        versions = limits.bundled_schema_versions()  # no schema library: a quick start
         if not isinstance(value, str) or not _VERSION.match(value) or value not in versions:
             raise ValueError(f"kubernetes_version must be one of the bundled schema versions "
                              f"(MAJOR.MINOR.PATCH), e.g. {versions[-1]}; not {value!r}")

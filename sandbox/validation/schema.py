@@ -29,12 +29,7 @@ def _schema_root() -> Path:
 
 @functools.cache
 def available_versions() -> tuple[str, ...]:
-    found = []
-    for entry in _schema_root().iterdir():
-        match = re.match(r"^v(\d+\.\d+\.\d+)-local-strict$", entry.name)
-        if match:
-            found.append(match.group(1))
-    return tuple(sorted(found, key=Version))
+    return limits.bundled_schema_versions()
 
 
 @functools.cache
