@@ -176,30 +176,3 @@ def nesting_depth(text: str, limit: int = MAX_YAML_DEPTH) -> tuple[int, int] | N
         return None
     finally:
         scanner.dispose()
-
-
-SCHEMA_FOLDER = "kubernetes-json-schema"  # inside the kubernetes-validate package
-
-
-@functools.cache
-def bundled_schema_versions() -> tuple[str, ...]:
-    """The Kubernetes versions kubernetes-validate bundles schemas for, oldest first.
-
-    Read from the package's folder without importing it: importing it loads jsonschema,
-    and every command that opens a workspace checks its kubernetes_version setting, so
-    `gitops-sandbox status` would pay for a schema library it never uses.
-    """
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.find_spec("kubernetes_validate")
-    found: list[tuple[int, ...]] = []
-    for root in (spec.submodule_search_locations or []) if spec else []:
-        folder = Path(root) / SCHEMA_FOLDER
-        if not folder.is_dir():
-            continue
-        for entry in folder.iterdir():
-            match = re.match(r"^v(\d+)\.(\d+)\.(\d+)-local-strict$", entry.name)
-            if match:
-                found.append(tuple(int(g) for g in match.groups()))
-    return tuple(".".join(map(str, v)) for v in sorted(set(found)))

@@ -141,7 +141,9 @@ def checked_setting(key: str, value: object) -> object:
             if problem:
                 raise ValueError(f"environments: {problem}")
     elif key == "kubernetes_version":
-        versions = limits.bundled_schema_versions()  # no schema library: a quick start
+        from .kubeversions import available_versions
+
+        versions = available_versions()
         if not isinstance(value, str) or not _VERSION.match(value) or value not in versions:
             raise ValueError(f"kubernetes_version must be one of the bundled schema versions "
                              f"(MAJOR.MINOR.PATCH), e.g. {versions[-1]}; not {value!r}")
