@@ -181,10 +181,13 @@ def _wait_deploy(sb: Sandbox, sha: str, wait: float) -> int:
     print(f"waiting for {short(sha)} to reach the cluster...", flush=True)
     try:
         dep = sb.wait_for_deployment(sha, wait)
-    except TimeoutError:
-        # One readable line, whatever the wait's own message carries.
+    except TimeoutError as exc:
+        # One readable line, whatever the wait's own message carries; the wait knows
+        # best which stage it was stuck in.
+        stage = getattr(exc, "stage", None)
         raise TimeoutError(f"{short(sha)} did not reach the cluster within {wait:g}s: "
-                           f"{_stage(sb.deployment(sha))}") from None
+                           + (f"stuck at {stage}" if stage else _stage(sb.deployment(sha)))
+                           ) from None
     print(f"  manifests {short(dep.get('manifest_sha')) or '-'}, sync {dep.get('sync_status')}, "
           f"health {dep.get('health') or 'n/a'}"
           + (f": {dep['error']}" if dep.get("error") else ""))
