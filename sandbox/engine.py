@@ -29,6 +29,7 @@ from .cluster.base import ClusterBackend
 from .deployments import DeploymentTracker
 from .events import EventBus
 from .flux import Reconciler
+from .gitserver.http import GitServer
 from .gitutil import refs, short
 from .monitor import Monitor
 from .pipelines import CIRunner, enqueue
@@ -92,6 +93,7 @@ class Engine:
         self._reconcile_requested = threading.Event()
         self._threads: list[threading.Thread] = []
         self._observer: Any = None
+        self.gitserver: GitServer | None = None
         self._tracker: DeploymentTracker | None = None
         self._last_resync = self.clock.now()
         self._drift_due = 0.0
@@ -110,6 +112,7 @@ class Engine:
                 f"an engine already runs on {self.ws.root} (pid {pid}); attach to it with "
                 "'gitops-sandbox tui' or use the CLI, or stop it first")
         self._tracker = DeploymentTracker(self.ws.store, self.bus)
+        self.gitserver = self._start_git_server()
         self.ws.signal_dir.mkdir(exist_ok=True)
         self.ws.registry_dir.mkdir(exist_ok=True)
         observer = Observer()
@@ -147,8 +150,19 @@ class Engine:
             thread.join(timeout=30)
         if self._tracker:
             self._tracker.close()
+        if self.gitserver is not None:
+            self.gitserver.stop()
         self.bus.publish("engine.stopped", "engine", "engine stopped")
         self.lock.release()
+
+    def _start_git_server(self) -> GitServer:
+        def notify(kind: str, message: str, data: dict[str, Any]) -> None:
+            self.bus.publish(kind, "gitserver", message, **data)
+        try:
+            return GitServer(self.ws.root, notify).start()
+        except Exception:
+            self.lock.release()
+            raise
 
     def __enter__(self) -> Engine:
         return self.start()

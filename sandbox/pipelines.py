@@ -24,14 +24,15 @@ from typing import Any
 
 from . import hld as hldlib
 from .events import EventBus
-from .gitutil import Identity, export_tree, git, rev, short
+from .gitserver import remote
+from .gitutil import export_tree, git, rev, short
 from .manifestdiff import diff_objects
 from .pullrequests import PullRequests
+from .users import GENERATE_BOT, RELEASE_BOT, Users
 from .validation import check_hld
-from .workspace import BOT, Workspace
+from .workspace import Workspace
 
 CHECK_NAME = "validate-manifests"
-RELEASE_BOT = "release-bot"
 
 
 def enqueue(ws: Workspace, kind: str, **params: Any) -> int:
@@ -171,7 +172,10 @@ class CIRunner:
             result = hldlib.generate(hld_dir, envs, out, allow_hooks=self.ws.settings.allow_hooks)
             log(f"generated {len(result.documents)} objects from HLD {short(sha)} "
                 f"for {'-'.join(envs)}")
-            git("clone", "--quiet", str(self.ws.manifests_git), str(work))
+            bot = Users(self.ws.store).get(GENERATE_BOT)
+            auth = remote.auth_env(self.ws.root, bot)
+            git("clone", "--quiet", remote.repo_url(self.ws.root, "manifests"), str(work),
+                env_extra=auth)
             env_dir = "-".join(envs)
             shutil.rmtree(work / env_dir, ignore_errors=True)
             shutil.copytree(out / env_dir, work / env_dir)
@@ -187,8 +191,8 @@ class CIRunner:
             pr_line = f"\nPull-Request: #{pr_id}" if pr_id else ""
             message = (f"Update {env_dir} manifests from HLD {short(sha)}\n\n{subject}\n\n"
                        f"HLD-Commit: {sha}{pr_line}\n")
-            git("commit", "--quiet", "-F", "-", cwd=work, input=message, identity=BOT)
-            git("push", "--quiet", "origin", "HEAD:main", cwd=work)
+            git("commit", "--quiet", "-F", "-", cwd=work, input=message, identity=bot.identity)
+            git("push", "--quiet", "origin", "HEAD:main", cwd=work, env_extra=auth)
             manifest_sha = git("rev-parse", "HEAD", cwd=work).strip()
         log(f"committed manifests {short(manifest_sha)} to manifests.git")
         self.bus.publish("manifests.generated", "pipelines",
@@ -209,7 +213,10 @@ class CIRunner:
         env = self.ws.settings.environments[0]
         with self.ws.tempdir("release-") as tmp:
             work = Path(tmp) / "work"
-            git("clone", "--quiet", str(hld), str(work))
+            bot = Users(self.ws.store).get(RELEASE_BOT)
+            auth = remote.auth_env(self.ws.root, bot)
+            git("clone", "--quiet", remote.repo_url(self.ws.root, "hld"), str(work),
+                env_extra=auth)
             git("checkout", "--quiet", "-b", branch, cwd=work)
             hldlib.set_values(work, [f"image.tag={tag}"], env=env, subcomponent=service)
             if not git("status", "--porcelain", cwd=work).strip():
@@ -217,8 +224,9 @@ class CIRunner:
                 return {"ok": True, "skipped": True}
             git("add", "-A", cwd=work)
             message = f"Updating {service} image tag to {tag}."
-            git("commit", "--quiet", "-m", message, cwd=work, identity=Identity.of(RELEASE_BOT))
-            git("push", "--quiet", "origin", f"HEAD:refs/heads/{branch}", cwd=work)
+            git("commit", "--quiet", "-m", message, cwd=work, identity=bot.identity)
+            git("push", "--quiet", "origin", f"HEAD:refs/heads/{branch}", cwd=work,
+                env_extra=auth)
         log(f"pushed {branch}")
         pr = self.prs.open(branch, message, author=RELEASE_BOT, kind="release",
                            body=f"Image {service}:{tag} was pushed to the registry.")
