@@ -4,19 +4,40 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 WORKSPACE ?= $(or $(GITOPS_SANDBOX_WORKSPACE),$(HOME)/.gitops-sandbox/default)
+# `make install` puts the gitops-sandbox command in $(BINDIR).
+PREFIX ?= $(HOME)/.local
+BINDIR ?= $(PREFIX)/bin
+LAUNCHER := $(BINDIR)/gitops-sandbox
 
-.PHONY: setup run test lint bench demo clean
+.PHONY: setup run test lint bench demo install uninstall clean
 
+# The first run takes a minute or two: say what happens, step by step. pip's full output
+# goes to $(VENV)/install.log; on screen, one line per package it fetches.
 $(STAMP): pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "==> setting up $(VENV) (first run only)"
+	@test -x $(PY) || { echo "==> [1/3] creating the virtual environment $(VENV) with $(PYTHON)" \
+		&& $(PYTHON) -m venv $(VENV); }
+	@echo "==> [2/3] upgrading pip"
 	@$(PY) -m pip install --quiet --upgrade pip
-	@$(PY) -m pip install --quiet -e '.[dev]'
+	@echo "==> [3/3] installing gitops-sandbox and its dependencies (log: $(VENV)/install.log)"
+	@{ PYTHONUNBUFFERED=1 $(PY) -m pip install --progress-bar off -e '.[dev]' 2>&1; \
+		echo $$? > $(VENV)/.pip-status; } \
+		| tee $(VENV)/install.log \
+		| awk '/^Collecting /{print "    fetching " $$2; fflush()} \
+		       /^Building (editable|wheels)/{print "    building gitops-sandbox"; fflush()} \
+		       /^Installing collected packages/{print "    installing them"; fflush()}'; \
+		status=$$(cat $(VENV)/.pip-status); rm -f $(VENV)/.pip-status; \
+		if [ "$$status" != 0 ]; then tail -n 20 $(VENV)/install.log; \
+			echo "pip install failed (exit $$status); full log: $(VENV)/install.log"; exit 1; fi
 	@touch $(STAMP)
+	@echo "==> $(VENV) is ready"
 
 setup: $(STAMP)
 
 run: $(STAMP)
-	@test -d "$(WORKSPACE)/hld.git" || $(VENV)/bin/gitops-sandbox init -w "$(WORKSPACE)"
+	@test -d "$(WORKSPACE)/hld.git" || { echo "==> creating the workspace $(WORKSPACE)" \
+		&& $(VENV)/bin/gitops-sandbox init -w "$(WORKSPACE)"; }
+	@echo "==> opening the TUI on $(WORKSPACE)"
 	$(VENV)/bin/gitops-sandbox tui -w "$(WORKSPACE)"
 
 test: $(STAMP)
@@ -30,6 +51,29 @@ bench: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/gitops-sandbox scenario run scenarios/*.yaml
+
+# A two-line launcher, not a copy: it runs this checkout's .venv, so `git pull` and
+# edits take effect without reinstalling.
+install: $(STAMP)
+	@mkdir -p "$(BINDIR)"
+	@printf '%s\n' '#!/bin/sh' \
+		'# gitops-sandbox launcher written by `make install` in $(CURDIR)' \
+		'target="$(abspath $(VENV))/bin/gitops-sandbox"' \
+		'if [ ! -x "$$target" ]; then' \
+		'  echo "gitops-sandbox: $$target is missing; run make setup in $(CURDIR)" >&2' \
+		'  exit 1' \
+		'fi' \
+		'exec "$$target" "$$@"' > "$(LAUNCHER).tmp"
+	@chmod 755 "$(LAUNCHER).tmp" && mv -f "$(LAUNCHER).tmp" "$(LAUNCHER)"
+	@echo "installed $(LAUNCHER) (runs $(abspath $(VENV))/bin/gitops-sandbox)"
+	@case ":$$PATH:" in \
+		*":$(BINDIR):"*|*":$(BINDIR)/:"*) echo "$(BINDIR) is on your PATH: try  gitops-sandbox --help";; \
+		*) echo "$(BINDIR) is not on your PATH; add it (then open a new terminal):"; \
+		   echo "    echo 'export PATH=\"$(BINDIR):\$$PATH\"' >> ~/.bashrc   # or ~/.zshrc";; \
+	esac
+
+uninstall:
+	@rm -f "$(LAUNCHER)" && echo "removed $(LAUNCHER)"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

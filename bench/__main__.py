@@ -6,10 +6,10 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from . import badinput, generate, loop, reconcile
+from . import badinput, generate, loop, reconcile, startup
 from .common import hermetic_env
 
-SECTIONS = {"loop": loop.run, "generate": generate.run, "reconcile": reconcile.run,
+SECTIONS = {"startup": startup.run, "loop": loop.run, "generate": generate.run, "reconcile": reconcile.run,
             "badinput": badinput.run}
 
 

@@ -1,32 +1,56 @@
 """The `gitops-sandbox` command line. Every command acts through the facade; state
-printing commands take --json; mutating ones take --wait."""
+printing commands take --json; mutating ones take --wait.
+
+Start-up time is part of the interface (`--help` and `status` answer in a fraction of a
+second, as kubectl does): this module imports only the standard library, the parser
+and the error handler at the top. Each command imports what it uses inside its own
+function, and the heavy parts (the engine, the simulated cluster, the HLD tooling with
+YAML, schemas and yamllint, textual) only where they are needed. A new command follows
+the same pattern:
+
+    def cmd_whoami(args: argparse.Namespace) -> int:
+        sb = _open(args)                      # the facade, imported inside _open
+        ...
+
+tests/test_cli_startup.py fails when `--help` or `status` import a heavy module.
+Errors: raise CliError (or a subsystem's error listed in cli_errors.KNOWN) with a
+message that says what to do; cli_errors.run prints it as one line and exits 1.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
+import sqlite3
 import sys
+import threading
 import time
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from .cli_output import print_pr, print_prs, print_status, print_table
+from .cli_errors import CliError, run
+from .cli_output import print_pr, print_prs, print_status, print_sync, print_table
 from .cli_parser import build_parser
-from .cluster.base import ClusterError, resolve_kind
-from .facade import Sandbox, SandboxError
-from .gitutil import GitError, short
-from .pullrequests import PullRequestError
-from .scenario import cmd_scenario
-from .workspace import Settings, WorkspaceError, default_workspace
 
+if TYPE_CHECKING:
+    from .facade import Sandbox
 
-class CliError(Exception):
-    pass
+__all__ = ["CliError", "main"]
 
 
 def _open(args: argparse.Namespace) -> Sandbox:
+    from .facade import Sandbox
+
     who = getattr(args, "who", None)
     return Sandbox(args.workspace, user=who if who is not None
                    else getattr(args, "global_user", None))
+
+
+def short(sha: str | None) -> str:
+    from .gitutil import short as git_short
+
+    return git_short(sha)
 
 
 def _dump(data: Any) -> None:
@@ -34,6 +58,9 @@ def _dump(data: Any) -> None:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    from .facade import Sandbox
+    from .workspace import Settings, default_workspace
+
     path = args.workspace or default_workspace()
     if args.cluster == "kind":
         from .cluster.kind import check_tools
@@ -64,23 +91,42 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_up(args: argparse.Namespace) -> int:
     sb = _open(args)
+    pid = sb.engine_pid()
+    if pid is not None:
+        raise CliError(f"an engine already runs on {sb.root} (pid {pid}): follow it with "
+                       f"'gitops-sandbox events -f -w {sb.root}' or open "
+                       f"'gitops-sandbox tui -w {sb.root}'; stop it with kill {pid}")
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt  # asked twice: stop waiting for a clean stop
+        stop.set()
+
+    # Ctrl-C and `kill` (SIGTERM) both stop the engine cleanly and exit 0; installed
+    # before the start so a signal during it is not lost either.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, on_signal)
     engine = sb.start_engine()
-    print(f"engine running on {sb.root} ({engine.cluster.name} cluster); Ctrl-C stops it",
-          flush=True)
     try:
-        for ev in _follow(sb, sb.last_event_id() - 1):
-            print(f"{time.strftime('%H:%M:%S', time.localtime(ev.ts))} {ev.stage:<12} "
-                  f"{ev.message}", flush=True)
-    except KeyboardInterrupt:
-        pass
+        print(f"engine running on {sb.root} ({engine.cluster.name} cluster); Ctrl-C stops it",
+              flush=True)
+        after = sb.last_event_id() - 1
+        # The engine stops itself when its lock or database is taken from under it.
+        while not stop.is_set() and engine.fatal is None:
+            for ev in sb.events(after):
+                after = ev.id
+                print(f"{time.strftime('%H:%M:%S', time.localtime(ev.ts))} {ev.stage:<12} "
+                      f"{ev.message}", flush=True)
+            stop.wait(0.2)
     finally:
         sb.close()
-        print("engine stopped")
-    return 0
+    print("engine stopped", flush=True)
+    return 1 if engine.fatal else 0
 
 
-def _follow(sb: Sandbox, after: int):  # type: ignore[no-untyped-def]
-    while True:
+def _follow(sb: Sandbox, after: int, until=lambda: False):  # type: ignore[no-untyped-def]
+    while not until():
         for ev in sb.events(after):
             after = ev.id
             yield ev
@@ -138,11 +184,27 @@ def _wait_checks(sb: Sandbox, pr_id: int, wait: float | None) -> int:
 
 def _wait_deploy(sb: Sandbox, sha: str, wait: float) -> int:
     print(f"waiting for {short(sha)} to reach the cluster...", flush=True)
-    dep = sb.wait_for_deployment(sha, wait)
-    print(f"  manifests {short(dep.get('manifest_sha'))}, sync {dep.get('sync_status')}, "
-          f"health {dep.get('health') or 'n/a'}")
+    try:
+        dep = sb.wait_for_deployment(sha, wait)
+    except TimeoutError:
+        # One readable line, whatever the wait's own message carries.
+        raise TimeoutError(f"{short(sha)} did not reach the cluster within {wait:g}s: "
+                           f"{_stage(sb.deployment(sha))}") from None
+    print(f"  manifests {short(dep.get('manifest_sha')) or '-'}, sync {dep.get('sync_status')}, "
+          f"health {dep.get('health') or 'n/a'}"
+          + (f": {dep['error']}" if dep.get("error") else ""))
     ok = dep.get("sync_status") in ("synced", "unchanged") and dep.get("health") != "Degraded"
     return 0 if ok else 1
+
+
+def _stage(dep: dict[str, Any] | None) -> str:
+    """Where a change is in the pipeline, in words."""
+    if not dep or not dep.get("manifest_sha"):
+        return "no manifest commit yet (see 'gitops-sandbox jobs')"
+    if not dep.get("sync_status"):
+        return f"manifests {short(dep['manifest_sha'])} generated, not synced yet"
+    return (f"manifests {short(dep['manifest_sha'])}, sync {dep['sync_status']}, health "
+            f"{dep.get('health') or 'not known yet'}")
 
 
 def cmd_image(args: argparse.Namespace) -> int:
@@ -222,6 +284,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     if not objects and not sb.engine_running():
         print("no cluster state yet: start the engine with 'gitops-sandbox up'",
               file=sys.stderr)
+    from .cluster.base import resolve_kind
     from .cluster.kubectl_format import format_table
 
     now = float(sb.cluster_snapshot().get("now", 0.0))
@@ -235,18 +298,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
     if action == "status":
         health = sb.health()
         data = {**sb.sync_status(), "health": health.get("app"),
-                "health_check": health.get("check")}
+                "health_check": health.get("check"), "damage": sb.damage()}
         if args.json:
             _dump(data)
             return 0
-        print(f"ready           {data.get('ready')}: {data.get('message')}")
-        print(f"sync            {data.get('sync', 'Unknown')}"
-              + (f" ({', '.join(data.get('drifted') or [])})" if data.get("drifted") else ""))
-        print(f"last applied    {short(data.get('last_applied')) or '-'}")
-        print(f"last attempted  {short(data.get('last_attempted')) or '-'}")
-        print(f"policy          {data.get('policy')}, "
-              f"{'suspended' if data.get('suspended') else 'active'}")
-        print(f"health          {data['health']} (check: {data['health_check'] or '-'})")
+        print_sync(data)
         return 0
     result = sb.operate({"now": "reconcile"}.get(action, action))
     print(f"ran: {result['command']}")
@@ -377,80 +433,82 @@ def cmd_generate(args: argparse.Namespace) -> int:
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     for comp in result.components:
-        print(f"{comp.logical_path or comp.name}: {len(comp.manifest.encode())} bytes")
+        size = len(comp.manifest.encode("utf-8", "surrogateescape"))
+        print(f"{comp.logical_path or comp.name}: {size} bytes")
     print(f"wrote {len(result.documents)} objects to {out / '-'.join(envs)}")
     return 0
 
 
-def dispatch(args: argparse.Namespace) -> int:
-    command = args.command or "tui"
-    if command == "init":
-        return cmd_init(args)
-    if command == "tui":
-        from tui.app import run
+def cmd_tui(args: argparse.Namespace) -> int:
+    from tui.app import run as run_tui
 
-        return run(getattr(args, "workspace", None))
-    if command == "up":
-        return cmd_up(args)
-    if command == "status":
-        sb = _open(args)
-        data = sb.status()
-        if args.json:
-            _dump(data)
-        else:
-            print_status(data)
-        return 0
-    if command == "change":
-        sb = _open(args)
-        sha = sb.change(args.branch, args.assignments, env=args.env,
-                        subcomponent=args.subcomponent, message=args.message)
-        print(f"pushed {short(sha)} to branch {args.branch}; next: gitops-sandbox pr open "
-              f"{args.branch}")
-        return 0
-    if command == "deployments":
-        deps = _open(args).deployments()
-        if args.json:
-            _dump(deps)
-        else:
-            print_table(["HLD", "PR", "IMAGE", "MANIFESTS", "SYNC", "HEALTH"],
-                        [[short(d["hld_sha"]), f"#{d['pr']}" if d["pr"] else "-",
-                          d["image"] or "-", short(d["manifest_sha"]) or "-",
-                          d["sync_status"] or "-", d["health"] or "-"] for d in deps])
-        return 0
-    handlers = {"pr": cmd_pr, "image": cmd_image, "revert": cmd_revert,
-                "cluster": cmd_cluster, "events": cmd_events, "generate": cmd_generate,
-                "sync": cmd_sync, "settings": cmd_settings, "hld": cmd_hld,
-                "scenario": cmd_scenario, "jobs": cmd_jobs, "user": cmd_user,
-                "whoami": cmd_whoami, "clone": cmd_clone}
-    return handlers[command](args)
+    return run_tui(getattr(args, "workspace", None))
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    data = _open(args).status()
+    if args.json:
+        _dump(data)
+    else:
+        print_status(data)
+    return 0
+
+
+def cmd_change(args: argparse.Namespace) -> int:
+    sb = _open(args)
+    sha = sb.change(args.branch, args.assignments, env=args.env,
+                    subcomponent=args.subcomponent, message=args.message, author=args.who,
+                    new_key=args.new_key)
+    print(f"pushed {short(sha)} to branch {args.branch}; next: gitops-sandbox pr open "
+          f"{args.branch}")
+    return 0
+
+
+def cmd_deployments(args: argparse.Namespace) -> int:
+    deps = _open(args).deployments()
+    if args.json:
+        _dump(deps)
+    else:
+        print_table(["HLD", "PR", "IMAGE", "MANIFESTS", "SYNC", "HEALTH"],
+                    [[short(d["hld_sha"]), f"#{d['pr']}" if d["pr"] else "-",
+                      d["image"] or "-", short(d["manifest_sha"]) or "-",
+                      d["sync_status"] or "-", d["health"] or "-"] for d in deps])
+    return 0
+
+
+def cmd_scenario(args: argparse.Namespace) -> int:
+    from .scenario import cmd_scenario as run_scenarios
+
+    return run_scenarios(args)
+
+
+HANDLERS = {"init": cmd_init, "tui": cmd_tui, "up": cmd_up, "status": cmd_status,
+            "change": cmd_change, "deployments": cmd_deployments, "pr": cmd_pr,
+            "image": cmd_image, "revert": cmd_revert, "cluster": cmd_cluster,
+            "events": cmd_events, "generate": cmd_generate, "sync": cmd_sync,
+            "settings": cmd_settings, "hld": cmd_hld, "scenario": cmd_scenario,
+            "jobs": cmd_jobs, "user": cmd_user, "whoami": cmd_whoami, "clone": cmd_clone}
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    return HANDLERS[args.command or "tui"](args)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     if args.command is None:
         args.workspace = None
+    return run(lambda: _dispatch_checked(args))
+
+
+def _dispatch_checked(args: argparse.Namespace) -> int:
     try:
         return dispatch(args)
-    except (SandboxError, PullRequestError, WorkspaceError, CliError, ClusterError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except TimeoutError as exc:
-        print(f"timed out: {exc}", file=sys.stderr)
-        return 1
-    except GitError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except Exception as exc:  # noqa: BLE001 - one clear line rather than a traceback
-        from .hld import HldError
+    except sqlite3.DatabaseError as exc:
+        from .workspace import damaged_db_message, default_workspace
 
-        if isinstance(exc, HldError):
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        raise
+        root = getattr(args, "workspace", None) or default_workspace()
+        raise CliError(damaged_db_message(Path(root).expanduser(), exc)) from None
 
 
 if __name__ == "__main__":

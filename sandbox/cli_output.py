@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .gitutil import short
-from .pullrequests import PullRequest
+
+if TYPE_CHECKING:  # the command line stays quick to start: no workspace imports here
+    from .pullrequests import PullRequest
 
 
 def print_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -60,10 +62,40 @@ def print_status(data: dict[str, Any]) -> None:
     man = data["manifests"]
     print(f"manifests   main {short(man['main'])}, flux-sync {short(man['flux_sync']) or '-'}")
     sync = data["sync"]
-    print(f"reconciler  {'Ready' if sync.get('ready') else 'Not ready'}: {sync.get('message')}")
+    print(f"reconciler  {ready_line(sync)}")
+    print(f"            applied {short(sync.get('last_applied')) or '-'}, attempted "
+          f"{short(sync.get('last_attempted')) or '-'}")
+    for line in sync.get("behind") or []:
+        print(f"behind      {line}")
     print(f"health      {data['health']['app']}")
     prs = data["pull_requests"]
     print(f"open PRs    {len(prs)}")
     for p in prs:
         print(f"  #{p['id']} {p['title']} [checks {p['checks']}, "
               f"{len(p['approvals'])} approval(s)]")
+    print_damage(data.get("damage") or [])
+
+
+def ready_line(sync: dict[str, Any]) -> str:
+    """Flux's Ready condition as `flux get kustomizations` shows it."""
+    return (f"Ready {sync.get('ready_status', 'Unknown')} {sync.get('reason', '')}: "
+            f"{sync.get('message')}")
+
+
+def print_sync(data: dict[str, Any]) -> None:
+    print(f"ready           {ready_line(data)}")
+    print(f"sync            {data.get('sync', 'Unknown')}"
+          + (f" ({', '.join(data.get('drifted') or [])})" if data.get("drifted") else ""))
+    print(f"last applied    {data.get('lastAppliedRevision') or '-'}")
+    print(f"last attempted  {data.get('lastAttemptedRevision') or '-'}")
+    for line in data.get("behind") or []:
+        print(f"behind main     {line}")
+    print(f"policy          {data.get('policy')}, "
+          f"{'suspended' if data.get('suspended') else 'active'}")
+    print(f"health          {data['health']} (check: {data['health_check'] or '-'})")
+    print_damage(data.get("damage") or [])
+
+
+def print_damage(lines: list[str]) -> None:
+    for line in lines:
+        print(f"problem: {line}")

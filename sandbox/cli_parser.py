@@ -1,4 +1,8 @@
-"""The command line's grammar: every subcommand, its arguments and its help."""
+"""The command line's grammar: every subcommand, its arguments and its help.
+
+Only the grammar lives here, so `gitops-sandbox --help` loads nothing but this, the
+registry's profile names and the standard library; the commands are in cli.py.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,15 @@ from pathlib import Path
 
 from . import __version__
 from .registry import PROFILES
-from .workspace import DEFAULT_ENV_VAR
+
+# workspace.DEFAULT_ENV_VAR, spelled out so that --help does not load the workspace
+# (tests/test_cli_startup.py checks that the two agree).
+DEFAULT_ENV_VAR = "GITOPS_SANDBOX_WORKSPACE"
 
 DEFAULT_WAIT = 120.0
 EPILOG = f"""The workspace (-w) defaults to ${DEFAULT_ENV_VAR}, then ~/.gitops-sandbox/default.
 Start the engine with 'gitops-sandbox up' (or the TUI); other commands work from any
 terminal and act through git and the workspace's database."""
-
 
 
 def _ws_arg(p: argparse.ArgumentParser) -> None:
@@ -66,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("assignments", nargs="+", metavar="KEY=VALUE", help="e.g. replicas=3")
     p.add_argument("--subcomponent", "-s", help="e.g. web")
     p.add_argument("--env", help="config environment (default: the pipeline's first)")
+    p.add_argument("--new-key", action="store_true",
+                   help="allow keys the subcomponent has no value or placeholder for yet "
+                        "(without it, an unknown key is refused as a likely typo)")
     p.add_argument("-m", "--message")
     p.add_argument("--as", dest="who", default=None, metavar="USER",
                    help="author (default: the configured user, see 'whoami')")
@@ -227,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hld", type=Path, default=Path("."), help="HLD folder (default: .)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default: HLD/generated)")
     p.add_argument("--allow-hooks", action="store_true",
-                   help="run before/after-generate hooks (they run shell commands from the HLD)")
+                   help="run the HLD's install and generate hooks (shell commands from the HLD)")
     sc = sub.add_parser("scenario", help="rehearse incidents from YAML scenario files, headless")
     scs = sc.add_subparsers(dest="scenario_command", metavar="ACTION", required=True)
     p = scs.add_parser("run", help="run scenario files (or folders of them), each in a fresh "

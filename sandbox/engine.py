@@ -9,35 +9,47 @@ Threads, each with its own SQLite connection and git calls:
   generate), to new registry tags (release) and runs the job queue;
 - flux: reconciles when the manifest repo's main moves, and every resync period;
 - tick: steps the cluster to the clock's now, evaluates health, keeps snapshots in
-  SQLite for other processes.
+  SQLite for other processes, renews the leases of running jobs and checks that its
+  lock file and database are still the ones it opened.
+
+Causal order: the reconciler does not start on a manifest commit while the generate
+job that pushed it has not finished, so the log reads generate -> manifests.generated
+-> job.finished -> sync.started -> apply -> sync.finished -> health.check. Health is
+evaluated under the reconciler's lock, so a verdict always belongs to the revision
+that was live when it was taken.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from . import clusterops
+from . import clusterops, faults, repair
 from .clock import Clock, RealClock
-from .cluster.base import ClusterBackend
+from .cluster.base import ClusterBackend, parse_ref
+from .clusterstate import ClusterState
 from .deployments import DeploymentTracker
 from .events import EventBus
 from .flux import Reconciler
 from .gitserver.http import GitServer
-from .gitutil import refs, short
+from .gitutil import git, refs, short, trailers
 from .monitor import Monitor
-from .pipelines import CIRunner, enqueue
+from .pipelines import CIRunner, enqueue, pending_job
 from .pullrequests import PullRequests
 from .workspace import EngineLock, Workspace
 
 POLL_SECONDS = 1.0  # safety net under the watchers for the job queue and refs
 DRIFT_CHECK_SECONDS = 2.0  # how often the live cluster is compared with git (a dry run)
+GUARD_SECONDS = 1.0  # how often leases are renewed and the lock and database checked
 
 
 class EngineError(Exception):
@@ -77,11 +89,20 @@ class Engine:
     def __init__(self, ws: Workspace, clock: Clock | None = None,
                  cluster: ClusterBackend | None = None, tick_seconds: float = 0.05) -> None:
         self.ws = ws
-        self.clock = clock or RealClock(ws.settings.clock_speed)
-        self.bus = EventBus(ws.store)
+        # The simulated cluster outlives the engine (clusterstate.py); a cluster handed in
+        # is the caller's to keep.
+        self._cluster_state = None if cluster is not None else ClusterState.load(ws)
+        self.clock = clock or RealClock(ws.settings.clock_speed,
+                                        start=self._cluster_state.resume_time()
+                                        if self._cluster_state else 0.0)
+        self.bus = EventBus(ws.store, self.clock)
         self.prs = PullRequests(ws, self.bus)
-        self.ci = CIRunner(ws, self.bus, self.prs)
+        self.start_id = uuid.uuid4().hex[:8]
+        self.ci = CIRunner(ws, self.bus, self.prs, owner=f"{os.getpid()}:{self.start_id}")
+        self.ci.on_finished = self._job_finished
         self.ci.handlers["op"] = lambda params, log: clusterops.perform(self, params)
+        if cluster is None and self._cluster_state:
+            cluster = self._cluster_state.build(lambda: make_cluster(ws, self.clock), self.clock)
         self.cluster = cluster or make_cluster(ws, self.clock)
         self.flux = Reconciler(ws, self.cluster, self.bus)
         self.monitor = Monitor(self.cluster, self._publish_health)
@@ -102,17 +123,33 @@ class Engine:
         self._health_check = "Unknown"
         self._app_health: tuple[str | None, str] = (None, "")
         self._snapshot_due = 0.0
+        self._health_written: Any = None
+        self._guard_due = 0.0
+        self._started = False
         self.health: dict[str, Any] = {}
+        # Why the engine stopped itself (its lock or database was taken from under it).
+        self.fatal: str | None = None
 
     # -- life cycle ----------------------------------------------------------
     def start(self) -> Engine:
-        if not self.lock.acquire():
+        dev, ino = self.ws.store.identity
+        if not self.lock.acquire(f"db={dev}:{ino}\nstart={self.start_id}\n"):
             pid = self.lock.held_elsewhere()
             raise EngineError(
                 f"an engine already runs on {self.ws.root} (pid {pid}); attach to it with "
                 "'gitops-sandbox tui' or use the CLI, or stop it first")
         self._tracker = DeploymentTracker(self.ws.store, self.bus)
+        self._started = True
         self.gitserver = self._start_git_server()
+        try:
+            repair.repair_on_start(self.ws, self.bus, self.prs)
+        except Exception:
+            self.gitserver.stop()
+            self.lock.release()
+            raise
+        if self._cluster_state:
+            self._cluster_state.attach(self.cluster, self.bus)
+            self._seed_health()
         self.ws.signal_dir.mkdir(exist_ok=True)
         self.ws.registry_dir.mkdir(exist_ok=True)
         observer = Observer()
@@ -152,6 +189,8 @@ class Engine:
             self._tracker.close()
         if self.gitserver is not None:
             self.gitserver.stop()
+        if self.health:
+            self.write_snapshots()  # what the CLI shows while no engine runs
         self.bus.publish("engine.stopped", "engine", "engine stopped")
         self.lock.release()
 
@@ -216,6 +255,10 @@ class Engine:
         self.scan_registry()
         self.ci.run_pending()
 
+    def _job_finished(self, kind: str, result: dict[str, Any]) -> None:
+        if kind == "generate":
+            self._wake_flux.set()  # the reconciler may have waited for this record
+
     def scan_hld_refs(self) -> None:
         store = self.ws.store
         now = refs(self.ws.hld_git, "refs/heads/")
@@ -231,8 +274,9 @@ class Engine:
                 self.bus.publish("push.received", "gitserver",
                                  f"hld.git: {branch} -> {short(sha)}", branch=branch, sha=sha)
             if branch == "main":
-                if store.one("SELECT 1 FROM deployments WHERE hld_sha=?", sha) is None:
-                    enqueue(self.ws, "generate", sha=sha)
+                # Every commit main gained gets its manifests, in order, even when
+                # several merges landed between two scans.
+                repair.enqueue_missing_generations(self.ws)
                 continue
             for pr in self.prs.open_for_branch(branch):
                 if pr.head_sha != sha:
@@ -252,8 +296,20 @@ class Engine:
             enqueue(self.ws, "release", repository=image.repository, tag=image.tag)
 
     # -- flux ----------------------------------------------------------------
+    def generate_pending_for(self, manifest_sha: str | None) -> bool:
+        """Whether the generate job that pushed this manifest commit has not finished:
+        its record (manifests.generated, job.finished) must come before the sync."""
+        if not manifest_sha:
+            return False
+        message = git("log", "-1", "--format=%B", manifest_sha,
+                      git_dir=self.ws.manifests_git, check=False)
+        hld_sha = trailers(message).get("HLD-Commit") if message else None
+        return bool(hld_sha) and pending_job(self.ws, "generate", sha=hld_sha)
+
     def _flux_step(self) -> None:
         head = self.flux.head()
+        if head != self.flux.status.last_attempted and self.generate_pending_for(head):
+            return  # woken again when the job finishes
         now = self.clock.now()
         due = now - self._last_resync >= self.ws.settings.resync_seconds
         if self._reconcile_requested.is_set():
@@ -278,14 +334,23 @@ class Engine:
         self.bus.publish(kind, stage, message, **data)
 
     def tick(self) -> None:
+        if time.monotonic() >= self._guard_due:
+            self._guard_due = time.monotonic() + GUARD_SECONDS
+            if not self._guard():
+                return
         for ev in self.cluster.step():
             if ev.type == "Warning" or ev.reason in ("ScalingReplicaSet",):
                 self.bus.publish("cluster.event", "cluster",
                                  f"{ev.ref.short}: {ev.reason}: {ev.message}",
                                  reason=ev.reason, object=str(ev.ref), type=ev.type)
-        expected = self.flux.status.refs()
-        results = self.monitor.evaluate(expected)
-        revision = self.flux.status.last_applied
+        # One snapshot under the reconciler's lock: the objects, their health and the
+        # revision they belong to are read with no apply in between.
+        with self.flux.lock:
+            expected = self.flux.status.refs()
+            results = self.monitor.evaluate(expected)
+            faults.point("tick.after_evaluate")
+            revision = self.flux.status.last_applied
+            hld_sha = self.flux.status.hld_sha
         if expected:
             health, why = self.monitor.overall(results)
             word = health.value
@@ -295,18 +360,41 @@ class Engine:
             self._app_health = (revision, word)
             self.bus.publish("health.changed", "monitor",
                              f"app is {word} at {short(revision)}: {why}", scope="app",
-                             health=word, revision=revision, hld_sha=self.flux.status.hld_sha)
+                             health=word, revision=revision, hld_sha=hld_sha)
         self._health_gate(revision, word, why)
         self.health = {"app": word, "message": why, "revision": revision,
                        "check": self._health_check, "now": self.clock.now(),
                        "objects": {str(ref): [h.value, msg] for ref, (h, msg) in results.items()}}
+        verdict = (revision, word, self._health_check,
+                   [h for h, _ in self.health["objects"].values()])
         if time.monotonic() >= self._snapshot_due:
             started = time.monotonic()
             self.write_snapshots()
+            self._health_written = verdict
             # Other processes read these snapshots; a big cluster makes them costly, so
             # they are kept to a fifth of the engine's time at most.
             cost = time.monotonic() - started
             self._snapshot_due = time.monotonic() + max(0.25, 4 * cost)
+        elif verdict != self._health_written:
+            # A verdict is written when it changes, so an engine killed right after
+            # still knows on restart what it last said (and does not say it again).
+            self.ws.store.put_snapshot("health", self.health)
+            self._health_written = verdict
+
+    def _seed_health(self) -> None:
+        """A restarted engine finds the cluster as it was: it takes the health it last
+        published as known, so only real changes make events."""
+        snap = self.ws.store.get_snapshot("health")
+        data = snap[1] if snap else {}
+        revision = data.get("revision")
+        if not revision or revision != self.flux.status.last_applied:
+            return
+        self._app_health = (revision, str(data.get("app")))
+        self._synced_at = (revision, self.clock.now())
+        self._health_check = str(data.get("check") or "Waiting")
+        self.monitor.seed({ref: health for ref, health in (
+            (parse_ref(key), value) for key, value in (data.get("objects") or {}).items())
+            if ref is not None})
 
     def _health_gate(self, revision: str | None, word: str, why: str) -> None:
         """Flux's health check: after a sync, wait (in simulated time) for every applied
@@ -330,6 +418,38 @@ class Engine:
             self.bus.publish("health.check", "flux",
                              f"Health check failed for {short(revision)}: {reason}",
                              revision=revision, result="Failed", reason=reason)
+
+    def _guard(self) -> bool:
+        """Renew job leases; check the lock file and the database are still ours."""
+        if not self._started:
+            return True  # driven step by step (tests): no lock, no leases to guard
+        if not self.ws.store.still_same_file():
+            self._die("state.db was deleted or replaced under the running engine, which "
+                      "would write into a file nobody reads: the engine stops; start it "
+                      "again (gitops-sandbox up)")
+            return False
+        if not self.lock.still_ours():
+            if self.lock.retake():
+                self.bus.publish("engine.warning", "engine",
+                                 "engine.lock was deleted under the running engine: "
+                                 "recreated it, so no second engine can start")
+            else:
+                pid = self.lock.held_elsewhere()
+                self._die(f"engine.lock was deleted and another engine (pid {pid}) took it: "
+                          "this engine stops so that only one runs")
+                return False
+        self.ci.renew_leases()
+        return True
+
+    def _die(self, why: str) -> None:
+        self.fatal = why
+        print(f"error: {why}", file=sys.stderr, flush=True)
+        try:
+            self.bus.publish("engine.error", "engine", why)
+        except Exception:  # noqa: BLE001 - the database may be the thing that is gone
+            pass
+        # stop() joins this very thread, so it runs on another one.
+        threading.Thread(target=self.stop, name="engine-stop", daemon=True).start()
 
     def write_snapshots(self) -> None:
         snap = getattr(self.cluster, "snapshot", None)

@@ -1,6 +1,11 @@
 """The event bus: every stage publishes typed events here; each is appended to the
 audit log in SQLite, so other processes (the CLI, an attached TUI, `--wait`) see the
 same stream by reading the table.
+
+Order: `publish` is the only writer of the events table, and the table's
+autoincrement id is the sequence number: readers sort by id, never by time. Each event
+carries the wall time and the simulated time (the engine's clock; a process without
+the clock repeats the latest simulated time the log knows).
 """
 
 from __future__ import annotations
@@ -10,9 +15,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .store import Store
+
+if TYPE_CHECKING:
+    from .clock import Clock
 
 # The event kinds the pipeline speaks; stages may add more, these are the ones
 # the TUI, the scenario runner and `--wait` rely on.
@@ -34,10 +42,16 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
     ts: float = 0.0
     id: int = 0
+    sim: float = 0.0  # the simulated clock's time when it was published
+
+    @property
+    def seq(self) -> int:
+        return self.id
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "ts": self.ts, "kind": self.kind, "stage": self.stage,
-                "message": self.message, "data": self.data}
+        return {"id": self.id, "seq": self.id, "ts": self.ts, "sim": self.sim,
+                "kind": self.kind, "stage": self.stage, "message": self.message,
+                "data": self.data}
 
 
 Subscriber = Callable[[Event], None]
@@ -45,12 +59,13 @@ Subscriber = Callable[[Event], None]
 
 def _row_to_event(row: Any) -> Event:
     return Event(row["kind"], row["stage"], row["message"], json.loads(row["data"]),
-                 row["ts"], row["id"])
+                 row["ts"], row["id"], float(row["sim"] or 0.0))
 
 
 class EventBus:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, clock: Clock | None = None) -> None:
         self.store = store
+        self.clock = clock
         self._subs: list[Subscriber] = []
         self._lock = threading.Lock()
 
@@ -69,11 +84,16 @@ class EventBus:
         ts = time.time()
         payload = json.dumps(data, default=str)
         with self.store.tx() as db:
+            # Read inside the write lock, so simulated time never goes back in id order.
+            sim = self.clock.now() if self.clock is not None else None
+            if sim is None:
+                row = db.execute("SELECT sim FROM events ORDER BY id DESC LIMIT 1").fetchone()
+                sim = float(row["sim"] or 0.0) if row else 0.0
             cur = db.execute(
-                "INSERT INTO events(ts, kind, stage, message, data) VALUES(?, ?, ?, ?, ?)",
-                (ts, kind, stage, message, payload))
+                "INSERT INTO events(ts, kind, stage, message, data, sim) VALUES(?, ?, ?, ?, ?, ?)",
+                (ts, kind, stage, message, payload, sim))
             eid = int(cur.lastrowid or 0)
-        event = Event(kind, stage, message, json.loads(payload), ts, eid)
+        event = Event(kind, stage, message, json.loads(payload), ts, eid, sim)
         with self._lock:
             subs = list(self._subs)
         for fn in subs:

@@ -9,31 +9,55 @@ versus the snapshot the engine keeps in SQLite).
 
 from __future__ import annotations
 
+import difflib
 import os
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import clusterops
-from . import hld as hldlib
+from . import clusterops, repair
 from .clock import Clock
 from .cluster.base import ClusterEvent, resolve_kind
 from .deployments import get_deployment, list_deployments
-from .engine import Engine, EngineError
 from .events import Event, EventBus, last_event_id, read_events
 from .facade_users import USER_ENV_VAR, Identities
 from .facade_waits import SandboxError, Waiting
 from .gitserver import remote
 from .gitutil import GitError, git, refs, rev, short
-from .pipelines import CHECK_NAME, enqueue, job_row
 from .pullrequests import PullRequest, PullRequestError, PullRequests
 from .registry import Image, RegistryError
 from .users import Users
 from .workspace import EngineLock, Settings, Workspace, default_workspace, init_workspace
 
-__all__ = ["Sandbox", "SandboxError", "EngineError", "PullRequestError", "USER_ENV_VAR"]
+# The command line answers `status` in a fraction of a second: the engine, the HLD
+# tooling (YAML, schemas, yamllint) and the CI runner are imported by the methods that
+# use them, never here.
+if TYPE_CHECKING:
+    from .engine import Engine
+
+__all__ = ["Sandbox", "SandboxError", "PullRequestError", "USER_ENV_VAR"]
+
+
+def _refuse_unknown_keys(work: Path, assignments: list[str], subcomponent: str | None) -> None:
+    from . import hld as hldlib
+
+    known = hldlib.known_config_keys(work, subcomponent)
+    who = subcomponent or "the root component"
+    for item in assignments:
+        dotted = ".".join(hldlib.parse_assignment(item)[0])
+        if dotted in known:
+            continue
+        inner = sorted(k for k in known if k.startswith(dotted + "."))
+        if inner:
+            raise SandboxError(f"{dotted!r} of {who} is a map, not a value; set one of its "
+                               f"keys: {', '.join(inner)}")
+        close = difflib.get_close_matches(dotted, known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        listed = ", ".join(sorted(known)) or "none yet"
+        raise SandboxError(f"{who} has no config key {dotted!r}{hint}; its keys: {listed}. "
+                           "To add a new key, repeat with --new-key")
 
 
 class Sandbox(Identities, Waiting):
@@ -83,6 +107,8 @@ class Sandbox(Identities, Waiting):
 
     def start_engine(self, clock: Clock | None = None) -> Engine:
         if self.engine is None:
+            from .engine import Engine
+
             self.engine = Engine(self.ws, clock=clock).start()
         return self.engine
 
@@ -149,8 +175,14 @@ class Sandbox(Identities, Waiting):
 
     def change(self, branch: str, assignments: list[str], env: str | None = None,
                subcomponent: str | None = None, message: str | None = None,
-               author: str | None = None) -> str:
-        """A `fab set`-like config change committed on a branch and pushed."""
+               author: str | None = None, new_key: bool = False) -> str:
+        """A `fab set`-like config change committed on a branch and pushed.
+
+        A key the subcomponent does not know yet is refused unless ``new_key``: unlike
+        ``fab set``, a typo must not become a new, unused key that passes every check.
+        """
+        from . import hld as hldlib
+
         env = env or self.settings.environments[0]
 
         def edit(work: Path) -> None:
@@ -160,6 +192,8 @@ class Sandbox(Identities, Waiting):
                     if subcomponent.split(".")[0] not in names:
                         raise SandboxError(f"the HLD has no subcomponent {subcomponent!r}; "
                                            f"it has: {', '.join(names) or 'none'}")
+                if not new_key:
+                    _refuse_unknown_keys(work, assignments, subcomponent)
                 hldlib.set_values(work, assignments, env=env, subcomponent=subcomponent)
             except hldlib.HldError as exc:
                 raise SandboxError(str(exc)) from exc
@@ -177,6 +211,8 @@ class Sandbox(Identities, Waiting):
     # -- pull requests -------------------------------------------------------
     def open_pr(self, head: str, title: str = "", body: str = "",
                 author: str | None = None) -> PullRequest:
+        from .pipelines import enqueue
+
         pr = self.prs.open(head, title, author=self._user(author), body=body)
         enqueue(self.ws, "validate", pr=pr.id, sha=pr.head_sha)
         return pr
@@ -199,6 +235,8 @@ class Sandbox(Identities, Waiting):
         return self.prs.close(pr_id, self._user(by))
 
     def pr_diff(self, pr_id: int) -> dict[str, str]:
+        from .pipelines import CHECK_NAME, job_row
+
         pr = self.prs.get(pr_id)
         base = pr.merge_sha + "^1" if pr.merge_sha else f"refs/heads/{pr.base}"
         hld_diff = git("diff", f"{base}...{pr.head_sha}", git_dir=self.ws.hld_git, check=False)
@@ -229,6 +267,8 @@ class Sandbox(Identities, Waiting):
 
     # -- revert --------------------------------------------------------------
     def revert(self, ref: str | None = None, author: str | None = None) -> PullRequest:
+        from .pipelines import enqueue
+
         user = self._user(author)
         hld = self.ws.hld_git
         target = ref or git("rev-list", "--merges", "-1", "refs/heads/main",
@@ -287,6 +327,12 @@ class Sandbox(Identities, Waiting):
     def cluster_snapshot(self) -> dict[str, Any]:
         if self.engine is not None:
             self.engine.write_snapshots()
+        elif not self.engine_running():
+            from .clusterstate import offline_snapshot
+
+            saved = offline_snapshot(self.ws)  # the simulated cluster lives on in SQLite
+            if saved is not None:
+                return saved
         snap = self.ws.store.get_snapshot("cluster")
         return snap[1] if snap else {"objects": []}
 
@@ -307,12 +353,19 @@ class Sandbox(Identities, Waiting):
         return snap[1] if snap else {"app": "Unknown", "objects": {}}
 
     def sync_status(self) -> dict[str, Any]:
+        """Flux's view (Ready, reason, revisions) and how far behind main it is."""
         if self.engine is not None:
             from dataclasses import asdict
 
-            return asdict(self.engine.flux.status)
-        snap = self.ws.store.get_snapshot("flux")
-        return snap[1] if snap else {"ready": False, "message": "never reconciled"}
+            status = asdict(self.engine.flux.status)
+        else:
+            snap = self.ws.store.get_snapshot("flux")
+            status = snap[1] if snap else {"ready": False, "message": "never reconciled"}
+        return repair.sync_view(self.ws, status)
+
+    def damage(self) -> list[str]:
+        """What is broken and not repaired by itself, one line each with what to do."""
+        return repair.damage(self.ws, self.engine_pid())
 
     def reconcile_now(self) -> dict[str, Any]:
         return self.operate("reconcile")
@@ -336,6 +389,8 @@ class Sandbox(Identities, Waiting):
 
     def operate(self, action: str, timeout: float = 30.0, **params: Any) -> dict[str, Any]:
         """A kubectl/flux-style action; the engine (here or in another process) runs it."""
+        from .pipelines import enqueue, job_row
+
         params["action"] = action
         try:
             if self.engine is not None:
@@ -381,12 +436,16 @@ class Sandbox(Identities, Waiting):
         return get_deployment(self.ws.store, hld_sha)
 
     def job(self, job_id: int) -> dict[str, Any]:
+        from .pipelines import job_row
+
         job = job_row(self.ws, job_id)
         if job is None:
             raise SandboxError(f"no CI job #{job_id}; see 'gitops-sandbox jobs'")
         return job
 
     def jobs(self, limit: int = 20) -> list[dict[str, Any]]:
+        from .pipelines import job_row
+
         rows = self.ws.store.query("SELECT id FROM jobs ORDER BY id DESC LIMIT ?", limit)
         return [j for j in (job_row(self.ws, r["id"]) for r in rows) if j]
 
@@ -412,6 +471,7 @@ class Sandbox(Identities, Waiting):
             "health": {"app": health.get("app", "Unknown"),
                        "objects": health.get("objects", {})},
             "deployments": self.deployments(5),
+            "damage": self.damage(),
             "images": [{"image": i.ref, "profile": i.profile.name} for i in self.images()],
         }
 

@@ -4,6 +4,7 @@ database (whichever process runs the engine) until a condition holds or time run
 
 from __future__ import annotations
 
+import json
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -46,26 +47,61 @@ class Waiting:
             time.sleep(0.05)
 
     def wait_for_deployment(self, hld_sha: str, timeout: float = 120.0) -> dict[str, Any]:
-        """Until the change is synced and the app Healthy or Degraded, or sync failed."""
+        """Until this change's manifest commit is synced and its health check has a
+        verdict (or generation or sync failed, or its manifests were unchanged). The
+        result is about this change: its manifest commit, its sync, its health verdict."""
         self._require_engine()
         deadline = time.monotonic() + timeout
         while True:
-            dep = self.deployment(hld_sha) or {}
-            if dep.get("sync_status") == "failed" or dep.get("health") in ("Healthy",
-                                                                            "Degraded"):
+            done, dep, stage = self.deployment_progress(hld_sha)
+            if done:
                 return dep
-            if dep.get("sync_status") == "unchanged":
-                return dep
-            failed = self.ws.store.one(
-                "SELECT result FROM jobs WHERE kind='generate' AND status='failure' AND "
-                "params LIKE ? ORDER BY id DESC LIMIT 1", f'%"{hld_sha}"%')
-            if failed:
-                return {"hld_sha": hld_sha, "sync_status": "failed",
-                        "error": "manifest generation failed", **dep}
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{short(hld_sha)} did not settle within {timeout:g}s "
-                                   f"(last state: {dep or 'not generated yet'})")
+                raise TimeoutError(f"{short(hld_sha)} did not settle within {timeout:g}s: "
+                                   f"stuck at {stage}")
             time.sleep(0.05)
+
+    def deployment_progress(self, hld_sha: str) -> tuple[bool, dict[str, Any], str]:
+        """(settled, the record so far, the stage it waits in) for one HLD commit."""
+        store = self.ws.store
+        dep = dict(self.deployment(hld_sha) or {"hld_sha": hld_sha})
+        manifest = dep.get("manifest_sha")
+        if not manifest:
+            job = store.one("SELECT id, status, result FROM jobs WHERE kind='generate' AND "
+                            "json_extract(params, '$.sha')=? ORDER BY id DESC LIMIT 1", hld_sha)
+            if job is not None and job["status"] == "failure":
+                error = json.loads(job["result"] or "{}").get("error")
+                return True, {**dep, "sync_status": "failed",
+                              "error": f"manifest generation failed (job #{job['id']})"
+                              + (f": {error}" if error else "")}, "generate"
+            where = (f"job #{job['id']} {job['status']}" if job is not None else
+                     "no job yet: is the commit on main?")
+            return False, dep, f"generate ({where})"
+        if dep.get("sync_status") == "unchanged":
+            dep.setdefault("health", None)
+            dep["health"] = dep["health"] or self._app_health()
+            return True, dep, "done"
+        if dep.get("sync_status") == "failed":
+            return True, dep, "sync"
+        if dep.get("sync_status") != "synced":
+            return False, dep, f"sync of manifests {short(manifest)} (not applied yet)"
+        row = store.one("SELECT data FROM events WHERE kind='health.check' AND "
+                        "json_extract(data, '$.revision')=? ORDER BY id DESC LIMIT 1", manifest)
+        if row is None:
+            return False, dep, (f"health check of {short(manifest)} "
+                                f"(app {self._app_health()})")
+        check = json.loads(row["data"])
+        dep["health_check"] = check.get("result")
+        dep["health"] = "Healthy" if check.get("result") == "Passed" else "Degraded"
+        if check.get("reason"):
+            dep["error"] = check["reason"]
+        return True, dep, "done"
+
+    def health(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _app_health(self) -> str:
+        return str(self.health().get("app") or "Unknown")
 
     def wait_for_release(self, repository: str, tag: str, timeout: float = 60.0) -> PullRequest:
         self._require_engine()

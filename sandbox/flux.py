@@ -9,19 +9,27 @@ and no longer see (never what we did not create, never what opts out), and move 
 
 Failure policy: `atomic` (Flux v2, the default) applies nothing when any object is
 invalid; `partial` (Flux v1) applies the valid ones and records per-object errors.
+
+Status in Flux's terms: the Ready condition (`True`/`False`/`Unknown`) with its reason
+(`ReconciliationSucceeded`, `ReconciliationFailed`, `Progressing`,
+`DependencyNotReady`), `lastAppliedRevision` and `lastAttemptedRevision`. A reconcile
+runs under `lock`, and whoever reads health takes the same lock, so health is never
+stamped on a revision it was not measured against.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import yaml
 
+from . import faults
 from .cluster.base import ApplyResult, ClusterBackend, ObjRef
 from .events import EventBus
-from .gitutil import git, read_tree, refs, short, trailers
+from .gitutil import git, read_tree, refs, rev, short, trailers
 from .workspace import Workspace
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -30,6 +38,26 @@ PRUNE_ANNOTATION = "gitops-sandbox.io/prune"  # "disabled" keeps the object when
 SYNC_TAG = "refs/tags/flux-sync"
 FIRST_KINDS = ("Namespace", "CustomResourceDefinition")
 POLICIES = ("atomic", "partial")
+SUCCEEDED, FAILED = "ReconciliationSucceeded", "ReconciliationFailed"
+PROGRESSING, DEPENDENCY = "Progressing", "DependencyNotReady"
+
+
+class WatchedLock:
+    """A re-entrant lock that remembers when someone had to wait for it (tests use that
+    to force an interleaving without timing)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self.contended = threading.Event()
+
+    def __enter__(self) -> WatchedLock:
+        if not self._lock.acquire(blocking=False):
+            self.contended.set()
+            self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
 
 
 @dataclass
@@ -46,6 +74,8 @@ class SyncStatus:
     policy: str = "atomic"
     sync: str = "Unknown"  # Synced | OutOfSync (Argo CD's words): does the cluster match git?
     drifted: list[str] = field(default_factory=list)
+    ready_status: str = "Unknown"  # Flux's Ready condition: True | False | Unknown
+    reason: str = PROGRESSING
 
     def refs(self) -> list[ObjRef]:
         return [ObjRef(*item) for item in self.inventory]
@@ -67,6 +97,7 @@ class Reconciler:
         self.status.policy = ws.settings.failure_policy
         self._desired: list[dict[str, Any]] | None = None  # what the last apply sent
         self._trusted: set[str] = set()  # revisions that passed the server's rules
+        self.lock = WatchedLock()
 
     def head(self) -> str | None:
         return refs(self.ws.manifests_git, "refs/heads/main").get("refs/heads/main")
@@ -102,11 +133,31 @@ class Reconciler:
         return objects, errors
 
     def reconcile(self, reason: str = "manual") -> SyncStatus:
+        with self.lock:
+            return self._reconcile(reason)
+
+    def _condition(self, status: str, reason: str, message: str) -> None:
+        st = self.status
+        st.ready_status, st.reason, st.message = status, reason, message
+        st.ready = status == "True"
+
+    def _reconcile(self, reason: str) -> SyncStatus:
         st = self.status
         if st.suspended:
             return st
         sha = self.head()
         if sha is None:
+            return st
+        if rev(self.ws.manifests_git, sha) is None:
+            # No artifact to apply: Flux reports its source as not ready, and retries.
+            if st.reason != DEPENDENCY or st.last_attempted != sha:
+                st.last_attempted = sha
+                self._condition("False", DEPENDENCY,
+                                f"manifests.git main points at a missing object {short(sha)}")
+                self._save()
+                self.bus.publish("sync.failed", "flux",
+                                 f"Reconciliation failed: {st.message}", revision=sha,
+                                 errors=[st.message])
             return st
         started = time.monotonic()
         new_revision = sha != st.last_applied
@@ -119,6 +170,8 @@ class Reconciler:
             return self._refused(sha, hld_sha, untrusted)
         self._trusted.add(sha)
         if new_revision:
+            self._condition("Unknown", PROGRESSING,
+                            f"reconciliation in progress for main@{short(sha)}")
             self.bus.publish("sync.started", "flux",
                              f"reconciling {short(sha)} ({reason})", revision=sha,
                              hld_sha=hld_sha, reason=reason)
@@ -138,6 +191,7 @@ class Reconciler:
             self._report_drift(checks, bad)
         valid.sort(key=lambda o: _order(ObjRef.of(o)))
         results = self.cluster.apply(valid)
+        faults.point("flux.after_apply")
         self._desired = valid
         applied = {r.ref for r in results if not r.error}
         pruned = self._prune(st.refs(), applied | bad)
@@ -147,15 +201,17 @@ class Reconciler:
                 errors.append(f"{r.ref.short}: {r.error}")
         st.inventory = [[r.kind, r.name, r.namespace] for r in sorted(applied | bad)]
         st.errors = errors
-        st.ready = not errors
         st.sync, st.drifted = "Synced", []
         st.hld_sha = hld_sha
         moved = st.last_applied != sha
         st.last_applied = sha
         git("update-ref", SYNC_TAG, sha, git_dir=self.ws.manifests_git)
         took = time.monotonic() - started
-        st.message = (f"Applied revision: main@{short(sha)}" if not errors else
-                      f"Applied revision main@{short(sha)} with {len(errors)} error(s)")
+        if errors:
+            self._condition("False", FAILED,
+                            f"Applied revision main@{short(sha)} with {len(errors)} error(s)")
+        else:
+            self._condition("True", SUCCEEDED, f"Applied revision: main@{short(sha)}")
         self._save()
         if changed or pruned:
             # Flux's change-set event: one line per object, as `flux events` shows it.
@@ -197,9 +253,8 @@ class Reconciler:
 
     def _refused(self, sha: str, hld_sha: str | None, reason: str) -> SyncStatus:
         st = self.status
-        st.ready = False
         st.errors = [reason]
-        st.message = f"refused to apply main@{short(sha)}: {reason}"
+        self._condition("False", FAILED, f"refused to apply main@{short(sha)}: {reason}")
         self._save()
         self.bus.publish("sync.refused", "flux", f"Reconciliation refused: {reason}; "
                          "nothing applied", revision=sha, hld_sha=hld_sha, reason=reason)
@@ -208,9 +263,8 @@ class Reconciler:
     def _failed(self, sha: str, hld_sha: str | None, errors: list[str],
                 started: float) -> SyncStatus:
         st = self.status
-        st.ready = False
         st.errors = errors
-        st.message = f"validation failed for main@{short(sha)}: {errors[0]}"
+        self._condition("False", FAILED, f"validation failed for main@{short(sha)}: {errors[0]}")
         self._save()
         self.bus.publish("sync.failed", "flux",
                          f"Reconciliation failed after {(time.monotonic() - started) * 1000:.0f}ms"
@@ -221,6 +275,10 @@ class Reconciler:
     def check_drift(self) -> list[str]:
         """Compare the cluster with what was last applied (a dry run, nothing changes);
         new drift is an event, and the status turns OutOfSync until the next reconcile."""
+        with self.lock:
+            return self._check_drift()
+
+    def _check_drift(self) -> list[str]:
         st = self.status
         if self._desired is None or st.suspended:
             return st.drifted
@@ -263,6 +321,11 @@ class Reconciler:
             if self.cluster.delete(ref):
                 pruned.append(ref)
         return pruned
+
+
+def flux_revision(sha: str | None) -> str:
+    """A revision as Flux v2 writes it: `main@sha1:<full sha>`."""
+    return f"main@sha1:{sha}" if sha else ""
 
 
 def _duration(seconds: float) -> str:

@@ -200,6 +200,19 @@ class Monitor:
             self._alerting = {a for a in self._alerting if a[0] in wanted}
             return results
 
+    def seed(self, known: dict[ObjRef, tuple[str, str]]) -> None:
+        """Take health (as last published: name, message) as already announced, and the
+        rollout counts as they are now, so a restarted engine reports only changes."""
+        with self._lock:
+            for ref, (health, message) in known.items():
+                try:
+                    self._health[ref] = (Health(health), message)
+                except ValueError:
+                    continue
+                obj = self.cluster.get(ref) if ref.kind == "Deployment" else None
+                if obj is not None:
+                    self._rollout[ref] = _counts(obj)
+
     def overall(self, results: dict[ObjRef, tuple[Health, str]] | None = None
                 ) -> tuple[Health, str]:
         """The aggregate health (worst wins) and the message of the object that set it."""
@@ -229,10 +242,8 @@ class Monitor:
             self._alerting.discard((ref, "degraded"))
 
     def _progress(self, ref: ObjRef, obj: dict[str, Any]) -> None:
-        status = obj.get("status") or {}
-        desired = int((obj.get("spec") or {}).get("replicas", 1))
-        counts = (desired, int(status.get("updatedReplicas", 0)),
-                  int(status.get("readyReplicas", 0)), int(status.get("availableReplicas", 0)))
+        counts = _counts(obj)
+        desired = counts[0]
         if self._rollout.get(ref) == counts:
             return
         self._rollout[ref] = counts
@@ -263,6 +274,14 @@ class Monitor:
         self._alerting.add((ref, alert))
         self.publish("alert.fired", "monitor", message,
                      {**_ref_data(ref), "alert": alert, **data})
+
+
+def _counts(obj: dict[str, Any]) -> tuple[int, int, int, int]:
+    """(desired, updated, ready, available) replicas of a Deployment."""
+    status = obj.get("status") or {}
+    return (int((obj.get("spec") or {}).get("replicas", 1)),
+            int(status.get("updatedReplicas", 0)), int(status.get("readyReplicas", 0)),
+            int(status.get("availableReplicas", 0)))
 
 
 def _ref_data(ref: ObjRef) -> dict[str, Any]:

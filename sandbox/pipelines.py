@@ -9,11 +9,19 @@
   `DEPLOY/<service>-<tag>` branch and open a pull request.
 
 Any process may enqueue a job (and poke the engine); only the engine runs them.
+
+Crash safety: a job is claimed with a lease (owner = engine pid and start id, expiry
+renewed while the engine lives); a job whose engine died is queued again on the next
+start, or taken over when its lease expires. Every job is idempotent, so running one
+twice is harmless: generate finds the manifest commit an earlier run pushed (by its
+`HLD-Commit:` trailer) and only records it, validate posts the check again, release
+opens the pull request its branch lacks. `faults.point` marks each step for the tests.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import time
@@ -22,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from . import faults
 from . import hld as hldlib
 from .events import EventBus
 from .gitserver import remote
@@ -33,6 +42,7 @@ from .validation import check_hld
 from .workspace import Workspace
 
 CHECK_NAME = "validate-manifests"
+LEASE_SECONDS = 30.0  # wall time; the engine renews it well before it runs out
 
 
 def enqueue(ws: Workspace, kind: str, **params: Any) -> int:
@@ -42,6 +52,21 @@ def enqueue(ws: Workspace, kind: str, **params: Any) -> int:
         job = int(cur.lastrowid or 0)
     ws.poke()
     return job
+
+
+def pending_job(ws: Workspace, kind: str, **params: Any) -> bool:
+    """Whether a job of this kind with these parameters waits or runs already."""
+    where = " AND ".join(f"json_extract(params, '$.{k}')=?" for k in params)
+    row = ws.store.one(f"SELECT 1 FROM jobs WHERE kind=? AND status IN ('queued','running') "
+                       f"AND {where} LIMIT 1", kind, *params.values())
+    return row is not None
+
+
+def enqueue_once(ws: Workspace, kind: str, **params: Any) -> int | None:
+    """Enqueue unless the same job waits or runs already (the repair calls this often)."""
+    if pending_job(ws, kind, **params):
+        return None
+    return enqueue(ws, kind, **params)
 
 
 def job_row(ws: Workspace, job: int) -> dict[str, Any] | None:
@@ -67,10 +92,14 @@ class JobLog:
 
 
 class CIRunner:
-    def __init__(self, ws: Workspace, bus: EventBus, prs: PullRequests) -> None:
+    def __init__(self, ws: Workspace, bus: EventBus, prs: PullRequests,
+                 owner: str | None = None) -> None:
         self.ws = ws
         self.bus = bus
         self.prs = prs
+        self.owner = owner or f"{os.getpid()}:0"
+        # Called after a job's record is final (the engine wakes the reconciler here).
+        self.on_finished: Callable[[str, dict[str, Any]], None] | None = None
         self.handlers: dict[str, Callable[[dict[str, Any], JobLog], dict[str, Any]]] = {
             "validate": self.validate, "generate": self.generate, "release": self.release,
         }
@@ -79,22 +108,36 @@ class CIRunner:
         """Run every queued job, oldest first; returns how many ran."""
         ran = 0
         while True:
+            # A running job whose lease ran out lost its engine: it is taken over.
             row = self.ws.store.one(
-                "SELECT id FROM jobs WHERE status='queued' ORDER BY id LIMIT 1")
+                "SELECT id FROM jobs WHERE status='queued' OR (status='running' AND "
+                "(lease IS NULL OR lease<?) AND owner IS NOT ?) ORDER BY id LIMIT 1",
+                time.time(), self.owner)
             if row is None:
                 return ran
             self.run(int(row["id"]))
             ran += 1
 
-    def run(self, job: int) -> dict[str, Any]:
+    def claim(self, job: int) -> bool:
+        now = time.time()
         with self.ws.store.tx() as db:
-            claimed = db.execute(
-                "UPDATE jobs SET status='running', started=? WHERE id=? AND status='queued'",
-                (time.time(), job)).rowcount
+            return db.execute(
+                "UPDATE jobs SET status='running', started=?, owner=?, lease=? WHERE id=? AND "
+                "(status='queued' OR (status='running' AND (lease IS NULL OR lease<?)))",
+                (now, self.owner, now + LEASE_SECONDS, job, now)).rowcount > 0
+
+    def renew_leases(self) -> None:
+        with self.ws.store.tx() as db:
+            db.execute("UPDATE jobs SET lease=? WHERE status='running' AND owner=?",
+                       (time.time() + LEASE_SECONDS, self.owner))
+
+    def run(self, job: int) -> dict[str, Any]:
+        claimed = self.claim(job)
         data = job_row(self.ws, job)
         assert data is not None
         if not claimed:
             return data
+        faults.point("job.after_claim")
         kind, params = data["kind"], data["params"]
         log = JobLog()
         log(f"job #{job}: {kind} {json.dumps(params)}")
@@ -110,12 +153,18 @@ class CIRunner:
             result, status = {"ok": False, "error": str(exc)}, "failure"
         took = time.monotonic() - started
         log(f"job #{job} {status} in {took:.2f}s")
-        with self.ws.store.tx() as db:
-            db.execute("UPDATE jobs SET status=?, result=?, log=?, finished=? WHERE id=?",
-                       (status, json.dumps(result, default=str), log.text, time.time(), job))
+        faults.point("job.before_finish")
+        # The event goes first: whoever sees the job finished in the table (the
+        # reconciler waits for generate jobs) finds its job.finished already logged.
         self.bus.publish("job.finished", "pipelines", f"CI job #{job} ({kind}) {status}",
                          job=job, job_kind=kind, status=status, seconds=round(took, 3),
                          **{k: v for k, v in result.items() if k in ("pr", "sha", "error")})
+        with self.ws.store.tx() as db:
+            db.execute("UPDATE jobs SET status=?, result=?, log=?, finished=?, lease=NULL "
+                       "WHERE id=?",
+                       (status, json.dumps(result, default=str), log.text, time.time(), job))
+        if self.on_finished is not None:
+            self.on_finished(kind, result)
         return job_row(self.ws, job) or {}
 
     # -- validate ------------------------------------------------------------
@@ -138,40 +187,62 @@ class CIRunner:
         self.prs.set_check(pr_id, sha, CHECK_NAME, "running", "building manifests", job)
         self.bus.publish("check.started", "pipelines", f"#{pr_id}: {CHECK_NAME} running",
                          pr=pr_id, sha=sha, job=job)
+        faults.point("validate.after_running")
         report, head_objs = self._build(sha, log)
         log(report.text)
-        base_sha = rev(self.ws.hld_git, f"refs/heads/{pr.base}") or pr.base_sha
-        try:
-            _, base_objs = self._build(base_sha, JobLog())
-        except Exception as exc:  # noqa: BLE001 - a broken base still lets the diff show the head
-            log(f"base {short(base_sha)} did not build: {exc}")
-            base_objs = []
-        diff = diff_objects(base_objs, head_objs)
-        log(f"manifest diff against {pr.base} ({short(base_sha)}): {diff.summary()}")
-        log(diff.text())
         errors = [f for f in report.findings if f.severity == "error"]
+        build_error = next((f for f in errors if f.rule == "generate"), None)
+        if build_error is not None:
+            # No manifests were built, so there is nothing to compare: an empty head
+            # would read as "every object removed", which is not what this PR does.
+            diff_text = f"(no diff: the manifest build failed: {build_error})"
+            diff_summary = "build failed"
+        else:
+            base_sha = rev(self.ws.hld_git, f"refs/heads/{pr.base}") or pr.base_sha
+            try:
+                _, base_objs = self._build(base_sha, JobLog())
+            except Exception as exc:  # noqa: BLE001 - a broken base still lets the diff show the head
+                log(f"base {short(base_sha)} did not build: {exc}")
+                base_objs = []
+            diff = diff_objects(base_objs, head_objs)
+            diff_text, diff_summary = diff.text(), diff.summary()
+            log(f"manifest diff against {pr.base} ({short(base_sha)}): {diff_summary}")
+        log(diff_text)
         ok = report.ok and not errors
-        summary = (f"{len(head_objs)} objects valid; {diff.summary()}" if ok else
+        summary = (f"{len(head_objs)} objects valid; {diff_summary}" if ok else
                    f"{len(errors)} error(s): " + "; ".join(str(f) for f in errors[:3]))
         self.prs.set_check(pr_id, sha, CHECK_NAME, "success" if ok else "failure", summary, job)
+        faults.point("validate.after_check")
         self.bus.publish("check.finished", "pipelines",
                          f"#{pr_id}: {CHECK_NAME} {'passed' if ok else 'failed'}: {summary}",
                          pr=pr_id, sha=sha, job=job, status="success" if ok else "failure")
         return {"ok": ok, "pr": pr_id, "sha": sha, "summary": summary,
-                "findings": [str(f) for f in report.findings], "diff": diff.text(),
-                "diff_summary": diff.summary()}
+                "findings": [str(f) for f in report.findings], "diff": diff_text,
+                "diff_summary": diff_summary}
 
     # -- generate ------------------------------------------------------------
     def generate(self, params: dict[str, Any], log: JobLog) -> dict[str, Any]:
         sha = str(params["sha"])
         pr_id = _pr_of_merge(self.ws.hld_git, sha)
         envs = self.ws.settings.environments
+        done = manifest_commit_for(self.ws.manifests_git, sha)
+        if done:
+            # An earlier run pushed it and died before saying so: record it, nothing more.
+            log(f"manifests {short(done)} for HLD {short(sha)} exist already; recording them")
+            self.bus.publish("manifests.generated", "pipelines",
+                             f"manifests {short(done)} generated from HLD {short(sha)}"
+                             + (f" (PR #{pr_id})" if pr_id else "") + " (found after a restart)",
+                             sha=sha, manifest_sha=done, pr=pr_id, recovered=True)
+            faults.point("generate.after_publish")
+            return {"ok": True, "sha": sha, "manifest_sha": done, "pr": pr_id,
+                    "recovered": True}
         with self.ws.tempdir("gen-") as tmp:
             hld_dir, out, work = Path(tmp) / "hld", Path(tmp) / "generated", Path(tmp) / "work"
             export_tree(self.ws.hld_git, sha, hld_dir)
             result = hldlib.generate(hld_dir, envs, out, allow_hooks=self.ws.settings.allow_hooks)
             log(f"generated {len(result.documents)} objects from HLD {short(sha)} "
                 f"for {'-'.join(envs)}")
+            faults.point("generate.after_build")
             bot = Users(self.ws.store).get(GENERATE_BOT)
             auth = remote.auth_env(self.ws.root, bot)
             git("clone", "--quiet", remote.repo_url(self.ws.root, "manifests"), str(work),
@@ -192,7 +263,9 @@ class CIRunner:
             message = (f"Update {env_dir} manifests from HLD {short(sha)}\n\n{subject}\n\n"
                        f"HLD-Commit: {sha}{pr_line}\n")
             git("commit", "--quiet", "-F", "-", cwd=work, input=message, identity=bot.identity)
+            faults.point("generate.after_commit")
             git("push", "--quiet", "origin", "HEAD:main", cwd=work, env_extra=auth)
+            faults.point("generate.after_push")
             manifest_sha = git("rev-parse", "HEAD", cwd=work).strip()
         log(f"committed manifests {short(manifest_sha)} to manifests.git")
         self.bus.publish("manifests.generated", "pipelines",
@@ -200,6 +273,7 @@ class CIRunner:
                          + (f" (PR #{pr_id})" if pr_id else ""),
                          sha=sha, manifest_sha=manifest_sha, pr=pr_id,
                          objects=len(result.documents))
+        faults.point("generate.after_publish")
         return {"ok": True, "sha": sha, "manifest_sha": manifest_sha, "pr": pr_id}
 
     # -- release -------------------------------------------------------------
@@ -208,8 +282,13 @@ class CIRunner:
         branch = f"DEPLOY/{service}-{tag}"
         hld = self.ws.hld_git
         if rev(hld, f"refs/heads/{branch}"):
-            log(f"branch {branch} exists already; nothing to do")
-            return {"ok": True, "skipped": True}
+            if self.ws.store.one("SELECT 1 FROM prs WHERE head=?", branch):
+                log(f"branch {branch} and its pull request exist already; nothing to do")
+                return {"ok": True, "skipped": True}
+            # An earlier run pushed the branch and died before opening the pull request.
+            log(f"branch {branch} exists without a pull request; opening it")
+            return self._open_release(service, tag, branch,
+                                      _subject(hld, f"refs/heads/{branch}"))
         env = self.ws.settings.environments[0]
         with self.ws.tempdir("release-") as tmp:
             work = Path(tmp) / "work"
@@ -228,11 +307,17 @@ class CIRunner:
             git("push", "--quiet", "origin", f"HEAD:refs/heads/{branch}", cwd=work,
                 env_extra=auth)
         log(f"pushed {branch}")
+        faults.point("release.after_push")
+        return self._open_release(service, tag, branch, message)
+
+    def _open_release(self, service: str, tag: str, branch: str,
+                      message: str) -> dict[str, Any]:
         pr = self.prs.open(branch, message, author=RELEASE_BOT, kind="release",
                            body=f"Image {service}:{tag} was pushed to the registry.")
         self.bus.publish("release.created", "pipelines",
                          f"release of {service}:{tag}: pull request #{pr.id}",
                          pr=pr.id, repository=service, tag=tag)
+        faults.point("release.after_pr")
         enqueue(self.ws, "validate", pr=pr.id, sha=pr.head_sha)
         return {"ok": True, "pr": pr.id}
 
@@ -242,6 +327,14 @@ def _subject(git_dir: Path, sha: str) -> str:
 
 
 _PR_RE = re.compile(r"^Pull-Request:\s*#?(\d+)\s*$", re.MULTILINE)
+
+
+def manifest_commit_for(manifests_git: Path, hld_sha: str) -> str | None:
+    """The manifest commit on main generated from this HLD commit, by its trailer."""
+    out = git("log", "--format=%H", "--fixed-strings", f"--grep=HLD-Commit: {hld_sha}",
+              "refs/heads/main", git_dir=manifests_git, check=False)
+    lines = out.split()
+    return lines[-1] if lines else None
 
 
 def _pr_of_merge(git_dir: Path, sha: str) -> int | None:

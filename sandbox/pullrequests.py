@@ -8,6 +8,12 @@ merge commit and pushes it through the git server with a one-time token.
 Who: the author of a pull request is the authenticated user who pushed its head (the
 server's hook records every push); nobody who pushed to the branch may approve it;
 users are compared by id; the bots may only do their own jobs.
+
+The merge is crash-safe: it records its intent (PR, merge commit, state) before the
+push; a retry, or the engine's start-up repair, finds the intent and completes it (main
+has the merge commit: the PR is marked merged) or rolls it back (main does not: a fresh
+merge follows), so a PR is never merged twice. A lost race on main is retried a few
+times, then reported as "main moved".
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import gitserver
+from . import faults, gitserver
 from .events import EventBus
 from .gitserver import remote
 from .gitutil import GitError, git, rev, short
@@ -26,6 +32,12 @@ from .workspace import Workspace
 
 class PullRequestError(Exception):
     """A PR operation that the rules refuse; the message says why and what to do."""
+
+
+MERGE_ATTEMPTS = 3
+# What git says when another push moved the branch between our read and our update.
+_RACE_MARKERS = ("cannot lock ref", "non-fast-forward", "fetch first", "stale info",
+                 "failed to update ref", "is at ")
 
 
 @dataclass
@@ -242,10 +254,43 @@ class PullRequests:
 
     def merge(self, pr_id: int, by: str | User) -> PullRequest:
         user = self._user(by)
-        pr = self.get(pr_id)
-        refusal = may_merge(user, pr.kind)
+        refusal = may_merge(user, self.get(pr_id).kind)
         if refusal:
             raise PullRequestError(refusal)
+        done = self.settle_merge_intent(pr_id)
+        if done is not None:
+            return done
+        for attempt in range(1, MERGE_ATTEMPTS + 1):
+            try:
+                return self._merge_once(pr_id, user)
+            except _LostRace as race:
+                if attempt == MERGE_ATTEMPTS:
+                    raise PullRequestError(
+                        f"main moved while merging #{pr_id} ({MERGE_ATTEMPTS} tries: another "
+                        f"merge landed first): nothing was merged; run the merge again "
+                        f"(gitops-sandbox pr merge {pr_id})") from race
+        raise AssertionError("unreachable")
+
+    def settle_merge_intent(self, pr_id: int) -> PullRequest | None:
+        """Finish what an interrupted merge of this PR started. Returns the merged PR when
+        main already has the merge commit; otherwise rolls the intent back (None)."""
+        row = self.store.one("SELECT * FROM merge_intents WHERE pr=? AND state='pending' "
+                             "ORDER BY id DESC LIMIT 1", pr_id)
+        if row is None:
+            return None
+        hld = self.ws.hld_git
+        sha = str(row["merge_sha"])
+        if not _is_ancestor(hld, sha, str(row["base"])):
+            with self.store.tx() as db:
+                db.execute("UPDATE merge_intents SET state='rolled-back' WHERE id=?",
+                           (row["id"],))
+            return None
+        pr = self.get(pr_id)
+        self._record_merge(pr, sha, str(row["by"]), int(row["id"]), recovered=True)
+        return self.get(pr_id)
+
+    def _merge_once(self, pr_id: int, user: User) -> PullRequest:
+        pr = self.get(pr_id)
         by = user.name
         blockers = self.merge_blockers(pr)
         if blockers:
@@ -265,20 +310,41 @@ class PullRequests:
         merge_sha = git("commit-tree", tree, "-p", base_sha, "-p", pr.head_sha,
                         git_dir=hld, input=message, identity=user.identity).strip()
         remote.require_server(self.ws.root)
+        with self.store.tx() as db:
+            intent = int(db.execute(
+                "INSERT INTO merge_intents(pr, merge_sha, base, state, by, created) "
+                "VALUES(?,?,?,'pending',?,?)",
+                (pr_id, merge_sha, pr.base, by, time.time())).lastrowid or 0)
+        faults.point("merge.after_intent")
         token = gitserver.issue_merge_token(self.store, pr_id, merge_sha, user.id)
         try:
+            # The old value makes the update a compare-and-swap: a merge that landed in
+            # between is never overwritten, it is a lost race.
             git("push", "--quiet", "-o", f"{gitserver.TOKEN_OPTION}={token}",
+                f"--force-with-lease=refs/heads/{pr.base}:{base_sha}",
                 remote.repo_url(self.ws.root, "hld"), f"{merge_sha}:refs/heads/{pr.base}",
                 git_dir=hld, env_extra=remote.auth_env(self.ws.root, user))
         except GitError as exc:
+            with self.store.tx() as db:
+                db.execute("UPDATE merge_intents SET state='rolled-back' WHERE id=?", (intent,))
+            if any(m in exc.stderr for m in _RACE_MARKERS) or rev(
+                    hld, f"refs/heads/{pr.base}") != base_sha:
+                raise _LostRace(exc.stderr) from exc
             raise PullRequestError(f"the merge of #{pr_id} was refused: {exc.stderr}") from exc
+        faults.point("merge.after_push")
+        self._record_merge(pr, merge_sha, by, intent)
+        return self.get(pr_id)
+
+    def _record_merge(self, pr: PullRequest, merge_sha: str, by: str, intent: int,
+                      recovered: bool = False) -> None:
         with self.store.tx() as db:
             db.execute("UPDATE prs SET state='merged', merge_sha=?, updated=? WHERE id=?",
-                       (merge_sha, time.time(), pr_id))
+                       (merge_sha, time.time(), pr.id))
+            db.execute("UPDATE merge_intents SET state='done' WHERE id=?", (intent,))
         self.bus.publish("pr.merged", "pullrequests",
-                         f"#{pr_id} merged into {pr.base} as {short(merge_sha)} by {by}",
-                         pr=pr_id, sha=merge_sha, head_sha=pr.head_sha, by=by)
-        return self.get(pr_id)
+                         f"#{pr.id} merged into {pr.base} as {short(merge_sha)} by {by}"
+                         + (" (completed after an interrupted merge)" if recovered else ""),
+                         pr=pr.id, sha=merge_sha, head_sha=pr.head_sha, by=by)
 
     # -- checks (written by the CI runner) -----------------------------------
     def set_check(self, pr_id: int, sha: str, name: str, status: str, summary: str = "",
@@ -287,3 +353,15 @@ class PullRequests:
             db.execute("INSERT INTO checks(pr, sha, name, status, summary, job, ts) "
                        "VALUES(?,?,?,?,?,?,?)", (pr_id, sha, name, status, summary, job,
                                                  time.time()))
+
+
+class _LostRace(Exception):
+    """Another push moved the base branch between our read and our update."""
+
+
+def _is_ancestor(git_dir: object, sha: str, branch: str) -> bool:
+    try:
+        git("merge-base", "--is-ancestor", sha, f"refs/heads/{branch}", git_dir=str(git_dir))
+    except GitError:
+        return False
+    return True

@@ -24,7 +24,8 @@ CREATE TABLE IF NOT EXISTS events (
     kind TEXT NOT NULL,
     stage TEXT NOT NULL,
     message TEXT NOT NULL,
-    data TEXT NOT NULL DEFAULT '{}'
+    data TEXT NOT NULL DEFAULT '{}',
+    sim REAL
 );
 CREATE TABLE IF NOT EXISTS prs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -68,7 +69,18 @@ CREATE TABLE IF NOT EXISTS jobs (
     log TEXT NOT NULL DEFAULT '',
     created REAL NOT NULL,
     started REAL,
-    finished REAL
+    finished REAL,
+    owner TEXT,
+    lease REAL
+);
+CREATE TABLE IF NOT EXISTS merge_intents (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    pr INTEGER NOT NULL,
+    merge_sha TEXT NOT NULL,
+    base TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    by TEXT NOT NULL DEFAULT '',
+    created REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS merge_tokens (
     token TEXT PRIMARY KEY,
@@ -89,11 +101,18 @@ CREATE TABLE IF NOT EXISTS deployments (
     healthy REAL,
     created REAL NOT NULL
 );
+-- The simulated cluster's own state (its etcd), written as it changes: one row per
+-- object, the events it keeps, and its clock/counters/RNG in meta ("cluster.*").
+CREATE TABLE IF NOT EXISTS cluster_objects (key TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cluster_events (seq INTEGER PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS snapshots (name TEXT PRIMARY KEY, ts REAL NOT NULL, data TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS events_kind ON events(kind);
 CREATE INDEX IF NOT EXISTS checks_pr ON checks(pr, sha);
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
 """
+
+# Columns added after a release: older workspaces get them on open.
+ADDED_COLUMNS = (("events", "sim", "REAL"), ("jobs", "owner", "TEXT"), ("jobs", "lease", "REAL"))
 
 
 class Store:
@@ -101,7 +120,16 @@ class Store:
         self.path = Path(path)
         self._local = threading.local()
         # executescript manages its own transaction, so it runs outside tx().
-        self._conn().executescript(SCHEMA)
+        conn = self._conn()
+        conn.executescript(SCHEMA)
+        for table, column, decl in ADDED_COLUMNS:
+            have = {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}
+            if column not in have:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+        st = self.path.stat()
+        # Who the file is: a state.db deleted or replaced under a running engine is a
+        # different file, and the engine must notice rather than write into the void.
+        self.identity = (st.st_dev, st.st_ino)
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -127,6 +155,13 @@ class Store:
         else:
             conn.execute("COMMIT")
 
+    def still_same_file(self) -> bool:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return False
+        return (st.st_dev, st.st_ino) == self.identity
+
     def query(self, sql: str, *args: Any) -> list[sqlite3.Row]:
         return self._conn().execute(sql, args).fetchall()
 
@@ -148,6 +183,44 @@ class Store:
         with self.tx() as db:
             db.execute("INSERT INTO meta(key, value) VALUES(?, ?) "
                        "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value))
+
+    # The simulated cluster's journal (sandbox/cluster/sim/persist.py). Rows are JSON
+    # strings already: the store does not need to know their shape.
+    def write_cluster(self, upserts: dict[str, str], deletes: list[str],
+                      events: list[tuple[int, str]], keep_events_after: int,
+                      meta: dict[str, str]) -> None:
+        """One transaction, so a kill leaves the cluster as it was before or after."""
+        with self.tx() as db:
+            db.executemany("INSERT INTO cluster_objects(key, data) VALUES(?, ?) ON CONFLICT(key)"
+                           " DO UPDATE SET data=excluded.data", list(upserts.items()))
+            db.executemany("DELETE FROM cluster_objects WHERE key=?", [(k,) for k in deletes])
+            db.executemany("INSERT OR REPLACE INTO cluster_events(seq, data) VALUES(?, ?)", events)
+            if events:
+                db.execute("DELETE FROM cluster_events WHERE seq<=?", (keep_events_after,))
+            db.executemany("INSERT INTO meta(key, value) VALUES(?, ?) "
+                           "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                           list(meta.items()))
+
+    def read_cluster(self) -> tuple[list[str], list[str], dict[str, str]]:
+        """(object rows, event rows oldest first, the "cluster.*" meta values)."""
+        conn = self._conn()
+        conn.execute("BEGIN")  # one consistent read while the engine may be writing
+        try:
+            objects = [r["data"] for r in conn.execute(
+                "SELECT data FROM cluster_objects ORDER BY key")]
+            events = [r["data"] for r in conn.execute(
+                "SELECT data FROM cluster_events ORDER BY seq")]
+            meta = {r["key"]: r["value"] for r in conn.execute(
+                "SELECT key, value FROM meta WHERE key LIKE 'cluster.%'")}
+        finally:
+            conn.execute("COMMIT")
+        return objects, events, meta
+
+    def clear_cluster(self) -> None:
+        with self.tx() as db:
+            db.execute("DELETE FROM cluster_objects")
+            db.execute("DELETE FROM cluster_events")
+            db.execute("DELETE FROM meta WHERE key LIKE 'cluster.%'")
 
     def put_snapshot(self, name: str, data: Any) -> None:
         with self.tx() as db:

@@ -8,6 +8,7 @@ import fcntl
 import json
 import os
 import shutil
+import sqlite3
 import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -102,7 +103,10 @@ class Workspace:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = Store(self.root / "state.db")
+            try:
+                self._store = Store(self.root / "state.db")
+            except sqlite3.DatabaseError as exc:
+                raise WorkspaceError(damaged_db_message(self.root, exc)) from None
         return self._store
 
     @property
@@ -146,7 +150,8 @@ class EngineLock:
         self.path = path
         self._fh: IO[str] | None = None
 
-    def acquire(self) -> bool:
+    def acquire(self, details: str = "") -> bool:
+        """Take the lock and write our pid (first line) and `details` (more lines)."""
         fh = open(self.path, "a+")  # noqa: SIM115 - held for the engine's lifetime
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -155,10 +160,33 @@ class EngineLock:
             return False
         fh.seek(0)
         fh.truncate()
-        fh.write(str(os.getpid()))
+        fh.write(f"{os.getpid()}\n{details}")
         fh.flush()
         self._fh = fh
+        self._details = details
         return True
+
+    def still_ours(self) -> bool:
+        """False when engine.lock was deleted or replaced under us: then a second engine
+        could take a lock on the new file, so the holder must notice."""
+        if self._fh is None:
+            return False
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        mine = os.fstat(self._fh.fileno())
+        return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
+
+    def retake(self) -> bool:
+        """After the file was deleted: lock a new one; False when another engine has it."""
+        old, self._fh = self._fh, None
+        ok = self.acquire(getattr(self, "_details", ""))
+        if ok and old is not None:
+            old.close()
+        elif not ok:
+            self._fh = old
+        return ok
 
     def release(self) -> None:
         if self._fh is not None:
@@ -175,10 +203,18 @@ class EngineLock:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 fh.seek(0)
-                text = fh.read().strip()
-                return int(text) if text.isdigit() else -1
+                lines = fh.read().strip().splitlines()
+                first = lines[0].strip() if lines else ""
+                return int(first) if first.isdigit() else -1
             fcntl.flock(fh, fcntl.LOCK_UN)
         return None
+
+
+def damaged_db_message(root: Path, exc: Exception) -> str:
+    return (f"{root / 'state.db'} is damaged ({exc}): stop the engine, move the file "
+            f"aside (mv state.db state.db.broken) and start again; git keeps every change, "
+            f"while pull requests, checks and the event log in the old file are lost "
+            f"(restore it from a backup to keep them)")
 
 
 def init_workspace(root: Path, force: bool = False, settings: Settings | None = None,

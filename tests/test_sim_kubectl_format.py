@@ -67,3 +67,16 @@ def test_describe_shows_conditions_and_events() -> None:
     pod = cluster.list("Pod", labels={"app": "api"})[0]
     text = describe(pod, cluster.events(ObjRef.of(pod)), clock.now())
     assert "BackOff" in text and "Restart Count:" in text
+
+
+def test_describe_shows_a_creation_age_not_a_1970_date() -> None:
+    from sandbox.cluster.kubectl_format import describe
+
+    obj = {"kind": "ConfigMap", "metadata": {"name": "c", "namespace": "demo",
+                                             "creationTimestamp": "1970-01-01T00:01:40Z"}}
+    text = describe(obj, [], now=400.0)
+    assert "1970" not in text and "5m ago (simulated clock)" in text
+    real = describe({**obj, "metadata": {**obj["metadata"],
+                                         "creationTimestamp": "2026-01-01T00:00:00Z"}},
+                    [], now=1767225600.0 + 90)
+    assert "2026" in real and "90s ago" in real

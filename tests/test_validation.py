@@ -153,8 +153,8 @@ def test_lint_reports_errors_and_warnings_relative_to_hld(tmp_path: Path) -> Non
     findings = lint_hld(tmp_path)
     summary = {(f.file, f.line, f.severity, f.rule) for f in findings}
     assert ("component.yaml", 2, "error", "yamllint/key-duplicates") in summary
-    assert ("m/a.yaml", 3, "error", "yamllint/trailing-spaces") in summary
-    assert ("m/a.yaml", 4, "warning", "yamllint/truthy") in summary
+    assert ("m/a.yaml", 3, "warning", "yamllint/trailing-spaces") in summary
+    assert ("m/a.yaml", 4, "error", "yamllint/truthy") in summary
     assert all(f.file in ("component.yaml", "m/a.yaml") for f in findings)
 
 

@@ -56,7 +56,7 @@ HELP: list[tuple[str, list[tuple[str, str]]]] = [
         ("/", "Filter the current table or log"),
         (":", "Command mode: pr N, approve N, merge N, close N, revert, reconcile, "
               "change, image, scale KIND/NAME N, set-image KIND/NAME C=IMAGE, "
-              "describe KIND/NAME, delete KIND/NAME, suspend, resume, scenario NAME, "
+              "describe KIND/NAME, delete KIND/NAME, suspend, resume, scenario NAME, user NAME, "
               "pipeline|prs|cluster|events|scenarios, help, quit"),
     ]),
     ("Pipeline", [

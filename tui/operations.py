@@ -153,11 +153,14 @@ class Operations:
 
         def picked(name: str | None) -> None:
             if name and name != self.sandbox.user.name:
-                self.call_facade("switch user", lambda: self.sandbox.switch_user(name),
-                                 command=f"export GITOPS_SANDBOX_USER={name}",
-                                 then=lambda user: self.show_user())
+                self.switch_user_to(name)
 
         self.push_screen(UserPicker(users, self.sandbox.user.name), picked)
+
+    def switch_user_to(self: GitOpsApp, name: str) -> None:
+        self.call_facade("switch user", lambda: self.sandbox.switch_user(name),
+                         command=f"export GITOPS_SANDBOX_USER={name}",
+                         then=lambda user: self.show_user())
 
     def show_user(self: GitOpsApp) -> None:
         """The header says who the TUI acts as."""
@@ -250,6 +253,8 @@ class Operations:
             self.set_suspended(verb == "suspend")
         elif verb == "scenario" and arg:
             self.run_scenario_named(" ".join(words[1:]))
+        elif verb in ("user", "as"):
+            self.switch_user_to(arg) if arg else self.action_switch_user()
         elif verb in ("scale", "describe", "delete", "set-image") and "/" in arg:
             self._object_command(verb, arg, words[2:], line)
         elif verb in ("q", "quit"):

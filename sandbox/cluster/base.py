@@ -39,6 +39,16 @@ class ObjRef:
         return f"{self.kind}/{self.name}"
 
 
+def parse_ref(text: str) -> ObjRef | None:
+    """The inverse of str(ObjRef): `Kind/name` or `Kind/namespace/name`."""
+    parts = text.split("/")
+    if len(parts) == 2 and all(parts):
+        return ObjRef(parts[0], parts[1])
+    if len(parts) == 3 and all(parts):
+        return ObjRef(parts[0], parts[2], parts[1])
+    return None
+
+
 @dataclass
 class ApplyResult:
     ref: ObjRef

@@ -199,6 +199,24 @@ def _kind_order(kind: str) -> tuple[int, str]:
     return (order.index(kind) if kind in order else len(order), kind)
 
 
+# The simulated clock starts at zero, so its timestamps fall before this instant; a real
+# cluster's are Unix time, well after it.
+SIMULATED_BEFORE = 10 * 365 * 86400.0
+
+
+def created(stamp: Any, now: float | None) -> str:
+    """A creation time a reader can use: an age on the simulated clock (whose dates are
+    meaningless), a date and an age for a real cluster."""
+    at = parse_time(stamp)
+    if at is None:
+        return "<unknown>"
+    ago = f"{human_age(now - at)} ago" if now is not None else ""
+    if at < SIMULATED_BEFORE:
+        return f"{ago or human_age(at) + ' after the cluster started'} (simulated clock)"
+    date = datetime.fromtimestamp(at).astimezone().strftime("%a, %d %b %Y %H:%M:%S %z")
+    return f"{date} ({ago})" if ago else date
+
+
 def _mapping(values: dict[str, Any] | None, indent: int) -> list[str]:
     if not values:
         return ["<none>"]
@@ -216,7 +234,7 @@ def describe(obj: dict[str, Any], events: list[ClusterEvent], now: float | None 
         lines.append(f"{'Namespace:':<15}{meta['namespace']}")
     lines.append(f"{'Labels:':<15}" + "\n".join(_mapping(meta.get("labels"), 15)))
     lines.append(f"{'Annotations:':<15}" + "\n".join(_mapping(meta.get("annotations"), 15)))
-    lines.append(f"{'Created:':<15}{meta.get('creationTimestamp', '<unknown>')}")
+    lines.append(f"{'Created:':<15}{created(meta.get('creationTimestamp'), now)}")
     if meta.get("ownerReferences"):
         owner = meta["ownerReferences"][0]
         lines.append(f"{'Controlled By:':<15}{owner.get('kind')}/{owner.get('name')}")

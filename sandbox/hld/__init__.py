@@ -28,6 +28,7 @@ from sandbox.hld.generate import (
     generate,
     write_output,
 )
+from sandbox.hld.keys import known_config_keys
 from sandbox.hld.model import Component, load_component, parse_component
 from sandbox.hld.substitute import substitute
 from sandbox.hld.yamlio import MAX_EXPANDED_NODES, MAX_FILE_BYTES
@@ -44,6 +45,7 @@ __all__ = [
     "dump_config",
     "environment_config",
     "generate",
+    "known_config_keys",
     "load_component",
     "load_config",
     "merge_config",

@@ -1,4 +1,5 @@
-"""``fab generate``: walk the component tree and produce one manifest per component."""
+"""``fab install`` then ``fab generate``: walk the component tree, fetch what is missing,
+run hooks, and produce one manifest per component."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from sandbox.hld.config import ConfigDict, environment_config, merge_config, nor
 from sandbox.hld.errors import HldError
 from sandbox.hld.fetch import fetch_folder, inside, relative_part
 from sandbox.hld.model import Component, component_file, load_component
-from sandbox.hld.substitute import substitute
-from sandbox.hld.yamlio import display_path, load_yaml_documents, read_bytes
+from sandbox.hld.substitute import ConfigSource, Substitution, substitute, trace_values
+from sandbox.hld.yamlio import YamlSyntaxError, display_path, load_yaml_documents, read_bytes
 
 HOOK_TIMEOUT_SECONDS = 300
 HELM_TIMEOUT_SECONDS = 300
@@ -33,6 +34,10 @@ class ManifestDoc:
     source_file: str
     source_line: int
     component: str
+    # Object path -> where the ${var} that produced the value there is set (config file,
+    # line, variable, placeholder's line here), so a bad value is reported where it was set.
+    value_origins: dict[tuple[str | int, ...], tuple[str, int, str, int]] = field(
+        default_factory=dict)
 
 
 @dataclass
@@ -51,6 +56,10 @@ class GenerateResult:
     components: list[GeneratedComponent] = field(default_factory=list)
     documents: list[ManifestDoc] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Content included byte for byte (as Fabrikate does) that is not a Kubernetes object:
+    # non-YAML files, YAML syntax errors, documents that are not mappings. Checks report
+    # each as a finding; generation itself goes on, as ``fab generate`` would.
+    problems: list[HldError] = field(default_factory=list)
     output_dir: Path | None = None  # out_dir/<env1>-<env2> when written
 
     @property
@@ -66,6 +75,18 @@ class _Visit:
     logical: str
     passed_down: ConfigDict
     ancestry: tuple[Path, ...]
+    sources: tuple[ConfigSource, ...] = ()  # ancestors' config files, outermost first
+
+
+@dataclass
+class _Node:
+    """A component after the install pass, ready for the generate pass."""
+
+    component: Component
+    folder: Path
+    logical: str
+    config: ConfigDict
+    sources: tuple[ConfigSource, ...]
 
 
 def _join(logical: str, name: str) -> str:
@@ -173,8 +194,45 @@ class _Walker:
             docs.append(ManifestDoc(obj, shown, line, component.name))
         return docs
 
-    def _static(self, component: Component, folder: Path,
-                config: ConfigDict) -> tuple[str, list[ManifestDoc]]:
+    def _parse_static(self, text: str, shown: str, component: Component) -> list[ManifestDoc]:
+        """Objects of one static file; content that is none is a problem, not a refusal."""
+        try:
+            return self._parse(text, shown, component)
+        except YamlSyntaxError as exc:
+            problem = exc
+        except HldError as exc:
+            if exc.file != shown or "not a Kubernetes object" not in exc.reason:
+                raise  # bounds (alias bombs, nesting) stay fatal
+            problem = exc
+        self._problem(problem)
+        return []
+
+    def _problem(self, problem: HldError) -> None:
+        self.result.problems.append(problem)
+        self.result.notes.append(f"{problem.file}: not a Kubernetes manifest; included "
+                                 "byte for byte, as Fabrikate does (the check reports it)")
+
+    def _static_files(self, component: Component, files_dir: Path) -> list[Path]:
+        """Every entry of the folder, as Fabrikate's ReadDir + ReadFile see them."""
+        files = []
+        for path in sorted(files_dir.iterdir(), key=lambda p: p.name.encode()):
+            inside(self.root, path, component, "manifest file")
+            shown = self.shown(path)
+            if path.is_dir():
+                # fab generate fails here too: ioutil.ReadFile on a folder.
+                raise HldError(
+                    f"read {shown}: is a directory", file=component.file,
+                    fix=f"a static component's path may hold only files; move {path.name!r} "
+                    "out or make it a component of its own",
+                )
+            if not path.is_file():
+                raise HldError(f"read {shown}: not a regular file", file=component.file,
+                               fix="keep only regular files in a static component's path")
+            files.append(path)
+        return files
+
+    def _static(self, component: Component, folder: Path, config: ConfigDict,
+                sources: tuple[ConfigSource, ...] = ()) -> tuple[str, list[ManifestDoc]]:
         if component.method == "http":
             files_dir = folder
         else:
@@ -187,19 +245,27 @@ class _Walker:
             )
         parts: list[str] = []
         docs: list[ManifestDoc] = []
-        for path in sorted(files_dir.iterdir(), key=lambda p: p.name.encode()):
-            if not path.is_file():
-                continue
-            inside(self.root, path, component, "manifest file")
+        for path in self._static_files(component, files_dir):
             shown = self.shown(path)
+            data = read_bytes(path, shown)
             try:
-                text = read_bytes(path, shown).decode("utf-8")
+                text = data.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise HldError("manifest file is not UTF-8 text", file=shown) from exc
+                # Kept byte for byte: surrogateescape round-trips through write_output.
+                parts.append("---\n" + data.decode("utf-8", "surrogateescape") + "\n")
+                line = data[: exc.start].count(b"\n") + 1
+                self._problem(HldError("file is not UTF-8 text, so not a Kubernetes manifest",
+                                       file=shown, line=line))
+                continue
+            made: list[Substitution] = []
             if component.substitute:
-                text = substitute(text, config["config"], config.get("namespace"), shown)
+                text = substitute(text, config["config"], config.get("namespace"), shown,
+                                  record=made)
             parts.append(f"---\n{text}\n")
-            docs.extend(self._parse(text, shown, component))
+            file_docs = self._parse_static(text, shown, component)
+            if made and file_docs:
+                trace_values(text, made, file_docs, sources, self.envs, self.root)
+            docs.extend(file_docs)
         namespace = config.get("namespace")
         if config.get("injectNamespace") and namespace:
             for doc in docs:
@@ -232,7 +298,9 @@ class _Walker:
 
     # -- the walk ------------------------------------------------------------------------
 
-    def run(self) -> GenerateResult:
+    def _install(self) -> list[_Node]:
+        """``fab install``: visit the tree, fetch subcomponents between the install hooks."""
+        nodes: list[_Node] = []
         queue: deque[_Visit] = deque([_Visit(None, self.root, "", {}, ())])
         while queue:
             visit = queue.popleft()
@@ -253,25 +321,42 @@ class _Walker:
                     "generate with allow_hooks to run them"
                 )
             self.result.notes.extend(component.notes)
+            self._hooks(component, folder, "before-install")
+            for sub in component.subcomponents:
+                passed = config["subcomponents"].get(sub.name) or {}
+                if sub.method == "git" and not passed.get("disabled"):
+                    fetch_folder(sub, folder, self.root)
+            self._hooks(component, folder, "after-install")
+            sources = (*visit.sources, *((d, ()) for d in config_dirs))
+            nodes.append(_Node(component, folder, visit.logical, config, sources))
+            for sub in component.subcomponents:
+                queue.append(_Visit(
+                    sub, folder, _join(visit.logical, sub.name),
+                    config["subcomponents"].get(sub.name) or {}, ancestry,
+                    tuple((d, (*prefix, "subcomponents", sub.name)) for d, prefix in sources),
+                ))
+        return nodes
+
+    def run(self) -> GenerateResult:
+        # Install the whole tree first, then generate it, as `fab install && fab generate`.
+        for node in self._install():
+            component, folder, config = node.component, node.folder, node.config
             self._hooks(component, folder, "before-generate")
             manifest, docs = "", []
             if component.type == "static":
-                manifest, docs = self._static(component, folder, config)
+                manifest, docs = self._static(component, folder, config, node.sources)
             elif component.type == "helm":
                 manifest, docs = self._helm(component, folder, config)
             self._hooks(component, folder, "after-generate")
             self.result.components.append(GeneratedComponent(
                 name=component.name,
-                logical_path=visit.logical,
+                logical_path=node.logical,
                 manifest=manifest,
-                output_path=_join(visit.logical, f"{component.name}.yaml"),
+                output_path=_join(node.logical, f"{component.name}.yaml"),
                 type=component.type,
                 source_file=component.file,
             ))
             self.result.documents.extend(docs)
-            for sub in component.subcomponents:
-                queue.append(_Visit(sub, folder, _join(visit.logical, sub.name),
-                                    config["subcomponents"].get(sub.name) or {}, ancestry))
         return self.result
 
 
@@ -286,7 +371,7 @@ def write_output(result: GenerateResult, out_dir: Path) -> Path:
     for component in result.components:
         target = env_dir / component.output_path
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(component.manifest.encode("utf-8"))
+        target.write_bytes(component.manifest.encode("utf-8", "surrogateescape"))
     result.output_dir = env_dir
     return env_dir
 

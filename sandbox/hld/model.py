@@ -13,7 +13,9 @@ from sandbox.hld.yamlio import display_path, load_structured
 COMPONENT_FILES = ("component.yaml", "component.json")
 TYPES = ("component", "static", "helm")
 METHODS = ("local", "git", "http", "helm")
-HOOK_NAMES = ("before-generate", "after-generate")
+# Every hook Fabrikate knows (core/component.go): the install pair runs around fetching
+# a component's subcomponents, the generate pair around producing its manifest.
+HOOK_NAMES = ("before-install", "after-install", "before-generate", "after-generate")
 # Names become folder and file names, so they must not be able to walk the file system.
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
@@ -145,7 +147,8 @@ def _parse_hooks(raw: Any, shown: str, where: str) -> dict[str, list[str]]:
     for key, commands in raw.items():
         if key not in HOOK_NAMES:
             raise HldError(
-                f"{where}unknown hook {key!r}", file=shown, fix=f"use {' or '.join(HOOK_NAMES)}"
+                f"{where}unknown hook {key!r}", file=shown,
+                fix=f"Fabrikate's hooks are {', '.join(HOOK_NAMES)}"
             )
         if commands is None:
             commands = []

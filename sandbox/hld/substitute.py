@@ -13,14 +13,42 @@ has its manifest files rewritten before they are concatenated:
   malformed placeholder stops generation with the file and line.
 
 Components without ``substitute: true`` are copied byte for byte, as Fabrikate does.
+
+A value that came from a placeholder is traced back to the config file and line that
+set it (:func:`trace_values`), so a check that finds ``replicas: abc`` points the user
+at ``config/prod.yaml``, not at the manifest template.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from sandbox.hld.config import config_file
 from sandbox.hld.errors import HldError
+from sandbox.hld.yamlio import _Loader, display_path, read_text
+
+if TYPE_CHECKING:
+    from sandbox.hld.generate import ManifestDoc
+
+# A config folder and the key path inside its files that leads to one component's
+# config: (root, ("subcomponents", "web")) for the root's files, (web, ()) for its own.
+ConfigSource = tuple[Path, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class Substitution:
+    """Where one placeholder's value landed in the substituted text (0-based columns)."""
+
+    line: int
+    start: int
+    end: int
+    name: str
 
 _PLACEHOLDER = re.compile(r"\$(\$?)\{([^}\n]*)\}")
 _NAME = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*)(?::=(.*))?$", re.DOTALL)
@@ -44,8 +72,12 @@ def _render(value: Any) -> str | None:
     return None
 
 
-def substitute(text: str, config: dict[str, Any], namespace: str | None, shown: str) -> str:
-    """Replace placeholders in one manifest file's text; ``shown`` names it in errors."""
+def substitute(text: str, config: dict[str, Any], namespace: str | None, shown: str,
+               record: list[Substitution] | None = None) -> str:
+    """Replace placeholders in one manifest file's text; ``shown`` names it in errors.
+
+    ``record``, when given, receives a :class:`Substitution` per value filled in.
+    """
 
     def replace(match: re.Match[str]) -> str:
         line = text.count("\n", 0, match.start()) + 1
@@ -88,4 +120,112 @@ def substitute(text: str, config: dict[str, Any], namespace: str | None, shown: 
             )
         return rendered
 
-    return _PLACEHOLDER.sub(replace, text)
+    out: list[str] = []
+    done = length = line_start = 0  # line_start: output offset of the current line
+    for match in _PLACEHOLDER.finditer(text):
+        before = text[done:match.start()]
+        newline = before.rfind("\n")
+        if newline >= 0:
+            line_start = length + newline + 1
+        length += len(before)
+        value = replace(match)
+        if record is not None and not match.group(1):
+            name = match.group(2).split(":=", 1)[0]
+            column = length - line_start
+            record.append(Substitution(text.count("\n", 0, match.start()) + 1, column,
+                                       column + len(value), name))
+        out += [before, value]
+        length += len(value)
+        done = match.end()
+    out.append(text[done:])
+    return "".join(out)
+
+
+def placeholder_names(text: str) -> set[str]:
+    """The dotted names a manifest's ${...} placeholders use (escapes and junk skipped)."""
+    names = set()
+    for match in _PLACEHOLDER.finditer(text):
+        parsed = _NAME.match(match.group(2))
+        if parsed and not match.group(1):
+            names.add(parsed.group(1))
+    return names
+
+
+def _null(node: Node) -> bool:
+    return isinstance(node, ScalarNode) and node.tag == "tag:yaml.org,2002:null"
+
+
+def _key_line(root: Node, keys: tuple[str, ...]) -> int | None:
+    node = root
+    line = None
+    for key in keys:
+        if not isinstance(node, MappingNode):
+            return None
+        for key_node, value_node in node.value:
+            if isinstance(key_node, ScalarNode) and key_node.value == key:
+                node, line = value_node, key_node.start_mark.line + 1
+                break
+        else:
+            return None
+    return None if _null(node) else line
+
+
+class _Origins:
+    """Finds which config file and line set a value, in the generator's precedence."""
+
+    def __init__(self, sources: tuple[ConfigSource, ...], envs: list[str], root: Path) -> None:
+        self.sources, self.envs, self.root = sources, envs, root
+        self._trees: dict[Path, Node | None] = {}
+
+    def _tree(self, file: Path) -> Node | None:
+        if file not in self._trees:
+            try:
+                self._trees[file] = yaml.compose(read_text(file, file.name), Loader=_Loader)
+            except (HldError, yaml.YAMLError, RecursionError):
+                self._trees[file] = None
+        return self._trees[file]
+
+    def find(self, name: str) -> tuple[str, int] | None:
+        wanted = [("config", *name.split("."))] + ([("namespace",)] if name == "namespace" else [])
+        for keys in wanted:
+            for folder, prefix in self.sources:
+                for env in [*self.envs, "common"]:
+                    file = config_file(folder, env)
+                    tree = self._tree(file) if file is not None else None
+                    line = _key_line(tree, (*prefix, *keys)) if tree is not None else None
+                    if file is not None and line is not None:
+                        return display_path(file, self.root), line
+        return None
+
+
+def trace_values(text: str, made: list[Substitution], docs: list[ManifestDoc],
+                 sources: tuple[ConfigSource, ...], envs: list[str], root: Path) -> None:
+    """Fill each document's ``value_origins`` for the scalars placeholders produced."""
+    by_line: dict[int, list[Substitution]] = {}
+    for item in made:
+        by_line.setdefault(item.line, []).append(item)
+    by_start = {doc.source_line: doc for doc in docs}
+    origins = _Origins(sources, envs, root)
+
+    def walk(node: Node, path: tuple[str | int, ...], doc: ManifestDoc) -> None:
+        if isinstance(node, MappingNode):
+            for key, value in node.value:
+                if isinstance(key, ScalarNode):
+                    walk(value, (*path, key.value), doc)
+        elif isinstance(node, SequenceNode):
+            for index, item in enumerate(node.value):
+                walk(item, (*path, index), doc)
+        elif node.start_mark.line == node.end_mark.line:
+            for item in by_line.get(node.start_mark.line + 1, []):
+                if node.start_mark.column <= item.end and item.start <= node.end_mark.column:
+                    found = origins.find(item.name)
+                    if found is not None:
+                        doc.value_origins[path] = (*found, item.name, item.line)
+
+    try:
+        for node in yaml.compose_all(text, Loader=_Loader):
+            doc = by_start.get(node.start_mark.line + 1) if node is not None else None
+            if doc is not None:
+                walk(node, (), doc)
+    except (yaml.YAMLError, RecursionError):
+        return  # the parse already succeeded once; tracing is best effort

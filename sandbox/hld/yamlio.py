@@ -115,13 +115,17 @@ def _check_expansion(root: Node, shown: str) -> None:
     size(root)
 
 
+class YamlSyntaxError(HldError):
+    """The text is not YAML at all (as opposed to YAML refused for its size or shape)."""
+
+
 def _yaml_error(exc: yaml.YAMLError, shown: str) -> HldError:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     line = mark.line + 1 if mark is not None else None
     problem = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
     reason = f"invalid YAML: {problem}" + (f" ({context})" if context else "")
-    return HldError(reason, file=shown, line=line, fix="fix the YAML syntax at that line")
+    return YamlSyntaxError(reason, file=shown, line=line, fix="fix the YAML syntax at that line")
 
 
 def load_yaml_documents(text: str, shown: str) -> list[tuple[int, Any]]:

@@ -29,11 +29,12 @@ from .model import StepFailed
         fallible=True, text=lambda a: f"change {a['branch']}: {' '.join(a['set'])}"
         + (f" ({a['subcomponent']})" if a.get("subcomponent") else ""),
         branch=Arg("str", required=True), set=Arg("strs", required=True, help="KEY=VALUE"),
-        subcomponent=Arg("str"), env=Arg("str"), message=Arg("str"), by=BY_OPERATOR)
+        subcomponent=Arg("str"), env=Arg("str"), message=Arg("str"), by=BY_OPERATOR,
+        new_key=Arg("bool", default=False, help="allow a key the subcomponent does not know"))
 def _change(ctx: Context, a: dict[str, Any], timeout: float) -> str:
     sha = ctx.sb.change(a["branch"], a["set"], env=a.get("env"),
                         subcomponent=a.get("subcomponent"), message=a.get("message"),
-                        author=a["by"])
+                        author=a["by"], new_key=a["new_key"])
     return short(sha)
 
 

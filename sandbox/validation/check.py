@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sandbox.hld import HldError, ManifestDoc, generate
-from sandbox.validation.documents import validate_documents
+from sandbox.validation.documents import manifest_findings, validate_documents
 from sandbox.validation.findings import Finding
 from sandbox.validation.lint import lint_hld
 
@@ -41,6 +41,7 @@ def check_hld(hld_dir: Path, envs: list[str], kubernetes_version: str = "1.30.0"
 
     log.append(f"generate {' '.join(env_list)}")
     generate_error: Finding | None = None
+    located: set[tuple[str, int]] = set()  # already reported; yamllint's syntax finding repeats
     try:
         result = generate(hld_dir, env_list)
     except HldError as exc:
@@ -53,14 +54,15 @@ def check_hld(hld_dir: Path, envs: list[str], kubernetes_version: str = "1.30.0"
         log.append(f"  {_count(len(result.components), 'component')}, "
                    f"{_count(len(documents), 'object')}")
         log.extend(f"  note: {note}" for note in result.notes)
+        findings.extend(not_manifests := manifest_findings(result.problems))
+        located = {(f.file, f.line) for f in not_manifests}
 
     log.append("yamllint")
     lint = lint_hld(hld_dir)
     if generate_error is not None:
-        # The parser already reported this syntax error with the same file and line.
-        lint = [f for f in lint if not (f.rule == "yamllint/syntax"
-                                        and (f.file, f.line) == (generate_error.file,
-                                                                 generate_error.line))]
+        located.add((generate_error.file, generate_error.line))
+    # The parser already reported these syntax errors with the same file and line.
+    lint = [f for f in lint if not (f.rule == "yamllint/syntax" and (f.file, f.line) in located)]
     findings.extend(lint)
     log.append(f"  {_count(len(lint), 'finding')}")
 

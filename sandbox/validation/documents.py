@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sandbox.hld import ManifestDoc
+from sandbox.hld import HldError, ManifestDoc
 from sandbox.validation.findings import Finding, object_ref
 from sandbox.validation.policies import policy_problems
-from sandbox.validation.schema import schema_errors
+from sandbox.validation.schema import schema_problems
 
 
 def _missing_fields(obj: dict) -> list[str]:
@@ -17,6 +17,36 @@ def _missing_fields(obj: dict) -> list[str]:
     return missing
 
 
+def _origin(doc: ManifestDoc,
+            path: tuple[str | int, ...]) -> tuple[str, int, str, int] | None:
+    """Where the value at ``path`` (or the value holding it) was set, if a ${var} set it."""
+    for end in range(len(path), 0, -1):
+        found = doc.value_origins.get(path[:end])
+        if found is not None:
+            return found
+    return None
+
+
+def _value_at(obj: object, path: tuple[str | int, ...]) -> object:
+    for part in path:
+        if isinstance(obj, dict):
+            obj = obj.get(part)
+        elif isinstance(obj, list) and isinstance(part, int) and 0 <= part < len(obj):
+            obj = obj[part]
+        else:
+            return None
+    return obj
+
+
+def _quoted_path(doc: ManifestDoc, message: str) -> tuple[str | int, ...]:
+    """The ${var}-filled value a house-rule message quotes (an image tag, say), if any."""
+    for path in doc.value_origins:
+        value = _value_at(doc.obj, path)
+        if isinstance(value, str) and repr(value) in message:
+            return path
+    return ()
+
+
 def validate_documents(docs: list[ManifestDoc], kubernetes_version: str = "1.30.0") -> list[Finding]:
     """Every problem in ``docs``, each located at the HLD file and line it came from."""
     findings: list[Finding] = []
@@ -26,9 +56,14 @@ def validate_documents(docs: list[ManifestDoc], kubernetes_version: str = "1.30.
         ref = object_ref(obj)
 
         def add(rule: str, message: str, severity: str = "error", *, _doc: ManifestDoc = doc,
-                _ref: str = ref) -> None:
-            findings.append(Finding(severity, _doc.source_file, _doc.source_line, message, rule,
-                                    _ref))
+                _ref: str = ref, path: tuple[str | int, ...] = ()) -> None:
+            file, line = _doc.source_file, _doc.source_line
+            origin = _origin(_doc, path)
+            if origin is not None:
+                # The value came from a ${var}: the fix is in the config, not the template.
+                file, line = origin[0], origin[1]
+                message += f" (from ${{{origin[2]}}} at {_doc.source_file}:{origin[3]})"
+            findings.append(Finding(severity, file, line, message, rule, _ref))
 
         missing = _missing_fields(obj)
         if missing:
@@ -40,13 +75,22 @@ def validate_documents(docs: list[ManifestDoc], kubernetes_version: str = "1.30.
             add("duplicate", f"defined twice; first at {first.source_file}:{first.source_line}")
         else:
             seen[key] = doc
-        errors = schema_errors(obj, kubernetes_version)
+        errors = schema_problems(obj, kubernetes_version)
         if errors is None:
             add("schema", f"no Kubernetes {kubernetes_version} schema for {obj['apiVersion']} "
                 f"{obj['kind']}; not validated", "warning")
         else:
-            for message in errors:
-                add("schema", message)
+            for path, message in errors:
+                add("schema", message, path=path)
         for rule, message in policy_problems(obj):
-            add(rule, message)
+            add(rule, message, path=_quoted_path(doc, message))
     return findings
+
+
+def manifest_findings(problems: list[HldError]) -> list[Finding]:
+    """Content of a static path that is not a Kubernetes object, one error per file."""
+    return [Finding("error", p.file or "", p.line or 0,
+                    f"not a Kubernetes manifest: {p.reason}"
+                    + (f" ({p.fix})" if p.fix else "")
+                    + "; static paths are copied byte for byte, so keep only manifests there",
+                    "manifest") for p in problems]

@@ -1,4 +1,13 @@
-"""yamllint over the YAML files of an HLD, with rules relaxed for Kubernetes manifests."""
+"""yamllint over the YAML files of an HLD: real YAML problems fail, style only warns.
+
+Vendored manifests (charts, operators, upstream YAML) rarely follow one house style, and
+a missing newline at the end of a file says nothing about what reaches the cluster. So
+the default is yamllint's own ``relaxed`` preset, with the problems that change meaning
+kept as errors: syntax, duplicate keys (the last one silently wins), and ``yes``/``on``
+style truthy values (YAML 1.1 reads them as booleans, Kubernetes' YAML 1.2 parsers as
+strings). A ``.yamllint``/``.yamllint.yaml``/``.yamllint.yml`` at the HLD root replaces
+the default, as it would for yamllint run in the repository.
+"""
 
 from __future__ import annotations
 
@@ -6,49 +15,110 @@ import functools
 from collections.abc import Iterator
 from pathlib import Path
 
+import yaml
 from yamllint import linter
-from yamllint.config import YamlLintConfig
+from yamllint.config import YamlLintConfig, YamlLintConfigError
 
 from sandbox.hld import MAX_FILE_BYTES
 from sandbox.validation.findings import Finding
 
-# document-start: manifests and fab-written config rarely start with '---'.
-# line-length: image references and URLs are long. truthy keys: 'on:' keys are common.
-# indent-sequences: go-yaml (fab set) writes unindented lists, hand-written files indent.
+# relaxed: braces, brackets, colons, commas, empty lines, hyphens, indentation and line
+# length at warning level. On top of it: the rest of the style rules warn too, truthy
+# values are errors (keys are not checked: 'on:' is a common key), documents need no
+# '---', and lists may be indented or not (go-yaml, which fab set uses, does not).
 LINT_CONFIG = """
-extends: default
+extends: relaxed
 rules:
   document-start: disable
-  line-length: disable
-  truthy:
-    check-keys: false
+  line-length:
+    level: warning
+    max: 120
+    allow-non-breakable-words: true
+    allow-non-breakable-inline-mappings: true
   indentation:
+    level: warning
     spaces: consistent
     indent-sequences: whatever
+  trailing-spaces:
+    level: warning
+  new-line-at-end-of-file:
+    level: warning
+  new-lines:
+    level: warning
+  truthy:
+    level: error
+    allowed-values: ['true', 'false']
+    check-keys: false
+  key-duplicates:
+    level: error
 """
 
+CONFIG_FILES = (".yamllint", ".yamllint.yaml", ".yamllint.yml")
+# yamllint resolves any other 'extends' as a file path: a pushed HLD must not make the
+# check read files of the machine it runs on.
+_PRESETS = ("default", "relaxed")
 _SKIPPED_DIRS = {"components", "generated", "node_modules"}
 
 
 @functools.cache
-def _config() -> YamlLintConfig:
+def _default_config() -> YamlLintConfig:
     return YamlLintConfig(LINT_CONFIG)
 
 
+def hld_config(hld_dir: Path) -> tuple[YamlLintConfig, list[Finding]]:
+    """The HLD's own yamllint config if it has one, else the default; plus its problems."""
+    for name in CONFIG_FILES:
+        path = hld_dir / name
+        if not path.is_file() or path.is_symlink():
+            continue
+        try:
+            if path.stat().st_size > MAX_FILE_BYTES:
+                raise YamlLintConfigError("file is over the size limit for HLD files")
+            text = path.read_text("utf-8")
+            data = yaml.safe_load(text)
+            extends = data.get("extends") if isinstance(data, dict) else None
+            if extends is not None and extends not in _PRESETS:
+                raise YamlLintConfigError(
+                    f"'extends: {extends}' is not allowed; extend one of {', '.join(_PRESETS)} "
+                    "and list the rules to change")
+            return YamlLintConfig(text), []
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, YamlLintConfigError) as exc:
+            message = str(exc).removeprefix("invalid config: ")
+            return _default_config(), [Finding(
+                "error", name, 0, f"yamllint config not used ({message}); linted with the "
+                "default instead", "yamllint/config")]
+    return _default_config(), []
+
+
+def _helm_templates(hld_dir: Path, relative: Path) -> bool:
+    """Inside a Helm chart's templates/ folder: Go templates, not YAML."""
+    parts = relative.parts[:-1]
+    for index, part in enumerate(parts):
+        if part == "templates":
+            chart = hld_dir.joinpath(*parts[:index])
+            if (chart / "Chart.yaml").is_file() or (chart / "Chart.yml").is_file():
+                return True
+    return False
+
+
 def yaml_files(hld_dir: Path) -> Iterator[Path]:
-    """The HLD's own YAML files: not hidden folders, fetched components or generated output."""
+    """The HLD's own YAML files: not hidden folders, fetched components, generated output
+    or Helm templates."""
     for path in sorted(hld_dir.rglob("*")):
         relative = path.relative_to(hld_dir)
         if any(part.startswith(".") or part in _SKIPPED_DIRS for part in relative.parts[:-1]):
             continue
         if path.suffix in (".yaml", ".yml") and path.is_file() and not path.is_symlink():
-            yield path
+            if not _helm_templates(hld_dir, relative):
+                yield path
 
 
 def lint_hld(hld_dir: Path) -> list[Finding]:
-    findings: list[Finding] = []
+    config, findings = hld_config(hld_dir)
     for path in yaml_files(hld_dir):
         shown = path.relative_to(hld_dir).as_posix()
+        if config.is_file_ignored(shown):
+            continue
         if path.stat().st_size > MAX_FILE_BYTES:
             findings.append(Finding("error", shown, 0, "file is over the size limit for HLD "
                                     "files; not linted", "size"))
@@ -58,7 +128,7 @@ def lint_hld(hld_dir: Path) -> list[Finding]:
         except (OSError, UnicodeDecodeError) as exc:
             findings.append(Finding("error", shown, 0, f"cannot read file: {exc}", "read"))
             continue
-        for problem in linter.run(text, _config(), str(path)):
+        for problem in linter.run(text, config, str(path)):
             findings.append(Finding(
                 "error" if problem.level == "error" else "warning",
                 shown,

@@ -71,15 +71,23 @@ def validator_for(version: str, kind: str, api_version: str) -> jsonschema.Valid
 
 def schema_errors(obj: dict[str, Any], kubernetes_version: str, limit: int = 10) -> list[str] | None:
     """Messages for every schema violation, or None when the kind has no bundled schema."""
+    problems = schema_problems(obj, kubernetes_version, limit)
+    return None if problems is None else [message for _, message in problems]
+
+
+def schema_problems(obj: dict[str, Any], kubernetes_version: str,
+                    limit: int = 10) -> list[tuple[tuple[str | int, ...], str]] | None:
+    """(path in the object, message) per violation; None when the kind has no schema."""
     version = schema_version(kubernetes_version)
     validator = validator_for(version, str(obj["kind"]), str(obj["apiVersion"]))
     if validator is None:
         return None
-    messages = []
+    problems: list[tuple[tuple[str | int, ...], str]] = []
     for error in sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.path))):
-        where = ".".join(str(part) for part in error.absolute_path) or "(top level)"
-        messages.append(f"{where}: {error.message}")
-        if len(messages) >= limit:
-            messages.append("(further schema errors not shown)")
+        path = tuple(error.absolute_path)
+        where = ".".join(str(part) for part in path) or "(top level)"
+        problems.append((path, f"{where}: {error.message}"))
+        if len(problems) >= limit:
+            problems.append(((), "(further schema errors not shown)"))
             break
-    return messages
+    return problems

@@ -52,4 +52,12 @@ def test_the_author_cannot_approve_until_the_tui_switches_user(
                            what="the approval by the reviewer")
             assert any("approved by reviewer" in str(n.message) for n in app._notifications)
 
+            app.run_command("user оperator")  # a Cyrillic о: another, unknown name
+            await wait_for(pilot, lambda: any("no user 'оperator'" in str(n.message)
+                                              for n in app._notifications),
+                           what="the unknown user refused")
+            assert "you are reviewer" in app.title
+            app.run_command("user operator")
+            await wait_for(pilot, lambda: "you are operator" in app.title, what="back")
+
     asyncio.run(scenario())

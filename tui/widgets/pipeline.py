@@ -59,8 +59,16 @@ def reconciler_body(sync: dict[str, Any], health: dict[str, Any]) -> tuple[Text,
     else:
         word, style, state = "Not ready", "yellow", "busy"
     body = _line((word, style), "  ", str(sync.get("message") or ""))
+    # Flux's own words: the Ready condition, its reason and both revisions.
+    body.append(f"\nReady {sync.get('ready_status', '-')} {sync.get('reason', '')}   "
+                f"applied {short(sync.get('last_applied')) or '-'}, attempted "
+                f"{short(sync.get('last_attempted')) or '-'}", style="dim")
     for err in (sync.get("errors") or [])[:3]:
         body.append(f"\n  {err}", style="red")
+    for line in (sync.get("behind") or [])[:2]:
+        body.append(f"\nbehind main: {line}", style="yellow")
+        if state == "ok":
+            state = "busy"
     in_sync = str(sync.get("sync") or "Unknown")
     body.append("\n")
     body.append(in_sync, style=SYNC_STYLE.get(in_sync, "dim"))

@@ -19,6 +19,7 @@ from sandbox.clock import Clock
 from sandbox.cluster.base import ApplyResult, ClusterError, ClusterEvent, ObjRef
 from sandbox.cluster.sim.context import Ctx
 from sandbox.cluster.sim.deployments import DeploymentController
+from sandbox.cluster.sim.persist import Delta, Journal, Saved, restore
 from sandbox.cluster.sim.pods import Kubelet
 from sandbox.cluster.sim.replicasets import ReplicaSetController
 from sandbox.cluster.sim.services import EndpointsController
@@ -60,6 +61,34 @@ class SimCluster:
         self._traffic = Traffic(seed)
         for ns in PROTECTED_NAMESPACES:
             self._create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        self._journal: Journal | None = None
+        self._restored = False
+        self._sink: Callable[[Delta], None] | None = None
+
+    # -- persistence (persist.py) -----------------------------------------------------
+
+    def restore(self, saved: Saved) -> None:
+        """Carry on from a journal's state (the clock must not be behind its time)."""
+        with self._lock:
+            restore(self, saved)
+            self._restored = True
+
+    def journal_to(self, sink: Callable[[Delta], None]) -> None:
+        """From now on hand every change to `sink`, inside the call that made it. A
+        cluster that was not restored writes all it has at once."""
+        with self._lock:
+            self._journal = Journal(self)
+            if self._restored:
+                self._journal.mark_written()
+            self._sink = sink
+            self._commit()
+
+    def _commit(self) -> None:
+        if self._sink is None or self._journal is None:
+            return
+        delta = self._journal.take()
+        if delta is not None:
+            self._sink(delta)
 
     # -- ClusterBackend ---------------------------------------------------------------
 
@@ -91,6 +120,7 @@ class SimCluster:
                 results.append(ApplyResult(ref, action))
             if not dry_run:
                 self._finish()
+            self._commit()
             return results
 
     def delete(self, ref: ObjRef) -> bool:
@@ -108,6 +138,7 @@ class SimCluster:
             else:
                 self._remove(ref, graceful=True)
             self._finish()
+            self._commit()
             return True
 
     def get(self, ref: ObjRef) -> dict[str, Any] | None:
@@ -132,6 +163,7 @@ class SimCluster:
     def step(self) -> list[ClusterEvent]:
         with self._lock:
             self._advance()
+            self._commit()
             events, self._ctx.events = self._ctx.events, []
             return events
 
@@ -227,6 +259,8 @@ class SimCluster:
                 refs, ctx.dirty_deploy = sorted(ctx.dirty_deploy), set()
                 for ref in refs:
                     self._dc.sync(ref)
+                    # Its rollout progress may have moved without a status change.
+                    self._store.changed.add(ref)
 
     def _finish(self) -> None:
         self._settle()
@@ -314,6 +348,7 @@ class SimCluster:
         self._store.touch(obj)
         (self._ctx.dirty_deploy if ref.kind == "Deployment" else self._ctx.dirty_rs).add(ref)
         self._finish()
+        self._commit()
 
     def _remove(self, ref: ObjRef, graceful: bool) -> None:
         """Delete one object and, through owner references, what it owns."""

@@ -32,12 +32,15 @@ class Ctx:
     # Pods whose readiness or existence changed: their Services' endpoints need a look.
     dirty_pods: set[ObjRef] = field(default_factory=set)
     dirty_svc: set[ObjRef] = field(default_factory=set)
+    emitted: int = 0  # events ever emitted: the journal's sequence for the history
+
 
     def emit(self, reason: str, ref: ObjRef, message: str, type: str = "Normal",
              **data: Any) -> None:
         data.setdefault("source", SOURCES.get(ref.kind, "sim"))
         event = ClusterEvent(reason, ref, message, type, self.now, data)
         self.events.append(event)
+        self.emitted += 1
         if len(self.events) > 50_000:
             del self.events[:10_000]  # nobody is stepping: keep memory bounded
         self.history.append(event)

@@ -45,6 +45,7 @@ class PodSim:
     deployment: str = ""  # "namespace/name" of the owning Deployment, for metrics
     version: str = ""  # image tag of the first container
     pod_ip: str = ""
+    due: float | None = None  # when its pending transition fires (timer generation `gen`)
 
 
 def combined_profile(profiles: list[ImageProfile]) -> ImageProfile:
@@ -97,8 +98,8 @@ class Kubelet:
             for c in pod["spec"].get("containers") or []:
                 self.ctx.emit("Killing", ref, f"Stopping container {c.get('name')}")
         self._render(ps, pod)
-        ps.gen += 1
-        self.ctx.timers.push(self.ctx.now + TERMINATION_SECONDS, "pod", ref, ps.gen)
+        self.ctx.store.touch(pod)  # the API server bumps the version with deletionTimestamp
+        self._later(ps, TERMINATION_SECONDS)
         self.ctx.dirty_pods.add(ref)
         return True
 
@@ -112,6 +113,7 @@ class Kubelet:
         ps, pod = self.pods.get(ref), self.ctx.store.get(ref)
         if ps is None or pod is None or gen != ps.gen:
             return None
+        ps.due = None  # fired; the step may schedule the next one
         if ps.terminating:
             self.ctx.store.remove(ref)
             self.forget(ref)
@@ -236,7 +238,8 @@ class Kubelet:
 
     def _later(self, ps: PodSim, delay: float) -> None:
         ps.gen += 1
-        self.ctx.timers.push(self.ctx.now + delay, "pod", ps.ref, ps.gen)
+        ps.due = self.ctx.now + delay
+        self.ctx.timers.push(ps.due, "pod", ps.ref, ps.gen)
 
     def _set_ready(self, ps: PodSim, ready: bool) -> None:
         if ps.ready != ready:

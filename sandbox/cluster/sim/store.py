@@ -81,6 +81,8 @@ class Store:
         self._rv = 0
         self._uids = 0
         self._seed = seed & 0xFFFFFFFF
+        # Objects written or removed since the journal last took them (see persist.py).
+        self.changed: set[ObjRef] = set()
 
     def new_uid(self) -> str:
         # Counter-based so that the same seed and calls give the same snapshot.
@@ -90,6 +92,7 @@ class Store:
     def touch(self, obj: dict[str, Any]) -> None:
         self._rv += 1
         obj["metadata"]["resourceVersion"] = str(self._rv)
+        self.changed.add(ObjRef.of(obj))
 
     def get(self, ref: ObjRef) -> dict[str, Any] | None:
         return self._by_kind.get(ref.kind, {}).get(ref)
@@ -131,6 +134,7 @@ class Store:
     def remove(self, ref: ObjRef) -> dict[str, Any] | None:
         obj = self._by_kind.get(ref.kind, {}).pop(ref, None)
         if obj is not None:
+            self.changed.add(ref)
             self._unindex(ref, obj)
             self._by_uid.pop(obj["metadata"].get("uid", ""), None)
         return obj

@@ -1,0 +1,190 @@
+"""Sync status in Flux's terms, damage the sandbox cannot repair shown one line each,
+and `--wait` reporting this change's manifest commit, sync and health."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox import cli
+from sandbox.engine import EngineError
+from sandbox.facade import Sandbox
+from sandbox.gitutil import git
+from sandbox.pipelines import manifest_commit_for
+from sandbox.workspace import EngineLock
+
+from .ci_push import push_as_ci
+
+
+def until(what: Callable[[], Any], timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = what()
+        if value:
+            return value
+        assert time.monotonic() < deadline, "condition not met"
+        time.sleep(0.02)
+
+
+def push_manifests(sb: Sandbox, rel: str, text: str) -> str:
+    def edit(work: Path) -> None:
+        (work / rel).parent.mkdir(parents=True, exist_ok=True)
+        (work / rel).write_text(text)
+
+    return push_as_ci(sb, edit, "By hand")
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = cli.main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+BAD = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: bad, namespace: demo}\n" \
+      "spec: {replicas: lots}\n"
+
+
+def test_failed_reconcile_is_ready_false_with_both_revisions(
+        running: Sandbox, capsys: pytest.CaptureFixture[str]) -> None:
+    sb = running
+    good = sb.sync_status()["last_applied"]
+    assert sb.sync_status()["reason"] == "ReconciliationSucceeded"
+    bad = push_manifests(sb, "prod/bad.yaml", BAD)
+    status = until(lambda: (s := sb.sync_status())["last_attempted"] == bad and
+                   s["reason"] == "ReconciliationFailed" and s)
+    assert status["ready_status"] == "False" and status["last_applied"] == good
+    assert status["lastAppliedRevision"] == f"main@sha1:{good}"
+    assert status["lastAttemptedRevision"] == f"main@sha1:{bad}"
+    assert any("behind" not in line and bad[:7] in line for line in status["behind"])
+    sb.stop_engine()
+    code, out, _ = run(capsys, "sync", "status", "-w", str(sb.root))
+    assert code == 0
+    assert "Ready False ReconciliationFailed" in out
+    assert f"main@sha1:{good}" in out and f"main@sha1:{bad}" in out
+    assert "behind main" in out
+    code, out, _ = run(capsys, "status", "-w", str(sb.root))
+    assert "Ready False ReconciliationFailed" in out and "behind" in out
+    code, out, _ = run(capsys, "sync", "status", "--json", "-w", str(sb.root))
+    assert '"reason": "ReconciliationFailed"' in out
+
+
+def test_missing_hook_and_missing_object_are_shown_with_what_to_do(
+        sandbox: Sandbox, capsys: pytest.CaptureFixture[str]) -> None:
+    sb = sandbox
+    (sb.ws.hld_git / "hooks" / "pre-receive").unlink()
+    main_ref = sb.ws.manifests_git / "refs" / "heads" / "main"
+    good = git("rev-parse", "refs/heads/main", git_dir=sb.ws.manifests_git).strip()
+    git("pack-refs", "--all", git_dir=sb.ws.manifests_git)
+    main_ref.parent.mkdir(parents=True, exist_ok=True)
+    main_ref.write_text("1" * 40 + "\n")
+    code, out, _ = run(capsys, "status", "-w", str(sb.root))
+    problems = [line for line in out.splitlines() if line.startswith("problem:")]
+    assert len(problems) == 2, out
+    assert any("pre-receive hook is missing" in p and "gitops-sandbox up" in p
+               for p in problems)
+    assert any("missing object 1111111" in p and "update-ref" in p for p in problems)
+    code, out, _ = run(capsys, "sync", "status", "-w", str(sb.root))
+    assert sum(line.startswith("problem:") for line in out.splitlines()) == 2
+    sb.start_engine()
+    until(lambda: sb.sync_status()["reason"] == "DependencyNotReady")
+    assert (sb.ws.hld_git / "hooks" / "pre-receive").is_file()  # repaired on start
+    assert not sb.events(kinds=("engine.error",))
+    main_ref.write_text(good + "\n")
+    sb.reconcile_now()
+    until(lambda: sb.sync_status()["reason"] == "ReconciliationSucceeded")
+    assert sb.damage() == []
+
+
+def test_a_lock_held_by_a_dead_process_or_a_replaced_database_is_reported(
+        sandbox: Sandbox) -> None:
+    sb = sandbox
+    lock = EngineLock(sb.ws.lock_path)
+    assert lock.acquire("db=1:2\n")  # as an engine that opened another state.db
+    try:
+        assert any("state.db was deleted or replaced" in line for line in sb.damage())
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        sb.ws.lock_path.write_text(f"{dead.pid}\n")
+        assert any(f"names pid {dead.pid}, which is not running" in line
+                   for line in sb.damage())
+    finally:
+        lock.release()
+    assert sb.damage() == []
+
+
+def test_deleted_lock_is_recreated_so_no_second_engine_starts(running: Sandbox) -> None:
+    sb = running
+    sb.ws.lock_path.unlink()
+    until(lambda: sb.events(kinds=("engine.warning",)))
+    assert sb.ws.lock_path.exists()
+    with pytest.raises(EngineError, match="already runs"):
+        Sandbox(sb.root).start_engine()
+
+
+def test_replaced_database_stops_the_engine(running: Sandbox) -> None:
+    sb = running
+    engine = sb.engine
+    assert engine is not None
+    (sb.root / "state.db").rename(sb.root / "state.db.moved")
+    until(lambda: engine.fatal)
+    assert "state.db was deleted or replaced" in (engine.fatal or "")
+
+
+def test_malformed_database_is_one_clear_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "ws"
+    # Made in another process, so that no connection here remembers the good file.
+    subprocess.run([sys.executable, "-m", "sandbox.cli", "init", "-w", str(root)],
+                   check=True, capture_output=True)
+    (root / "state.db").write_bytes(b"SQLite format 3\x00" + b"\x07" * 3000)
+    code, out, err = run(capsys, "status", "-w", str(root))
+    assert code == 1 and out == "", (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "state.db" in lines[0] and "mv state.db" in lines[0], err
+    assert "Traceback" not in err
+
+
+def test_failed_build_diff_says_so_instead_of_removing_everything(running: Sandbox) -> None:
+    sb = running
+    sb.commit_files("broken", {"web/deployment.yaml": "kind: Deployment\n  bad: [\n"}, "Break")
+    pr = sb.open_pr("broken", "Break web")
+    assert sb.wait_for_checks(pr.id, 60).checks_state == "failure"
+    diff = sb.pr_diff(pr.id)["manifests"]
+    assert "build failed" in diff and "removed" not in diff
+
+
+def test_configmap_only_merges_wait_for_their_own_manifest_commit(running: Sandbox) -> None:
+    sb = running
+    for i in range(25):
+        branch = f"level-{i}"
+        sb.change(branch, [f"logLevel=level{i}"], subcomponent="config")
+        pr = sb.open_pr(branch, f"Log level {i}")
+        assert sb.wait_for_checks(pr.id, 60).checks_state == "success"
+        sb.approve_pr(pr.id, "reviewer")
+        merged = sb.merge_pr(pr.id)
+        dep = sb.wait_for_deployment(merged.merge_sha or "", 60)
+        expected = manifest_commit_for(sb.ws.manifests_git, merged.merge_sha or "")
+        assert expected and dep["manifest_sha"] == expected, (i, dep)
+        assert dep["sync_status"] == "synced" and dep["health"] == "Healthy", (i, dep)
+        assert dep["health_check"] == "Passed"
+
+
+def test_wait_timeout_names_the_stage(running: Sandbox, capsys: pytest.CaptureFixture[str]
+                                      ) -> None:
+    sb = running
+    sb.suspend()
+    sb.change("held", ["logLevel=held"], subcomponent="config")
+    pr = sb.open_pr("held", "Held back")
+    sb.wait_for_checks(pr.id, 60)
+    sb.approve_pr(pr.id, "reviewer")
+    merged = sb.merge_pr(pr.id)
+    with pytest.raises(TimeoutError) as caught:
+        sb.wait_for_deployment(merged.merge_sha or "", 1.0)
+    message = str(caught.value)
+    assert "stuck at" in message and "{" not in message and "\n" not in message
