@@ -6,11 +6,12 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from . import badinput, generate, loop, reconcile, startup
+from . import badinput, bounds, generate, loop, persist, reconcile, sim, startup
 from .common import hermetic_env
 
-SECTIONS = {"startup": startup.run, "loop": loop.run, "generate": generate.run, "reconcile": reconcile.run,
-            "badinput": badinput.run}
+SECTIONS = {"startup": startup.run, "loop": loop.run, "generate": generate.run,
+            "reconcile": reconcile.run, "sim": sim.run, "persist": persist.run,
+            "badinput": badinput.run, "bounds": bounds.run}
 
 
 def main() -> None:

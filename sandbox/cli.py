@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from .cli_errors import CliError, run
 from .cli_output import print_pr, print_prs, print_status, print_sync, print_table
 from .cli_parser import build_parser
+from .safetext import shown
 
 if TYPE_CHECKING:
     from .facade import Sandbox
@@ -117,7 +118,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             for ev in sb.events(after):
                 after = ev.id
                 print(f"{time.strftime('%H:%M:%S', time.localtime(ev.ts))} {ev.stage:<12} "
-                      f"{ev.message}", flush=True)
+                      f"{shown(ev.message)}", flush=True)
             stop.wait(0.2)
     finally:
         sb.close()
@@ -153,7 +154,7 @@ def cmd_pr(args: argparse.Namespace) -> int:
         return 0
     if action == "open":
         pr = sb.open_pr(args.branch, args.title, args.body)
-        print(f"opened #{pr.id}: {pr.title} ({pr.head} -> {pr.base})")
+        print(f"opened #{pr.id}: {shown(pr.title)} ({shown(pr.head)} -> {shown(pr.base)})")
         return _wait_checks(sb, pr.id, args.wait)
     if action == "approve":
         pr = sb.approve_pr(args.id)
@@ -178,7 +179,7 @@ def _wait_checks(sb: Sandbox, pr_id: int, wait: float | None) -> int:
     print(f"waiting for the checks of #{pr_id}...", flush=True)
     pr = sb.wait_for_checks(pr_id, wait)
     for check in pr.checks:
-        print(f"  {check.name}: {check.status}: {check.summary}")
+        print(f"  {check.name}: {check.status}: {shown(check.summary)}")
     return 0 if pr.checks_state == "success" else 1
 
 
@@ -193,7 +194,8 @@ def _wait_deploy(sb: Sandbox, sha: str, wait: float) -> int:
     print(f"  manifests {short(dep.get('manifest_sha')) or '-'}, sync {dep.get('sync_status')}, "
           f"health {dep.get('health') or 'n/a'}"
           + (f": {dep['error']}" if dep.get("error") else ""))
-    ok = dep.get("sync_status") in ("synced", "unchanged") and dep.get("health") != "Degraded"
+    ok = (dep.get("sync_status") in ("synced", "unchanged", "superseded")
+          and dep.get("health") != "Degraded")
     return 0 if ok else 1
 
 
@@ -222,14 +224,14 @@ def cmd_image(args: argparse.Namespace) -> int:
     if args.wait is None:
         return 0
     pr = sb.wait_for_release(args.service, args.tag, args.wait)
-    print(f"release pull request #{pr.id}: {pr.title} (checks {pr.checks_state})")
+    print(f"release pull request #{pr.id}: {shown(pr.title)} (checks {pr.checks_state})")
     return 0 if pr.checks_state == "success" else 1
 
 
 def cmd_revert(args: argparse.Namespace) -> int:
     sb = _open(args)
     pr = sb.revert(args.ref)
-    print(f"opened #{pr.id}: {pr.title} ({pr.head})")
+    print(f"opened #{pr.id}: {shown(pr.title)} ({shown(pr.head)})")
     return _wait_checks(sb, pr.id, args.wait)
 
 
@@ -338,8 +340,9 @@ def cmd_events(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps(ev.to_dict(), default=str), flush=True)
             else:
-                print(f"{time.strftime('%H:%M:%S', time.localtime(ev.ts))} "
-                      f"{ev.kind:<22} {ev.message}", flush=True)
+                # Sequence number first: the log's order is the id's, whatever the clocks.
+                print(f"{ev.id:>5} {time.strftime('%H:%M:%S', time.localtime(ev.ts))} "
+                      f"t+{ev.sim:<8.1f} {ev.kind:<22} {shown(ev.message)}", flush=True)
     except KeyboardInterrupt:
         pass
     return 0
@@ -353,7 +356,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
             _dump(job)
         else:
             print(f"job #{job['id']} {job['kind']} {job['status']} {json.dumps(job['params'])}")
-            print(job["log"].rstrip() or "(no log yet)")
+            print(shown(job["log"].rstrip(), multiline=True) or "(no log yet)")
         return 0
     jobs = sb.jobs(50)
     if args.json:
@@ -459,8 +462,8 @@ def cmd_change(args: argparse.Namespace) -> int:
     sha = sb.change(args.branch, args.assignments, env=args.env,
                     subcomponent=args.subcomponent, message=args.message, author=args.who,
                     new_key=args.new_key)
-    print(f"pushed {short(sha)} to branch {args.branch}; next: gitops-sandbox pr open "
-          f"{args.branch}")
+    print(f"pushed {short(sha)} to branch {shown(args.branch)}; next: gitops-sandbox pr "
+          f"open {shown(args.branch)}")
     return 0
 
 

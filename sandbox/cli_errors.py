@@ -15,6 +15,8 @@ import sys
 import traceback
 from collections.abc import Callable
 
+from .safetext import shown
+
 DEBUG_ENV = "GITOPS_SANDBOX_DEBUG"
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
@@ -50,8 +52,9 @@ def known_errors() -> tuple[type[BaseException], ...]:
 
 
 def one_line(text: str) -> str:
-    """Messages that span lines (git's stderr, several findings) joined into one."""
-    return "; ".join(line.strip() for line in str(text).splitlines() if line.strip())
+    """Messages that span lines (git's stderr, several findings) joined into one, with
+    control characters escaped: messages quote what users typed."""
+    return shown("; ".join(line.strip() for line in str(text).splitlines() if line.strip()))
 
 
 def message_for(exc: BaseException) -> str:
@@ -62,10 +65,14 @@ def message_for(exc: BaseException) -> str:
         return f"error: {one_line(str(exc))}"
     if isinstance(exc, TimeoutError):
         return f"timed out: {one_line(str(exc))}"
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+        return ("error: the workspace's database stayed busy (database is locked); "
+                "try again in a moment")
     if isinstance(exc, sqlite3.DatabaseError):
-        return (f"error: the workspace's database cannot be used ({one_line(str(exc))}); "
-                "check the workspace folder (-w) or create a new one with "
-                "'gitops-sandbox init --force'")
+        return (f"error: the workspace's database state.db cannot be read "
+                f"({one_line(str(exc))}); check the workspace folder (-w), or move state.db "
+                "aside and create the workspace anew with 'gitops-sandbox init --force' "
+                "(its pull requests and history are then lost)")
     if isinstance(exc, PermissionError | FileNotFoundError | IsADirectoryError
                   | NotADirectoryError):
         where = f": {exc.filename}" if exc.filename else ""

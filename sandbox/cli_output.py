@@ -6,13 +6,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .gitutil import short
+from .safetext import shown
 
 if TYPE_CHECKING:  # the command line stays quick to start: no workspace imports here
     from .pullrequests import PullRequest
 
 
 def print_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    cells = [list(map(str, header))] + [[str(c) for c in row] for row in rows]
+    cells = [list(map(str, header))] + [[shown(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     for row in cells:
         print("   ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
@@ -28,22 +29,23 @@ def print_prs(items: list[PullRequest]) -> None:
 
 
 def print_pr(pr: PullRequest, diff: dict[str, str], show_log: bool = False) -> None:
-    print(f"#{pr.id} {pr.title}")
-    print(f"  {pr.state}, {pr.head} ({short(pr.head_sha)}) -> {pr.base}, by {pr.author}")
+    print(f"#{pr.id} {shown(pr.title)}")
+    print(f"  {pr.state}, {shown(pr.head)} ({short(pr.head_sha)}) -> {shown(pr.base)}, "
+          f"by {shown(pr.author)}")
     if pr.merge_sha:
         print(f"  merged as {short(pr.merge_sha)}")
-    print(f"  approvals: {', '.join(pr.approvals) or 'none'}")
+    print(f"  approvals: {shown(', '.join(pr.approvals)) or 'none'}")
     for check in pr.checks or []:
-        print(f"  check {check.name}: {check.status}: {check.summary}")
+        print(f"  check {check.name}: {check.status}: {shown(check.summary)}")
     if not pr.checks:
         print("  checks: pending (the engine runs them: gitops-sandbox up)")
     print("\n--- HLD diff ---")
-    print(diff["hld"].rstrip() or "(no change)")
+    print(shown(diff["hld"].rstrip(), multiline=True) or "(no change)")
     print("\n--- manifest diff ---")
-    print(diff["manifests"].rstrip() or "(no change)")
+    print(shown(diff["manifests"].rstrip(), multiline=True) or "(no change)")
     if show_log and diff.get("log"):
         print("\n--- check log ---")
-        print(diff["log"].rstrip())
+        print(shown(diff["log"].rstrip(), multiline=True))
 
 
 def print_status(data: dict[str, Any]) -> None:
@@ -71,7 +73,7 @@ def print_status(data: dict[str, Any]) -> None:
     prs = data["pull_requests"]
     print(f"open PRs    {len(prs)}")
     for p in prs:
-        print(f"  #{p['id']} {p['title']} [checks {p['checks']}, "
+        print(f"  #{p['id']} {shown(p['title'])} [checks {p['checks']}, "
               f"{len(p['approvals'])} approval(s)]")
     print_damage(data.get("damage") or [])
 
@@ -79,7 +81,7 @@ def print_status(data: dict[str, Any]) -> None:
 def ready_line(sync: dict[str, Any]) -> str:
     """Flux's Ready condition as `flux get kustomizations` shows it."""
     return (f"Ready {sync.get('ready_status', 'Unknown')} {sync.get('reason', '')}: "
-            f"{sync.get('message')}")
+            f"{shown(sync.get('message'))}")
 
 
 def print_sync(data: dict[str, Any]) -> None:
@@ -98,4 +100,4 @@ def print_sync(data: dict[str, Any]) -> None:
 
 def print_damage(lines: list[str]) -> None:
     for line in lines:
-        print(f"problem: {line}")
+        print(f"problem: {shown(line)}")

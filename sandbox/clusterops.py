@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from . import limits
 from .cluster.base import ClusterError, ObjRef, resolve_kind
 
 if TYPE_CHECKING:
@@ -27,6 +28,17 @@ def parse_target(target: str, namespace: str = "demo") -> ObjRef:
         raise OperationError(f"{target!r}: name the object as KIND/NAME, e.g. deployment/web")
     resolved = resolve_kind(kind) or kind
     return ObjRef.of({"kind": resolved, "metadata": {"name": name, "namespace": namespace}})
+
+
+def check_replicas(value: Any, maximum: int) -> int:
+    """A replica count from a command, within 0..max_replicas, or OperationError."""
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 30:
+        value = int(value)
+    problem = limits.replicas_problem(value if value is not None else "", maximum,
+                                      "--replicas")
+    if problem:
+        raise OperationError(problem)
+    return int(value)
 
 
 def command_line(action: str, params: dict[str, Any]) -> str:
@@ -63,9 +75,7 @@ def perform(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
         raise OperationError(f"{ref} not found in the cluster (see 'gitops-sandbox cluster get')")
     try:
         if action == "scale":
-            replicas = int(params.get("replicas", -1))
-            if replicas < 0:
-                raise OperationError("--replicas must be 0 or more")
+            replicas = check_replicas(params.get("replicas"), engine.ws.settings.max_replicas)
             cluster.scale(ref, replicas)  # type: ignore[attr-defined]
         elif action == "set-image":
             cluster.set_image(ref, str(params.get("container")),  # type: ignore[attr-defined]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import sys
 import threading
 import time
@@ -79,7 +80,9 @@ def make_cluster(ws: Workspace, clock: Clock) -> ClusterBackend:
     if ws.settings.cluster == "sim":
         from .cluster.sim import SimCluster
 
-        return SimCluster(clock, ws.registry.resolve, seed=ws.settings.seed)
+        return SimCluster(clock, ws.registry.resolve, seed=ws.settings.seed,
+                          max_replicas=ws.settings.max_replicas,
+                          max_pods=ws.settings.max_pods)
     from .cluster.kind import KindCluster
 
     return KindCluster(ws)
@@ -87,7 +90,8 @@ def make_cluster(ws: Workspace, clock: Clock) -> ClusterBackend:
 
 class Engine:
     def __init__(self, ws: Workspace, clock: Clock | None = None,
-                 cluster: ClusterBackend | None = None, tick_seconds: float = 0.05) -> None:
+                 cluster: ClusterBackend | None = None, tick_seconds: float = 0.05,
+                 poll: bool = True) -> None:
         self.ws = ws
         # The simulated cluster outlives the engine (clusterstate.py); a cluster handed in
         # is the caller's to keep.
@@ -107,6 +111,10 @@ class Engine:
         self.flux = Reconciler(ws, self.cluster, self.bus)
         self.monitor = Monitor(self.cluster, self._publish_health)
         self.tick_seconds = tick_seconds
+        # False turns off the timed wake-ups under the watchers (the job-queue poll, the
+        # resync and drift timer), so tests can prove that watcher events alone drive
+        # the pipeline; stages then wake only on watcher events and explicit requests.
+        self.poll = poll
         self.lock = EngineLock(ws.lock_path)
         self._stop = threading.Event()
         self._wake_ci = threading.Event()
@@ -189,9 +197,12 @@ class Engine:
             self._tracker.close()
         if self.gitserver is not None:
             self.gitserver.stop()
-        if self.health:
-            self.write_snapshots()  # what the CLI shows while no engine runs
-        self.bus.publish("engine.stopped", "engine", "engine stopped")
+        try:
+            if self.health and self.fatal is None:
+                self.write_snapshots()  # what the CLI shows while no engine runs
+            self.bus.publish("engine.stopped", "engine", "engine stopped")
+        except sqlite3.Error:
+            pass  # the database was taken away (see _guard): nothing left to tell
         self.lock.release()
 
     def _start_git_server(self) -> GitServer:
@@ -214,7 +225,7 @@ class Engine:
         self._wake_flux.set()
 
     # -- loops ---------------------------------------------------------------
-    def _loop(self, wake: threading.Event, timeout: Callable[[], float],
+    def _loop(self, wake: threading.Event, timeout: Callable[[], float | None],
               body: Callable[[], None]) -> None:
         while not self._stop.is_set():
             wake.wait(timeout())
@@ -227,10 +238,12 @@ class Engine:
                 self.bus.publish("engine.error", "engine", f"{type(exc).__name__}: {exc}")
 
     def _ci_loop(self) -> None:
-        self._loop(self._wake_ci, lambda: POLL_SECONDS, self._ci_step)
+        self._loop(self._wake_ci, lambda: POLL_SECONDS if self.poll else None, self._ci_step)
 
     def _flux_loop(self) -> None:
-        def period() -> float:
+        def period() -> float | None:
+            if not self.poll:
+                return None
             resync = self.ws.settings.resync_seconds / self.clock_speed()
             return max(0.05, min(resync, DRIFT_CHECK_SECONDS))
         self._loop(self._wake_flux, period, self._flux_step)
@@ -446,8 +459,8 @@ class Engine:
         print(f"error: {why}", file=sys.stderr, flush=True)
         try:
             self.bus.publish("engine.error", "engine", why)
-        except Exception:  # noqa: BLE001 - the database may be the thing that is gone
-            pass
+        except sqlite3.Error:
+            pass  # the database may be the thing that is gone
         # stop() joins this very thread, so it runs on another one.
         threading.Thread(target=self.stop, name="engine-stop", daemon=True).start()
 

@@ -26,9 +26,11 @@ from .facade_users import USER_ENV_VAR, Identities
 from .facade_waits import SandboxError, Waiting
 from .gitserver import remote
 from .gitutil import GitError, git, refs, rev, short
+from .limits import env_name_problem
 from .pullrequests import PullRequest, PullRequestError, PullRequests
 from .registry import Image, RegistryError
-from .users import Users
+from .safetext import shown
+from .users import Users, upgrade_workspace
 from .workspace import EngineLock, Settings, Workspace, default_workspace, init_workspace
 
 # The command line answers `status` in a fraction of a second: the engine, the HLD
@@ -37,7 +39,8 @@ from .workspace import EngineLock, Settings, Workspace, default_workspace, init_
 if TYPE_CHECKING:
     from .engine import Engine
 
-__all__ = ["Sandbox", "SandboxError", "PullRequestError", "USER_ENV_VAR"]
+# `shown` is here for the TUI: user-written text is escaped the same way on every screen.
+__all__ = ["Sandbox", "SandboxError", "PullRequestError", "shown", "USER_ENV_VAR"]
 
 
 def _refuse_unknown_keys(work: Path, assignments: list[str], subcomponent: str | None) -> None:
@@ -66,6 +69,7 @@ class Sandbox(Identities, Waiting):
         self.bus = EventBus(self.ws.store)
         self.prs = PullRequests(self.ws, self.bus)
         self.users = Users(self.ws.store)
+        upgrade_workspace(self.ws.root, self.ws.store)
         self.engine: Engine | None = None
         # Who this CLI or TUI acts as: --as, else $GITOPS_SANDBOX_USER, else the workspace's.
         if user is None:
@@ -184,6 +188,9 @@ class Sandbox(Identities, Waiting):
         from . import hld as hldlib
 
         env = env or self.settings.environments[0]
+        problem = env_name_problem(env)
+        if problem:
+            raise SandboxError(problem)
 
         def edit(work: Path) -> None:
             try:
@@ -377,6 +384,10 @@ class Sandbox(Identities, Waiting):
         return self.operate("resume")
 
     def scale(self, target: str, replicas: int, namespace: str = "demo") -> dict[str, Any]:
+        try:  # refused here already, so a runaway count never reaches the queue
+            replicas = clusterops.check_replicas(replicas, self.settings.max_replicas)
+        except clusterops.OperationError as exc:
+            raise SandboxError(str(exc)) from exc
         return self.operate("scale", target=target, replicas=replicas, namespace=namespace)
 
     def set_image(self, target: str, container: str, image: str,

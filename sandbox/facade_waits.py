@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .gitutil import short
+from .gitutil import GitError, git, rev, short
 from .pullrequests import PullRequest, PullRequests
 
 if TYPE_CHECKING:
@@ -84,6 +85,12 @@ class Waiting:
         if dep.get("sync_status") == "failed":
             return True, dep, "sync"
         if dep.get("sync_status") != "synced":
+            applied = rev(self.ws.manifests_git, "refs/tags/flux-sync")
+            if applied and applied != manifest and _is_ancestor(
+                    self.ws.manifests_git, manifest, applied):
+                # A later commit was applied first: this change is in the cluster with it.
+                return True, {**dep, "sync_status": "superseded", "synced_in": applied,
+                              "health": dep.get("health") or self._app_health()}, "done"
             return False, dep, f"sync of manifests {short(manifest)} (not applied yet)"
         row = store.one("SELECT data FROM events WHERE kind='health.check' AND "
                         "json_extract(data, '$.revision')=? ORDER BY id DESC LIMIT 1", manifest)
@@ -115,3 +122,11 @@ class Waiting:
                 raise TimeoutError(f"no release pull request for {repository}:{tag} within "
                                    f"{timeout:g}s")
             time.sleep(0.05)
+
+
+def _is_ancestor(git_dir: Path, sha: str, of: str) -> bool:
+    try:
+        git("merge-base", "--is-ancestor", sha, of, git_dir=git_dir)
+    except GitError:
+        return False
+    return True

@@ -82,7 +82,9 @@ class SyncStatus:
 
 
 def _order(ref: ObjRef) -> tuple[int, ObjRef]:
-    return (0 if ref.kind in FIRST_KINDS else 1, ref)
+    # Namespaces, then CRDs, then the rest (what may live in them or be of their kinds).
+    rank = FIRST_KINDS.index(ref.kind) if ref.kind in FIRST_KINDS else len(FIRST_KINDS)
+    return (rank, ref)
 
 
 class Reconciler:

@@ -171,3 +171,18 @@ def trailers(message: str) -> dict[str, str]:
         if value:
             result[key.strip()] = value.strip()
     return result
+
+
+def with_trailers(message: str, pairs: list[tuple[str, str]]) -> str:
+    """``message`` with trailers written by `git interpret-trailers` from structured values.
+
+    A trailer of the same key already in the message (say a PR title reading
+    "Pull-Request: #1") is replaced, not kept beside ours, so no text a user wrote can
+    forge or shadow one.
+    """
+    args = ["interpret-trailers", "--if-exists", "replace", "--if-missing", "add"]
+    for key, value in pairs:
+        if not key.replace("-", "").isalnum() or any(c in value for c in "\r\n\0"):
+            raise ValueError(f"trailer {key!r}: {value!r} is not one line of text")
+        args += ["--trailer", f"{key}: {value}"]
+    return git(*args, input=message)

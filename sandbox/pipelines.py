@@ -28,18 +28,22 @@ import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import faults
-from . import hld as hldlib
 from .events import EventBus
 from .gitserver import remote
-from .gitutil import export_tree, git, rev, short
-from .manifestdiff import diff_objects
+from .gitutil import export_tree, git, rev, short, trailers, with_trailers
 from .pullrequests import PullRequests
+from .safetext import one_line
 from .users import GENERATE_BOT, RELEASE_BOT, Users
-from .validation import check_hld
 from .workspace import Workspace
+
+if TYPE_CHECKING:
+    from .validation.bounds import Deadline
+
+# The HLD tooling (YAML, schemas, yamllint) is imported by the jobs that use it: the
+# command line imports this module to queue jobs and must start in a blink.
 
 CHECK_NAME = "validate-manifests"
 LEASE_SECONDS = 30.0  # wall time; the engine renews it well before it runs out
@@ -103,6 +107,7 @@ class CIRunner:
         self.handlers: dict[str, Callable[[dict[str, Any], JobLog], dict[str, Any]]] = {
             "validate": self.validate, "generate": self.generate, "release": self.release,
         }
+        self.monotonic: Callable[[], float] = time.monotonic  # the jobs' time budget clock
 
     def run_pending(self) -> int:
         """Run every queued job, oldest first; returns how many ran."""
@@ -168,12 +173,18 @@ class CIRunner:
         return job_row(self.ws, job) or {}
 
     # -- validate ------------------------------------------------------------
-    def _build(self, sha: str, log: JobLog) -> tuple[Any, list[dict[str, Any]]]:
+    def _build(self, sha: str, log: JobLog,
+               deadline: Deadline | None = None) -> tuple[Any, list[dict[str, Any]]]:
         with self.ws.tempdir("hld-") as tmp:
             folder = Path(tmp) / "hld"
             export_tree(self.ws.hld_git, sha, folder)
+            from .validation import check_hld
+
+            if deadline is not None:
+                deadline.note(f"export of {short(sha)}")
             report = check_hld(folder, self.ws.settings.environments,
-                               self.ws.settings.kubernetes_version)
+                               self.ws.settings.kubernetes_version,
+                               max_replicas=self.ws.settings.max_replicas, deadline=deadline)
             log(f"{short(sha)}: {len(report.documents)} objects, "
                 f"{len(report.findings)} findings")
             return report, [d.obj for d in report.documents]
@@ -188,22 +199,29 @@ class CIRunner:
         self.bus.publish("check.started", "pipelines", f"#{pr_id}: {CHECK_NAME} running",
                          pr=pr_id, sha=sha, job=job)
         faults.point("validate.after_running")
-        report, head_objs = self._build(sha, log)
+        # One time budget for the whole job: a check built to be slow fails, naming the
+        # slow phase, and the queue moves on.
+        from .validation.bounds import Deadline
+
+        deadline = Deadline(self.ws.settings.ci_job_seconds, self.monotonic)
+        report, head_objs = self._build(sha, log, deadline)
         log(report.text)
         errors = [f for f in report.findings if f.severity == "error"]
-        build_error = next((f for f in errors if f.rule == "generate"), None)
+        build_error = next((f for f in errors if f.rule in ("generate", "manifest")), None)
         if build_error is not None:
-            # No manifests were built, so there is nothing to compare: an empty head
-            # would read as "every object removed", which is not what this PR does.
+            # The manifests were not built (or a file could not be read as one), so a
+            # comparison would read missing objects as "removed", which this PR does not do.
             diff_text = f"(no diff: the manifest build failed: {build_error})"
             diff_summary = "build failed"
         else:
             base_sha = rev(self.ws.hld_git, f"refs/heads/{pr.base}") or pr.base_sha
             try:
-                _, base_objs = self._build(base_sha, JobLog())
+                _, base_objs = self._build(base_sha, JobLog(), deadline)
             except Exception as exc:  # noqa: BLE001 - a broken base still lets the diff show the head
                 log(f"base {short(base_sha)} did not build: {exc}")
                 base_objs = []
+            from .manifestdiff import diff_objects
+
             diff = diff_objects(base_objs, head_objs)
             diff_text, diff_summary = diff.text(), diff.summary()
             log(f"manifest diff against {pr.base} ({short(base_sha)}): {diff_summary}")
@@ -239,6 +257,8 @@ class CIRunner:
         with self.ws.tempdir("gen-") as tmp:
             hld_dir, out, work = Path(tmp) / "hld", Path(tmp) / "generated", Path(tmp) / "work"
             export_tree(self.ws.hld_git, sha, hld_dir)
+            from . import hld as hldlib
+
             result = hldlib.generate(hld_dir, envs, out, allow_hooks=self.ws.settings.allow_hooks)
             log(f"generated {len(result.documents)} objects from HLD {short(sha)} "
                 f"for {'-'.join(envs)}")
@@ -259,9 +279,9 @@ class CIRunner:
                                  sha=sha, manifest_sha=manifest_sha, pr=pr_id, unchanged=True)
                 return {"ok": True, "sha": sha, "manifest_sha": manifest_sha, "unchanged": True}
             subject = _subject(self.ws.hld_git, sha)
-            pr_line = f"\nPull-Request: #{pr_id}" if pr_id else ""
-            message = (f"Update {env_dir} manifests from HLD {short(sha)}\n\n{subject}\n\n"
-                       f"HLD-Commit: {sha}{pr_line}\n")
+            message = with_trailers(
+                f"Update {env_dir} manifests from HLD {short(sha)}\n\n{one_line(subject)}\n",
+                [("HLD-Commit", sha)] + ([("Pull-Request", f"#{pr_id}")] if pr_id else []))
             git("commit", "--quiet", "-F", "-", cwd=work, input=message, identity=bot.identity)
             faults.point("generate.after_commit")
             git("push", "--quiet", "origin", "HEAD:main", cwd=work, env_extra=auth)
@@ -297,6 +317,8 @@ class CIRunner:
             git("clone", "--quiet", remote.repo_url(self.ws.root, "hld"), str(work),
                 env_extra=auth)
             git("checkout", "--quiet", "-b", branch, cwd=work)
+            from . import hld as hldlib
+
             hldlib.set_values(work, [f"image.tag={tag}"], env=env, subcomponent=service)
             if not git("status", "--porcelain", cwd=work).strip():
                 log(f"{service} already runs {tag} in the HLD; no change")
@@ -326,9 +348,6 @@ def _subject(git_dir: Path, sha: str) -> str:
     return git("log", "-1", "--format=%s", sha, git_dir=git_dir).strip()
 
 
-_PR_RE = re.compile(r"^Pull-Request:\s*#?(\d+)\s*$", re.MULTILINE)
-
-
 def manifest_commit_for(manifests_git: Path, hld_sha: str) -> str | None:
     """The manifest commit on main generated from this HLD commit, by its trailer."""
     out = git("log", "--format=%H", "--fixed-strings", f"--grep=HLD-Commit: {hld_sha}",
@@ -338,6 +357,7 @@ def manifest_commit_for(manifests_git: Path, hld_sha: str) -> str | None:
 
 
 def _pr_of_merge(git_dir: Path, sha: str) -> int | None:
-    body = git("log", "-1", "--format=%B", sha, git_dir=git_dir)
-    match = _PR_RE.search(body)
+    # Read from the trailer block only: a line in a title or body is not a trailer.
+    value = trailers(git("log", "-1", "--format=%B", sha, git_dir=git_dir)).get("Pull-Request")
+    match = re.fullmatch(r"#?(\d+)", value or "")
     return int(match.group(1)) if match else None

@@ -25,7 +25,8 @@ from typing import Any
 from . import faults, gitserver
 from .events import EventBus
 from .gitserver import remote
-from .gitutil import GitError, git, rev, short
+from .gitutil import GitError, git, rev, short, with_trailers
+from .safetext import body_problem, one_line, title_problem
 from .users import User, UserError, Users, may_merge, may_open, may_review
 from .workspace import Workspace
 
@@ -152,12 +153,15 @@ class PullRequests:
         if head_sha == base_sha or git("rev-list", "--count", f"{base_sha}..{head_sha}",
                                        git_dir=hld).strip() == "0":
             raise PullRequestError(f"branch '{head}' has no commits that are not on '{base}'")
+        problem = title_problem(title) or body_problem(body)
+        if problem:
+            raise PullRequestError(problem)
         pusher = self.users.pusher_of("hld", f"refs/heads/{head}", head_sha)
         if pusher is None:
             raise PullRequestError(
                 f"branch '{head}' at {short(head_sha)} was not pushed through the git server, "
                 f"so its author is unknown: push it again ({remote.repo_url(self.ws.root, 'hld')})")
-        title = title.strip() or self._subject(head_sha)
+        title = title.strip() or one_line(self._subject(head_sha))
         now = time.time()
         with self.store.tx() as db:
             cur = db.execute(
@@ -305,8 +309,8 @@ class PullRequests:
             raise PullRequestError(
                 f"#{pr_id} conflicts with {pr.base}: merge {pr.base} into '{pr.head}', "
                 "resolve the conflicts and push the branch again") from exc
-        message = (f"Merge pull request #{pr_id} from {pr.head}\n\n{pr.title}\n\n"
-                   f"Pull-Request: #{pr_id}\n")
+        message = with_trailers(f"Merge pull request #{pr_id} from {pr.head}\n\n"
+                                f"{one_line(pr.title)}\n", [("Pull-Request", f"#{pr_id}")])
         merge_sha = git("commit-tree", tree, "-p", base_sha, "-p", pr.head_sha,
                         git_dir=hld, input=message, identity=user.identity).strip()
         remote.require_server(self.ws.root)

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 from . import gitserver
 from .gitutil import git, rev, short
-from .pipelines import CHECK_NAME, enqueue, enqueue_once, pending_job
 
 if TYPE_CHECKING:
     from .events import EventBus
@@ -55,6 +54,8 @@ def missing_generations(ws: Workspace) -> list[str]:
 
 
 def enqueue_missing_generations(ws: Workspace) -> list[str]:
+    from .pipelines import enqueue_once
+
     missing = missing_generations(ws)
     for sha in missing:
         enqueue_once(ws, "generate", sha=sha)
@@ -63,6 +64,9 @@ def enqueue_missing_generations(ws: Workspace) -> list[str]:
 
 def repair_on_start(ws: Workspace, bus: EventBus, prs: PullRequests) -> list[str]:
     """Run once by the engine, holding the lock (no other engine runs); returns what it did."""
+    # Imported here: `status` reads damage() and sync_view() and must start fast.
+    from .pipelines import CHECK_NAME, enqueue, pending_job
+
     did: list[str] = []
     store = ws.store
     with store.tx() as db:
@@ -80,10 +84,13 @@ def repair_on_start(ws: Workspace, bus: EventBus, prs: PullRequests) -> list[str
     # top of a newer one's, so the queue is rebuilt oldest first.
     missing = missing_generations(ws)
     if missing:
+        # Jobs for commits that have manifests stay: they only record what was pushed.
+        marks = ",".join("?" * len(missing))
         with store.tx() as db:
             db.execute("UPDATE jobs SET status='cancelled', result='{\"ok\": true, "
-                       "\"superseded\": \"start-up repair\"}' "
-                       "WHERE kind='generate' AND status='queued'")
+                       "\"superseded\": \"start-up repair\"}' WHERE kind='generate' AND "
+                       f"status='queued' AND json_extract(params, '$.sha') IN ({marks})",
+                       missing)
         for sha in missing:
             enqueue(ws, "generate", sha=sha)
         did.append(f"{len(missing)} HLD commit(s) on main without manifests: generating "

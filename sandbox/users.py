@@ -190,6 +190,29 @@ class Users:
         return {int(r["user_id"]) for r in rows if r["new"] in shas}
 
 
+def upgrade_workspace(root: Path, store: Store) -> None:
+    """A workspace made before users existed gets them, with the secret, and what its
+    repositories hold now is taken as pushed by whom it would have been (as `init` does
+    for its seed commits), so the reconciler keeps applying it."""
+    users = Users(store)
+    if load_secret(root) is None:
+        create_secret(root)
+    if users.list():
+        return
+    for name, role in DEFAULT_USERS:
+        users.add(name, role)
+    from .gitutil import ZERO, refs
+
+    for repo in ("hld", "manifests"):
+        git_dir = Path(root) / f"{repo}.git"
+        if not git_dir.is_dir():
+            continue
+        for ref, sha in refs(git_dir, "refs/heads/").items():
+            who = (GENERATE_BOT if repo == "manifests" else
+                   RELEASE_BOT if ref.startswith("refs/heads/DEPLOY/") else OPERATOR)
+            users.record_push(repo, ref, ZERO, sha, users.get(who))
+
+
 # -- the workspace secret ----------------------------------------------------------
 def create_secret(root: Path) -> None:
     path = Path(root) / SECRET_FILE

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -14,7 +16,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
-from . import gitserver, users
+from . import gitserver, limits, users
 from .gitutil import ZERO, Identity, git
 from .registry import Registry
 from .store import Store
@@ -36,6 +38,21 @@ def default_workspace() -> Path:
     return Path.home() / ".gitops-sandbox" / "default"
 
 
+# (lowest, highest) for every numeric setting; values come from users and files alike.
+_RANGES: dict[str, tuple[float, float]] = {
+    "required_approvals": (1, 10),
+    "resync_seconds": (0.1, 86_400),
+    "health_timeout": (1, 86_400),
+    "clock_speed": (0.01, 1000),
+    "seed": (0, 2**63 - 1),
+    "max_replicas": (1, 100_000),
+    "max_pods": (1, 20_000),
+    "ci_job_seconds": (1, 3600),
+}
+_CHOICES = {"cluster": ("sim", "kind"), "failure_policy": ("atomic", "partial")}
+_VERSION = re.compile(r"^\d{1,3}\.\d{1,3}\.\d{1,3}$")
+
+
 @dataclass
 class Settings:
     cluster: str = "sim"  # sim | kind
@@ -48,40 +65,89 @@ class Settings:
     seed: int = 0
     kubernetes_version: str = "1.30.0"
     allow_hooks: bool = False
+    max_replicas: int = limits.DEFAULT_MAX_REPLICAS  # per object, PR check and cluster
+    max_pods: int = limits.DEFAULT_MAX_PODS  # the simulated cluster's capacity
+    ci_job_seconds: float = limits.DEFAULT_CI_JOB_SECONDS  # time budget of one CI job
 
     def with_value(self, key: str, text: str) -> Settings:
         """A copy with one setting parsed from text; ValueError says what is allowed."""
         if key not in self.__dataclass_fields__:
             raise ValueError(f"no setting {key!r}; settings: {', '.join(self.__dataclass_fields__)}")
-        choices = {"cluster": ("sim", "kind"), "failure_policy": ("atomic", "partial")}
         current = getattr(self, key)
         value: object
-        if key in choices:
-            if text not in choices[key]:
-                raise ValueError(f"{key} must be one of: {', '.join(choices[key])}")
-            value = text
-        elif isinstance(current, bool):
+        if isinstance(current, bool):
             if text.lower() not in ("true", "false", "yes", "no", "1", "0"):
                 raise ValueError(f"{key} takes true or false")
             value = text.lower() in ("true", "yes", "1")
         elif isinstance(current, list):
             value = [part for part in text.replace(",", " ").split() if part]
-            if not value:
-                raise ValueError(f"{key} takes one or more names, e.g. prod")
-        else:
+        elif isinstance(current, int | float):
             try:
-                value = type(current)(text)
+                value = type(current)(text.strip())
             except ValueError:
-                raise ValueError(f"{key} takes a {type(current).__name__}, not {text!r}") from None
-            if isinstance(value, int | float) and value <= 0 and key != "seed":
-                raise ValueError(f"{key} must be positive")
-        return replace(self, **{key: value})
+                raise ValueError(f"{key} takes a {_type_word(current)}, not {text!r}") from None
+        else:
+            value = text
+        return replace(self, **{key: checked_setting(key, value)})
 
     @classmethod
     def load(cls, path: Path) -> Settings:
+        """The settings in a workspace file, each checked as `settings KEY VALUE` checks it."""
         data = json.loads(path.read_text()).get("settings", {})
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known: dict[str, object] = {}
+        defaults = cls()
+        for key, value in data.items():
+            if key not in cls.__dataclass_fields__:
+                continue
+            default = getattr(defaults, key)
+            try:
+                if isinstance(default, float) and isinstance(value, int) \
+                        and not isinstance(value, bool):
+                    value = float(value)
+                if type(value) is not type(default):
+                    raise ValueError(f"{key} takes a {_type_word(default)}, not {value!r}")
+                known[key] = checked_setting(key, value)
+            except ValueError as exc:
+                raise WorkspaceError(f"{path}: setting {exc}; fix it in the file or with "
+                                     f"'gitops-sandbox settings {key} VALUE'") from None
         return cls(**known)
+
+
+def _type_word(value: object) -> str:
+    if isinstance(value, bool):
+        return "boolean (true or false)"
+    return type(value).__name__
+
+
+def checked_setting(key: str, value: object) -> object:
+    """``value`` if it is allowed for ``key``; ValueError naming what is allowed."""
+    if key in _CHOICES:
+        if value not in _CHOICES[key]:
+            raise ValueError(f"{key} must be one of: {', '.join(_CHOICES[key])}")
+    elif key in _RANGES and isinstance(value, int | float) and not isinstance(value, bool):
+        low, high = _RANGES[key]
+        if not math.isfinite(value):
+            raise ValueError(f"{key} must be a finite number, not {value}")
+        if value <= 0 < low:
+            raise ValueError(f"{key} must be positive (from {low:g} to {high:g}), not {value:g}")
+        if not low <= value <= high:
+            raise ValueError(f"{key} must be between {low:g} and {high:g}, not {value:g}")
+    elif key == "environments":
+        names = value if isinstance(value, list) else []
+        if not names or len(names) > 10 or len(set(names)) != len(names):
+            raise ValueError("environments takes one to ten different names, e.g. prod")
+        for name in names:
+            problem = limits.env_name_problem(name)
+            if problem:
+                raise ValueError(f"environments: {problem}")
+    elif key == "kubernetes_version":
+        from .validation.schema import available_versions
+
+        versions = available_versions()
+        if not isinstance(value, str) or not _VERSION.match(value) or value not in versions:
+            raise ValueError(f"kubernetes_version must be one of the bundled schema versions "
+                             f"(MAJOR.MINOR.PATCH), e.g. {versions[-1]}; not {value!r}")
+    return value
 
 
 class Workspace:

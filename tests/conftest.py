@@ -13,7 +13,27 @@ from sandbox.gitserver.http import GitServer
 from sandbox.store import Store
 from sandbox.users import Users
 
+# ../shared beside the repository (for a worktree, beside the worktree).
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+FABRIKATE = FIXTURES / "fabrikate"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+@pytest.fixture
+def fabrikate_fixtures() -> Path:
+    """Fabrikate's own test data. Missing on a developer's machine: a skip that says so.
+    Missing under CI (CI=true): a failure, so a green CI run means the conformance tests
+    ran."""
+    if not FABRIKATE.is_dir():
+        missing = f"Fabrikate fixtures not found at {FABRIKATE} (../shared is missing)"
+        if in_ci():
+            pytest.fail(f"{missing}; CI=true requires them: check out the shared fixtures "
+                        "beside the repository", pytrace=False)
+        pytest.skip(missing)
+    return FABRIKATE
 
 
 @pytest.fixture(autouse=True, scope="session")

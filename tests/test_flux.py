@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from sandbox.clock import VirtualClock
 from sandbox.cluster import ObjRef, SimCluster
+from sandbox.cluster.base import ApplyResult
 from sandbox.events import EventBus, read_events
 from sandbox.flux import MANAGED_BY, PRUNE_ANNOTATION, Reconciler
 from sandbox.gitutil import refs
@@ -84,16 +86,22 @@ def test_apply_labels_and_moves_the_sync_tag(setup) -> None:  # type: ignore[no-
 
 
 def test_prunes_only_what_it_owns_and_honours_opt_out(setup) -> None:  # type: ignore[no-untyped-def]
-    _, man, cluster, flux, _ = setup
+    ws, man, cluster, flux, _ = setup
     keep = cm("keep", annotations={PRUNE_ANNOTATION: "disabled"})
-    man.commit([NS, cm("a"), cm("b"), keep])
+    man.commit([NS, cm("a"), cm("taken"), cm("gone"), keep])
     flux.reconcile()
-    cluster.apply([cm("hand-made")])  # created by someone else, not ours
+    # Someone else takes one of ours over (their apply drops our label) and makes one
+    # of their own: neither is ours to delete, though both sit beside ours.
+    cluster.apply([cm("taken"), cm("hand-made")])
+    assert MANAGED_BY not in (cluster.get(ObjRef("ConfigMap", "taken", "demo")) or {}
+                              )["metadata"].get("labels", {})
     man.commit([NS, cm("a")])
     status = flux.reconcile()
     names = {o["metadata"]["name"] for o in cluster.list("ConfigMap")}
-    assert names == {"a", "keep", "hand-made"}
-    assert ObjRef("ConfigMap", "b", "demo") not in status.refs()
+    assert names == {"a", "keep", "taken", "hand-made"}
+    assert ObjRef("ConfigMap", "gone", "demo") not in status.refs()
+    finished = read_events(ws.store, kinds=("sync.finished",))[-1]
+    assert finished.data["pruned"] == ["ConfigMap/demo/gone"]
 
 
 def test_atomic_policy_applies_nothing_when_one_object_is_invalid(setup) -> None:  # type: ignore[no-untyped-def]
@@ -145,3 +153,80 @@ def test_bad_yaml_in_manifest_repo_is_a_failed_sync(setup) -> None:  # type: ign
     status = flux.reconcile()
     assert not status.ready and "prod/bad.yaml" in status.errors[0]
     assert "refs/tags/flux-sync" not in refs(ws.manifests_git)
+
+
+# -- apply and prune order -------------------------------------------------------------
+
+CRD = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+       "metadata": {"name": "widgets.example.com"},
+       "spec": {"group": "example.com", "scope": "Namespaced",
+                "names": {"kind": "Widget", "plural": "widgets"},
+                "versions": [{"name": "v1", "served": True, "storage": True}]}}
+WIDGET = {"apiVersion": "example.com/v1", "kind": "Widget",
+          "metadata": {"name": "w", "namespace": "demo"}, "spec": {"size": 1}}
+
+
+class OneByOne(SimCluster):
+    """An API server fed one object at a time, as `kubectl apply -f` feeds a stream: an
+    object whose namespace, or whose kind's CRD, comes later in the stream is refused.
+    Records the order of applies and deletes."""
+
+    def __init__(self, clock: VirtualClock, ws: Workspace) -> None:
+        super().__init__(clock, ws.registry.resolve, seed=1)
+        self.applied: list[str] = []
+        self.deleted: list[str] = []
+
+    def _kinds_served(self, batch: list[dict[str, Any]] | None = None) -> set[str]:
+        crds = self.list("CustomResourceDefinition") + [
+            o for o in batch or [] if o.get("kind") == "CustomResourceDefinition"]
+        return {str(c["spec"]["names"]["kind"]) for c in crds}
+
+    def _unknown(self, obj: dict[str, Any], served: set[str]) -> ApplyResult | None:
+        if obj.get("kind") == "Widget" and "Widget" not in served:
+            return ApplyResult(ObjRef.of(obj), "invalid",
+                               'no matches for kind "Widget" in version "example.com/v1"')
+        return None
+
+    def apply(self, objects: list[dict[str, Any]], dry_run: bool = False) -> list[ApplyResult]:
+        if dry_run:  # a dry run sees the whole batch, as the reconciler's validation does
+            served = self._kinds_served(objects)
+            checked = super().apply(objects, dry_run=True)
+            return [self._unknown(o, served) or r for o, r in zip(objects, checked, strict=True)]
+        results: list[ApplyResult] = []
+        for obj in objects:
+            self.applied.append(str(ObjRef.of(obj)))
+            refused = self._unknown(obj, self._kinds_served())
+            results += [refused] if refused else super().apply([obj])
+        return results
+
+    def delete(self, ref: ObjRef) -> bool:
+        self.deleted.append(str(ref))
+        return super().delete(ref)
+
+
+def test_namespaces_then_crds_apply_first_and_prune_last(
+        tmp_path: Path, serve, clone_as) -> None:  # type: ignore[no-untyped-def]
+    sample = tmp_path / "sample"
+    sample.mkdir()
+    (sample / "component.yaml").write_text("name: tiny\n")
+    ws = init_workspace(tmp_path / "ws", sample=sample)
+    cluster = OneByOne(VirtualClock(), ws)
+    flux = Reconciler(ws, cluster, EventBus(ws.store))
+    serve(ws.root)
+    man = Manifests(ws, clone_as(ws.root, "generate-bot", "manifests"))
+    # File order puts every dependant before what it depends on.
+    man.commit([deploy("web"), WIDGET, cm("a"), CRD, NS])
+    status = flux.reconcile()
+    assert status.ready, status.errors
+    first, second, *rest = cluster.applied
+    assert (first, second) == ("Namespace/demo", "CustomResourceDefinition/widgets.example.com")
+    assert sorted(rest) == ["ConfigMap/demo/a", "Deployment/demo/web", "Widget/demo/w"]
+    assert cluster.get(ObjRef("Widget", "w", "demo")) is not None
+    man.commit([])
+    status = flux.reconcile()
+    assert status.ready and status.inventory == []
+    *workloads, crd, namespace = cluster.deleted
+    assert sorted(workloads) == sorted(rest)
+    assert (crd, namespace) == (second, first)
+    pruned = read_events(ws.store, kinds=("sync.finished",))[-1].data["pruned"]
+    assert sorted(pruned) == sorted(cluster.deleted)

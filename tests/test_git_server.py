@@ -68,3 +68,19 @@ def test_a_chunked_push_and_a_ready_clone(ws: Workspace, serve, clone_as) -> Non
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=clone, capture_output=True,
                           text=True).stdout.strip()
     assert refs(ws.hld_git)["refs/heads/big"] == head
+
+
+def test_a_workspace_from_before_users_is_upgraded(ws: Workspace) -> None:
+    from sandbox.facade import Sandbox
+    from sandbox.users import SECRET_FILE
+
+    with ws.store.tx() as db:
+        for table in ("tokens", "ref_pushes", "users"):
+            db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
+    (ws.root / SECRET_FILE).unlink()
+    sb = Sandbox(ws.root)
+    assert sb.user.name == "operator"
+    assert {u.name for u in sb.list_users()} >= {"operator", "reviewer", "generate-bot"}
+    assert (ws.root / SECRET_FILE).is_file()
+    main = refs(ws.manifests_git)["refs/heads/main"]
+    assert sb.users.pusher_of("manifests", "refs/heads/main", main).name == "generate-bot"

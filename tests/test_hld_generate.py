@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from sandbox.hld import HldError, generate
 
@@ -138,7 +139,9 @@ def git(cwd: Path, *args: str) -> str:
 
 
 def test_git_component_cloned_from_local_repo_at_version(tmp_path: Path) -> None:
-    repo = tmp_path / "repo"
+    # A local source must be inside the HLD (issue 8): a vendored repository.
+    hld = tmp_path / "hld"
+    repo = hld / "vendor" / "repo"
     write(repo / "component.yaml", "name: lib\ntype: static\npath: ./m\n")
     write(repo / "m" / "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: v1\n")
     git(repo, "init", "-q", "-b", "main")
@@ -147,7 +150,6 @@ def test_git_component_cloned_from_local_repo_at_version(tmp_path: Path) -> None
     first = git(repo, "rev-parse", "HEAD")
     write(repo / "m" / "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: v2\n")
     git(repo, "commit", "-q", "-am", "two")
-    hld = tmp_path / "hld"
     write(hld / "component.yaml", f"name: app\nsubcomponents:\n  - name: lib\n    method: git\n"
           f"    source: {repo.as_uri()}\n    version: {first}\n")
     result = generate(hld, ["prod"])
@@ -250,3 +252,29 @@ def test_circular_through_a_static_component_is_refused(tmp_path: Path) -> None:
     (tmp_path / "m").mkdir()
     with pytest.raises(HldError, match="circular subcomponents"):
         generate(tmp_path, ["prod"])
+
+
+def test_inject_namespace_fills_in_objects_that_lack_one(tmp_path: Path) -> None:
+    """Fabrikate's `injectNamespace: true` (its helm generator's addNamespaceToManifests):
+    the config's namespace goes into every object without one; one that names its own
+    namespace keeps it."""
+    write(tmp_path / "component.yaml", "name: app\ntype: static\npath: ./m\n")
+    write(tmp_path / "m" / "a.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: plain\n"
+          "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: placed\n"
+          "  namespace: other\n")
+
+    def namespaces(config: str) -> tuple[dict[str, str | None], dict[str, str | None]]:
+        write(tmp_path / "config" / "prod.yaml", config)
+        result = generate(tmp_path, ["prod"])
+        docs = {d.obj["metadata"]["name"]: d.obj["metadata"].get("namespace")
+                for d in result.documents}
+        # What lands in the manifest repo, not only the parsed view of it.
+        written = {d["metadata"]["name"]: d["metadata"].get("namespace")
+                   for d in yaml.safe_load_all(result.manifest) if d}
+        return docs, written
+
+    injected = {"plain": "shop", "placed": "other"}
+    assert namespaces("namespace: shop\ninjectNamespace: true\n") == (injected, injected)
+    as_written = {"plain": None, "placed": "other"}
+    assert namespaces("namespace: shop\n") == (as_written, as_written)
+    assert namespaces("injectNamespace: true\n") == (as_written, as_written)

@@ -156,7 +156,8 @@ def test_all_four_hook_names_are_accepted_and_not_run_without_allow(tmp_path: Pa
 
 
 def test_install_hooks_run_around_fetching_then_generate_hooks(tmp_path: Path) -> None:
-    repo = make_repo(tmp_path / "repo")
+    # The repository lives inside the HLD: local sources outside it are refused.
+    repo = make_repo(tmp_path / "hld" / "upstream" / "lib")
     hld = hooks_hld(tmp_path / "hld", repo)
     generate(hld, ["prod"], allow_hooks=True)
     assert (hld / "order.log").read_text().splitlines() == [
@@ -166,10 +167,10 @@ def test_install_hooks_run_around_fetching_then_generate_hooks(tmp_path: Path) -
 
 
 def test_install_hooks_of_a_fetched_component_run_in_its_folder(tmp_path: Path) -> None:
-    repo = tmp_path / "repo"
+    hld = tmp_path / "hld"
+    repo = hld / "upstream" / "lib"
     write(repo / "component.yaml", "name: lib\nhooks:\n  before-install: ['touch installed']\n")
     make_repo(repo)
-    hld = tmp_path / "hld"
     write(hld / "component.yaml", f"name: app\nsubcomponents:\n  - name: lib\n    method: git\n"
           f"    source: {repo.as_uri()}\n")
     generate(hld, ["prod"], allow_hooks=True)

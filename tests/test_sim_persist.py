@@ -120,3 +120,37 @@ def test_a_damaged_state_is_refused_with_a_reason(tmp_path: Path) -> None:
         assert "damaged" in str(exc)
     else:
         raise AssertionError("a damaged state was accepted")
+
+
+def test_a_failed_write_is_retried_with_the_next_one(tmp_path: Path) -> None:
+    clock, cluster, store = started(tmp_path)
+    real = persist.sink(store, lambda: 0.0)
+    failing = {"on": False}
+
+    def flaky(delta: persist.Delta) -> None:
+        if failing["on"]:
+            raise OSError("disk full")
+        real(delta)
+
+    cluster.journal_to(flaky)
+    failing["on"] = True
+    try:
+        cluster.scale(ObjRef("Deployment", "web", "default"), 1)
+    except OSError:
+        pass
+    failing["on"] = False
+    clock.advance(0.5)
+    cluster.step()  # nothing new to say about web, but the failed write is due again
+    _, twin = restored(store, clock.now())
+    assert twin.get(ObjRef("Deployment", "web", "default"))["spec"]["replicas"] == 1
+    assert view(twin) == view(cluster)
+
+
+def test_a_real_cluster_keeps_its_own_state(tmp_path: Path) -> None:
+    from sandbox.clusterstate import ClusterState
+    from sandbox.workspace import Settings, init_workspace
+
+    sim = init_workspace(tmp_path / "sim")
+    assert ClusterState.load(sim) is not None
+    kind = init_workspace(tmp_path / "kind", settings=Settings(cluster="kind"))
+    assert ClusterState.load(kind) is None

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual.screen import ModalScreen
 
+from sandbox.facade import shown
 from sandbox.registry import PROFILES
 
 from .keys import OPERATION_ACTIONS
@@ -211,7 +212,7 @@ class Operations:
         last = max(merged, key=lambda p: p.updated)
         sha = str(last.merge_sha)
         self.confirm(
-            f"Revert #{last.id} ({last.title})?", f"git revert --no-edit -m 1 {short(sha)}",
+            f"Revert #{last.id} ({shown(last.title)})?", f"git revert --no-edit -m 1 {short(sha)}",
             lambda: self.call_facade(
                 "revert", lambda: self.sandbox.revert(sha),
                 command=f"gitops-sandbox revert {short(sha)}",

@@ -16,6 +16,7 @@ from yaml.serializer import Serializer
 
 from sandbox.hld.errors import HldError
 from sandbox.hld.yamlio import display_path, load_structured
+from sandbox.limits import env_name_problem
 
 ConfigDict = dict[str, Any]
 _FIELDS = ("namespace", "injectNamespace", "config", "subcomponents", "disabled")
@@ -78,6 +79,13 @@ def load_config(folder: Path, env: str, root: Path | None = None) -> ConfigDict:
     file = config_file(folder, env)
     if file is None:
         return normalize_config({}, "")
+    if not file.resolve().is_relative_to(folder.resolve()):
+        # A symlink out would put another file's contents (secrets) into the manifests.
+        raise HldError(
+            "config file leads outside its component (a symlink pointing out?)",
+            file=display_path(file, root),
+            fix="make it a regular file inside the component folder",
+        )
     return normalize_config(load_structured(file, root), display_path(file, root))
 
 
@@ -256,6 +264,25 @@ def _has_key(values: dict[str, Any], keys: list[str]) -> bool:
     return True
 
 
+def _writable_config(hld_dir: Path, env: str) -> Path:
+    """The config file ``fab set`` may write for ``env``: in an existing HLD folder, never
+    through a symlink, never outside the folder. Nothing is created here."""
+    problem = env_name_problem(env)
+    if problem:
+        raise HldError(problem, fix="pass --env NAME, e.g. --env prod")
+    if not hld_dir.is_dir():
+        raise HldError(f"HLD folder {hld_dir} does not exist",
+                       fix="pass the HLD's folder with --hld DIR (nothing was created)")
+    path = config_file(hld_dir, env) or hld_dir / "config" / f"{env}.yaml"
+    shown = display_path(path, hld_dir)
+    if path.is_symlink() or path.parent.is_symlink():
+        raise HldError(f"{shown} is a symlink; hld set does not write through symlinks",
+                       file=shown, fix="replace the symlink with a regular file")
+    if not path.resolve().is_relative_to(hld_dir.resolve()):
+        raise HldError(f"{shown} leads outside the HLD folder", file=shown)
+    return path
+
+
 def set_values(
     hld_dir: Path,
     assignments: list[str],
@@ -269,7 +296,7 @@ def set_values(
     unless every assignment is valid. Returns the config file written.
     """
     pairs = [parse_assignment(item) for item in assignments]
-    path = config_file(hld_dir, env) or hld_dir / "config" / f"{env}.yaml"
+    path = _writable_config(Path(hld_dir), env)
     shown = display_path(path, hld_dir)
     cfg = (
         normalize_config(load_structured(path, hld_dir), shown)

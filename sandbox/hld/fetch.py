@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from sandbox.hld.errors import HldError
 from sandbox.hld.model import Component
@@ -50,18 +50,47 @@ def clean_git_env() -> dict[str, str]:
     return env
 
 
-def _local_repo(source: str, base: Path) -> str | None:
+def _line_of(root: Path, component: Component, needle: str) -> int | None:
+    """The line of the component file that names ``needle`` (for the error message)."""
+    try:
+        text = (root / component.file).read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if needle in line:
+            return number
+    return None
+
+
+def _local_repo(component: Component, base: Path, root: Path) -> str | None:
+    """The local repository a git source names, or None for a remote one.
+
+    A local path must lead inside the HLD folder: a pushed HLD must not make the CI
+    runner read another repository of the machine into the manifests. It is checked
+    before anything looks at the path, so nothing is learnt about the world outside.
+    """
+    source = component.source
     parsed = urlparse(source)
     if parsed.scheme == "file":
-        return source
-    if parsed.scheme and len(parsed.scheme) > 1:
+        candidate = Path(unquote(parsed.path))
+    elif parsed.scheme and len(parsed.scheme) > 1:
         return None
-    if "@" in source and ":" in source:  # scp-like ssh address
+    elif "@" in source and ":" in source:  # scp-like ssh address
         return None
-    candidate = Path(source)
-    if not candidate.is_absolute():
-        candidate = base / candidate
-    return str(candidate.resolve()) if candidate.exists() else None
+    else:
+        candidate = Path(source)
+        if not candidate.is_absolute():
+            candidate = base / candidate
+    resolved = candidate.resolve()
+    if not resolved.is_relative_to(root.resolve()):
+        raise HldError(
+            f"component {component.name!r}: git source {source!r} is a local path outside "
+            "the HLD folder",
+            file=component.file,
+            line=_line_of(root, component, source),
+            fix="use a remote URL, or keep the repository inside the HLD",
+        )
+    return str(resolved) if resolved.exists() else None
 
 
 def _git(args: list[str], cwd: Path | None, component: Component) -> None:
@@ -91,9 +120,9 @@ def _git(args: list[str], cwd: Path | None, component: Component) -> None:
         ) from exc
 
 
-def clone(component: Component, dest: Path, base: Path) -> None:
+def clone(component: Component, dest: Path, base: Path, root: Path) -> None:
     """Clone a git component's source into ``dest`` honouring version/branch."""
-    repo = _local_repo(component.source, base)
+    repo = _local_repo(component, base, root)
     if repo is None:
         raise HldError(
             f"component {component.name!r} comes from {component.source!r}, which the sandbox "
@@ -103,7 +132,9 @@ def clone(component: Component, dest: Path, base: Path) -> None:
             "a local repository",
         )
     dest.parent.mkdir(parents=True, exist_ok=True)
-    args = ["clone", "--quiet"]
+    # --no-local: copy objects through git's transport, never by following the source
+    # repository's own links (a symlinked objects folder could point anywhere).
+    args = ["clone", "--quiet", "--no-local"]
     if component.branch and not component.version:
         args += ["--branch", component.branch]
     _git([*args, repo, str(dest)], None, component)
@@ -118,7 +149,7 @@ def fetch_folder(component: Component, parent_dir: Path, root: Path) -> Path:
     if dest.is_dir():
         return dest
     if component.method == "git":
-        clone(component, dest, parent_dir)
+        clone(component, dest, parent_dir, root)
         return dest
     raise HldError(
         f"component {component.name!r} ({component.method} from {component.source!r}) is not "

@@ -7,17 +7,26 @@ import shutil
 import subprocess
 import tempfile
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from sandbox import limits
 from sandbox.hld.config import ConfigDict, environment_config, merge_config, normalize_config
 from sandbox.hld.errors import HldError
 from sandbox.hld.fetch import fetch_folder, inside, relative_part
 from sandbox.hld.model import Component, component_file, load_component
-from sandbox.hld.substitute import ConfigSource, Substitution, substitute, trace_values
+from sandbox.hld.substitute import (
+    ConfigOrigins,
+    ConfigSource,
+    Origin,
+    Substitution,
+    ValueOrigins,
+    substitute,
+)
 from sandbox.hld.yamlio import YamlSyntaxError, display_path, load_yaml_documents, read_bytes
 
 HOOK_TIMEOUT_SECONDS = 300
@@ -36,8 +45,7 @@ class ManifestDoc:
     component: str
     # Object path -> where the ${var} that produced the value there is set (config file,
     # line, variable, placeholder's line here), so a bad value is reported where it was set.
-    value_origins: dict[tuple[str | int, ...], tuple[str, int, str, int]] = field(
-        default_factory=dict)
+    value_origins: Mapping[tuple[str | int, ...], Origin] = field(default_factory=dict)
 
 
 @dataclass
@@ -99,6 +107,7 @@ class _Walker:
         self.envs = envs
         self.allow_hooks = allow_hooks
         self.result = GenerateResult(envs=envs)
+        self.origins = ConfigOrigins(envs, self.root)
 
     def shown(self, path: Path) -> str:
         return display_path(path, self.root)
@@ -263,13 +272,17 @@ class _Walker:
                                   record=made)
             parts.append(f"---\n{text}\n")
             file_docs = self._parse_static(text, shown, component)
-            if made and file_docs:
-                trace_values(text, made, file_docs, sources, self.envs, self.root)
+            for doc in file_docs if made else []:
+                doc.value_origins = ValueOrigins(text, made, doc.source_line, sources,
+                                                 self.origins)
             docs.extend(file_docs)
         namespace = config.get("namespace")
         if config.get("injectNamespace") and namespace:
             for doc in docs:
-                doc.obj.setdefault("metadata", {})["namespace"] = namespace
+                # As Fabrikate does: only where the object names no namespace itself.
+                meta = doc.obj.get("metadata")
+                if isinstance(meta, dict) and meta.get("namespace") is None:
+                    meta["namespace"] = namespace
             parts = [f"---\n{yaml.safe_dump(d.obj, sort_keys=False)}" for d in docs]
         return "".join(parts), docs
 
@@ -297,6 +310,16 @@ class _Walker:
         return done.stdout, self._parse(done.stdout, self.shown(chart), component)
 
     # -- the walk ------------------------------------------------------------------------
+
+    def _bounded(self, component: Component, docs: list[ManifestDoc]) -> None:
+        """Stop a walk that outgrows what one commit may carry, wherever it happens."""
+        if len(self.result.documents) > limits.MAX_OBJECTS_PER_COMMIT:
+            last = docs[-1] if docs else None
+            raise HldError(f"the HLD generates more than {limits.MAX_OBJECTS_PER_COMMIT} "
+                           "objects",
+                           file=last.source_file if last else component.file,
+                           line=last.source_line if last else None,
+                           fix="split it into several HLDs")
 
     def _install(self) -> list[_Node]:
         """``fab install``: visit the tree, fetch subcomponents between the install hooks."""
@@ -329,6 +352,9 @@ class _Walker:
             self._hooks(component, folder, "after-install")
             sources = (*visit.sources, *((d, ()) for d in config_dirs))
             nodes.append(_Node(component, folder, visit.logical, config, sources))
+            if len(nodes) > limits.MAX_COMPONENTS:
+                raise HldError(f"the HLD has more than {limits.MAX_COMPONENTS} components",
+                               file=component.file, fix="split it into several HLDs")
             for sub in component.subcomponents:
                 queue.append(_Visit(
                     sub, folder, _join(visit.logical, sub.name),
@@ -357,6 +383,7 @@ class _Walker:
                 source_file=component.file,
             ))
             self.result.documents.extend(docs)
+            self._bounded(component, docs)
         return self.result
 
 

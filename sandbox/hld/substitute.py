@@ -15,16 +15,17 @@ has its manifest files rewritten before they are concatenated:
 Components without ``substitute: true`` are copied byte for byte, as Fabrikate does.
 
 A value that came from a placeholder is traced back to the config file and line that
-set it (:func:`trace_values`), so a check that finds ``replicas: abc`` points the user
+set it (:class:`ValueOrigins`), so a check that finds ``replicas: abc`` points the user
 at ``config/prod.yaml``, not at the manifest template.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -32,9 +33,6 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from sandbox.hld.config import config_file
 from sandbox.hld.errors import HldError
 from sandbox.hld.yamlio import _Loader, display_path, read_text
-
-if TYPE_CHECKING:
-    from sandbox.hld.generate import ManifestDoc
 
 # A config folder and the key path inside its files that leads to one component's
 # config: (root, ("subcomponents", "web")) for the root's files, (web, ()) for its own.
@@ -170,11 +168,15 @@ def _key_line(root: Node, keys: tuple[str, ...]) -> int | None:
     return None if _null(node) else line
 
 
-class _Origins:
-    """Finds which config file and line set a value, in the generator's precedence."""
+class ConfigOrigins:
+    """Finds which config file and line set a value, in the generator's precedence.
 
-    def __init__(self, sources: tuple[ConfigSource, ...], envs: list[str], root: Path) -> None:
-        self.sources, self.envs, self.root = sources, envs, root
+    One per generate run, so each config file is parsed at most once, and only when a
+    finding asks: a clean check of a large HLD pays nothing for this.
+    """
+
+    def __init__(self, envs: list[str], root: Path) -> None:
+        self.envs, self.root = envs, root
         self._trees: dict[Path, Node | None] = {}
 
     def _tree(self, file: Path) -> Node | None:
@@ -185,10 +187,10 @@ class _Origins:
                 self._trees[file] = None
         return self._trees[file]
 
-    def find(self, name: str) -> tuple[str, int] | None:
+    def find(self, name: str, sources: tuple[ConfigSource, ...]) -> tuple[str, int] | None:
         wanted = [("config", *name.split("."))] + ([("namespace",)] if name == "namespace" else [])
         for keys in wanted:
-            for folder, prefix in self.sources:
+            for folder, prefix in sources:
                 for env in [*self.envs, "common"]:
                     file = config_file(folder, env)
                     tree = self._tree(file) if file is not None else None
@@ -198,34 +200,65 @@ class _Origins:
         return None
 
 
-def trace_values(text: str, made: list[Substitution], docs: list[ManifestDoc],
-                 sources: tuple[ConfigSource, ...], envs: list[str], root: Path) -> None:
-    """Fill each document's ``value_origins`` for the scalars placeholders produced."""
+# (config file, line there, variable, line of the placeholder in the manifest)
+Origin = tuple[str, int, str, int]
+
+
+class ValueOrigins(Mapping[tuple[str | int, ...], Origin]):
+    """Object path -> where the ${var} that filled the value there is set.
+
+    Worked out on first use (only a finding needs it) from the substituted text of the
+    document's file, the substitutions made in it and the component's config sources.
+    """
+
+    def __init__(self, text: str, made: list[Substitution], start_line: int,
+                 sources: tuple[ConfigSource, ...], origins: ConfigOrigins) -> None:
+        self._args = (text, made, start_line, sources, origins)
+        self._map: dict[tuple[str | int, ...], Origin] | None = None
+
+    def _built(self) -> dict[tuple[str | int, ...], Origin]:
+        if self._map is None:
+            self._map = _trace(*self._args)
+        return self._map
+
+    def __getitem__(self, key: tuple[str | int, ...]) -> Origin:
+        return self._built()[key]
+
+    def __iter__(self) -> Iterator[tuple[str | int, ...]]:
+        return iter(self._built())
+
+    def __len__(self) -> int:
+        return len(self._built())
+
+
+def _trace(text: str, made: list[Substitution], start_line: int,
+           sources: tuple[ConfigSource, ...],
+           origins: ConfigOrigins) -> dict[tuple[str | int, ...], Origin]:
     by_line: dict[int, list[Substitution]] = {}
     for item in made:
         by_line.setdefault(item.line, []).append(item)
-    by_start = {doc.source_line: doc for doc in docs}
-    origins = _Origins(sources, envs, root)
+    found: dict[tuple[str | int, ...], Origin] = {}
 
-    def walk(node: Node, path: tuple[str | int, ...], doc: ManifestDoc) -> None:
+    def walk(node: Node, path: tuple[str | int, ...]) -> None:
         if isinstance(node, MappingNode):
             for key, value in node.value:
                 if isinstance(key, ScalarNode):
-                    walk(value, (*path, key.value), doc)
+                    walk(value, (*path, key.value))
         elif isinstance(node, SequenceNode):
             for index, item in enumerate(node.value):
-                walk(item, (*path, index), doc)
+                walk(item, (*path, index))
         elif node.start_mark.line == node.end_mark.line:
             for item in by_line.get(node.start_mark.line + 1, []):
                 if node.start_mark.column <= item.end and item.start <= node.end_mark.column:
-                    found = origins.find(item.name)
-                    if found is not None:
-                        doc.value_origins[path] = (*found, item.name, item.line)
+                    where = origins.find(item.name, sources)
+                    if where is not None:
+                        found[path] = (*where, item.name, item.line)
 
     try:
         for node in yaml.compose_all(text, Loader=_Loader):
-            doc = by_start.get(node.start_mark.line + 1) if node is not None else None
-            if doc is not None:
-                walk(node, (), doc)
+            if node is not None and node.start_mark.line + 1 == start_line:
+                walk(node, ())
+                break
     except (yaml.YAMLError, RecursionError):
-        return  # the parse already succeeded once; tracing is best effort
+        pass  # the parse already succeeded once; tracing is best effort
+    return found

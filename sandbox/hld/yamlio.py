@@ -18,6 +18,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, SequenceNode
 
 from sandbox.hld.errors import HldError
+from sandbox.limits import MAX_YAML_DEPTH, nesting_depth
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 # A real Kubernetes object has hundreds of nodes; a billion-laughs document expands to
@@ -128,8 +129,17 @@ def _yaml_error(exc: yaml.YAMLError, shown: str) -> HldError:
     return YamlSyntaxError(reason, file=shown, line=line, fix="fix the YAML syntax at that line")
 
 
+def check_nesting(text: str, shown: str) -> None:
+    """Refuse deeply nested text before a parser (recursive, or quadratic) sees it."""
+    deep = nesting_depth(text)
+    if deep is not None:
+        raise HldError(f"nested more than {MAX_YAML_DEPTH} levels deep; not parsed",
+                       file=shown, line=deep[1], fix="flatten the structure")
+
+
 def load_yaml_documents(text: str, shown: str) -> list[tuple[int, Any]]:
     """Parse every document in ``text``; return (1-based start line, data) pairs."""
+    check_nesting(text, shown)
     loader = _Loader(text)
     documents: list[tuple[int, Any]] = []
     try:
@@ -161,6 +171,7 @@ def load_yaml_single(text: str, shown: str) -> Any:
 
 
 def load_json(text: str, shown: str) -> Any:
+    check_nesting(text, shown)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

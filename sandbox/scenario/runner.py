@@ -234,4 +234,4 @@ def _recent_events(sb: Sandbox) -> list[str]:
         events = sb.events(after=max(0, sb.last_event_id() - RECENT_EVENTS))
     except Exception:  # noqa: BLE001 - context for a report; never the cause of a failure
         return []
-    return [f"{e.kind}: {e.message}" for e in events[-RECENT_EVENTS:]]
+    return [f"#{e.id} t+{e.sim:.1f}s {e.kind}: {e.message}" for e in events[-RECENT_EVENTS:]]

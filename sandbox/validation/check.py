@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sandbox import limits
 from sandbox.hld import HldError, ManifestDoc, generate
+from sandbox.validation.bounds import BudgetExceeded, Deadline, file_findings, object_findings
 from sandbox.validation.documents import manifest_findings, validate_documents
 from sandbox.validation.findings import Finding
 from sandbox.validation.lint import lint_hld
@@ -31,14 +33,45 @@ def _count(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def check_hld(hld_dir: Path, envs: list[str], kubernetes_version: str = "1.30.0") -> CheckReport:
-    """Run every check on an HLD; ``ok`` is False when any finding is an error."""
+def check_hld(hld_dir: Path, envs: list[str], kubernetes_version: str = "1.30.0", *,
+              max_replicas: int = limits.DEFAULT_MAX_REPLICAS,
+              deadline: Deadline | None = None) -> CheckReport:
+    """Run every check on an HLD; ``ok`` is False when any finding is an error.
+
+    ``deadline`` is checked between phases: past it, the report fails with a finding
+    naming the slowest phase instead of running the rest.
+    """
     hld_dir = Path(hld_dir)
     env_list = list(envs) or ["common"]
     log: list[str] = []
     findings: list[Finding] = []
     documents: list[ManifestDoc] = []
+    try:
+        documents = _phases(hld_dir, env_list, kubernetes_version, max_replicas,
+                            deadline or Deadline(None), log, findings)
+    except BudgetExceeded as exc:
+        findings.append(Finding("error", "", 0, str(exc), "time-budget"))
 
+    errors = sum(1 for f in findings if f.severity == "error")
+    warnings = len(findings) - errors
+    log.extend(str(f) for f in findings)
+    verdict = "passed" if errors == 0 else "failed"
+    log.append(f"check {verdict}: {_count(errors, 'error')}, {_count(warnings, 'warning')}")
+    return CheckReport(ok=errors == 0, findings=findings, documents=documents,
+                       text="\n".join(log) + "\n")
+
+
+def _phases(hld_dir: Path, env_list: list[str], kubernetes_version: str, max_replicas: int,
+            deadline: Deadline, log: list[str], findings: list[Finding]) -> list[ManifestDoc]:
+    log.append("bounds: file sizes and nesting")
+    too_big = file_findings(hld_dir, deadline)
+    findings.extend(too_big)
+    log.append(f"  {_count(len(too_big), 'finding')}")
+    if too_big:
+        # Nothing parses a file built to be slow or huge: stop here, the queue moves on.
+        return []
+
+    documents: list[ManifestDoc] = []
     log.append(f"generate {' '.join(env_list)}")
     generate_error: Finding | None = None
     located: set[tuple[str, int]] = set()  # already reported; yamllint's syntax finding repeats
@@ -56,6 +89,7 @@ def check_hld(hld_dir: Path, envs: list[str], kubernetes_version: str = "1.30.0"
         log.extend(f"  note: {note}" for note in result.notes)
         findings.extend(not_manifests := manifest_findings(result.problems))
         located = {(f.file, f.line) for f in not_manifests}
+    deadline.check("generate")
 
     log.append("yamllint")
     lint = lint_hld(hld_dir)
@@ -65,17 +99,20 @@ def check_hld(hld_dir: Path, envs: list[str], kubernetes_version: str = "1.30.0"
     lint = [f for f in lint if not (f.rule == "yamllint/syntax" and (f.file, f.line) in located)]
     findings.extend(lint)
     log.append(f"  {_count(len(lint), 'finding')}")
+    deadline.check("yamllint")
 
     if generate_error is None:
+        log.append("bounds: objects, replicas, kinds, labels")
+        bounds = object_findings(documents, len(result.components), max_replicas)
+        findings.extend(bounds)
+        log.append(f"  {_count(len(bounds), 'finding')}")
+        bad = {(f.file, f.line) for f in bounds if f.rule in ("bounds/kind", "bounds/objects")}
+        # A kind or apiVersion that is not a name must never reach the schema lookup.
+        checked = [d for d in documents[: limits.MAX_OBJECTS_PER_COMMIT]
+                   if (d.source_file, d.source_line) not in bad]
         log.append(f"validate against Kubernetes {kubernetes_version}")
-        validation = validate_documents(documents, kubernetes_version)
+        validation = validate_documents(checked, kubernetes_version)
         findings.extend(validation)
         log.append(f"  {_count(len(validation), 'finding')}")
-
-    errors = sum(1 for f in findings if f.severity == "error")
-    warnings = len(findings) - errors
-    log.extend(str(f) for f in findings)
-    verdict = "passed" if errors == 0 else "failed"
-    log.append(f"check {verdict}: {_count(errors, 'error')}, {_count(warnings, 'warning')}")
-    return CheckReport(ok=errors == 0, findings=findings, documents=documents,
-                       text="\n".join(log) + "\n")
+        deadline.check("schema validation")
+    return documents

@@ -40,6 +40,8 @@ def _value_at(obj: object, path: tuple[str | int, ...]) -> object:
 
 def _quoted_path(doc: ManifestDoc, message: str) -> tuple[str | int, ...]:
     """The ${var}-filled value a house-rule message quotes (an image tag, say), if any."""
+    if not doc.value_origins:
+        return ()
     for path in doc.value_origins:
         value = _value_at(doc.obj, path)
         if isinstance(value, str) and repr(value) in message:

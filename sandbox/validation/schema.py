@@ -18,6 +18,8 @@ import jsonschema
 from packaging.version import InvalidVersion, Version
 from referencing import Registry, Resource
 
+from sandbox import limits
+
 _SCHEMAS = "kubernetes-json-schema"
 
 
@@ -61,6 +63,8 @@ def _registry(version: str) -> Registry:
 @functools.cache
 def validator_for(version: str, kind: str, api_version: str) -> jsonschema.Validator | None:
     """A strict validator (unknown fields are errors) or None when no schema exists."""
+    if limits.kind_problem(kind) or limits.api_version_problem(api_version):
+        return None  # never build a file name from something that is not a name
     group = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
     path = _schema_root() / f"v{version}-local-strict" / f"{kind.lower()}-{group}.json"
     if not path.is_file():

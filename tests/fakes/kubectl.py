@@ -45,13 +45,30 @@ if opts.get("--context") != "fake":
     sys.exit("Error in configuration: context was not found for specified context: "
              + str(opts.get("--context")))
 
+
+
+def context_namespace(path, context):
+    """The context's own namespace, as kubectl reads it from the kubeconfig: where an
+    object without a namespace, or a command without -n, lands."""
+    try:
+        config = yaml.safe_load(open(path)) or {}
+    except OSError:
+        return "default"
+    for entry in config.get("contexts") or []:
+        if entry.get("name") == context:
+            return (entry.get("context") or {}).get("namespace") or "default"
+    return "default"
+
+
+CONTEXT_NS = context_namespace(opts.get("--kubeconfig") or os.environ.get("KUBECONFIG", ""),
+                               opts.get("--context"))
 db_path = os.path.join(STATE, "objects.json")
 db = json.load(open(db_path))
 objects = db["objects"]
 
 def key(o):
     m = o.get("metadata") or {}
-    ns = "" if o.get("kind") == "Namespace" else m.get("namespace") or "default"
+    ns = "" if o.get("kind") == "Namespace" else m.get("namespace") or CONTEXT_NS
     return f'{o.get("kind")}/{ns}/{m.get("name")}'
 
 def strip(o):
@@ -74,7 +91,7 @@ def check(o, creating_ns):
         return (f'error: resource mapping not found for name: "{m.get("name")}" namespace: '
                 f'"{m.get("namespace", "")}" from "STDIN": no matches for kind "{kind}" in '
                 f'version "{o.get("apiVersion")}"')
-    ns = m.get("namespace") or "default"
+    ns = m.get("namespace") or CONTEXT_NS
     if kind != "Namespace" and f"Namespace//{ns}" not in objects and ns not in creating_ns:
         return ('Error from server (NotFound): error when creating "STDIN": '
                 f'namespaces "{ns}" not found')
@@ -103,6 +120,8 @@ if verb in ("apply", "create"):
                           f'{res(doc)} "{doc["metadata"]["name"]}" already exists')
             continue
         new = json.loads(json.dumps(doc))
+        if doc["kind"] != "Namespace":  # the server fills in where the object went
+            new["metadata"]["namespace"] = k.split("/")[1]
         if old is None:
             db["rv"] += 1
             new["metadata"].update(uid=f"uid-{db['rv']}", resourceVersion=str(db["rv"]),
@@ -132,7 +151,7 @@ elif verb in ("get", "delete"):
         if r not in RESOURCE:
             sys.exit(f'error: the server doesn\'t have a resource type "{r}"')
         kinds.append(RESOURCE[r])
-    ns = opts.get("-n", "default")
+    ns = opts.get("-n", CONTEXT_NS)
     if len(pos) > 2:
         found = objects.get(f'{kinds[0]}/{"" if kinds[0] == "Namespace" else ns}/{pos[2]}')
         if verb == "delete" and found:

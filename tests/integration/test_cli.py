@@ -213,13 +213,13 @@ def test_generate_and_hld_set_on_a_copy_of_the_sample(tmp_path: Path) -> None:
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
 
 
-@pytest.mark.skipif(not FABRIKATE.is_dir(), reason="needs ../shared/fixtures/fabrikate")
-def test_generate_matches_fabrikate_byte_counts(tmp_path: Path) -> None:
-    hld = FABRIKATE / "master-0.17" / "testdata" / "generate-hooks"
+def test_generate_matches_fabrikate_byte_counts(tmp_path: Path, fabrikate_fixtures: Path
+                                               ) -> None:
+    hld = fabrikate_fixtures / "master-0.17" / "testdata" / "generate-hooks"
     out = cli("generate", "prod", "--hld", str(hld), "--out", str(tmp_path / "g")).stdout
     assert "generate-hooks: 103 bytes" in out
     assert (tmp_path / "g" / "prod" / "generate-hooks.yaml").stat().st_size == 103
-    broken = cli("generate", "--hld", str(FABRIKATE / "master-0.17" / "testdata" /
+    broken = cli("generate", "--hld", str(fabrikate_fixtures / "master-0.17" / "testdata" /
                                           "badyamlcomponent"), check=False)
     assert broken.returncode == 1 and "component.yaml" in broken.stderr
 

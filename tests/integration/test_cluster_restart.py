@@ -18,7 +18,8 @@ from sandbox.workspace import Settings
 
 CLI = [sys.executable, "-m", "sandbox.cli"]
 QUIET = ("drift.detected", "drift.corrected", "health.changed", "sync.started", "sync.applied",
-         "health.check", "cluster.reset", "engine.error")
+         "sync.finished", "sync.failed", "health.check", "rollout.progress", "alert.fired",
+         "cluster.event", "cluster.reset", "engine.error")
 
 
 def until(what: Callable[[], Any], timeout: float = 60.0) -> Any:
@@ -135,6 +136,37 @@ def test_sigkill_of_the_engine_loses_no_object(tmp_path: Path) -> None:
         noise = [f"{e.kind}: {e.message}" for e in sb.events(after, kinds=QUIET)]
         assert noise == []
         assert json.loads(cli("status", *w, "--json").stdout)["health"]["app"] == "Healthy"
+    finally:
+        if engine.poll() is None:
+            os.kill(engine.pid, signal.SIGINT)
+            engine.wait(timeout=30)
+
+
+def test_sigkill_right_after_an_edit_keeps_the_edit(tmp_path: Path) -> None:
+    """What the engine said it did is on disk when the CLI hears it, whenever the kill
+    comes. The reconciler is suspended so that only the kill and the restart act."""
+    ws = tmp_path / "ws"
+    cli("init", "-w", str(ws), "--speed", "50")
+    w = ["-w", str(ws)]
+    engine = up(ws)
+    try:
+        until(lambda: json.loads(cli("status", *w, "--json").stdout)["health"]["app"]
+              == "Healthy")
+        cli("sync", "suspend", *w)
+        cli("cluster", "scale", *w, "deployment/web", "--replicas", "4")
+        engine.send_signal(signal.SIGKILL)
+        engine.wait(timeout=30)
+        stopped = workload(json.loads(cli("cluster", "get", *w, "--json").stdout))
+        assert "web=4" in stopped["Deployment"]
+        web_pods = [p for p in stopped["Pod"] if p.startswith("web-")]
+        assert len(web_pods) == 4
+        engine = up(ws)
+        until(lambda: json.loads(cli("status", *w, "--json").stdout)["engine"]["running"])
+        assert workload(json.loads(cli("cluster", "get", *w, "--json").stdout)
+                        )["Deployment"] == stopped["Deployment"]
+        cli("sync", "resume", *w)
+        until(lambda: "web=2" in workload(json.loads(cli("cluster", "get", *w, "--json")
+                                                     .stdout))["Deployment"])
     finally:
         if engine.poll() is None:
             os.kill(engine.pid, signal.SIGINT)

@@ -51,7 +51,8 @@ def unserve() -> None:
 
 
 @pytest.fixture(autouse=True)
-def _no_server_left() -> Iterator[None]:
+def _git_server_alone(sandbox: Sandbox) -> Iterator[None]:
+    serve_alone(sandbox)
     yield
     unserve()
 
@@ -77,14 +78,6 @@ def assert_repaired(sb: Sandbox) -> None:
 
 def left_running(sb: Sandbox) -> list[str]:
     return [r["kind"] for r in sb.ws.store.query("SELECT kind FROM jobs WHERE status='running'")]
-
-
-def converge_then_stop(sb: Sandbox) -> None:
-    unserve()
-    sb.start_engine()
-    sb.wait_for_deployment(sb.branches()["main"], 60)
-    sb.stop_engine()
-    serve_alone(sb)
 
 
 def settle(sb: Sandbox) -> None:
@@ -122,7 +115,6 @@ GENERATE_STEPS = ("job.after_claim", "generate.after_build", "generate.after_com
 @pytest.mark.parametrize("fault", GENERATE_STEPS)
 def test_generate_killed_at_each_step_is_repaired(sandbox: Sandbox, fault: str) -> None:
     sb = sandbox
-    converge_then_stop(sb)
     pr_id = checked_pr(sb, "debug", "debug")
     merged = sb.merge_pr(pr_id)  # main moves while no engine runs
     crash_engine_at(sb, fault)
@@ -139,7 +131,6 @@ def test_generate_killed_at_each_step_is_repaired(sandbox: Sandbox, fault: str) 
 @pytest.mark.parametrize("fault", ("validate.after_running", "validate.after_check"))
 def test_validate_killed_is_run_again(sandbox: Sandbox, fault: str) -> None:
     sb = sandbox
-    converge_then_stop(sb)
     sb.change("warn", ["logLevel=warn"], subcomponent="config")
     pr = sb.open_pr("warn", "Log level warn")  # queued; no engine runs it yet
     crash_engine_at(sb, fault)
@@ -152,7 +143,6 @@ def test_validate_killed_is_run_again(sandbox: Sandbox, fault: str) -> None:
 @pytest.mark.parametrize("fault", ("release.after_push", "release.after_pr"))
 def test_release_killed_opens_its_pull_request_once(sandbox: Sandbox, fault: str) -> None:
     sb = sandbox
-    converge_then_stop(sb)
     sb.push_image("web", "1.1.0")
     crash_engine_at(sb, fault)
     settle(sb)
@@ -172,7 +162,6 @@ def merge_commits(sb: Sandbox, pr_id: int) -> int:
 def test_interrupted_merge_is_completed_or_rolled_back_never_doubled(
         sandbox: Sandbox, fault: str, landed: bool) -> None:
     sb = sandbox
-    converge_then_stop(sb)
     pr_id = checked_pr(sb, "error", "error")
     assert run_cli(sb, fault, "pr", "merge", str(pr_id)) == faults.EXIT_CODE
     assert sb.get_pr(pr_id).state == "open"
@@ -186,7 +175,6 @@ def test_interrupted_merge_is_completed_or_rolled_back_never_doubled(
 
 def test_engine_start_completes_a_merge_interrupted_after_its_push(sandbox: Sandbox) -> None:
     sb = sandbox
-    converge_then_stop(sb)
     pr_id = checked_pr(sb, "trace", "trace")
     assert run_cli(sb, "merge.after_push", "pr", "merge", str(pr_id)) == faults.EXIT_CODE
     settle(sb)  # nobody retries: the start-up repair finds the intent and completes it
@@ -213,7 +201,6 @@ def _land_another_commit(sb: Sandbox) -> None:
 
 def test_lost_merge_race_is_retried_then_reported_clearly(sandbox: Sandbox) -> None:
     sb = sandbox
-    converge_then_stop(sb)
     first = checked_pr(sb, "race-one", "one")
     second = checked_pr(sb, "race-two", "3", setting="replicas", where="web")
     lost: list[int] = []

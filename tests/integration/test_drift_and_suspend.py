@@ -119,3 +119,25 @@ def test_a_new_commit_replaces_a_waiting_health_check(tmp_path: Path) -> None:
         assert results[-1] == (sb.sync_status()["last_applied"], "Passed")
     finally:
         sb.close()
+
+
+def test_periodic_resync_corrects_drift_without_a_new_commit(tmp_path: Path) -> None:
+    sb = Sandbox.init(tmp_path / "ws", settings=Settings(resync_seconds=60.0))
+    clock = VirtualClock()
+    sb.start_engine(clock=clock)
+    try:
+        until(lambda: sb.sync_status().get("hld_sha"))  # the sample app's revision
+        applied = sb.sync_status()["last_applied"]
+        sb.scale("deployment/web", 5)
+        # Seen as drift, and left alone: the resync is not due in simulated time yet.
+        until(lambda: "Deployment/demo/web" in sb.sync_status()["drifted"])
+        assert replicas(sb) == 5
+        assert not sb.events(kinds=("drift.corrected",))
+        clock.advance(60)  # the resync interval passes; nothing new in git
+        until(lambda: replicas(sb) == 2)
+        assert sb.sync_status()["last_applied"] == applied
+        assert sb.sync_status()["sync"] == "Synced"
+        assert [e.data["object"] for e in sb.events(kinds=("drift.corrected",))] == [
+            "Deployment/demo/web"]
+    finally:
+        sb.close()

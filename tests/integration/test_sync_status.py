@@ -188,3 +188,22 @@ def test_wait_timeout_names_the_stage(running: Sandbox, capsys: pytest.CaptureFi
         sb.wait_for_deployment(merged.merge_sha or "", 1.0)
     message = str(caught.value)
     assert "stuck at" in message and "{" not in message and "\n" not in message
+
+
+def test_a_change_applied_with_a_later_one_reports_superseded(running: Sandbox) -> None:
+    sb = running
+    sb.suspend()
+    merged: list[str] = []
+    for i, (setting, where) in enumerate((("logLevel=a", "config"), ("replicas=3", "web"))):
+        sb.change(f"both-{i}", [setting], subcomponent=where)
+        pr = sb.open_pr(f"both-{i}", f"Change {i}")
+        assert sb.wait_for_checks(pr.id, 60).checks_state == "success"
+        sb.approve_pr(pr.id, "reviewer")
+        sha = sb.merge_pr(pr.id).merge_sha or ""
+        until(lambda sha=sha: (sb.deployment(sha) or {}).get("manifest_sha"))
+        merged.append(sha)
+    sb.resume()
+    second = sb.wait_for_deployment(merged[1], 60)
+    first = sb.wait_for_deployment(merged[0], 60)
+    assert first["sync_status"] == "superseded"
+    assert first["synced_in"] == second["manifest_sha"] != first["manifest_sha"]

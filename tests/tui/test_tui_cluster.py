@@ -165,3 +165,17 @@ def test_reconciler_body_words() -> None:
     assert state == "busy"
     body, state = reconciler_body({"suspended": True, "sync": "Synced"}, {"check": "Passed"})
     assert "Suspended" in body.plain and "suspended" in body.plain and state == "idle"
+
+
+def test_reconciler_body_speaks_flux_and_shows_behind_main() -> None:
+    body, state = reconciler_body(
+        {"ready": False, "ready_status": "False", "reason": "ReconciliationFailed",
+         "message": "validation failed", "last_applied": "a" * 40, "last_attempted": "b" * 40,
+         "errors": ["Deployment/demo/bad: invalid"],
+         "behind": ["the cluster runs main@aaaaaaa, manifests main is 1 commit(s) ahead"]},
+        {"check": "Passed"})
+    text = body.plain
+    for words in ("Ready False ReconciliationFailed", "applied aaaaaaa", "attempted bbbbbbb",
+                  "behind main: the cluster runs main@aaaaaaa"):
+        assert words in text
+    assert state == "bad"

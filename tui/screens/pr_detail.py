@@ -14,9 +14,10 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
+from sandbox.facade import shown
 from sandbox.pullrequests import PullRequest
 
-from ..widgets.format import PR_STATE_STYLE, check_text, short
+from ..widgets.format import PR_STATE_STYLE, check_text, safe, short
 
 REFRESH_SECONDS = 1.0
 
@@ -99,9 +100,10 @@ def _diff(text: str, empty: str) -> Syntax | Text:
 
 
 def summary(pr: PullRequest, required: int) -> Text:
-    out = Text.assemble((f"#{pr.id} ", "bold"), (pr.title, "bold"), "  ",
+    out = Text.assemble((f"#{pr.id} ", "bold"), safe(pr.title, "bold"), "  ",
                         (pr.state, PR_STATE_STYLE.get(pr.state, "")), "\n")
-    out.append(f"{pr.author} wants to merge {pr.head} ({short(pr.head_sha)}) into {pr.base}")
+    out.append(f"{shown(pr.author)} wants to merge {shown(pr.head)} ({short(pr.head_sha)}) "
+               f"into {shown(pr.base)}")
     if pr.merge_sha:
         out.append(f"; merged as {short(pr.merge_sha)}", style="magenta")
     out.append("\n\nChecks: ", style="bold")
@@ -110,14 +112,15 @@ def summary(pr: PullRequest, required: int) -> Text:
         out.append("\n  ")
         out.append_text(check_text(c.status))
         out.append(f"  {c.name}  ", style="bold")
-        out.append(c.summary or "", style="dim")
+        out.append_text(safe(c.summary or "", "dim"))
     if not pr.checks:
         out.append("\n  (waiting for the CI runner)", style="dim")
     out.append("\nApprovals: ", style="bold")
     have = len(pr.approvals)
     out.append(f"{have}/{required}", style="green" if have >= required else "yellow")
     if pr.approvals:
-        out.append(f"  by {', '.join(pr.approvals)}")
+        out.append(f"  by {shown(', '.join(pr.approvals))}")
     if pr.body:
-        out.append(f"\n\n{pr.body}", style="dim")
+        out.append("\n\n")
+        out.append_text(safe(pr.body, "dim", multiline=True))
     return out

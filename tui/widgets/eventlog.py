@@ -10,6 +10,7 @@ from rich.text import Text
 from textual.widgets import RichLog, Static
 
 from sandbox.events import Event
+from sandbox.facade import shown
 
 from .format import event_style
 
@@ -20,7 +21,7 @@ RECENT = 10
 def event_line(event: Event, first_line_only: bool = False) -> Text:
     stamp = time.strftime("%H:%M:%S", time.localtime(event.ts))
     style = event_style(event.kind, event.data)
-    message = event.message
+    message = shown(event.message, multiline=True)
     if first_line_only and "\n" in message:
         # A change set lists one object per line; one line is enough under the stages.
         head, *rest = message.splitlines()

@@ -9,6 +9,8 @@ from typing import Any
 
 from rich.text import Text
 
+from sandbox.facade import shown
+
 # Argo CD's health words and the colours its UI uses for them.
 HEALTH_STYLE = {
     "Healthy": "bold green",
@@ -30,6 +32,12 @@ PR_STATE_STYLE = {"open": "cyan", "merged": "magenta", "closed": "dim"}
 
 # Pod states a learner should notice at once.
 BAD_POD_REASONS = ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "Error")
+
+
+def safe(value: object, style: str = "", multiline: bool = False) -> Text:
+    """User-written text (titles, bodies, names, messages): control characters escaped,
+    and a Text, so square brackets in it are never read as markup."""
+    return Text(shown(value, multiline=multiline), style=style)
 
 
 def short(sha: str | None, n: int = 7) -> str:

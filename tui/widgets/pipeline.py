@@ -10,6 +10,8 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
+from sandbox.facade import shown
+
 from ..messages import Snapshot
 from .eventlog import RecentEvents
 from .format import HEALTH_STYLE, age, check_text, health_text, health_word, short
@@ -58,7 +60,7 @@ def reconciler_body(sync: dict[str, Any], health: dict[str, Any]) -> tuple[Text,
         word, style, state = "Failed", "bold red", "bad"
     else:
         word, style, state = "Not ready", "yellow", "busy"
-    body = _line((word, style), "  ", str(sync.get("message") or ""))
+    body = _line((word, style), "  ", shown(sync.get("message") or ""))
     # Flux's own words: the Ready condition, its reason and both revisions.
     body.append(f"\nReady {sync.get('ready_status', '-')} {sync.get('reason', '')}   "
                 f"applied {short(sync.get('last_applied')) or '-'}, attempted "
@@ -113,7 +115,7 @@ class PipelineView(VerticalScroll):
         if open_prs:
             latest = open_prs[-1]
             body = _line((f"{len(open_prs)} open", "bold"), ("   latest ", "dim"),
-                         f"#{latest.id} {latest.title}  ", ("checks ", "dim"),
+                         f"#{latest.id} {shown(latest.title)}  ", ("checks ", "dim"),
                          check_text(latest.checks_state), ("  approvals ", "dim"),
                          f"{len(latest.approvals)}/{snap.required_approvals}")
             state = {"failure": "bad", "success": "ok"}.get(latest.checks_state, "busy")

@@ -10,7 +10,7 @@ from textual.widgets import DataTable
 
 from sandbox.pullrequests import PullRequest
 
-from .format import PR_STATE_STYLE, age, check_text, styled
+from .format import PR_STATE_STYLE, age, check_text, safe, styled
 from .tables import selected_key, sync_rows
 
 
@@ -34,7 +34,8 @@ class PullRequestTable(DataTable[Any]):
             approvals = Text(f"{len(pr.approvals)}/{required}",
                              style="green" if len(pr.approvals) >= required else "")
             rows.append((str(pr.id), (
-                str(pr.id), pr.title, pr.author, pr.head, check_text(pr.checks_state),
+                str(pr.id), safe(pr.title), safe(pr.author), safe(pr.head),
+                check_text(pr.checks_state),
                 approvals, styled(pr.state, PR_STATE_STYLE), age(pr.updated))))
         sync_rows(self, rows)
 

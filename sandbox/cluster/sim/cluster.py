@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from sandbox import limits
 from sandbox.clock import Clock
 from sandbox.cluster.base import ApplyResult, ClusterError, ClusterEvent, ObjRef
 from sandbox.cluster.sim.context import Ctx
@@ -47,13 +48,15 @@ class SimCluster:
     name = "sim"
 
     def __init__(self, clock: Clock, resolve_image: Callable[[str], ImageProfile | None],
-                 seed: int = 0) -> None:
+                 seed: int = 0, *, max_replicas: int = limits.DEFAULT_MAX_REPLICAS,
+                 max_pods: int = limits.DEFAULT_MAX_PODS) -> None:
         self.clock = clock
         self.seed = seed
+        self.max_replicas = max_replicas
         self._lock = threading.RLock()
         self._store = Store(seed)
         self._ctx = Ctx(self._store, Timers(), random.Random(seed), resolve_image,
-                        now=clock.now())
+                        now=clock.now(), max_pods=max_pods)
         self._kubelet = Kubelet(self._ctx)
         self._rsc = ReplicaSetController(self._ctx, self._kubelet)
         self._dc = DeploymentController(self._ctx, self._rsc)
@@ -88,7 +91,11 @@ class SimCluster:
             return
         delta = self._journal.take()
         if delta is not None:
-            self._sink(delta)
+            try:
+                self._sink(delta)
+            except Exception:
+                self._journal.undo(delta)  # kept for the next write, then reported
+                raise
 
     # -- ClusterBackend ---------------------------------------------------------------
 
@@ -99,9 +106,21 @@ class SimCluster:
             namespaces |= {str((o.get("metadata") or {}).get("name")) for o in objects
                            if isinstance(o, dict) and o.get("kind") == "Namespace"}
             results: list[ApplyResult] = []
+            if len(objects) > limits.MAX_OBJECTS_PER_COMMIT:
+                # Refused whole: a partial apply of a runaway commit helps nobody.
+                error = (f"the apply carries {len(objects)} objects, over the limit of "
+                         f"{limits.MAX_OBJECTS_PER_COMMIT}")
+                return [ApplyResult(ObjRef.of(o) if isinstance(o, dict) else ObjRef("", ""),
+                                    "invalid", error) for o in objects]
+            pods = len(self._kubelet.pods)
             for obj in objects:
                 ref = ObjRef.of(obj) if isinstance(obj, dict) else ObjRef("", "")
-                error = validate(obj, namespaces)
+                error = validate(obj, namespaces, self.max_replicas)
+                if not error and ref.kind == "Pod" and self._store.get(ref) is None:
+                    pods += 1
+                    if pods > self._ctx.max_pods:
+                        error = (f'pods "{ref.name}" is forbidden: the cluster holds at most '
+                                 f"{self._ctx.max_pods} pods (setting max_pods)")
                 if error:
                     results.append(ApplyResult(ref, "invalid", error))
                     continue
@@ -171,8 +190,9 @@ class SimCluster:
 
     def scale(self, ref: ObjRef, replicas: int) -> None:
         """`kubectl scale`: set spec.replicas of a Deployment or ReplicaSet."""
-        if replicas < 0:
-            raise ClusterError("--replicas=COUNT must be a non-negative number")
+        problem = limits.replicas_problem(replicas, self.max_replicas, "--replicas")
+        if problem:
+            raise ClusterError(problem)
         with self._lock:
             obj = self._editable(ref)
             obj["spec"]["replicas"] = int(replicas)
@@ -250,6 +270,9 @@ class SimCluster:
     def _settle(self) -> None:
         """Run controllers until none has anything left to do at this instant."""
         ctx = self._ctx
+        if ctx.starved and len(self._kubelet.pods) < ctx.max_pods:
+            ctx.dirty_rs |= ctx.starved  # room again: ReplicaSets left short try again
+            ctx.starved = set()
         while ctx.dirty_rs or ctx.dirty_deploy:
             if ctx.dirty_rs:
                 refs, ctx.dirty_rs = sorted(ctx.dirty_rs), set()

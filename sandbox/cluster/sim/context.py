@@ -10,6 +10,7 @@ from typing import Any
 
 from sandbox.cluster.base import ClusterEvent, ObjRef
 from sandbox.cluster.sim.store import Store, Timers, rfc3339
+from sandbox.limits import DEFAULT_MAX_PODS
 from sandbox.registry import ImageProfile
 
 # Where the events say they come from, as in `kubectl describe`'s "From" column.
@@ -32,6 +33,9 @@ class Ctx:
     # Pods whose readiness or existence changed: their Services' endpoints need a look.
     dirty_pods: set[ObjRef] = field(default_factory=set)
     dirty_svc: set[ObjRef] = field(default_factory=set)
+    # The cluster's pod capacity, and the ReplicaSets waiting for room under it.
+    max_pods: int = DEFAULT_MAX_PODS
+    starved: set[ObjRef] = field(default_factory=set)
     emitted: int = 0  # events ever emitted: the journal's sequence for the history
 
 

@@ -43,6 +43,7 @@ class Delta:
     keep_events_after: int = 0
     state: str = ""
     rng: str | None = None  # only when the generator moved since the last write
+    refs: list[ObjRef] = field(default_factory=list)  # what the rows are about, for undo
 
 
 @dataclass
@@ -72,8 +73,8 @@ class Journal:
         rng_moved = rng_state != self._rng_written
         if not store.changed and not new_events and not rng_moved:
             return None
-        delta = Delta()
-        for ref in sorted(store.changed):
+        delta = Delta(refs=sorted(store.changed))
+        for ref in delta.refs:
             obj = store.get(ref)
             if obj is None:
                 delta.deletes.append(str(ref))
@@ -91,6 +92,13 @@ class Journal:
             delta.rng = json.dumps(rng_state)
             self._rng_written = rng_state
         return delta
+
+    def undo(self, delta: Delta) -> None:
+        """The write failed: everything in it is due again at the next one."""
+        self.sim._store.changed.update(delta.refs)
+        if delta.events:
+            self._events_written = min(self._events_written, delta.events[0][0] - 1)
+        self._rng_written = None
 
     def mark_written(self) -> None:
         """After a restore, everything already is in the workspace."""

@@ -39,9 +39,21 @@ class ReplicaSetController:
         desired = int(rs.get("spec", {}).get("replicas", 1))
         pods = self.active_pods(rs)
         if len(pods) < desired:
-            for _ in range(desired - len(pods)):
+            room = max(0, ctx.max_pods - len(self.kubelet.pods))
+            for _ in range(min(desired - len(pods), room)):
                 name = self._create_pod(ref, rs)
                 ctx.emit("SuccessfulCreate", ref, f"Created pod: {name}")
+            if desired - len(pods) > room:
+                # Like a quota refusal: the ReplicaSet stays short and says so, and the
+                # simulation's memory stays bounded whatever was applied.
+                if ref not in ctx.starved:
+                    ctx.emit("FailedCreate", ref, f'Error creating: pods "{ref.name}-" is '
+                             f"forbidden: the cluster holds at most {ctx.max_pods} pods "
+                             f"(setting max_pods); {desired - len(pods) - room} not created",
+                             "Warning")
+                ctx.starved.add(ref)
+            else:
+                ctx.starved.discard(ref)
         elif len(pods) > desired:
             for ps in sorted(pods, key=_deletion_rank)[: len(pods) - desired]:
                 self.kubelet.terminate(ps.ref)

@@ -5,21 +5,27 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sandbox import limits
 from sandbox.cluster.sim.store import is_namespaced, matches_selector
 
 _NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")  # DNS-1123 label
 
 
-def validate(obj: Any, namespaces: set[str]) -> str | None:
+def validate(obj: Any, namespaces: set[str],
+             max_replicas: int = limits.DEFAULT_MAX_REPLICAS) -> str | None:
     """None when the object would be accepted; otherwise why not."""
     if not isinstance(obj, dict):
         return "object is not a mapping"
     kind = obj.get("kind")
     if not isinstance(kind, str) or not kind:
         return "Object 'Kind' is missing"
+    if limits.kind_problem(kind):
+        return str(limits.kind_problem(kind))
     if not isinstance(obj.get("apiVersion"), str) or not obj["apiVersion"]:
         return f"{kind}: apiVersion is missing"
+    if limits.api_version_problem(obj["apiVersion"]):
+        return f"{kind}: {limits.api_version_problem(obj['apiVersion'])}"
     meta = obj.get("metadata")
     if not isinstance(meta, dict):
         return f"{kind}: metadata is missing"
@@ -35,6 +41,12 @@ def validate(obj: Any, namespaces: set[str]) -> str | None:
         if value is not None and (not isinstance(value, dict)
                                   or not all(isinstance(v, str) for v in value.values())):
             return f"{kind} {name!r} is invalid: metadata.{field} must map strings to strings"
+    for problem in limits.metadata_problems(meta):
+        return f"{kind} {name!r} is invalid: metadata: {problem}"
+    if isinstance(obj.get("spec"), dict) and "replicas" in obj["spec"]:
+        problem = limits.replicas_problem(obj["spec"]["replicas"], max_replicas)
+        if problem:
+            return f"{kind} {name!r} is invalid: {problem}"
     if is_namespaced(kind):
         ns = meta.get("namespace") or "default"
         if ns not in namespaces:
