@@ -24,6 +24,7 @@ $(STAMP): pyproject.toml
 		echo $$? > $(VENV)/.pip-status; } \
 		| tee $(VENV)/install.log \
 		| awk '/^Collecting /{print "    fetching " $$2; fflush()} \
+		       /^Processing /{n = split($$2, part, "/"); print "    fetching " part[n]; fflush()} \
 		       /^Building (editable|wheels)/{print "    building gitops-sandbox"; fflush()} \
 		       /^Installing collected packages/{print "    installing them"; fflush()}'; \
 		status=$$(cat $(VENV)/.pip-status); rm -f $(VENV)/.pip-status; \

@@ -20,6 +20,14 @@ class SandboxError(Exception):
     """An operation the sandbox refuses; the message says why and what to do."""
 
 
+class WaitTimeout(TimeoutError):
+    """A wait that ran out of time, and the stage of the pipeline it was stuck in."""
+
+    def __init__(self, message: str, stage: str) -> None:
+        super().__init__(message)
+        self.stage = stage
+
+
 class Waiting:
     ws: Workspace
     prs: PullRequests
@@ -58,8 +66,8 @@ class Waiting:
             if done:
                 return dep
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{short(hld_sha)} did not settle within {timeout:g}s: "
-                                   f"stuck at {stage}")
+                raise WaitTimeout(f"{short(hld_sha)} did not settle within {timeout:g}s: "
+                                  f"stuck at {stage}", stage)
             time.sleep(0.05)
 
     def deployment_progress(self, hld_sha: str) -> tuple[bool, dict[str, Any], str]:

@@ -141,7 +141,7 @@ def checked_setting(key: str, value: object) -> object:
             if problem:
                 raise ValueError(f"environments: {problem}")
     elif key == "kubernetes_version":
-        from .validation.schema import available_versions
+        from .kubeversions import available_versions
 
         versions = available_versions()
         if not isinstance(value, str) or not _VERSION.match(value) or value not in versions:

@@ -13,7 +13,7 @@ import pytest
 
 HEAVY = ("textual", "watchdog", "git", "yaml", "yamllint", "kubernetes_validate",
          "jsonschema", "sandbox.engine", "sandbox.cluster.sim", "sandbox.hld",
-         "sandbox.pipelines", "sandbox.validation", "tui")
+         "sandbox.validation", "sandbox.manifestdiff", "tui")
 
 PROBE = """
 import contextlib, io, json, sys

@@ -24,6 +24,7 @@ echo "Looking in indexes: https://pypi.org/simple"
 echo "Collecting textual>=0.80"
 echo "  Downloading textual-1.0.0-py3-none-any.whl (600 kB)"
 echo "Collecting PyYAML>=6.0"
+echo "Processing /opt/wheels/smmap-5.0.3-py3-none-any.whl (from gitdb)"
 echo "Building editable for gitops-sandbox (pyproject.toml): started"
 echo "Installing collected packages: textual, PyYAML, gitops-sandbox"
 echo "ERROR: simulated failure" >&2
@@ -56,6 +57,7 @@ def test_first_setup_prints_each_step_and_each_package(tmp_path: Path) -> None:
         "install.log)",
     ]
     assert "    fetching textual>=0.80" in lines and "    fetching PyYAML>=6.0" in lines
+    assert "    fetching smmap-5.0.3-py3-none-any.whl" in lines  # from a local wheel
     assert "    building gitops-sandbox" in lines and "    installing them" in lines
     assert "Looking in indexes" not in done.stdout  # the rest goes to the log only
     assert "Looking in indexes" in (tmp_path / "venv" / "install.log").read_text()

@@ -8,6 +8,10 @@ milliseconds and the CI queue moves on.
 
 from __future__ import annotations
 
+import ctypes
+import multiprocessing
+import os
+import signal
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,10 +19,12 @@ from typing import Any
 
 from sandbox import limits
 from sandbox.hld import ManifestDoc
+from sandbox.validation.documents import locate
 from sandbox.validation.findings import Finding, object_ref
 from sandbox.validation.policies import pod_spec
 
 _STRUCTURED = (".yaml", ".yml", ".json")
+_PR_SET_PDEATHSIG = 1  # prctl(2): the signal a child gets when its parent dies
 
 
 class BudgetExceeded(Exception):
@@ -29,9 +35,12 @@ class Deadline:
     """A time budget checked between phases; remembers how long each phase took."""
 
     def __init__(self, seconds: float | None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, *, hard: bool = True) -> None:
         self.seconds = seconds
         self.clock = clock
+        # hard: a phase that may run long on its own (yamllint) runs where it can be
+        # stopped at the deadline instead of only being measured after it.
+        self.hard = hard and seconds is not None
         self.started = clock()
         self._mark = self.started
         self.phases: list[tuple[str, float]] = []
@@ -43,15 +52,61 @@ class Deadline:
         self._mark = now
         return now - self.started
 
+    def remaining(self) -> float | None:
+        return None if self.seconds is None else self.seconds - (self.clock() - self.started)
+
     def check(self, phase: str) -> None:
         """Record that ``phase`` just finished; raise when the budget is spent."""
         spent = self.note(phase)
         if self.seconds is not None and spent > self.seconds:
-            slow, took = max(self.phases, key=lambda item: item[1])
-            raise BudgetExceeded(
-                f"the job went past its time budget of {self.seconds:g}s ({spent:.1f}s spent, "
-                f"stopped after {phase}); slowest: {slow} ({took:.1f}s). Split large files "
-                "or raise the ci_job_seconds setting")
+            self.exceeded(f"after {phase}", spent)
+
+    def exceeded(self, where: str, spent: float) -> None:
+        slow, took = max(self.phases, key=lambda item: item[1])
+        raise BudgetExceeded(
+            f"the job went past its time budget of {self.seconds:g}s ({spent:.1f}s spent, "
+            f"stopped {where}); slowest: {slow} ({took:.1f}s). Split large files "
+            "or raise the ci_job_seconds setting")
+
+
+def within(deadline: Deadline, phase: str, work: Callable[[], Any]) -> Any:
+    """``work()`` stopped at the deadline: run in a forked child (copy-on-write, so it
+    costs milliseconds) that is killed when the budget runs out, naming ``phase``."""
+    remaining = deadline.remaining()
+    if not deadline.hard or remaining is None:
+        return work()
+    context = multiprocessing.get_context("fork")
+    reader, writer = context.Pipe(duplex=False)
+    child = context.Process(target=_child, args=(work, writer), daemon=True)
+    child.start()
+    writer.close()
+    try:
+        if reader.poll(max(0.0, remaining)):
+            try:
+                ok, value = reader.recv()
+            except EOFError:
+                ok, value = False, RuntimeError(f"{phase} stopped without an answer")
+            if ok:
+                return value
+            raise value
+        deadline.note(f"{phase} (stopped)")
+        deadline.exceeded(f"during {phase}", deadline.clock() - deadline.started)
+        raise AssertionError("unreachable")  # pragma: no cover - exceeded() raises
+    finally:
+        reader.close()
+        if child.is_alive():
+            child.kill()
+        child.join()
+
+
+def _child(work: Callable[[], Any], writer: Any) -> None:
+    _detach(writer.fileno())
+    try:
+        writer.send((True, work()))
+    except Exception as exc:  # noqa: BLE001 - handed to the parent to raise there
+        writer.send((False, exc))
+    finally:
+        writer.close()
 
 
 def _files(hld_dir: Path) -> Iterator[Path]:
@@ -130,6 +185,19 @@ def object_findings(docs: list[ManifestDoc], components: int,
                     problems.append(("bounds/metadata", f"spec.template: {problem}"))
         ref = object_ref(obj) if not (kind or api) else None
         for rule, message in problems:
-            findings.append(Finding("error", doc.source_file, doc.source_line, message, rule,
-                                    ref))
+            # A replica count a ${var} filled in is fixed in the config that set it.
+            path: tuple[str, ...] = ("spec", "replicas") if rule == "bounds/replicas" else ()
+            file, line, message = locate(doc, path, message)
+            findings.append(Finding("error", file, line, message, rule, ref))
     return findings
+
+
+def _detach(keep: int) -> None:
+    """The child must not outlive the engine, nor keep its files open: an inherited
+    descriptor of the engine lock would keep the lock held after the engine died."""
+    try:
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass  # not Linux: the deadline still stops the child
+    os.closerange(3, keep)
+    os.closerange(keep + 1, max(keep + 2, os.sysconf("SC_OPEN_MAX")))

@@ -7,7 +7,13 @@ from pathlib import Path
 
 from sandbox import limits
 from sandbox.hld import HldError, ManifestDoc, generate
-from sandbox.validation.bounds import BudgetExceeded, Deadline, file_findings, object_findings
+from sandbox.validation.bounds import (
+    BudgetExceeded,
+    Deadline,
+    file_findings,
+    object_findings,
+    within,
+)
 from sandbox.validation.documents import manifest_findings, validate_documents
 from sandbox.validation.findings import Finding
 from sandbox.validation.lint import lint_hld
@@ -92,7 +98,9 @@ def _phases(hld_dir: Path, env_list: list[str], kubernetes_version: str, max_rep
     deadline.check("generate")
 
     log.append("yamllint")
-    lint = lint_hld(hld_dir)
+    # yamllint is slow on big or nested files (quadratic in depth): the one phase that
+    # runs where the deadline can stop it.
+    lint = within(deadline, "yamllint", lambda: lint_hld(hld_dir))
     if generate_error is not None:
         located.add((generate_error.file, generate_error.line))
     # The parser already reported these syntax errors with the same file and line.

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -19,22 +18,11 @@ from packaging.version import InvalidVersion, Version
 from referencing import Registry, Resource
 
 from sandbox import limits
-
-_SCHEMAS = "kubernetes-json-schema"
+from sandbox.kubeversions import available_versions, schema_root
 
 
 def _schema_root() -> Path:
-    return Path(str(resources.files("kubernetes_validate").joinpath(_SCHEMAS)))
-
-
-@functools.cache
-def available_versions() -> tuple[str, ...]:
-    found = []
-    for entry in _schema_root().iterdir():
-        match = re.match(r"^v(\d+\.\d+\.\d+)-local-strict$", entry.name)
-        if match:
-            found.append(match.group(1))
-    return tuple(sorted(found, key=Version))
+    return schema_root()
 
 
 @functools.cache

@@ -130,3 +130,11 @@ def test_a_wait_time_out_is_one_readable_line(capsys: pytest.CaptureFixture[str]
     err = capsys.readouterr().err.strip()
     assert err.startswith("timed out: cdcdcdc did not reach the cluster within 2s")
     assert "generated, not synced yet" in err and "{" not in err and "\n" not in err
+
+    class Named(Stuck):
+        def wait_for_deployment(self, sha: str, timeout: float) -> dict[str, Any]:
+            raise TimeoutError(f"{sha[:7]} did not settle within 2s: stuck at sync of x")
+
+    assert cli.run(lambda: cli._wait_deploy(Named(), "cd" * 20, 2.0)) == 1  # type: ignore[arg-type]
+    assert capsys.readouterr().err.strip() == (
+        "timed out: cdcdcdc did not settle within 2s: stuck at sync of x")

@@ -152,11 +152,12 @@ def test_malformed_database_is_one_clear_line(
 
 def test_failed_build_diff_says_so_instead_of_removing_everything(running: Sandbox) -> None:
     sb = running
-    sb.commit_files("broken", {"web/deployment.yaml": "kind: Deployment\n  bad: [\n"}, "Break")
-    pr = sb.open_pr("broken", "Break web")
-    assert sb.wait_for_checks(pr.id, 60).checks_state == "failure"
-    diff = sb.pr_diff(pr.id)["manifests"]
-    assert "build failed" in diff and "removed" not in diff
+    for branch, path in (("broken-file", "web/deployment.yaml"), ("broken-hld", "component.yaml")):
+        sb.commit_files(branch, {path: "kind: Deployment\n  bad: [\n"}, "Break")
+        pr = sb.open_pr(branch, f"Break {path}")
+        assert sb.wait_for_checks(pr.id, 60).checks_state == "failure"
+        diff = sb.pr_diff(pr.id)["manifests"]
+        assert "build failed" in diff and "removed" not in diff, diff
 
 
 def test_configmap_only_merges_wait_for_their_own_manifest_commit(running: Sandbox) -> None:
@@ -183,11 +184,11 @@ def test_wait_timeout_names_the_stage(running: Sandbox, capsys: pytest.CaptureFi
     pr = sb.open_pr("held", "Held back")
     sb.wait_for_checks(pr.id, 60)
     sb.approve_pr(pr.id, "reviewer")
-    merged = sb.merge_pr(pr.id)
-    with pytest.raises(TimeoutError) as caught:
-        sb.wait_for_deployment(merged.merge_sha or "", 1.0)
-    message = str(caught.value)
-    assert "stuck at" in message and "{" not in message and "\n" not in message
+    code, out, err = run(capsys, "pr", "merge", str(pr.id), "--wait", "1", "-w", str(sb.root))
+    assert code == 1 and "merged into main" in out
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("timed out:"), err
+    assert "stuck at sync of manifests" in lines[0] and "{" not in lines[0]
 
 
 def test_a_change_applied_with_a_later_one_reports_superseded(running: Sandbox) -> None:

@@ -4,7 +4,9 @@ database and cluster left as they were."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -24,6 +26,7 @@ from sandbox.pipelines import CIRunner
 from sandbox.registry import ImageProfile
 from sandbox.validation import check as check_module
 from sandbox.validation import check_hld
+from sandbox.validation.bounds import Deadline, within
 from sandbox.workspace import Settings
 
 
@@ -184,11 +187,18 @@ DEEP = "a: " + "[" * 100_000 + "]" * 100_000 + "\n"  # 200 KB of nested brackets
 
 
 def test_deep_nesting_fails_fast_and_the_queue_moves_on(
-        sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
-    linted: list[bool] = []
+        sb: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # yamllint may run in a child process: it leaves a mark on disk for each HLD it reads.
+    marks = tmp_path / "linted"
+    marks.mkdir()
     real_lint = check_module.lint_hld
-    monkeypatch.setattr(check_module, "lint_hld", lambda hld: linted.append(
-        (hld / "web" / "deep.yaml").exists()) or real_lint(hld))
+
+    def marking_lint(hld: Path) -> list[Any]:
+        deep = (hld / "web" / "deep.yaml").exists()
+        (marks / f"{'deep' if deep else 'other'}-{hld.parent.name}").touch()
+        return real_lint(hld)
+
+    monkeypatch.setattr(check_module, "lint_hld", marking_lint)
     deep = pr_with(sb, "deep", {"web/deep.yaml": DEEP})
     good = pr_with(sb, "good", {"README.md": "a harmless change\n"})
     ci(sb).run_pending()
@@ -198,33 +208,68 @@ def test_deep_nesting_fails_fast_and_the_queue_moves_on(
     assert "nested more than 100 levels" in first.checks[0].summary
     assert second.checks_state == "success"
     # yamllint never saw the deep file (only the bases and the good head were linted).
-    assert linted and not any(linted)
+    seen = [p.name for p in marks.iterdir()]
+    assert seen and not any(name.startswith("deep") for name in seen)
 
 
-def test_a_job_past_its_time_budget_fails_naming_the_slow_phase(
-        sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_check_past_its_time_budget_names_the_slowest_phase(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     now = [0.0]
     real_lint = check_module.lint_hld
 
     def slow_lint(hld: Path) -> list[Any]:
-        if (hld / "web" / "slow.yaml").exists():
-            now[0] += 1000.0  # this HLD's yamllint run takes "1000 s"
+        now[0] += 1000.0  # this yamllint run takes "1000 s" of a fake clock
         return real_lint(hld)
 
     monkeypatch.setattr(check_module, "lint_hld", slow_lint)
-    sb.ws.settings = replace(sb.ws.settings, ci_job_seconds=60.0)
-    slow = pr_with(sb, "slow", {"web/slow.yaml": "a: 1\n"})
+    root = _static_hld(tmp_path / "hld", configmap("a"))
+    report = check_hld(root, ["prod"], deadline=Deadline(60, lambda: now[0], hard=False))
+    budget = [f for f in report.findings if f.rule == "time-budget"]
+    assert not report.ok and len(budget) == 1
+    assert "time budget of 60s" in budget[0].message
+    assert "stopped after yamllint" in budget[0].message
+    assert "slowest: yamllint (1000.0s)" in budget[0].message
+
+
+@pytest.mark.timeout(60)  # without the hard deadline this run would never end
+def test_a_job_stuck_past_its_budget_is_stopped_and_the_queue_moves_on(
+        sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_lint = check_module.lint_hld
+
+    def stuck_lint(hld: Path) -> list[Any]:
+        if (hld / "web" / "stuck.yaml").exists():
+            threading.Event().wait()  # never returns: only the deadline ends this run
+        return real_lint(hld)
+
+    monkeypatch.setattr(check_module, "lint_hld", stuck_lint)
+    stuck = pr_with(sb, "stuck", {"web/stuck.yaml": "a: 1\n"})
     good = pr_with(sb, "good", {"README.md": "a harmless change\n"})
     runner = ci(sb)
-    runner.monotonic = lambda: now[0]
-    runner.run_pending()
-    first = sb.get_pr(slow)
-    assert first.checks_state == "failure"
-    summary = first.checks[0].summary
-    assert "time budget of 60s" in summary and "slowest: yamllint (1000.0s)" in summary
-    jobs = sb.jobs(10)
-    assert [j["status"] for j in sorted(jobs, key=lambda j: j["id"])] == ["failure", "success"]
+    sb.ws.settings = replace(sb.ws.settings, ci_job_seconds=3.0)
+    first_job = min(j["id"] for j in sb.jobs(10))
+    runner.run(first_job)
+    check = sb.get_pr(stuck).checks[0]
+    assert check.status == "failure"
+    assert "went past its time budget of 3s" in check.summary
+    sb.ws.settings = replace(sb.ws.settings, ci_job_seconds=120.0)
+    assert runner.run_pending() == 1  # the next job in the queue runs
     assert sb.get_pr(good).checks_state == "success"
+    assert [j["status"] for j in sorted(sb.jobs(10), key=lambda j: j["id"])] == [
+        "failure", "success"]
+
+
+def test_the_stoppable_child_keeps_none_of_the_engines_files(tmp_path: Path) -> None:
+    # An inherited descriptor of engine.lock would keep the lock after the engine died.
+    with open(tmp_path / "engine.lock", "w") as held:
+        def still_open() -> bool:
+            try:
+                os.fstat(held.fileno())
+            except OSError:
+                return False
+            return True
+
+        assert within(Deadline(30), "probe", still_open) is False
+        assert still_open()
 
 
 # -- objects, components, files, labels, kinds ---------------------------------------------
