@@ -20,9 +20,11 @@ def workspace(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def idle_sandbox(workspace: Path) -> Iterator[Sandbox]:
-    """No engine: for views that need none. The idle engine costs enough CPU to slow
-    every Pilot key press (Pilot waits for the process to go idle)."""
+def idle_sandbox(workspace: Path, serve) -> Iterator[Sandbox]:  # type: ignore[no-untyped-def]
+    """No engine, only its git server (pushes need it): for views that need no engine.
+    The idle engine costs enough CPU to slow every Pilot key press (Pilot waits for the
+    process to go idle)."""
+    serve(workspace)
     sb = Sandbox(workspace)
     try:
         yield sb
