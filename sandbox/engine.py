@@ -451,6 +451,14 @@ class Engine:
                 self._die(f"engine.lock was deleted and another engine (pid {pid}) took it: "
                           "this engine stops so that only one runs")
                 return False
+        problem = repair.hook_problem(self.ws)
+        if problem:
+            # Without the hook main takes any push: put the branch policy back at once.
+            from .gitserver import install_hook
+
+            install_hook(self.ws.hld_git, self.ws.root)
+            self.bus.publish("engine.repaired", "engine", f"hld.git's pre-receive hook was "
+                             f"{problem}: installed it again")
         self.ci.renew_leases()
         return True
 

@@ -127,6 +127,14 @@ def test_deleted_lock_is_recreated_so_no_second_engine_starts(running: Sandbox) 
         Sandbox(sb.root).start_engine()
 
 
+def test_running_engine_puts_a_deleted_hook_back(running: Sandbox) -> None:
+    sb = running
+    hook = sb.ws.hld_git / "hooks" / "pre-receive"
+    hook.unlink()
+    until(lambda: any("hook" in e.message for e in sb.events(kinds=("engine.repaired",))))
+    assert hook.is_file() and sb.damage() == []
+
+
 def test_replaced_database_stops_the_engine(running: Sandbox) -> None:
     sb = running
     engine = sb.engine

@@ -45,7 +45,7 @@ def sandbox(workspace: Path) -> Iterator[Sandbox]:
 Waiter = Callable[..., Awaitable[None]]
 
 
-async def _wait_for(pilot: Pilot[object], cond: Callable[[], object], timeout: float = 20.0,
+async def _wait_for(pilot: Pilot[object], cond: Callable[[], object], timeout: float = 30.0,
                     what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while not cond():
