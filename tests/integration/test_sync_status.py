@@ -192,6 +192,8 @@ def test_wait_timeout_names_the_stage(running: Sandbox, capsys: pytest.CaptureFi
     pr = sb.open_pr("held", "Held back")
     sb.wait_for_checks(pr.id, 60)
     sb.approve_pr(pr.id, "reviewer")
+    # Suspended, the sync never comes: the wait ends at the sync stage whatever its
+    # length, so it is long enough for the generate job (a clone and a push) under load.
     code, out, err = run(capsys, "pr", "merge", str(pr.id), "--wait", "15", "-w", str(sb.root))
     assert code == 1 and "merged into main" in out
     lines = err.strip().splitlines()
