@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .cli_errors import CliError, run
+from .cli_errors import CliError, one_line, run
 from .cli_output import print_pr, print_prs, print_status, print_sync, print_table
 from .cli_parser import build_parser
 from .safetext import shown
@@ -182,12 +182,16 @@ def _wait_deploy(sb: Sandbox, sha: str, wait: float) -> int:
     try:
         dep = sb.wait_for_deployment(sha, wait)
     except TimeoutError as exc:
-        # One readable line, whatever the wait's own message carries; the wait knows
-        # best which stage it was stuck in.
+        # One readable line: the stage the wait says it was stuck in, else the wait's
+        # own message, else (a message carrying a raw record) the stage in words.
         stage = getattr(exc, "stage", None)
-        raise TimeoutError(f"{short(sha)} did not reach the cluster within {wait:g}s: "
-                           + (f"stuck at {stage}" if stage else _stage(sb.deployment(sha)))
-                           ) from None
+        text = one_line(str(exc))
+        if stage:
+            text = f"{short(sha)} did not reach the cluster within {wait:g}s: stuck at {stage}"
+        elif "{" in text or not text:
+            text = (f"{short(sha)} did not reach the cluster within {wait:g}s: "
+                    f"{_stage(sb.deployment(sha))}")
+        raise TimeoutError(text) from None
     print(f"  manifests {short(dep.get('manifest_sha')) or '-'}, sync {dep.get('sync_status')}, "
           f"health {dep.get('health') or 'n/a'}"
           + (f": {dep['error']}" if dep.get("error") else ""))

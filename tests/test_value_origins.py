@@ -94,3 +94,9 @@ def test_a_house_rule_on_a_substituted_image_points_at_the_config(tmp_path: Path
     report = check_hld(root, ["prod"])
     [finding] = report.errors
     assert (finding.file, finding.line, finding.rule) == ("config/prod.yaml", 5, "image-tag")
+
+
+def test_a_replica_count_over_the_bound_points_at_the_config(tmp_path: Path) -> None:
+    root = hld(tmp_path, "subcomponents:\n  web:\n    config:\n      replicas: 99999999999\n")
+    [finding] = [f for f in check_hld(root, ["prod"]).errors if f.rule == "bounds/replicas"]
+    assert (finding.file, finding.line) == ("config/prod.yaml", 4)

@@ -19,6 +19,7 @@ from typing import Any
 
 from sandbox import limits
 from sandbox.hld import ManifestDoc
+from sandbox.validation.documents import locate
 from sandbox.validation.findings import Finding, object_ref
 from sandbox.validation.policies import pod_spec
 
@@ -184,8 +185,10 @@ def object_findings(docs: list[ManifestDoc], components: int,
                     problems.append(("bounds/metadata", f"spec.template: {problem}"))
         ref = object_ref(obj) if not (kind or api) else None
         for rule, message in problems:
-            findings.append(Finding("error", doc.source_file, doc.source_line, message, rule,
-                                    ref))
+            # A replica count a ${var} filled in is fixed in the config that set it.
+            path: tuple[str, ...] = ("spec", "replicas") if rule == "bounds/replicas" else ()
+            file, line, message = locate(doc, path, message)
+            findings.append(Finding("error", file, line, message, rule, ref))
     return findings
 
 

@@ -27,6 +27,17 @@ def _origin(doc: ManifestDoc,
     return None
 
 
+def locate(doc: ManifestDoc, path: tuple[str | int, ...],
+           message: str) -> tuple[str, int, str]:
+    """File, line and message of a finding about the value at ``path`` in ``doc``."""
+    origin = _origin(doc, path)
+    if origin is None:
+        return doc.source_file, doc.source_line, message
+    # The value came from a ${var}: the fix is in the config, not the template.
+    return (origin[0], origin[1],
+            f"{message} (from ${{{origin[2]}}} at {doc.source_file}:{origin[3]})")
+
+
 def _value_at(obj: object, path: tuple[str | int, ...]) -> object:
     for part in path:
         if isinstance(obj, dict):
@@ -59,12 +70,7 @@ def validate_documents(docs: list[ManifestDoc], kubernetes_version: str = "1.30.
 
         def add(rule: str, message: str, severity: str = "error", *, _doc: ManifestDoc = doc,
                 _ref: str = ref, path: tuple[str | int, ...] = ()) -> None:
-            file, line = _doc.source_file, _doc.source_line
-            origin = _origin(_doc, path)
-            if origin is not None:
-                # The value came from a ${var}: the fix is in the config, not the template.
-                file, line = origin[0], origin[1]
-                message += f" (from ${{{origin[2]}}} at {_doc.source_file}:{origin[3]})"
+            file, line, message = locate(_doc, path, message)
             findings.append(Finding(severity, file, line, message, rule, _ref))
 
         missing = _missing_fields(obj)

@@ -52,7 +52,7 @@ def context_namespace(path, context):
     object without a namespace, or a command without -n, lands."""
     try:
         config = yaml.safe_load(open(path)) or {}
-    except OSError:
+    except (OSError, yaml.YAMLError):
         return "default"
     for entry in config.get("contexts") or []:
         if entry.get("name") == context:

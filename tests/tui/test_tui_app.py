@@ -5,13 +5,20 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from textual.app import App
+from textual.screen import Screen
 from textual.widgets import TabbedContent
 
+import tui.app
+from sandbox.events import Event
 from sandbox.facade import Sandbox
 from tui.app import GitOpsApp
+from tui.messages import Snapshot
 from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
+from tui.widgets.eventlog import EventLog, RecentEvents
 from tui.widgets.pipeline import STAGES, PipelineView
+from tui.widgets.prlist import PullRequestTable
 
 SIZE = (120, 40)
 
@@ -50,19 +57,20 @@ def test_starts_the_engine_and_stops_it_on_exit(workspace: Path, wait_for) -> No
         sb.close()
 
 
-def test_help_screen_opens_and_closes(idle_sandbox: Sandbox) -> None:
+def test_help_screen_opens_and_closes(idle_sandbox: Sandbox, wait_for) -> None:
     async def scenario() -> None:
         app = GitOpsApp(idle_sandbox, close_on_exit=False, start_engine=False)
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("question_mark")
-            assert isinstance(app.screen, HelpScreen)
+            await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
             await pilot.press("escape")
-            assert isinstance(app.screen, MainScreen)
+            await wait_for(pilot, lambda: isinstance(app.screen, MainScreen),
+                           what="the main screen back")
 
     asyncio.run(scenario())
 
 
-def test_number_keys_switch_tabs(idle_sandbox: Sandbox) -> None:
+def test_number_keys_switch_tabs(idle_sandbox: Sandbox, wait_for) -> None:
     async def scenario() -> None:
         app = GitOpsApp(idle_sandbox, close_on_exit=False, start_engine=False)
         async with app.run_test(size=SIZE) as pilot:
@@ -70,6 +78,47 @@ def test_number_keys_switch_tabs(idle_sandbox: Sandbox) -> None:
             for key, tab in (("2", "prs"), ("3", "cluster"), ("4", "events"),
                              ("1", "pipeline")):
                 await pilot.press(key)
-                assert tabs.active == tab
+                await wait_for(pilot, lambda tab=tab: tabs.active == tab,  # type: ignore[misc]
+                               what=f"tab {tab} after {key}")
+
+    asyncio.run(scenario())
+
+
+class _Bare(App[None]):
+    """Mounts one MainScreen, with nothing engine-made around it."""
+
+    CSS_PATH = Path(tui.app.__file__).parent / "app.tcss"
+
+    def __init__(self, screen: MainScreen) -> None:
+        super().__init__()
+        self.main = screen
+
+    def get_default_screen(self) -> Screen[None]:
+        return self.main
+
+
+def test_data_before_mount_or_after_teardown_neither_crashes_nor_is_lost(wait_for) -> None:
+    """Snapshots and events reach the main screen from threads from the first moment:
+    before its tabs are mounted and while they are torn down at exit."""
+    snap = Snapshot(status={}, prs=[], objects=[])
+    early = Event("image.pushed", "registry", "web:9.9.9 pushed", id=1)
+    screen = MainScreen()
+    screen.show(snap)
+    screen.add_event(early)  # before mount: kept, not dropped
+
+    async def scenario() -> None:
+        app = _Bare(screen)
+        async with app.run_test(size=SIZE) as pilot:
+            log = screen.query_one(EventLog)
+            await wait_for(pilot, lambda: [e.id for e in log.events] == [1],
+                           what="the early event in the log")
+            recent = screen.query_one(RecentEvents)
+            assert "image.pushed" in str(recent.content)
+            # Tabs go away one by one at exit; a snapshot in between paints nothing.
+            await screen.query_one(PullRequestTable).remove()
+            screen.show(snap)
+            await screen.query_one(EventLog).remove()
+            screen.add_event(Event("image.pushed", "registry", "again", id=2))
+            assert [e.id for e in recent.events] == [1]
 
     asyncio.run(scenario())

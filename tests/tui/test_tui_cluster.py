@@ -12,7 +12,7 @@ from sandbox.facade import Sandbox
 from tui.app import GitOpsApp
 from tui.cluster_ops import DRIFT_NOTE
 from tui.screens.describe import DescribeScreen
-from tui.screens.dialogs import ConfirmDialog, ScaleForm
+from tui.screens.dialogs import ConfirmDialog, PromptDialog, ScaleForm
 from tui.screens.main import MainScreen
 from tui.widgets.cluster import ClusterTable
 from tui.widgets.eventlog import RecentEvents
@@ -39,8 +39,9 @@ async def _select(pilot, table: ClusterTable, key: str, wait_for) -> None:  # ty
     await wait_for(pilot, lambda: key in table.objects, what=f"{key} in the cluster table")
     keys = [str(k.value) for k in table.rows]
     await pilot.press(*["down"] * keys.index(key))
-    assert table.selected_object is not None
-    assert table.selected_object["metadata"]["name"] == key.rsplit("/", 1)[-1]
+    name = key.rsplit("/", 1)[-1]
+    await wait_for(pilot, lambda: (table.selected_object or {}).get("metadata", {}).get("name")
+                   == name, what=f"{key} selected")
 
 
 def test_scale_from_the_cluster_tab_shows_drift(sandbox: Sandbox, wait_for) -> None:
@@ -51,11 +52,12 @@ def test_scale_from_the_cluster_tab_shows_drift(sandbox: Sandbox, wait_for) -> N
             await pilot.press("3")
             await _select(pilot, app.main_screen.query_one(ClusterTable), WEB, wait_for)
             await pilot.press("s")
+            await wait_for(pilot, lambda: isinstance(app.screen, ScaleForm), what="the form")
             form = app.screen
-            assert isinstance(form, ScaleForm)
             assert form.query_one("#replicas", Input).value == "2"
             await pilot.press("backspace", "backspace", "5", "enter")
-            assert isinstance(app.screen, ConfirmDialog)
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog),
+                           what="the confirmation")
             assert app.screen.command == "kubectl -n demo scale deployment/web --replicas=5"
             await pilot.press("y")
             await wait_for(pilot, lambda: _replicas(sandbox, "web") == 5, what="the scale")
@@ -73,14 +75,16 @@ def test_suspend_and_resume_with_S(sandbox: Sandbox, wait_for) -> None:
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(pilot, lambda: "active" in _reconciler(app), what="first sync")
             await pilot.press("S")
-            assert isinstance(app.screen, ConfirmDialog)
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog),
+                           what="the suspend confirmation")
             assert app.screen.command == "flux suspend kustomization sandbox"
             await pilot.press("y")
             await wait_for(pilot, lambda: "suspended" in _reconciler(app),
                            what="the Reconciler box to say suspended")
             assert sandbox.sync_status()["suspended"]
             await pilot.press("S")
-            assert isinstance(app.screen, ConfirmDialog)
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog),
+                           what="the resume confirmation")
             assert app.screen.command == "flux resume kustomization sandbox"
             await pilot.press("y")
             await wait_for(pilot, lambda: "active" in _reconciler(app), what="the resume")
@@ -103,36 +107,48 @@ def test_describe_opens_a_scrollable_screen(sandbox: Sandbox, wait_for) -> None:
             assert screen.command == "kubectl -n demo describe deployment/web"
             assert "Name:" in screen.text and "web" in screen.text
             await pilot.press("escape")
-            assert isinstance(app.screen, MainScreen)
+            await wait_for(pilot, lambda: isinstance(app.screen, MainScreen),
+                           what="the main screen back")
 
     asyncio.run(scenario())
 
 
-def test_command_mode_cluster_verbs(idle_sandbox: Sandbox) -> None:
+def test_command_mode_cluster_verbs(idle_sandbox: Sandbox, wait_for) -> None:
     async def scenario() -> None:
         app = GitOpsApp(idle_sandbox, close_on_exit=False, start_engine=False)
         async with app.run_test(size=SIZE) as pilot:
-            await pilot.press("colon", *"suspend", "enter")
-            assert isinstance(app.screen, ConfirmDialog)
+            def confirming() -> bool:
+                return isinstance(app.screen, ConfirmDialog)
+
+            def answered() -> bool:
+                return isinstance(app.screen, MainScreen)
+
+            await pilot.press("colon")
+            await wait_for(pilot, lambda: isinstance(app.focused, Input)
+                           and isinstance(app.screen, PromptDialog), what="the prompt")
+            await pilot.press(*"suspend", "enter")
+            await wait_for(pilot, confirming, what="the suspend confirmation")
             assert app.screen.command == "flux suspend kustomization sandbox"
             await pilot.press("n")
+            await wait_for(pilot, answered, what="the dialog to close")
             # The parser behind `:`, without typing every letter.
             app.run_command("scale deployment/web x")
-            await pilot.pause()
-            assert _notified(app, "scale deployment/web 3")
+            await wait_for(pilot, lambda: _notified(app, "scale deployment/web 3"),
+                           what="the usage hint")
             app.run_command("scale deployment/web 4")
-            await pilot.pause()
-            assert isinstance(app.screen, ConfirmDialog)
+            await wait_for(pilot, confirming, what="the scale confirmation")
             assert app.screen.command == "kubectl -n demo scale deployment/web --replicas=4"
+            # Answered the moment it is on screen, before it is mounted: this used to
+            # crash focusing a button the dismissed dialog no longer had.
             await pilot.press("n")
+            await wait_for(pilot, answered, what="the dialog to close")
             app.run_command("delete pod/web-1")
-            await pilot.pause()
-            assert isinstance(app.screen, ConfirmDialog)
+            await wait_for(pilot, confirming, what="the delete confirmation")
             assert app.screen.command == "kubectl -n demo delete pod/web-1"
             await pilot.press("n")
+            await wait_for(pilot, answered, what="the dialog to close")
             app.run_command("set-image deployment/web web=localhost:5001/web:2.0.0")
-            await pilot.pause()
-            assert isinstance(app.screen, ConfirmDialog)
+            await wait_for(pilot, confirming, what="the set-image confirmation")
             assert app.screen.command == ("kubectl -n demo set image deployment/web "
                                           "web=localhost:5001/web:2.0.0")
 

@@ -28,8 +28,8 @@ def test_change_review_merge_by_keys(sandbox: Sandbox, wait_for) -> None:
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(pilot, lambda: app.snapshot is not None, what="first refresh")
             await pilot.press("c")
+            await wait_for(pilot, lambda: isinstance(app.screen, ChangeForm), what="the form")
             form = app.screen
-            assert isinstance(form, ChangeForm)
             assert form.query_one("#branch").value == "change-1"  # type: ignore[attr-defined]
             await pilot.press("enter")  # replicas=3 on web, the form's defaults
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog),
@@ -44,7 +44,8 @@ def test_change_review_merge_by_keys(sandbox: Sandbox, wait_for) -> None:
             await pilot.press("a")
             await wait_for(pilot, lambda: "1/1" in _row(app, pr_id), what="the approval")
             await pilot.press("m")
-            assert isinstance(app.screen, ConfirmDialog)
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog),
+                           what="the merge confirmation")
             assert app.screen.command == f"gitops-sandbox pr merge {pr_id}"
             await pilot.press("y")
             await wait_for(pilot, lambda: "merged" in _row(app, pr_id), what="the merge")
@@ -61,7 +62,12 @@ def test_refused_merge_is_a_notification(idle_sandbox: Sandbox, wait_for) -> Non
         app = GitOpsApp(idle_sandbox, close_on_exit=False, start_engine=False)
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(pilot, lambda: _row(app, pr.id), what="the PR in the list")
-            await pilot.press("2", "m", "y")  # no approval yet: the service refuses
+            await pilot.press("2")
+            await wait_for(pilot, lambda: app.main_screen.current_tab == "prs", what="PRs tab")
+            await pilot.press("m")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog),
+                           what="the merge confirmation")
+            await pilot.press("y")  # no approval yet: the service refuses
             await wait_for(pilot, lambda: any("cannot merge" in str(n.message)
                                               for n in app._notifications),
                            what="the refusal as a notification")
@@ -79,8 +85,11 @@ def test_enter_drills_into_a_pull_request(idle_sandbox: Sandbox, wait_for) -> No
         app = GitOpsApp(idle_sandbox, close_on_exit=False, start_engine=False)
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(pilot, lambda: _row(app, pr.id), what="the PR in the list")
-            await pilot.press("2", "enter")
-            assert isinstance(app.screen, PullRequestScreen)
+            await pilot.press("2")
+            await wait_for(pilot, lambda: app.main_screen.current_tab == "prs", what="PRs tab")
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, PullRequestScreen),
+                           what="the pull request screen")
             assert app.screen.pr_id == pr.id
             summary = app.screen.query_one("#pr-summary")
             await wait_for(pilot, lambda: "scale web to 4" in str(summary.content),
@@ -88,6 +97,7 @@ def test_enter_drills_into_a_pull_request(idle_sandbox: Sandbox, wait_for) -> No
             hld = app.screen.query_one("#diff-hld")
             assert "replicas" in hld.content.code  # type: ignore[attr-defined]
             await pilot.press("escape")
-            assert isinstance(app.screen, MainScreen)
+            await wait_for(pilot, lambda: isinstance(app.screen, MainScreen),
+                           what="the main screen back")
 
     asyncio.run(scenario())

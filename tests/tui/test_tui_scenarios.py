@@ -13,6 +13,7 @@ import tui.widgets.scenarios as scenarios_widget
 from sandbox.facade import Sandbox
 from tui.app import GitOpsApp
 from tui.widgets.scenarios import LIBRARY, ScenarioPanel, ScenarioTable
+from tui.widgets.tables import selected_key
 
 SIZE = (120, 40)
 
@@ -21,9 +22,13 @@ def _notified(app: GitOpsApp, text: str) -> bool:
     return any(text in str(n.message) for n in app._notifications)
 
 
-async def _pick(pilot, panel: ScenarioPanel, file: str) -> None:  # type: ignore[no-untyped-def]
-    keys = [str(k.value) for k in panel.query_one(ScenarioTable).rows]
+async def _pick(pilot, panel: ScenarioPanel, file: str, wait_for) -> None:  # type: ignore[no-untyped-def]
+    table = panel.query_one(ScenarioTable)
+    await wait_for(pilot, lambda: table.row_count > 0, what="the scenario list")
+    keys = [str(k.value) for k in table.rows]
     await pilot.press(*["down"] * keys.index(f"{file}#0"))
+    await wait_for(pilot, lambda: selected_key(table) == f"{file}#0",
+                   what=f"{file} selected")
     assert panel.selected is not None
 
 
@@ -35,13 +40,16 @@ def test_lists_the_library_and_runs_one_to_passed(idle_sandbox: Sandbox, wait_fo
         app = GitOpsApp(idle_sandbox, close_on_exit=False, start_engine=False)
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("5")
+            await wait_for(pilot, lambda: app.main_screen.current_tab == "scenarios",
+                           what="the Scenarios tab")
             panel = app.main_screen.query_one(ScenarioPanel)
             table = panel.query_one(ScenarioTable)
+            await wait_for(pilot, lambda: table.row_count == len(shipped), what="the list")
             assert sorted(str(k.value).split("#")[0] for k in table.rows) == shipped
             names = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
             assert "Drift correction" in names
 
-            await _pick(pilot, panel, "drift-correction.yaml")
+            await _pick(pilot, panel, "drift-correction.yaml", wait_for)
             await pilot.press("enter")
             # A scenario runs in about a second at 600x, and Pilot's pauses wait for the
             # app to go idle, so "running" may never be seen: wait for the result instead.
@@ -72,8 +80,10 @@ def test_esc_stops_a_running_scenario(idle_sandbox: Sandbox, wait_for) -> None:
         app = GitOpsApp(idle_sandbox, close_on_exit=False, start_engine=False)
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("5")
+            await wait_for(pilot, lambda: app.main_screen.current_tab == "scenarios",
+                           what="the Scenarios tab")
             panel = app.main_screen.query_one(ScenarioPanel)
-            await _pick(pilot, panel, "bad-image-rollback.yaml")
+            await _pick(pilot, panel, "bad-image-rollback.yaml", wait_for)
             await pilot.press("enter", "escape")
             await wait_for(pilot, lambda: panel.last_result is not None, timeout=60,
                            what="the stopped scenario to end")
@@ -89,9 +99,10 @@ def test_command_mode_runs_a_scenario_by_name(idle_sandbox: Sandbox, wait_for) -
         app = GitOpsApp(idle_sandbox, close_on_exit=False, start_engine=False)
         async with app.run_test(size=SIZE) as pilot:
             app.run_command("scenario no-such-thing")
-            await pilot.pause()
-            assert _notified(app, "no scenario 'no-such-thing'")
-            assert app.main_screen.current_tab == "scenarios"
+            await wait_for(pilot, lambda: _notified(app, "no scenario 'no-such-thing'"),
+                           what="the unknown-scenario note")
+            await wait_for(pilot, lambda: app.main_screen.current_tab == "scenarios",
+                           what="the Scenarios tab")
             app.run_command("scenario Direct push rejected")
             panel = app.main_screen.query_one(ScenarioPanel)
             await wait_for(pilot, lambda: panel.last_result is not None, timeout=60,
@@ -102,7 +113,7 @@ def test_command_mode_runs_a_scenario_by_name(idle_sandbox: Sandbox, wait_for) -
 
 
 def test_missing_library_shows_a_hint(idle_sandbox: Sandbox, tmp_path: Path,
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
+                                      monkeypatch: pytest.MonkeyPatch, wait_for) -> None:
     monkeypatch.setattr(scenarios_widget, "LIBRARY", tmp_path / "nowhere")
 
     async def scenario() -> None:
@@ -110,7 +121,9 @@ def test_missing_library_shows_a_hint(idle_sandbox: Sandbox, tmp_path: Path,
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("5")
             panel = app.main_screen.query_one(ScenarioPanel)
-            assert "no scenarios folder" in str(panel.query_one("#scenario-hint").content)
+            hint = panel.query_one("#scenario-hint")
+            await wait_for(pilot, lambda: "no scenarios folder" in str(hint.content),
+                           what="the hint")
             assert panel.query_one(ScenarioTable).row_count == 0
 
     asyncio.run(scenario())

@@ -9,10 +9,11 @@ import sys
 import textwrap
 from pathlib import Path
 
-from textual.widgets import TabbedContent
+from textual.widgets import Input, TabbedContent
 
 from sandbox.facade import Sandbox
 from tui.app import GitOpsApp
+from tui.screens.dialogs import PromptDialog
 from tui.widgets import format as fmt
 from tui.widgets.eventlog import EventLog
 from tui.widgets.prlist import PullRequestTable
@@ -31,9 +32,16 @@ def test_command_mode_and_filter(idle_sandbox: Sandbox, wait_for) -> None:
         async with app.run_test(size=SIZE) as pilot:
             table = app.main_screen.query_one(PullRequestTable)
             await wait_for(pilot, lambda: table.row_count == 2, what="both PRs")
-            await pilot.press("colon", *"prs", "enter")
-            assert app.main_screen.query_one(TabbedContent).active == "prs"
-            await pilot.press("slash", *"web", "enter")
+            await pilot.press("colon")
+            await wait_for(pilot, lambda: isinstance(app.focused, Input)
+                           and isinstance(app.screen, PromptDialog), what="the prompt")
+            await pilot.press(*"prs", "enter")
+            tabs = app.main_screen.query_one(TabbedContent)
+            await wait_for(pilot, lambda: tabs.active == "prs", what="the PRs tab")
+            await pilot.press("slash")
+            await wait_for(pilot, lambda: isinstance(app.focused, Input)
+                           and isinstance(app.screen, PromptDialog), what="the filter")
+            await pilot.press(*"web", "enter")
             await wait_for(pilot, lambda: table.row_count == 1, what="the filter")
             assert "scale web" in [str(c) for c in table.get_row_at(0)]
 

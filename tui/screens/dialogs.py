@@ -19,6 +19,14 @@ class Dialog(ModalScreen[Any]):
     def action_cancel(self) -> None:
         self.dismiss(None)
 
+    def focus_on(self, selector: str) -> None:
+        """Focus this widget if the dialog still has it: a key typed the moment the
+        dialog opened may have answered it before it was mounted, and then its
+        widgets are gone."""
+        for widget in self.query(selector):
+            widget.focus()
+            return
+
 
 class ConfirmDialog(Dialog):
     """Destructive actions stop here first, showing what will run, lazygit style."""
@@ -48,7 +56,7 @@ class ConfirmDialog(Dialog):
 
     def on_mount(self) -> None:
         # `enter` on a destructive dialog should mean "no", as in lazygit.
-        self.query_one("#no" if self.destructive else "#yes", Button).focus()
+        self.focus_on("#no" if self.destructive else "#yes")
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
@@ -124,7 +132,7 @@ class ChangeForm(FormDialog):
         yield Input("replicas=3", id="assignment", placeholder="replicas=3")
 
     def on_mount(self) -> None:
-        self.query_one("#assignment", Input).focus()
+        self.focus_on("#assignment")
 
     def result(self) -> ChangeRequest:
         branch, assignment = self.value("branch"), self.value("assignment")
@@ -151,7 +159,7 @@ class OpenPRForm(FormDialog):
         yield Input(self.pr_title, id="title")
 
     def on_mount(self) -> None:
-        self.query_one("#title" if self.branch else "#branch", Input).focus()
+        self.focus_on("#title" if self.branch else "#branch")
 
     def result(self) -> tuple[str, str]:
         if not self.value("branch"):
@@ -178,7 +186,7 @@ class ImageForm(FormDialog):
                      allow_blank=False, id="profile")
 
     def on_mount(self) -> None:
-        self.query_one("#tag", Input).focus()
+        self.focus_on("#tag")
 
     def result(self) -> tuple[str, str, str]:
         if not self.value("service") or not self.value("tag"):
@@ -220,7 +228,7 @@ class ScaleForm(FormDialog):
         yield Input(str(self.replicas), id="replicas", type="integer")
 
     def on_mount(self) -> None:
-        self.query_one("#replicas", Input).focus()
+        self.focus_on("#replicas")
 
     def result(self) -> int:
         text = self.value("replicas")
@@ -246,7 +254,7 @@ class SetImageForm(FormDialog):
         yield Input(self.image, id="image")
 
     def on_mount(self) -> None:
-        self.query_one("#image", Input).focus()
+        self.focus_on("#image")
 
     def result(self) -> tuple[str, str]:
         container, image = self.value("container"), self.value("image")

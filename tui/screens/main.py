@@ -14,7 +14,7 @@ from sandbox.events import Event
 
 from ..messages import Snapshot
 from ..widgets.cluster import ClusterTable
-from ..widgets.eventlog import EventLog, RecentEvents
+from ..widgets.eventlog import MAX_LINES, EventLog, RecentEvents
 from ..widgets.pipeline import PipelineView
 from ..widgets.prlist import PullRequestTable
 from ..widgets.scenarios import ScenarioPanel, ScenarioTable
@@ -33,6 +33,15 @@ class MainScreen(Screen[None]):
         Binding("slash", "filter", "Filter", key_display="/", show=False),
     ]
 
+    def __init__(self) -> None:
+        super().__init__()
+        # Snapshots and events come from worker threads and the bus from the first
+        # moment, while the tabs are still being mounted (and again while they are torn
+        # down at exit): nothing is painted until every view is there, and events that
+        # came early wait here instead of being lost.
+        self._ready = False
+        self._early: list[Event] = []
+
     def compose(self) -> ComposeResult:
         yield Header()
         with TabbedContent(id="tabs", initial="pipeline"):
@@ -48,23 +57,38 @@ class MainScreen(Screen[None]):
                 yield ScenarioPanel(id="scenario-panel")
         yield Footer()
 
+    def on_mount(self) -> None:
+        # A screen's Mount comes after every descendant is composed and mounted.
+        self._ready = True
+        early, self._early = self._early, []
+        for event in early:
+            self.add_event(event)
+
+    def on_unmount(self) -> None:
+        self._ready = False
+
     # -- data in -----------------------------------------------------------------
     def show(self, snap: Snapshot) -> None:
-        try:
-            self.query_one(PipelineView).stage("hld")
-        except NoMatches:
-            return  # not composed yet (or torn down at exit); the next refresh paints
-        self.query_one(PipelineView).show(snap)
-        self.pr_table.show(snap.prs, snap.required_approvals)
-        self.query_one(ClusterTable).show(
-            snap.objects, (snap.status.get("health") or {}).get("objects"))
-
-    def add_event(self, event: Event) -> None:
-        try:
-            recent = self.query_one(RecentEvents)
+        if not self._ready:
+            return  # not mounted yet; the next refresh paints
+        try:  # every view this paints, before painting any
+            pipeline, prs = self.query_one(PipelineView), self.query_one(PullRequestTable)
+            cluster = self.query_one(ClusterTable)
         except NoMatches:
             return  # torn down at exit
-        self.event_log.add(event)
+        pipeline.show(snap)
+        prs.show(snap.prs, snap.required_approvals)
+        cluster.show(snap.objects, (snap.status.get("health") or {}).get("objects"))
+
+    def add_event(self, event: Event) -> None:
+        if not self._ready:
+            self._early = [*self._early, event][-MAX_LINES:]
+            return
+        try:
+            recent, log = self.query_one(RecentEvents), self.query_one(EventLog)
+        except NoMatches:
+            return  # torn down at exit
+        log.add(event)
         recent.add(event)
 
     def log_command(self, command: str) -> None:
