@@ -43,7 +43,9 @@ __all__ = ["CliError", "main"]
 def _open(args: argparse.Namespace) -> Sandbox:
     from .facade import Sandbox
 
-    return Sandbox(args.workspace)
+    who = getattr(args, "who", None)
+    return Sandbox(args.workspace, user=who if who is not None
+                   else getattr(args, "global_user", None))
 
 
 def short(sha: str | None) -> str:
@@ -79,8 +81,12 @@ def cmd_init(args: argparse.Namespace) -> int:
         name = create_cluster(sb.ws)
         print(f"  kind cluster {name}: kubectl --kubeconfig {kubeconfig_path(sb.ws)} "
               f"--context kind-{name} get nodes")
-    print("  hld.git, manifests.git (protected branch: main), registry: web:1.0.0 api:1.0.0")
-    print(f"next: gitops-sandbox up -w {sb.root}   (or: gitops-sandbox tui -w {sb.root})")
+    print("  hld.git (protected branch: main), manifests.git (written by generate-bot only), "
+          "registry: web:1.0.0 api:1.0.0")
+    print("  users: operator (you), reviewer; bots: release-bot, rollback-bot, generate-bot")
+    print(f"  git server: {sb.git_server_url()} (runs with the engine)")
+    print(f"next: gitops-sandbox up -w {sb.root}   (or: gitops-sandbox tui -w {sb.root}),"
+          f" then: gitops-sandbox clone DIR -w {sb.root}")
     return 0
 
 
@@ -147,19 +153,19 @@ def cmd_pr(args: argparse.Namespace) -> int:
             print_pr(pr, diff, show_log=args.log)
         return 0
     if action == "open":
-        pr = sb.open_pr(args.branch, args.title, args.body, author=args.who)
+        pr = sb.open_pr(args.branch, args.title, args.body)
         print(f"opened #{pr.id}: {shown(pr.title)} ({shown(pr.head)} -> {shown(pr.base)})")
         return _wait_checks(sb, pr.id, args.wait)
     if action == "approve":
-        pr = sb.approve_pr(args.id, args.who)
-        print(f"#{pr.id} approved by {shown(args.who)} ({len(pr.approvals)}/"
+        pr = sb.approve_pr(args.id)
+        print(f"#{pr.id} approved by {sb.user.name} ({len(pr.approvals)}/"
               f"{sb.settings.required_approvals})")
         return 0
     if action == "close":
-        pr = sb.close_pr(args.id, args.who)
+        pr = sb.close_pr(args.id)
         print(f"#{pr.id} closed")
         return 0
-    pr = sb.merge_pr(args.id, args.who)
+    pr = sb.merge_pr(args.id)
     assert pr.merge_sha
     print(f"#{pr.id} merged into {pr.base} as {short(pr.merge_sha)}")
     if args.wait is None:
@@ -231,7 +237,7 @@ def cmd_image(args: argparse.Namespace) -> int:
 
 def cmd_revert(args: argparse.Namespace) -> int:
     sb = _open(args)
-    pr = sb.revert(args.ref, author=args.who)
+    pr = sb.revert(args.ref)
     print(f"opened #{pr.id}: {shown(pr.title)} ({shown(pr.head)})")
     return _wait_checks(sb, pr.id, args.wait)
 
@@ -370,6 +376,52 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user(args: argparse.Namespace) -> int:
+    sb = _open(args)
+    if args.user_command == "add":
+        user, token = sb.add_user(args.name, "bot" if args.bot else "human")
+        print(f"added {user.role} {user.name}; token (shown once, keep it): {token}")
+        print(f"  clone as {user.name}: gitops-sandbox clone DIR --as {user.name}")
+        return 0
+    if args.user_command == "use":
+        user = sb.use_user(args.name)
+        print(f"commands in {sb.root} now act as {user.name}")
+        return 0
+    users = sb.list_users()
+    if args.json:
+        _dump([u.to_dict() for u in users])
+    else:
+        print_table(["ID", "NAME", "ROLE", ""], [[u.id, u.name, u.role,
+                                                  "<- you" if u.id == sb.user.id else ""]
+                                                 for u in users])
+    return 0
+
+
+def cmd_whoami(args: argparse.Namespace) -> int:
+    import os
+
+    from .facade import USER_ENV_VAR
+
+    sb = _open(args)
+    source = ("--as" if getattr(args, "global_user", None) else
+              f"${USER_ENV_VAR}" if os.environ.get(USER_ENV_VAR) else "the workspace's user")
+    if args.json:
+        _dump({**sb.user.to_dict(), "source": source})
+    else:
+        print(f"{sb.user.name} ({sb.user.role}, from {source})")
+    return 0
+
+
+def cmd_clone(args: argparse.Namespace) -> int:
+    sb = _open(args)
+    dest = sb.clone(args.dir)
+    print(f"cloned hld.git into {dest} as {sb.user.name} "
+          f"(remote {sb.git_server_url()}/hld.git; token stored for git)")
+    print(f"  cd {dest} && git switch -c my-change && ... && git commit -am '...' && "
+          "git push origin my-change")
+    return 0
+
+
 def cmd_hld(args: argparse.Namespace) -> int:
     from . import hld
 
@@ -445,7 +497,7 @@ HANDLERS = {"init": cmd_init, "tui": cmd_tui, "up": cmd_up, "status": cmd_status
             "image": cmd_image, "revert": cmd_revert, "cluster": cmd_cluster,
             "events": cmd_events, "generate": cmd_generate, "sync": cmd_sync,
             "settings": cmd_settings, "hld": cmd_hld, "scenario": cmd_scenario,
-            "jobs": cmd_jobs}
+            "jobs": cmd_jobs, "user": cmd_user, "whoami": cmd_whoami, "clone": cmd_clone}
 
 
 def dispatch(args: argparse.Namespace) -> int:

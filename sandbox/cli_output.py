@@ -51,7 +51,14 @@ def print_pr(pr: PullRequest, diff: dict[str, str], show_log: bool = False) -> N
 def print_status(data: dict[str, Any]) -> None:
     eng = data["engine"]
     print(f"workspace   {data['workspace']}")
+    if "user" in data:
+        user = data["user"]
+        print(f"you are     {user['name']} ({user['role']})")
     print(f"engine      {'running (pid ' + str(eng['pid']) + ')' if eng['running'] else 'stopped'}")
+    if "git_server" in data:
+        srv = data["git_server"]
+        print(f"git server  {srv['url']}" + ("" if srv["answering"] else
+                                             " (not running: it runs with the engine)"))
     print(f"hld         main {short(data['hld']['main'])}")
     print(f"ci          {data['ci']['pending_jobs']} pending job(s)")
     man = data["manifests"]

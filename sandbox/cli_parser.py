@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "pull requests with checks, CI that generates manifests, a Flux-like "
                     "reconciler and a simulated Kubernetes cluster.")
     parser.add_argument("--version", action="version", version=f"gitops-sandbox {__version__}")
+    parser.add_argument("--as", dest="global_user", metavar="USER", default=None,
+                        help="act as USER (default: $GITOPS_SANDBOX_USER, then the "
+                             "workspace's user, operator unless 'user use' changed it)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("init", help="create a workspace with the sample app")
@@ -73,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="allow keys the subcomponent has no value or placeholder for yet "
                         "(without it, an unknown key is refused as a likely typo)")
     p.add_argument("-m", "--message")
-    p.add_argument("--as", dest="who", default="operator", help="author (default operator)")
+    p.add_argument("--as", dest="who", default=None, metavar="USER",
+                   help="author (default: the configured user, see 'whoami')")
 
     pr = sub.add_parser("pr", help="pull requests: open, list, show, approve, merge, close")
     prs = pr.add_subparsers(dest="pr_command", metavar="ACTION", required=True)
@@ -82,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("branch")
     p.add_argument("--title", "-t", default="")
     p.add_argument("--body", default="")
-    p.add_argument("--as", dest="who", default="operator")
+    p.add_argument("--as", dest="who", default=None, metavar="USER")
     _wait_arg(p, "its checks finish")
     p = prs.add_parser("list", help="list pull requests")
     _ws_arg(p)
@@ -97,13 +101,36 @@ def build_parser() -> argparse.ArgumentParser:
         p = prs.add_parser(action, help=helptext)
         _ws_arg(p)
         p.add_argument("id", type=int)
-        p.add_argument("--as", dest="who", default="reviewer" if action == "approve"
-                       else "operator")
+        p.add_argument("--as", dest="who", default=None, metavar="USER",
+                       help="act as USER (default: the configured user, see 'whoami')")
     p = prs.add_parser("merge", help="merge an approved pull request with green checks")
     _ws_arg(p)
     p.add_argument("id", type=int)
-    p.add_argument("--as", dest="who", default="operator")
+    p.add_argument("--as", dest="who", default=None, metavar="USER")
     _wait_arg(p, "the change is synced and the cluster Healthy (or Degraded)")
+
+    us = sub.add_parser("user", help="the workspace's users: add, list, use")
+    uss = us.add_subparsers(dest="user_command", metavar="ACTION", required=True)
+    p = uss.add_parser("add", help="add a user and print its token (shown once)")
+    _ws_arg(p)
+    p.add_argument("name", help="lower-case letters, digits and '-', starting with a letter")
+    p.add_argument("--bot", action="store_true", help="a bot (bots can do only their job)")
+    p = uss.add_parser("list", help="users and their roles")
+    _ws_arg(p)
+    p.add_argument("--json", action="store_true")
+    p = uss.add_parser("use", help="make NAME the user commands act as in this workspace")
+    _ws_arg(p)
+    p.add_argument("name")
+    p = sub.add_parser("whoami", help="who commands act as, and why")
+    _ws_arg(p)
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("clone", help="a ready clone of hld.git over HTTP, credentials set",
+                       description="Clone hld.git from the engine's git server into DIR "
+                                   "(default: ./hld) with a new token of the user stored by "
+                                   "git's credential helper, so 'git push' just works.")
+    _ws_arg(p)
+    p.add_argument("dir", nargs="?", type=Path, default=Path("hld"))
+    p.add_argument("--as", dest="who", default=None, metavar="USER")
 
     img = sub.add_parser("image", help="the local container registry")
     imgs = img.add_subparsers(dest="image_command", metavar="ACTION", required=True)
@@ -121,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("revert", help="revert a change on main through a pull request")
     _ws_arg(p)
     p.add_argument("ref", nargs="?", help="commit to revert (default: the last merge on main)")
-    p.add_argument("--as", dest="who", default="operator")
+    p.add_argument("--as", dest="who", default=None, metavar="USER")
     _wait_arg(p, "the revert pull request's checks finish")
 
     cl = sub.add_parser("cluster", help="the cluster's objects")

@@ -41,6 +41,7 @@ from .clusterstate import ClusterState
 from .deployments import DeploymentTracker
 from .events import EventBus
 from .flux import Reconciler
+from .gitserver.http import GitServer
 from .gitutil import git, refs, short, trailers
 from .monitor import Monitor
 from .pipelines import CIRunner, enqueue, pending_job
@@ -121,6 +122,7 @@ class Engine:
         self._reconcile_requested = threading.Event()
         self._threads: list[threading.Thread] = []
         self._observer: Any = None
+        self.gitserver: GitServer | None = None
         self._tracker: DeploymentTracker | None = None
         self._last_resync = self.clock.now()
         self._drift_due = 0.0
@@ -146,9 +148,11 @@ class Engine:
                 "'gitops-sandbox tui' or use the CLI, or stop it first")
         self._tracker = DeploymentTracker(self.ws.store, self.bus)
         self._started = True
+        self.gitserver = self._start_git_server()
         try:
             repair.repair_on_start(self.ws, self.bus, self.prs)
         except Exception:
+            self.gitserver.stop()
             self.lock.release()
             raise
         if self._cluster_state:
@@ -191,6 +195,8 @@ class Engine:
             thread.join(timeout=30)
         if self._tracker:
             self._tracker.close()
+        if self.gitserver is not None:
+            self.gitserver.stop()
         try:
             if self.health and self.fatal is None:
                 self.write_snapshots()  # what the CLI shows while no engine runs
@@ -198,6 +204,15 @@ class Engine:
         except sqlite3.Error:
             pass  # the database was taken away (see _guard): nothing left to tell
         self.lock.release()
+
+    def _start_git_server(self) -> GitServer:
+        def notify(kind: str, message: str, data: dict[str, Any]) -> None:
+            self.bus.publish(kind, "gitserver", message, **data)
+        try:
+            return GitServer(self.ws.root, notify).start()
+        except Exception:
+            self.lock.release()
+            raise
 
     def __enter__(self) -> Engine:
         return self.start()

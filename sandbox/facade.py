@@ -10,6 +10,7 @@ versus the snapshot the engine keeps in SQLite).
 from __future__ import annotations
 
 import difflib
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -21,12 +22,15 @@ from .clock import Clock
 from .cluster.base import ClusterEvent, resolve_kind
 from .deployments import get_deployment, list_deployments
 from .events import Event, EventBus, last_event_id, read_events
+from .facade_users import USER_ENV_VAR, Identities
 from .facade_waits import SandboxError, Waiting
-from .gitutil import GitError, Identity, git, refs, rev, short
+from .gitserver import remote
+from .gitutil import GitError, git, refs, rev, short
 from .limits import env_name_problem
 from .pullrequests import PullRequest, PullRequestError, PullRequests
 from .registry import Image, RegistryError
 from .safetext import shown
+from .users import Users, upgrade_workspace
 from .workspace import EngineLock, Settings, Workspace, default_workspace, init_workspace
 
 # The command line answers `status` in a fraction of a second: the engine, the HLD
@@ -36,7 +40,7 @@ if TYPE_CHECKING:
     from .engine import Engine
 
 # `shown` is here for the TUI: user-written text is escaped the same way on every screen.
-__all__ = ["Sandbox", "SandboxError", "PullRequestError", "shown"]
+__all__ = ["Sandbox", "SandboxError", "PullRequestError", "shown", "USER_ENV_VAR"]
 
 
 def _refuse_unknown_keys(work: Path, assignments: list[str], subcomponent: str | None) -> None:
@@ -59,12 +63,18 @@ def _refuse_unknown_keys(work: Path, assignments: list[str], subcomponent: str |
                            "To add a new key, repeat with --new-key")
 
 
-class Sandbox(Waiting):
-    def __init__(self, workspace: Path | str | None = None) -> None:
+class Sandbox(Identities, Waiting):
+    def __init__(self, workspace: Path | str | None = None, user: str | None = None) -> None:
         self.ws = Workspace(Path(workspace) if workspace else default_workspace())
         self.bus = EventBus(self.ws.store)
         self.prs = PullRequests(self.ws, self.bus)
+        self.users = Users(self.ws.store)
+        upgrade_workspace(self.ws.root, self.ws.store)
         self.engine: Engine | None = None
+        # Who this CLI or TUI acts as: --as, else $GITOPS_SANDBOX_USER, else the workspace's.
+        if user is None:
+            user = os.environ.get(USER_ENV_VAR) or self.ws.configured_user
+        self.user = self._user(user)
 
     @classmethod
     def init(cls, workspace: Path | str | None = None, force: bool = False,
@@ -120,7 +130,7 @@ class Sandbox(Waiting):
                 for r, sha in refs(self.ws.hld_git, "refs/heads/").items()}
 
     def commit_files(self, branch: str, files: dict[str, str | None], message: str,
-                     author: str = "operator", base: str = "main",
+                     author: str | None = None, base: str = "main",
                      edit: Callable[[Path], None] | None = None) -> str:
         """Commit changes to the HLD on `branch` (created from `base` when new) and push it,
         as an operator would from a clone. A None content deletes the file."""
@@ -135,9 +145,12 @@ class Sandbox(Waiting):
         start = rev(hld, f"refs/heads/{branch}") or rev(hld, f"refs/heads/{base}")
         if start is None:
             raise SandboxError(f"base branch '{base}' does not exist")
+        user = self._user(author)
+        auth = self._auth(user)
         with self.ws.tempdir("change-") as tmp:
             work = Path(tmp) / "work"
-            git("clone", "--quiet", "--no-checkout", str(hld), str(work))
+            git("clone", "--quiet", "--no-checkout", remote.repo_url(self.ws.root, "hld"),
+                str(work), env_extra=auth)
             git("checkout", "--quiet", "-B", branch, start, cwd=work)
             for rel, content in files.items():
                 target = (work / rel).resolve()
@@ -153,15 +166,20 @@ class Sandbox(Waiting):
             git("add", "-A", cwd=work)
             if not git("status", "--porcelain", cwd=work).strip():
                 raise SandboxError("nothing changed: the branch already has these values")
-            git("commit", "--quiet", "-m", message, cwd=work, identity=Identity.of(author))
-            git("push", "--quiet", "origin", f"HEAD:refs/heads/{branch}", cwd=work)
+            git("commit", "--quiet", "-m", message, cwd=work, identity=user.identity)
+            try:
+                git("push", "--quiet", "origin", f"HEAD:refs/heads/{branch}", cwd=work,
+                    env_extra=auth)
+            except GitError as exc:
+                raise SandboxError(f"the push of {branch} was refused: {_remote_said(exc)}"
+                                   ) from None
             sha = git("rev-parse", "HEAD", cwd=work).strip()
         self.ws.poke()
         return sha
 
     def change(self, branch: str, assignments: list[str], env: str | None = None,
                subcomponent: str | None = None, message: str | None = None,
-               author: str = "operator", new_key: bool = False) -> str:
+               author: str | None = None, new_key: bool = False) -> str:
         """A `fab set`-like config change committed on a branch and pushed.
 
         A key the subcomponent does not know yet is refused unless ``new_key``: unlike
@@ -199,10 +217,10 @@ class Sandbox(Waiting):
 
     # -- pull requests -------------------------------------------------------
     def open_pr(self, head: str, title: str = "", body: str = "",
-                author: str = "operator") -> PullRequest:
+                author: str | None = None) -> PullRequest:
         from .pipelines import enqueue
 
-        pr = self.prs.open(head, title, author=author, body=body)
+        pr = self.prs.open(head, title, author=self._user(author), body=body)
         enqueue(self.ws, "validate", pr=pr.id, sha=pr.head_sha)
         return pr
 
@@ -212,16 +230,16 @@ class Sandbox(Waiting):
     def get_pr(self, pr_id: int) -> PullRequest:
         return self.prs.get(pr_id)
 
-    def approve_pr(self, pr_id: int, reviewer: str = "reviewer") -> PullRequest:
-        return self.prs.approve(pr_id, reviewer)
+    def approve_pr(self, pr_id: int, reviewer: str | None = None) -> PullRequest:
+        return self.prs.approve(pr_id, self._user(reviewer))
 
-    def merge_pr(self, pr_id: int, by: str = "operator") -> PullRequest:
-        pr = self.prs.merge(pr_id, by)
+    def merge_pr(self, pr_id: int, by: str | None = None) -> PullRequest:
+        pr = self.prs.merge(pr_id, self._user(by))
         self.ws.poke()
         return pr
 
-    def close_pr(self, pr_id: int, by: str = "operator") -> PullRequest:
-        return self.prs.close(pr_id, by)
+    def close_pr(self, pr_id: int, by: str | None = None) -> PullRequest:
+        return self.prs.close(pr_id, self._user(by))
 
     def pr_diff(self, pr_id: int) -> dict[str, str]:
         from .pipelines import CHECK_NAME, job_row
@@ -255,9 +273,10 @@ class Sandbox(Waiting):
         return self.ws.registry.images()
 
     # -- revert --------------------------------------------------------------
-    def revert(self, ref: str | None = None, author: str = "operator") -> PullRequest:
+    def revert(self, ref: str | None = None, author: str | None = None) -> PullRequest:
         from .pipelines import enqueue
 
+        user = self._user(author)
         hld = self.ws.hld_git
         target = ref or git("rev-list", "--merges", "-1", "refs/heads/main",
                             git_dir=hld).strip()
@@ -278,18 +297,25 @@ class Sandbox(Waiting):
         if rev(hld, f"refs/heads/{branch}"):
             raise SandboxError(f"branch {branch} exists already: a revert of {short(sha)} is "
                                "under way (see 'gitops-sandbox pr list')")
+        auth = self._auth(user)
         with self.ws.tempdir("revert-") as tmp:
             work = Path(tmp) / "work"
-            git("clone", "--quiet", str(hld), str(work))
+            git("clone", "--quiet", remote.repo_url(self.ws.root, "hld"), str(work),
+                env_extra=auth)
             git("checkout", "--quiet", "-b", branch, cwd=work)
             args = ["revert", "--no-edit"] + (["-m", "1"] if len(parents) > 1 else []) + [sha]
             try:
-                git(*args, cwd=work, identity=Identity.of(author))
+                git(*args, cwd=work, identity=user.identity)
             except GitError as exc:
                 raise SandboxError(f"{short(sha)} does not revert cleanly on main: "
                                    f"{exc.stderr}") from exc
-            git("push", "--quiet", "origin", f"HEAD:refs/heads/{branch}", cwd=work)
-        pr = self.prs.open(branch, f'Revert "{title_src}"', author=author, kind="revert",
+            try:
+                git("push", "--quiet", "origin", f"HEAD:refs/heads/{branch}", cwd=work,
+                    env_extra=auth)
+            except GitError as exc:
+                raise SandboxError(f"the push of {branch} was refused: {_remote_said(exc)}"
+                                   ) from None
+        pr = self.prs.open(branch, f'Revert "{title_src}"', author=user, kind="revert",
                            body=f"Reverts {short(sha)}.")
         enqueue(self.ws, "validate", pr=pr.id, sha=pr.head_sha)
         self.bus.publish("revert.created", "revert",
@@ -443,6 +469,9 @@ class Sandbox(Waiting):
         health = self.health()
         return {
             "workspace": str(self.ws.root),
+            "user": self.user.to_dict(),
+            "git_server": {"url": self.git_server_url(),
+                           "answering": self.engine_running() or remote.answering(self.ws.root)},
             "engine": {"running": self.engine_running(),
                        "pid": self.engine_pid() if self.engine is None else "this process"},
             "hld": {"main": hld_main},
@@ -480,3 +509,10 @@ class Sandbox(Waiting):
         thread = threading.Thread(target=follow, name="sandbox-events", daemon=True)
         thread.start()
         return stop.set
+
+
+def _remote_said(exc: GitError) -> str:
+    """The server's reason (its `remote:` lines), or git's own last words."""
+    said = [ln.removeprefix("remote:").strip() for ln in exc.stderr.splitlines()
+            if ln.startswith("remote:") and ln.removeprefix("remote:").strip()]
+    return " ".join(said) if said else (exc.stderr.splitlines() or [""])[-1]

@@ -98,6 +98,7 @@ class Reconciler:
                                  ) if saved else SyncStatus()
         self.status.policy = ws.settings.failure_policy
         self._desired: list[dict[str, Any]] | None = None  # what the last apply sent
+        self._trusted: set[str] = set()  # revisions that passed the server's rules
         self.lock = WatchedLock()
 
     def head(self) -> str | None:
@@ -164,8 +165,12 @@ class Reconciler:
         new_revision = sha != st.last_applied
         st.last_attempted = sha
         st.last_run = time.time()
-        info = trailers(git("log", "-1", "--format=%B", sha, git_dir=self.ws.manifests_git))
-        hld_sha = info.get("HLD-Commit")
+        body = git("log", "-1", "--format=%B", sha, git_dir=self.ws.manifests_git)
+        hld_sha = trailers(body).get("HLD-Commit")
+        untrusted = None if sha in self._trusted else self._untrusted(sha, body)
+        if untrusted:
+            return self._refused(sha, hld_sha, untrusted)
+        self._trusted.add(sha)
         if new_revision:
             self._condition("Unknown", PROGRESSING,
                             f"reconciliation in progress for main@{short(sha)}")
@@ -226,6 +231,35 @@ class Reconciler:
                 revision=sha, hld_sha=hld_sha, changed=[_line(r) for r in changed],
                 pruned=[str(p) for p in pruned], errors=errors, seconds=round(took, 4),
                 new_revision=moved)
+        return st
+
+    def _untrusted(self, sha: str, body: str) -> str | None:
+        """The git server's rules for manifests.git, checked again before applying: a
+        commit written to the repository's folder behind the server's back is refused."""
+        from .gitserver.policy import hld_commit_problem, is_ancestor
+        from .users import GENERATE_BOT, Users
+
+        pusher = Users(self.ws.store).pusher_of("manifests", "refs/heads/main", sha)
+        if pusher is None or pusher.name != GENERATE_BOT:
+            who = pusher.name if pusher else "nobody through the git server"
+            return (f"main@{short(sha)} was pushed by {who}, not by the generation job "
+                    f"({GENERATE_BOT})")
+        last = self.status.last_applied
+        if last and last != sha and not is_ancestor(self.ws.manifests_git, last, sha):
+            return (f"main@{short(sha)} does not descend from the last applied "
+                    f"{short(last)}: history was rewritten")
+        parents = git("rev-list", "--parents", "-1", sha, git_dir=self.ws.manifests_git).split()
+        if len(parents) == 1 and "HLD-Commit" not in trailers(body):
+            return None  # the repository's first commit, made by init: no HLD yet
+        return hld_commit_problem(self.ws.hld_git, body, sha)
+
+    def _refused(self, sha: str, hld_sha: str | None, reason: str) -> SyncStatus:
+        st = self.status
+        st.errors = [reason]
+        self._condition("False", FAILED, f"refused to apply main@{short(sha)}: {reason}")
+        self._save()
+        self.bus.publish("sync.refused", "flux", f"Reconciliation refused: {reason}; "
+                         "nothing applied", revision=sha, hld_sha=hld_sha, reason=reason)
         return st
 
     def _failed(self, sha: str, hld_sha: str | None, errors: list[str],

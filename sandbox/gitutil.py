@@ -123,13 +123,44 @@ def read_tree(git_dir: Path, sha: str, prefix: str = "") -> dict[str, bytes]:
     return files
 
 
+class UnsafePath(GitError):
+    """A tree entry that would write outside the export folder or into a .git."""
+
+    def __init__(self, path: str, why: str) -> None:
+        super().__init__(["export", path], 1, f"refusing tree entry {path!r}: {why}")
+
+
+def safe_tree_path(path: str) -> str | None:
+    """Why a path from a git tree may not be written to disk, or None when it is safe.
+    The server's fsck refuses such trees at push; this is the second line of defence."""
+    if not path or path.startswith("/") or "\\" in path or "\0" in path:
+        return "an empty, absolute or backslashed path"
+    for part in path.split("/"):
+        if part in ("", ".", ".."):
+            return "a '.', '..' or empty path component"
+        if part.rstrip(". ").casefold() == ".git":
+            return "a '.git' component"
+    return None
+
+
 def export_tree(git_dir: Path, sha: str, dest: Path) -> None:
-    """Write a commit's files into dest (a plain folder, no .git)."""
+    """Write a commit's files into dest (a plain folder, no .git). Every path is checked
+    first, and no write follows a symlink: nothing lands outside dest."""
+    files = read_tree(git_dir, sha)
+    for path in files:
+        why = safe_tree_path(path)
+        if why:
+            raise UnsafePath(path, why)
     dest.mkdir(parents=True, exist_ok=True)
-    for path, blob in read_tree(git_dir, sha).items():
-        target = dest / path
+    root = dest.resolve()
+    for path, blob in files.items():
+        target = root / path
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(blob)
+        if target.parent.resolve() != target.parent or root not in target.parents:
+            raise UnsafePath(path, "its folder is reached through a symlink")
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(blob)
 
 
 def trailers(message: str) -> dict[str, str]:

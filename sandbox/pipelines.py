@@ -32,10 +32,12 @@ from typing import TYPE_CHECKING, Any
 
 from . import faults
 from .events import EventBus
-from .gitutil import Identity, export_tree, git, rev, short, trailers, with_trailers
+from .gitserver import remote
+from .gitutil import export_tree, git, rev, short, trailers, with_trailers
 from .pullrequests import PullRequests
 from .safetext import one_line
-from .workspace import BOT, Workspace
+from .users import GENERATE_BOT, RELEASE_BOT, Users
+from .workspace import Workspace
 
 if TYPE_CHECKING:
     from .validation.bounds import Deadline
@@ -44,7 +46,6 @@ if TYPE_CHECKING:
 # command line imports this module to queue jobs and must start in a blink.
 
 CHECK_NAME = "validate-manifests"
-RELEASE_BOT = "release-bot"
 LEASE_SECONDS = 30.0  # wall time; the engine renews it well before it runs out
 
 
@@ -262,7 +263,10 @@ class CIRunner:
             log(f"generated {len(result.documents)} objects from HLD {short(sha)} "
                 f"for {'-'.join(envs)}")
             faults.point("generate.after_build")
-            git("clone", "--quiet", str(self.ws.manifests_git), str(work))
+            bot = Users(self.ws.store).get(GENERATE_BOT)
+            auth = remote.auth_env(self.ws.root, bot)
+            git("clone", "--quiet", remote.repo_url(self.ws.root, "manifests"), str(work),
+                env_extra=auth)
             env_dir = "-".join(envs)
             shutil.rmtree(work / env_dir, ignore_errors=True)
             shutil.copytree(out / env_dir, work / env_dir)
@@ -278,9 +282,9 @@ class CIRunner:
             message = with_trailers(
                 f"Update {env_dir} manifests from HLD {short(sha)}\n\n{one_line(subject)}\n",
                 [("HLD-Commit", sha)] + ([("Pull-Request", f"#{pr_id}")] if pr_id else []))
-            git("commit", "--quiet", "-F", "-", cwd=work, input=message, identity=BOT)
+            git("commit", "--quiet", "-F", "-", cwd=work, input=message, identity=bot.identity)
             faults.point("generate.after_commit")
-            git("push", "--quiet", "origin", "HEAD:main", cwd=work)
+            git("push", "--quiet", "origin", "HEAD:main", cwd=work, env_extra=auth)
             faults.point("generate.after_push")
             manifest_sha = git("rev-parse", "HEAD", cwd=work).strip()
         log(f"committed manifests {short(manifest_sha)} to manifests.git")
@@ -308,7 +312,10 @@ class CIRunner:
         env = self.ws.settings.environments[0]
         with self.ws.tempdir("release-") as tmp:
             work = Path(tmp) / "work"
-            git("clone", "--quiet", str(hld), str(work))
+            bot = Users(self.ws.store).get(RELEASE_BOT)
+            auth = remote.auth_env(self.ws.root, bot)
+            git("clone", "--quiet", remote.repo_url(self.ws.root, "hld"), str(work),
+                env_extra=auth)
             git("checkout", "--quiet", "-b", branch, cwd=work)
             from . import hld as hldlib
 
@@ -318,8 +325,9 @@ class CIRunner:
                 return {"ok": True, "skipped": True}
             git("add", "-A", cwd=work)
             message = f"Updating {service} image tag to {tag}."
-            git("commit", "--quiet", "-m", message, cwd=work, identity=Identity.of(RELEASE_BOT))
-            git("push", "--quiet", "origin", f"HEAD:refs/heads/{branch}", cwd=work)
+            git("commit", "--quiet", "-m", message, cwd=work, identity=bot.identity)
+            git("push", "--quiet", "origin", f"HEAD:refs/heads/{branch}", cwd=work,
+                env_extra=auth)
         log(f"pushed {branch}")
         faults.point("release.after_push")
         return self._open_release(service, tag, branch, message)

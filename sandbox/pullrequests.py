@@ -3,7 +3,11 @@
 Rules, as a protected branch on a git host has them: a PR needs N approvals (default 1)
 from someone other than its author, on its current head; every check on that head must
 be green; a push to the branch dismisses earlier approvals. The merge writes a real
-merge commit and pushes it through the pre-receive hook with a one-time token.
+merge commit and pushes it through the git server with a one-time token.
+
+Who: the author of a pull request is the authenticated user who pushed its head (the
+server's hook records every push); nobody who pushed to the branch may approve it;
+users are compared by id; the bots may only do their own jobs.
 
 The merge is crash-safe: it records its intent (PR, merge commit, state) before the
 push; a retry, or the engine's start-up repair, finds the intent and completes it (main
@@ -20,8 +24,10 @@ from typing import Any
 
 from . import faults, gitserver
 from .events import EventBus
-from .gitutil import GitError, Identity, git, rev, short, with_trailers
+from .gitserver import remote
+from .gitutil import GitError, git, rev, short, with_trailers
 from .safetext import body_problem, one_line, title_problem
+from .users import User, UserError, Users, may_merge, may_open, may_review
 from .workspace import Workspace
 
 
@@ -59,6 +65,7 @@ class PullRequest:
     created: float
     updated: float
     kind: str
+    author_id: int | None = None
     approvals: list[str] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
 
@@ -88,6 +95,13 @@ class PullRequests:
         self.ws = ws
         self.store = ws.store
         self.bus = bus
+        self.users = Users(ws.store)
+
+    def _user(self, who: str | User) -> User:
+        try:
+            return self.users.get(who)
+        except UserError as exc:
+            raise PullRequestError(str(exc)) from None
 
     # -- reading -------------------------------------------------------------
     def get(self, pr_id: int) -> PullRequest:
@@ -115,8 +129,13 @@ class PullRequests:
         return [self.get(r["id"]) for r in rows]
 
     # -- changing ------------------------------------------------------------
-    def open(self, head: str, title: str, author: str, body: str = "", base: str = "main",
-             kind: str = "change") -> PullRequest:
+    def open(self, head: str, title: str, author: str | User, body: str = "",
+             base: str = "main", kind: str = "change") -> PullRequest:
+        """Open a PR as `author` (who opens it); the PR's author is who pushed its head."""
+        opener = self._user(author)
+        refusal = may_open(opener, kind)
+        if refusal:
+            raise PullRequestError(refusal)
         hld = self.ws.hld_git
         head = head.removeprefix("refs/heads/")
         if head == base:
@@ -137,16 +156,23 @@ class PullRequests:
         problem = title_problem(title) or body_problem(body)
         if problem:
             raise PullRequestError(problem)
+        pusher = self.users.pusher_of("hld", f"refs/heads/{head}", head_sha)
+        if pusher is None:
+            raise PullRequestError(
+                f"branch '{head}' at {short(head_sha)} was not pushed through the git server, "
+                f"so its author is unknown: push it again ({remote.repo_url(self.ws.root, 'hld')})")
         title = title.strip() or one_line(self._subject(head_sha))
         now = time.time()
         with self.store.tx() as db:
             cur = db.execute(
                 "INSERT INTO prs(title, body, author, head, base, head_sha, base_sha, state, "
-                "created, updated, kind) VALUES(?,?,?,?,?,?,?,'open',?,?,?)",
-                (title, body, author, head, base, head_sha, base_sha, now, now, kind))
+                "created, updated, kind, author_id) VALUES(?,?,?,?,?,?,?,'open',?,?,?,?)",
+                (title, body, pusher.name, head, base, head_sha, base_sha, now, now, kind,
+                 pusher.id))
             pr_id = int(cur.lastrowid or 0)
         self.bus.publish("pr.opened", "pullrequests", f"#{pr_id} opened: {title}",
-                         pr=pr_id, head=head, sha=head_sha, author=author, kind=kind)
+                         pr=pr_id, head=head, sha=head_sha, author=pusher.name,
+                         opened_by=opener.name, kind=kind)
         return self.get(pr_id)
 
     def _subject(self, sha: str) -> str:
@@ -168,24 +194,41 @@ class PullRequests:
                              f"#{pr_id}: approvals by {', '.join(had)} dismissed by a new push",
                              pr=pr_id, reviewers=had)
 
-    def approve(self, pr_id: int, reviewer: str) -> PullRequest:
+    def pushers(self, pr: PullRequest) -> set[int]:
+        """Everyone who pushed a commit of this PR to its branch, and its author."""
+        commits = set(git("rev-list", f"{pr.base_sha}..{pr.head_sha}",
+                          git_dir=self.ws.hld_git).split())
+        found = self.users.pushers("hld", f"refs/heads/{pr.head}", commits)
+        return found | ({pr.author_id} if pr.author_id is not None else set())
+
+    def approve(self, pr_id: int, reviewer: str | User) -> PullRequest:
         pr = self.get(pr_id)
+        user = self._user(reviewer)
         if pr.state != "open":
             raise PullRequestError(f"#{pr_id} is {pr.state}; only open pull requests take reviews")
-        if reviewer == pr.author:
+        refusal = may_review(user)
+        if refusal:
+            raise PullRequestError(refusal)
+        if user.id in self.pushers(pr):
             raise PullRequestError(
-                f"{reviewer} opened #{pr_id} and cannot approve it: another person must "
-                "review it (--as NAME)")
-        if reviewer in pr.approvals:
+                f"{user.name} pushed to '{pr.head}' (#{pr_id}) and cannot approve it: another "
+                "person must review it (act as another user: --as NAME, or 'u' in the TUI)")
+        approved_ids = {r["reviewer_id"] for r in self.store.query(
+            "SELECT reviewer_id FROM reviews WHERE pr=? AND sha=? AND state='approved'",
+            pr_id, pr.head_sha)}
+        if user.id in approved_ids:
             return pr
+        reviewer = user.name
         with self.store.tx() as db:
-            db.execute("INSERT INTO reviews(pr, reviewer, sha, state, ts) VALUES(?,?,?,?,?)",
-                       (pr_id, reviewer, pr.head_sha, "approved", time.time()))
+            db.execute("INSERT INTO reviews(pr, reviewer, sha, state, ts, reviewer_id) "
+                       "VALUES(?,?,?,?,?,?)",
+                       (pr_id, reviewer, pr.head_sha, "approved", time.time(), user.id))
         self.bus.publish("pr.approved", "pullrequests", f"#{pr_id} approved by {reviewer}",
                          pr=pr_id, reviewer=reviewer, sha=pr.head_sha)
         return self.get(pr_id)
 
-    def close(self, pr_id: int, by: str) -> PullRequest:
+    def close(self, pr_id: int, by: str | User) -> PullRequest:
+        by = self._user(by).name
         pr = self.get(pr_id)
         if pr.state != "open":
             raise PullRequestError(f"#{pr_id} is already {pr.state}")
@@ -213,13 +256,17 @@ class PullRequests:
                            f"(gitops-sandbox pr show {pr.id}); is the engine running?")
         return reasons
 
-    def merge(self, pr_id: int, by: str) -> PullRequest:
+    def merge(self, pr_id: int, by: str | User) -> PullRequest:
+        user = self._user(by)
+        refusal = may_merge(user, self.get(pr_id).kind)
+        if refusal:
+            raise PullRequestError(refusal)
         done = self.settle_merge_intent(pr_id)
         if done is not None:
             return done
         for attempt in range(1, MERGE_ATTEMPTS + 1):
             try:
-                return self._merge_once(pr_id, by)
+                return self._merge_once(pr_id, user)
             except _LostRace as race:
                 if attempt == MERGE_ATTEMPTS:
                     raise PullRequestError(
@@ -246,8 +293,9 @@ class PullRequests:
         self._record_merge(pr, sha, str(row["by"]), int(row["id"]), recovered=True)
         return self.get(pr_id)
 
-    def _merge_once(self, pr_id: int, by: str) -> PullRequest:
+    def _merge_once(self, pr_id: int, user: User) -> PullRequest:
         pr = self.get(pr_id)
+        by = user.name
         blockers = self.merge_blockers(pr)
         if blockers:
             raise PullRequestError(f"cannot merge #{pr_id}: " + "; ".join(blockers))
@@ -264,20 +312,22 @@ class PullRequests:
         message = with_trailers(f"Merge pull request #{pr_id} from {pr.head}\n\n"
                                 f"{one_line(pr.title)}\n", [("Pull-Request", f"#{pr_id}")])
         merge_sha = git("commit-tree", tree, "-p", base_sha, "-p", pr.head_sha,
-                        git_dir=hld, input=message, identity=Identity.of(by)).strip()
+                        git_dir=hld, input=message, identity=user.identity).strip()
+        remote.require_server(self.ws.root)
         with self.store.tx() as db:
             intent = int(db.execute(
                 "INSERT INTO merge_intents(pr, merge_sha, base, state, by, created) "
                 "VALUES(?,?,?,'pending',?,?)",
                 (pr_id, merge_sha, pr.base, by, time.time())).lastrowid or 0)
         faults.point("merge.after_intent")
-        token = gitserver.issue_merge_token(self.store, pr_id, merge_sha)
+        token = gitserver.issue_merge_token(self.store, pr_id, merge_sha, user.id)
         try:
             # The old value makes the update a compare-and-swap: a merge that landed in
             # between is never overwritten, it is a lost race.
             git("push", "--quiet", "-o", f"{gitserver.TOKEN_OPTION}={token}",
-                f"--force-with-lease=refs/heads/{pr.base}:{base_sha}", str(hld),
-                f"{merge_sha}:refs/heads/{pr.base}", git_dir=hld)
+                f"--force-with-lease=refs/heads/{pr.base}:{base_sha}",
+                remote.repo_url(self.ws.root, "hld"), f"{merge_sha}:refs/heads/{pr.base}",
+                git_dir=hld, env_extra=remote.auth_env(self.ws.root, user))
         except GitError as exc:
             with self.store.tx() as db:
                 db.execute("UPDATE merge_intents SET state='rolled-back' WHERE id=?", (intent,))

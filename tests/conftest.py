@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from sandbox.gitserver import remote
+from sandbox.gitserver.http import GitServer
+from sandbox.store import Store
+from sandbox.users import Users
 
 # ../shared beside the repository (for a worktree, beside the worktree).
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
@@ -47,3 +53,36 @@ def hermetic_git(tmp_path_factory: pytest.TempPathFactory) -> None:
         "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z",
     })
     os.environ.pop("GITOPS_SANDBOX_WORKSPACE", None)
+    os.environ.pop("GITOPS_SANDBOX_USER", None)
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Path], GitServer]]:
+    """serve(workspace_root): the workspace's git server without an engine, for tests
+    that push but need no cluster; stopped at the end of the test."""
+    started: list[GitServer] = []
+
+    def start(root: Path) -> GitServer:
+        server = GitServer(Path(root)).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def clone_as(tmp_path: Path) -> Callable[..., Path]:
+    """clone_as(workspace_root, user, repo="hld"): a clone over HTTP whose pushes
+    authenticate as `user` (a token in the clone's own credential store)."""
+    count = [0]
+
+    def make(root: Path, user: str, repo: str = "hld") -> Path:
+        count[0] += 1
+        users = Users(Store(Path(root) / "state.db"))
+        who = users.get(user)
+        dest = tmp_path / f"clone-{user}-{repo}-{count[0]}"
+        return remote.clone(Path(root), who, users.issue_token(who, "test"), dest, repo)
+
+    return make

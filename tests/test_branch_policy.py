@@ -1,4 +1,5 @@
-"""The branch policy is a real pre-receive hook: plain git clients meet it too."""
+"""The branch policy is a real pre-receive hook behind the git server: plain git
+clients meet it too, and who pushed decides who may approve."""
 
 from __future__ import annotations
 
@@ -17,13 +18,13 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def tiny(tmp_path: Path) -> tuple[Workspace, Path]:
+def tiny(tmp_path: Path, serve, clone_as) -> tuple[Workspace, Path]:  # type: ignore[no-untyped-def]
     sample = tmp_path / "sample"
     sample.mkdir()
     (sample / "component.yaml").write_text("name: tiny\n")
     ws = init_workspace(tmp_path / "ws", sample=sample)
-    clone = tmp_path / "clone"
-    assert run("git", "clone", "-q", str(ws.hld_git), str(clone), cwd=tmp_path).returncode == 0
+    serve(ws.root)
+    clone = clone_as(ws.root, "operator")
     (clone / "change.txt").write_text("a change\n")
     run("git", "add", "-A", cwd=clone)
     assert run("git", "commit", "-qm", "A change", cwd=clone).returncode == 0
@@ -46,10 +47,10 @@ def test_force_push_and_delete_are_rejected(tiny: tuple[Workspace, Path]) -> Non
     ws, clone = tiny
     assert run("git", "push", "origin", "HEAD:feature", cwd=clone).returncode == 0
     prs = PullRequests(ws, EventBus(ws.store))
-    pr = prs.open("feature", "A change", author="alice")
-    prs.approve(pr.id, "bob")
+    pr = prs.open("feature", "A change", author="operator")
+    prs.approve(pr.id, "reviewer")
     prs.set_check(pr.id, pr.head_sha, "validate", "success")
-    prs.merge(pr.id, "alice")
+    prs.merge(pr.id, "operator")
     forced = run("git", "push", "-f", "origin", "HEAD~1:main", cwd=clone)
     assert forced.returncode != 0 and "force pushes" in forced.stderr
     deleted = run("git", "push", "origin", ":main", cwd=clone)
@@ -60,19 +61,19 @@ def test_merge_needs_approval_and_green_checks(tiny: tuple[Workspace, Path]) -> 
     ws, clone = tiny
     assert run("git", "push", "origin", "HEAD:feature", cwd=clone).returncode == 0
     prs = PullRequests(ws, EventBus(ws.store))
-    pr = prs.open("feature", "A change", author="alice")
+    pr = prs.open("feature", "A change", author="operator")
     with pytest.raises(PullRequestError, match="needs 1 approval"):
-        prs.merge(pr.id, "alice")
+        prs.merge(pr.id, "operator")
     with pytest.raises(PullRequestError, match="cannot approve"):
-        prs.approve(pr.id, "alice")
-    prs.approve(pr.id, "bob")
+        prs.approve(pr.id, "operator")
+    prs.approve(pr.id, "reviewer")
     with pytest.raises(PullRequestError, match="checks have not finished"):
-        prs.merge(pr.id, "alice")
+        prs.merge(pr.id, "operator")
     prs.set_check(pr.id, pr.head_sha, "validate", "failure", "bad.yaml: not YAML")
     with pytest.raises(PullRequestError, match="checks failed"):
-        prs.merge(pr.id, "alice")
+        prs.merge(pr.id, "operator")
     prs.set_check(pr.id, pr.head_sha, "validate", "success")
-    merged = prs.merge(pr.id, "alice")
+    merged = prs.merge(pr.id, "operator")
     assert merged.state == "merged"
     parents = run("git", "--git-dir", str(ws.hld_git), "rev-list", "--parents", "-1", "main",
                   cwd=clone).stdout.split()
@@ -83,8 +84,8 @@ def test_push_to_branch_dismisses_approvals(tiny: tuple[Workspace, Path]) -> Non
     ws, clone = tiny
     run("git", "push", "origin", "HEAD:feature", cwd=clone)
     prs = PullRequests(ws, EventBus(ws.store))
-    pr = prs.open("feature", "A change", author="alice")
-    prs.approve(pr.id, "bob")
+    pr = prs.open("feature", "A change", author="operator")
+    prs.approve(pr.id, "reviewer")
     (clone / "change.txt").write_text("another\n")
     run("git", "commit", "-qam", "More", cwd=clone)
     run("git", "push", "origin", "HEAD:feature", cwd=clone)

@@ -35,29 +35,39 @@ def deploy(name: str, replicas: int = 1) -> dict[str, object]:
 
 
 class Manifests:
-    def __init__(self, ws: Workspace, tmp: Path) -> None:
-        self.work = tmp / "manifests-clone"
-        subprocess.run(["git", "clone", "-q", str(ws.manifests_git), str(self.work)], check=True)
+    """Commits to manifests.git as the generation job makes them: pushed through the git
+    server by generate-bot, each naming hld.git's main in its HLD-Commit trailer."""
+
+    def __init__(self, ws: Workspace, work: Path) -> None:
+        self.work = work
+        self.trailer = f"HLD-Commit: {refs(ws.hld_git)['refs/heads/main']}"
 
     def commit(self, objects: list[dict[str, object]], message: str = "update") -> str:
         (self.work / "prod").mkdir(exist_ok=True)
         (self.work / "prod" / "all.yaml").write_text(yaml.safe_dump_all(objects))
+        return self.push(message)
+
+    def push(self, message: str) -> str:
         subprocess.run(["git", "add", "-A"], cwd=self.work, check=True)
-        subprocess.run(["git", "commit", "-qm", message], cwd=self.work, check=True)
+        subprocess.run(["git", "commit", "-qm", message, "-m", self.trailer], cwd=self.work,
+                       check=True)
         subprocess.run(["git", "push", "-q", "origin", "HEAD:main"], cwd=self.work, check=True)
         return subprocess.run(["git", "rev-parse", "HEAD"], cwd=self.work, check=True,
                               capture_output=True, text=True).stdout.strip()
 
 
 @pytest.fixture
-def setup(tmp_path: Path) -> tuple[Workspace, Manifests, SimCluster, Reconciler, VirtualClock]:
+def setup(tmp_path: Path, serve, clone_as  # type: ignore[no-untyped-def]
+          ) -> tuple[Workspace, Manifests, SimCluster, Reconciler, VirtualClock]:
     sample = tmp_path / "sample"
     sample.mkdir()
     (sample / "component.yaml").write_text("name: tiny\n")
     ws = init_workspace(tmp_path / "ws", sample=sample)
+    serve(ws.root)
+    man = Manifests(ws, clone_as(ws.root, "generate-bot", "manifests"))
     clock = VirtualClock()
     cluster = SimCluster(clock, ws.registry.resolve, seed=1)
-    return ws, Manifests(ws, tmp_path), cluster, Reconciler(ws, cluster, EventBus(ws.store)), clock
+    return ws, man, cluster, Reconciler(ws, cluster, EventBus(ws.store)), clock
 
 
 def test_apply_labels_and_moves_the_sync_tag(setup) -> None:  # type: ignore[no-untyped-def]
@@ -139,9 +149,7 @@ def test_bad_yaml_in_manifest_repo_is_a_failed_sync(setup) -> None:  # type: ign
     ws, man, cluster, flux, _ = setup
     (man.work / "prod").mkdir(exist_ok=True)
     (man.work / "prod" / "bad.yaml").write_text("kind: [\n")
-    subprocess.run(["git", "add", "-A"], cwd=man.work, check=True)
-    subprocess.run(["git", "commit", "-qm", "bad"], cwd=man.work, check=True)
-    subprocess.run(["git", "push", "-q", "origin", "HEAD:main"], cwd=man.work, check=True)
+    man.push("bad")
     status = flux.reconcile()
     assert not status.ready and "prod/bad.yaml" in status.errors[0]
     assert "refs/tags/flux-sync" not in refs(ws.manifests_git)
@@ -196,14 +204,16 @@ class OneByOne(SimCluster):
         return super().delete(ref)
 
 
-def test_namespaces_then_crds_apply_first_and_prune_last(tmp_path: Path) -> None:
+def test_namespaces_then_crds_apply_first_and_prune_last(
+        tmp_path: Path, serve, clone_as) -> None:  # type: ignore[no-untyped-def]
     sample = tmp_path / "sample"
     sample.mkdir()
     (sample / "component.yaml").write_text("name: tiny\n")
     ws = init_workspace(tmp_path / "ws", sample=sample)
     cluster = OneByOne(VirtualClock(), ws)
     flux = Reconciler(ws, cluster, EventBus(ws.store))
-    man = Manifests(ws, tmp_path)
+    serve(ws.root)
+    man = Manifests(ws, clone_as(ws.root, "generate-bot", "manifests"))
     # File order puts every dependant before what it depends on.
     man.commit([deploy("web"), WIDGET, cm("a"), CRD, NS])
     status = flux.reconcile()

@@ -57,6 +57,7 @@ class GitOpsApp(Operations, ClusterOperations, ScenarioOperations, App[int]):
 
     # -- lifecycle ---------------------------------------------------------------
     def on_mount(self) -> None:
+        self.show_user()
         self.sub_title = f"{self.sandbox.root}: connecting to the engine…"
         self.connect()
         self.set_interval(REFRESH_SECONDS, self.refresh_snapshot)

@@ -15,6 +15,7 @@ OPERATIONS = [
     Binding("r", "revert", "Revert"),
     Binding("R", "reconcile", "Reconcile"),
     Binding("S", "toggle_suspend", "Suspend"),
+    Binding("u", "switch_user", "User"),
 ]
 
 # Direct edits on the live cluster, k9s style. They belong to the Cluster table, so they
@@ -55,19 +56,20 @@ HELP: list[tuple[str, list[tuple[str, str]]]] = [
         ("/", "Filter the current table or log"),
         (":", "Command mode: pr N, approve N, merge N, close N, revert, reconcile, "
               "change, image, scale KIND/NAME N, set-image KIND/NAME C=IMAGE, "
-              "describe KIND/NAME, delete KIND/NAME, suspend, resume, scenario NAME, "
+              "describe KIND/NAME, delete KIND/NAME, suspend, resume, scenario NAME, user NAME, "
               "pipeline|prs|cluster|events|scenarios, help, quit"),
     ]),
     ("Pipeline", [
         ("c", "Change a setting on a branch (fab set), then offer a pull request"),
         ("o", "Open a pull request for a branch"),
-        ("a", "Approve the selected pull request (as 'reviewer')"),
+        ("a", "Approve the selected pull request (as you: see the header)"),
         ("m", "Merge the selected pull request (asks first)"),
         ("x", "Close the selected pull request (asks first)"),
         ("i", "Push an image with a behaviour profile to the local registry"),
         ("r", "Revert the last merge on main through a pull request (asks first)"),
         ("R", "Reconcile now, without waiting for the next sync"),
         ("S", "Suspend or resume the reconciler (asks first)"),
+        ("u", "Switch user: who you act as (the author of a PR cannot approve it)"),
     ]),
     ("Cluster (3): direct edits outside git, which the reconciler reports as drift", [
         ("d", "Describe the selected object (kubectl describe)"),

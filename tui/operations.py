@@ -20,6 +20,7 @@ from .screens.dialogs import (
     ImageForm,
     OpenPRForm,
     PromptDialog,
+    UserPicker,
 )
 from .screens.help import HelpScreen
 from .screens.main import TABS, MainScreen
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 SUBCOMPONENTS = ["web", "api"]  # the sample app's services
-REVIEWER = "reviewer"
 
 
 class Operations:
@@ -144,9 +144,29 @@ class Operations:
         pr_id = pr_id or self.selected_pr()
         if pr_id is None:
             return
-        self.call_facade("approve", lambda: self.sandbox.approve_pr(pr_id, REVIEWER),
-                         command=f"gitops-sandbox pr approve {pr_id} --as {REVIEWER}",
-                         then=lambda pr: self.notify(f"#{pr.id} approved by {REVIEWER}"))
+        who = self.sandbox.user.name
+        self.call_facade("approve", lambda: self.sandbox.approve_pr(pr_id, who),
+                         command=f"gitops-sandbox pr approve {pr_id} --as {who}",
+                         then=lambda pr: self.notify(f"#{pr.id} approved by {who}"))
+
+    def action_switch_user(self: GitOpsApp) -> None:
+        users = [(u.name, u.role) for u in self.sandbox.list_users()]
+
+        def picked(name: str | None) -> None:
+            if name and name != self.sandbox.user.name:
+                self.switch_user_to(name)
+
+        self.push_screen(UserPicker(users, self.sandbox.user.name), picked)
+
+    def switch_user_to(self: GitOpsApp, name: str) -> None:
+        self.call_facade("switch user", lambda: self.sandbox.switch_user(name),
+                         command=f"export GITOPS_SANDBOX_USER={name}",
+                         then=lambda user: self.show_user())
+
+    def show_user(self: GitOpsApp) -> None:
+        """The header says who the TUI acts as."""
+        user = self.sandbox.user
+        self.title = f"gitops-sandbox · you are {user.name}" + (" (bot)" if user.is_bot else "")
 
     def action_merge(self: GitOpsApp, pr_id: int | None = None) -> None:
         pr_id = pr_id or self.selected_pr()
@@ -234,6 +254,8 @@ class Operations:
             self.set_suspended(verb == "suspend")
         elif verb == "scenario" and arg:
             self.run_scenario_named(" ".join(words[1:]))
+        elif verb in ("user", "as"):
+            self.switch_user_to(arg) if arg else self.action_switch_user()
         elif verb in ("scale", "describe", "delete", "set-image") and "/" in arg:
             self._object_command(verb, arg, words[2:], line)
         elif verb in ("q", "quit"):

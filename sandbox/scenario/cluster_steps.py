@@ -10,7 +10,8 @@ from typing import Any
 
 from ..cluster.base import resolve_kind
 from ..facade import Sandbox
-from ..gitutil import GitError, Identity, git, short
+from ..gitserver import remote
+from ..gitutil import GitError, git, short
 from .base import (
     BY_OPERATOR,
     CHECK_STATES,
@@ -77,19 +78,20 @@ def _resume(ctx: Context, a: dict[str, Any], timeout: float) -> str:
         path=Arg("str", default="README.md"), content=Arg("str", default="a direct change\n"),
         message=Arg("str", default="A direct change to main"), by=BY_OPERATOR)
 def _git_push_main(ctx: Context, a: dict[str, Any], timeout: float) -> str:
-    hld = ctx.sb.ws.hld_git
     before = ctx.sb.branches().get("main")
+    user = ctx.sb.users.get(a["by"])
+    auth = remote.auth_env(ctx.sb.root, user)
     with ctx.sb.ws.tempdir("scenario-push-") as tmp:
         work = Path(tmp) / "clone"
-        git("clone", "--quiet", str(hld), str(work))
+        git("clone", "--quiet", remote.repo_url(ctx.sb.root, "hld"), str(work), env_extra=auth)
         target = work / a["path"]
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(a["content"])
         git("add", "-A", cwd=work)
         git("commit", "--quiet", "--allow-empty", "-m", a["message"], cwd=work,
-            identity=Identity.of(a["by"]))
+            identity=user.identity)
         try:
-            git("push", "origin", "HEAD:main", cwd=work)
+            git("push", "origin", "HEAD:main", cwd=work, env_extra=auth)
             outcome, output = "accepted", ""
         except GitError as exc:
             outcome, output = "rejected", exc.stderr

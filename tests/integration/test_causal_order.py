@@ -14,9 +14,10 @@ from sandbox.clock import VirtualClock
 from sandbox.engine import Engine
 from sandbox.events import Event
 from sandbox.facade import Sandbox
-from sandbox.gitutil import Identity, git
 from sandbox.pipelines import enqueue
 from sandbox.workspace import Settings
+
+from .ci_push import push_as_ci
 
 
 @pytest.fixture
@@ -73,21 +74,19 @@ def test_reconciler_waits_for_the_generate_job_record(running: Sandbox, hooks: N
 
 
 def _push_manifest_change(sb: Sandbox, old: str, new: str) -> str:
-    with sb.ws.tempdir("edit-") as tmp:
-        work = Path(tmp) / "work"
-        git("clone", "--quiet", str(sb.ws.manifests_git), str(work))
+    def edit(work: Path) -> None:
         files = [p for p in work.rglob("*.yaml") if old in p.read_text()]
         assert files, f"{old!r} in no manifest"
         for path in files:
             path.write_text(path.read_text().replace(old, new))
-        git("commit", "--quiet", "-am", "Edit by hand", cwd=work, identity=Identity.of("operator"))
-        git("push", "--quiet", "origin", "HEAD:main", cwd=work)
-        return git("rev-parse", "HEAD", cwd=work).strip()
+
+    return push_as_ci(sb, edit, "Edit by hand")
 
 
 def test_health_is_never_stamped_on_a_revision_applied_after_the_reading(
-        tmp_path: Path, hooks: None) -> None:
+        tmp_path: Path, hooks: None, serve) -> None:  # type: ignore[no-untyped-def]
     sb = Sandbox.init(tmp_path / "ws", settings=Settings(clock_speed=50.0))
+    serve(sb.root)  # the engine is driven step by step, so its git server runs alone
     clock = VirtualClock()
     engine = Engine(sb.ws, clock=clock)  # driven step by step: no threads
     enqueue(sb.ws, "generate", sha=sb.branches()["main"])

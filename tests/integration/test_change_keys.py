@@ -7,31 +7,38 @@ import pytest
 from sandbox.facade import Sandbox, SandboxError
 
 
-def test_unknown_key_is_refused_with_the_known_keys(sandbox: Sandbox) -> None:
+@pytest.fixture
+def served(sandbox: Sandbox, serve) -> Sandbox:  # type: ignore[no-untyped-def]
+    """No engine, only its git server: `change` pushes through it."""
+    serve(sandbox.root)
+    return sandbox
+
+
+def test_unknown_key_is_refused_with_the_known_keys(served: Sandbox) -> None:
     with pytest.raises(SandboxError) as caught:
-        sandbox.change("typo", ["Xreplicas=ab"], subcomponent="web")
+        served.change("typo", ["Xreplicas=ab"], subcomponent="web")
     message = str(caught.value)
     assert "web has no config key 'Xreplicas'" in message
     assert "did you mean 'replicas'?" in message
     assert "image.tag" in message and "replicas" in message and "--new-key" in message
-    assert "typo" not in sandbox.branches()  # nothing pushed
+    assert "typo" not in served.branches()  # nothing pushed
 
 
-def test_new_key_is_accepted_when_said_so(sandbox: Sandbox) -> None:
-    sandbox.change("feature", ["featureFlag=on"], subcomponent="web", new_key=True)
-    assert "featureFlag" in sandbox.hld_file("config/prod.yaml", "feature")
+def test_new_key_is_accepted_when_said_so(served: Sandbox) -> None:
+    served.change("feature", ["featureFlag=on"], subcomponent="web", new_key=True)
+    assert "featureFlag" in served.hld_file("config/prod.yaml", "feature")
 
 
 def test_keys_set_in_another_environment_or_used_by_a_template_are_known(
-        sandbox: Sandbox) -> None:
+        served: Sandbox) -> None:
     # image.tag lives in common.yaml; the change writes prod.yaml.
-    sandbox.change("tag", ["image.tag=1.0.1"], subcomponent="web")
-    assert "1.0.1" in sandbox.hld_file("config/prod.yaml", "tag")
+    served.change("tag", ["image.tag=1.0.1"], subcomponent="web")
+    assert "1.0.1" in served.hld_file("config/prod.yaml", "tag")
 
 
-def test_a_map_is_not_a_value(sandbox: Sandbox) -> None:
+def test_a_map_is_not_a_value(served: Sandbox) -> None:
     with pytest.raises(SandboxError, match="'image' of web is a map.*image.tag"):
-        sandbox.change("map", ["image=1.0.1"], subcomponent="web")
+        served.change("map", ["image=1.0.1"], subcomponent="web")
 
 
 def test_a_bad_value_fails_the_check_at_its_config_line(running: Sandbox) -> None:

@@ -62,8 +62,13 @@ def test_init_refuses_an_existing_workspace(ws: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
-def test_wait_without_an_engine_says_how_to_start_one(ws: Path) -> None:
+def test_wait_without_an_engine_says_how_to_start_one(ws: Path, serve) -> None:  # type: ignore[no-untyped-def]
+    refused = cli("change", "-w", str(ws), "more-web", "replicas=3", "-s", "web", check=False)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "git server" in refused.stderr and f"gitops-sandbox up -w {ws}" in refused.stderr
+    server = serve(ws)  # the git server alone: pushes work, nothing runs the checks
     cli("change", "-w", str(ws), "more-web", "replicas=3", "-s", "web")
+    server.stop()
     proc = cli("pr", "open", "-w", str(ws), "more-web", "--wait", "5", check=False)
     assert proc.returncode == 1
     assert "no engine is running" in proc.stderr and "gitops-sandbox up" in proc.stderr
@@ -80,7 +85,8 @@ def test_settings_are_checked_and_saved(ws: Path) -> None:
     assert bad.returncode == 1 and "takes a float" in bad.stderr
 
 
-def test_bad_input_is_one_clear_error(ws: Path) -> None:
+def test_bad_input_is_one_clear_error(ws: Path, serve) -> None:  # type: ignore[no-untyped-def]
+    serve(ws)
     for args, words in ((("pr", "show", "-w", str(ws), "42"), "no pull request #42"),
                         (("pr", "open", "-w", str(ws), "nope"), "not in the HLD repository"),
                         (("image", "push", "-w", str(ws), "Web!", "1"), "invalid repository"),
@@ -90,7 +96,10 @@ def test_bad_input_is_one_clear_error(ws: Path) -> None:
                         (("change", "-w", str(ws), "x", "replicas=2", "-s", "nosuch"),
                          "no subcomponent 'nosuch'"),
                         (("generate", "--hld", str(ws / "nope")), "does not exist"),
-                        (("status", "-w", str(ws / "missing")), "not a gitops-sandbox")):
+                        (("status", "-w", str(ws / "missing")), "not a gitops-sandbox"),
+                        (("--as", "mallory", "status", "-w", str(ws)), "no user 'mallory'"),
+                        (("user", "add", "-w", str(ws), "Bad Name"), "not a valid user name"),
+                        (("clone", "-w", str(ws), str(ws)), "not empty")):
         proc = cli(*args, check=False)
         assert proc.returncode != 0, args
         assert words in proc.stderr, (args, proc.stderr)
@@ -109,9 +118,9 @@ def test_the_loop_from_a_second_terminal(ws: Path, engine: subprocess.Popen[str]
     assert prs[0]["checks"] == "success" and prs[0]["state"] == "open"
     shown = cli("pr", "show", *w, "1").stdout
     assert "manifest diff" in shown and "Deployment/demo/api" in shown
-    denied = cli("pr", "approve", *w, "1", "--as", "operator", check=False)
+    denied = cli("pr", "approve", *w, "1", check=False)  # as operator, who pushed it
     assert denied.returncode == 1 and "cannot approve" in denied.stderr
-    cli("pr", "approve", *w, "1")
+    assert "approved by reviewer" in cli("--as", "reviewer", "pr", "approve", *w, "1").stdout
     merged = cli("pr", "merge", *w, "1", "--wait", "60")
     assert "health Healthy" in merged.stdout
 
@@ -146,9 +155,45 @@ def test_the_loop_from_a_second_terminal(ws: Path, engine: subprocess.Popen[str]
     assert "committed manifests" in cli("jobs", *w, str(generate["id"])).stdout
 
     status = json.loads(cli("status", *w, "--json").stdout)
-    assert status["engine"]["running"] is True
+    assert status["user"]["name"] == "operator"
+    assert status["git_server"]["answering"] is True
     assert status["manifests"]["flux_sync"] == status["manifests"]["main"]
     assert os.path.isdir(ws / "hld.git")
+
+
+def test_users_whoami_and_a_ready_clone(ws: Path, engine: subprocess.Popen[str],
+                                        tmp_path: Path) -> None:
+    w = ["-w", str(ws)]
+    assert cli("whoami", *w).stdout.startswith("operator (human")
+    env_user = subprocess.run([*CLI, "whoami", *w, "--json"], capture_output=True, text=True,
+                              env={**os.environ, "GITOPS_SANDBOX_USER": "reviewer"})
+    assert json.loads(env_user.stdout)["name"] == "reviewer"
+    added = cli("user", "add", *w, "dana").stdout
+    assert "token (shown once" in added
+    names = {u["name"]: u["role"] for u in json.loads(cli("user", "list", *w, "--json").stdout)}
+    assert names["dana"] == "human" and names["release-bot"] == "bot"
+    assert "you are     operator" in cli("status", *w).stdout
+
+    clone = tmp_path / "mine"
+    out = cli("clone", *w, str(clone), "--as", "dana").stdout
+    assert "as dana" in out
+    (clone / "notes.txt").write_text("from dana\n")
+    git = ["git", "-C", str(clone)]
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "Dana's notes"], check=True)
+    pushed = subprocess.run([*git, "push", "-q", "origin", "HEAD:dana-notes"],
+                            capture_output=True, text=True)
+    assert pushed.returncode == 0, pushed.stderr  # one command: credentials are stored
+    assert "gitops-sandbox-credentials" in subprocess.run(
+        [*git, "config", "credential.helper"], capture_output=True, text=True).stdout
+    cli("pr", "open", *w, "dana-notes")
+    pr = json.loads(cli("pr", "list", *w, "--json").stdout)[-1]
+    assert pr["author"] == "dana"
+    refused = cli("--as", "dana", "pr", "approve", *w, str(pr["id"]), check=False)
+    assert refused.returncode == 1 and "dana pushed to 'dana-notes'" in refused.stderr
+
+
+FABRIKATE = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "fabrikate"
 
 
 def test_generate_and_hld_set_on_a_copy_of_the_sample(tmp_path: Path) -> None:

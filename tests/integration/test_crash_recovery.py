@@ -12,12 +12,15 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from sandbox import faults, gitserver
 from sandbox.facade import Sandbox
+from sandbox.gitserver import remote
+from sandbox.gitserver.http import GitServer
 from sandbox.gitutil import Identity, git
 from sandbox.pullrequests import PullRequestError
 from sandbox.repair import generated_hld_commits
@@ -32,10 +35,34 @@ def run_cli(sb: Sandbox, fault: str, *args: str, timeout: float = 120) -> int:
     return proc.returncode
 
 
+_alone: list[GitServer] = []
+
+
+def serve_alone(sb: Sandbox) -> None:
+    """While no engine runs, its git server alone, so that merges and pushes work."""
+    if not _alone:
+        _alone.append(GitServer(sb.root).start())
+
+
+def unserve() -> None:
+    """Before an engine starts: it serves on the same recorded port."""
+    while _alone:
+        _alone.pop().stop()
+
+
+@pytest.fixture(autouse=True)
+def _git_server_alone(sandbox: Sandbox) -> Iterator[None]:
+    serve_alone(sandbox)
+    yield
+    unserve()
+
+
 def crash_engine_at(sb: Sandbox, fault: str) -> None:
     """Run the engine in a subprocess until it dies at `fault`."""
     assert sb.engine is None
+    unserve()
     assert run_cli(sb, fault, "up") == faults.EXIT_CODE, f"the engine never reached {fault}"
+    serve_alone(sb)
 
 
 def assert_repaired(sb: Sandbox) -> None:
@@ -55,6 +82,7 @@ def left_running(sb: Sandbox) -> list[str]:
 
 def settle(sb: Sandbox) -> None:
     """Restart without the fault and wait until the engine has nothing left to do."""
+    unserve()
     sb.start_engine()
     main = sb.branches()["main"]
     dep = sb.wait_for_deployment(main, 90)
@@ -69,12 +97,14 @@ def settle(sb: Sandbox) -> None:
 
 def checked_pr(sb: Sandbox, branch: str, value: str, setting: str = "logLevel",
                where: str = "config") -> int:
+    unserve()
     sb.start_engine()
     sb.change(branch, [f"{setting}={value}"], subcomponent=where)
     pr = sb.open_pr(branch, f"Log level {value}")
     assert sb.wait_for_checks(pr.id, 60).checks_state == "success"
     sb.approve_pr(pr.id, "reviewer")
     sb.stop_engine()
+    serve_alone(sb)
     return pr.id
 
 
@@ -162,9 +192,11 @@ def _land_another_commit(sb: Sandbox) -> None:
     tree = git("rev-parse", f"{main}^{{tree}}", git_dir=hld).strip()
     sha = git("commit-tree", tree, "-p", main, "-m", "Someone else's change", git_dir=hld,
               identity=Identity.of("other")).strip()
-    token = gitserver.issue_merge_token(sb.ws.store, 0, sha)
-    git("push", "--quiet", "-o", f"{gitserver.TOKEN_OPTION}={token}", str(hld),
-        f"{sha}:refs/heads/main", git_dir=hld)
+    other = sb.users.get("reviewer")
+    token = gitserver.issue_merge_token(sb.ws.store, 0, sha, other.id)
+    git("push", "--quiet", "-o", f"{gitserver.TOKEN_OPTION}={token}",
+        remote.repo_url(sb.root, "hld"), f"{sha}:refs/heads/main", git_dir=hld,
+        env_extra=remote.auth_env(sb.root, other))
 
 
 def test_lost_merge_race_is_retried_then_reported_clearly(sandbox: Sandbox) -> None:

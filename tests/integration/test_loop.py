@@ -132,8 +132,7 @@ def test_bad_image_release_degrades_and_revert_heals(running: Sandbox) -> None:
 
 def test_plain_git_push_to_main_from_a_clone_is_rejected(running: Sandbox, tmp_path) -> None:  # type: ignore[no-untyped-def]
     sb = running
-    clone = tmp_path / "clone"
-    subprocess.run(["git", "clone", "-q", str(sb.ws.hld_git), str(clone)], check=True)
+    clone = sb.clone(tmp_path / "clone")
     (clone / "README.md").write_text("sneaky\n")
     subprocess.run(["git", "add", "-A"], cwd=clone, check=True)
     subprocess.run(["git", "commit", "-qm", "sneak"], cwd=clone, check=True)

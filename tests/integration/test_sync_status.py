@@ -15,9 +15,11 @@ import pytest
 from sandbox import cli
 from sandbox.engine import EngineError
 from sandbox.facade import Sandbox
-from sandbox.gitutil import Identity, git
+from sandbox.gitutil import git
 from sandbox.pipelines import manifest_commit_for
 from sandbox.workspace import EngineLock
+
+from .ci_push import push_as_ci
 
 
 def until(what: Callable[[], Any], timeout: float = 60.0) -> Any:
@@ -31,15 +33,11 @@ def until(what: Callable[[], Any], timeout: float = 60.0) -> Any:
 
 
 def push_manifests(sb: Sandbox, rel: str, text: str) -> str:
-    with sb.ws.tempdir("edit-") as tmp:
-        work = Path(tmp) / "work"
-        git("clone", "--quiet", str(sb.ws.manifests_git), str(work))
+    def edit(work: Path) -> None:
         (work / rel).parent.mkdir(parents=True, exist_ok=True)
         (work / rel).write_text(text)
-        git("add", "-A", cwd=work)
-        git("commit", "--quiet", "-m", "By hand", cwd=work, identity=Identity.of("operator"))
-        git("push", "--quiet", "origin", "HEAD:main", cwd=work)
-        return git("rev-parse", "HEAD", cwd=work).strip()
+
+    return push_as_ci(sb, edit, "By hand")
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

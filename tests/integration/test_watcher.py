@@ -38,8 +38,7 @@ def test_a_push_is_noticed_through_the_watcher_alone(sandbox: Sandbox, tmp_path:
     assert first["health"] == "Healthy", first
 
     # A learner's plain push from a clone: nobody pokes the engine.
-    clone = tmp_path / "clone"
-    git("clone", "-q", str(sb.ws.hld_git), str(clone), cwd=tmp_path)
+    clone = sb.clone(tmp_path / "clone")  # over HTTP, as the README shows
     git("checkout", "-q", "-b", "by-hand", cwd=clone)
     (clone / "NOTES.md").write_text("pushed by hand\n")
     git("add", "-A", cwd=clone)

@@ -20,8 +20,9 @@ SECRET = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: stolen\nstringData:\n
 
 
 @pytest.fixture
-def sb(tmp_path: Path) -> Iterator[Sandbox]:
+def sb(tmp_path: Path, serve) -> Iterator[Sandbox]:  # type: ignore[no-untyped-def]
     sandbox = Sandbox.init(tmp_path / "ws")
+    serve(sandbox.root)  # no engine, only its git server: pushes go through it
     yield sandbox
     sandbox.close()
 

@@ -23,8 +23,9 @@ ESCAPES = "\x1b[2J\x1b]0;pwned\x07\x9b31m\u202etxt.exe"
 
 
 @pytest.fixture
-def sb(tmp_path: Path) -> Iterator[Sandbox]:
+def sb(tmp_path: Path, serve) -> Iterator[Sandbox]:  # type: ignore[no-untyped-def]
     sandbox = Sandbox.init(tmp_path / "ws")
+    serve(sandbox.root)  # no engine, only its git server: pushes go through it
     yield sandbox
     sandbox.close()
 

@@ -20,9 +20,11 @@ def workspace(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def idle_sandbox(workspace: Path) -> Iterator[Sandbox]:
-    """No engine: for views that need none. The idle engine costs enough CPU to slow
-    every Pilot key press (Pilot waits for the process to go idle)."""
+def idle_sandbox(workspace: Path, serve) -> Iterator[Sandbox]:  # type: ignore[no-untyped-def]
+    """No engine, only its git server (pushes need it): for views that need no engine.
+    The idle engine costs enough CPU to slow every Pilot key press (Pilot waits for the
+    process to go idle)."""
+    serve(workspace)
     sb = Sandbox(workspace)
     try:
         yield sb
@@ -43,7 +45,7 @@ def sandbox(workspace: Path) -> Iterator[Sandbox]:
 Waiter = Callable[..., Awaitable[None]]
 
 
-async def _wait_for(pilot: Pilot[object], cond: Callable[[], object], timeout: float = 20.0,
+async def _wait_for(pilot: Pilot[object], cond: Callable[[], object], timeout: float = 30.0,
                     what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while not cond():

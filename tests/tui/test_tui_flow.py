@@ -7,7 +7,7 @@ import asyncio
 
 from sandbox.facade import Sandbox
 from tui.app import GitOpsApp
-from tui.screens.dialogs import ChangeForm, ConfirmDialog
+from tui.screens.dialogs import ChangeForm, ConfirmDialog, UserPicker
 from tui.screens.main import MainScreen
 from tui.screens.pr_detail import PullRequestScreen
 from tui.widgets.prlist import PullRequestTable
@@ -41,6 +41,10 @@ def test_change_review_merge_by_keys(sandbox: Sandbox, wait_for) -> None:
             await wait_for(pilot, lambda: "success" in _row(app, pr_id), timeout=30,
                            what="the checks to pass in the PR list")
 
+            await pilot.press("u")  # the author cannot approve: act as the reviewer
+            await wait_for(pilot, lambda: isinstance(app.screen, UserPicker), what="picker")
+            await pilot.press("down", "enter")
+            await wait_for(pilot, lambda: "you are reviewer" in app.title, what="the switch")
             await pilot.press("a")
             await wait_for(pilot, lambda: "1/1" in _row(app, pr_id), what="the approval")
             await pilot.press("m")

@@ -1,5 +1,5 @@
 """Modal dialogs: confirmations that show the exact command, and the small forms behind
-`c`, `o`, `i`, `s`, `e`, `/` and `:`. Each dismisses with its result, or None on `esc`."""
+`c`, `o`, `i`, `s`, `e`, `u`, `/` and `:`. Each dismisses with its result, or None on `esc`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, OptionList, Select, Static
+from textual.widgets.option_list import Option
 
 
 class Dialog(ModalScreen[Any]):
@@ -261,3 +262,29 @@ class SetImageForm(FormDialog):
         if not container or not image or " " in image:
             raise ValueError("name the container and an image, e.g. localhost:5001/web:1.1.0")
         return container, image
+
+
+class UserPicker(Dialog):
+    """`u`: act as another user of the workspace, so the rules on who may approve what
+    can be met (and seen) from one screen."""
+
+    def __init__(self, users: list[tuple[str, str]], current: str) -> None:
+        super().__init__()
+        self.users = users
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="user-picker"):
+            yield Label("Act as", classes="dialog-title")
+            yield OptionList(*[Option(f"{name} ({role})" + ("  ← now" if name == self.current
+                                                             else ""), id=name)
+                               for name, role in self.users], id="users")
+
+    def on_mount(self) -> None:
+        options = self.query_one("#users", OptionList)
+        names = [name for name, _ in self.users]
+        options.highlighted = names.index(self.current) if self.current in names else 0
+        options.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
