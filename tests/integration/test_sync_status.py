@@ -75,8 +75,10 @@ def test_failed_reconcile_is_ready_false_with_both_revisions(
 
 
 def test_missing_hook_and_missing_object_are_shown_with_what_to_do(
-        sandbox: Sandbox, capsys: pytest.CaptureFixture[str]) -> None:
-    sb = sandbox
+        running: Sandbox, capsys: pytest.CaptureFixture[str]) -> None:
+    sb = running
+    # Converged first: no generate job is left to trip over the broken repository.
+    sb.stop_engine()
     (sb.ws.hld_git / "hooks" / "pre-receive").unlink()
     main_ref = sb.ws.manifests_git / "refs" / "heads" / "main"
     good = git("rev-parse", "refs/heads/main", git_dir=sb.ws.manifests_git).strip()
