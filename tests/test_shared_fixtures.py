@@ -5,6 +5,7 @@ copy of tests/conftest.py in a folder that has no ../shared beside it."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -43,3 +44,13 @@ def test_missing_shared_under_ci_is_a_failure(tmp_path: Path, ci: str) -> None:
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "skipped" not in proc.stdout
     assert "CI=true requires them" in proc.stdout
+
+
+def test_no_test_module_skips_on_missing_shared_by_itself() -> None:
+    """A module with its own skipif on ../shared would stay skipped under CI=true; every
+    test that needs the fixtures goes through the conftest fixture instead."""
+    here = Path(__file__).parent
+    own_skip = re.compile(r"skipif\(\s*not\s+\w*(FIXTURES|FABRIKATE|SHARED|MASTER|DEVELOP)")
+    offenders = [str(p.relative_to(here)) for p in here.rglob("*.py")
+                 if p.name != "conftest.py" and own_skip.search(p.read_text())]
+    assert offenders == []
