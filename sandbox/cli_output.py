@@ -62,7 +62,9 @@ def print_status(data: dict[str, Any]) -> None:
     print(f"hld         main {short(data['hld']['main'])}")
     print(f"ci          {data['ci']['pending_jobs']} pending job(s)")
     man = data["manifests"]
-    print(f"manifests   main {short(man['main'])}, flux-sync {short(man['flux_sync']) or '-'}")
+    # A main that names no readable commit is shown as such; the problem line says why.
+    print(f"manifests   main {short(man['main']) or 'unreadable'}, "
+          f"flux-sync {short(man['flux_sync']) or '-'}")
     sync = data["sync"]
     print(f"reconciler  {ready_line(sync)}")
     print(f"            applied {short(sync.get('last_applied')) or '-'}, attempted "

@@ -372,7 +372,7 @@ class Sandbox(Identities, Waiting):
 
     def damage(self) -> list[str]:
         """What is broken and not repaired by itself, one line each with what to do."""
-        return repair.damage(self.ws, self.engine_pid())
+        return repair.damage(self.ws, self.engine_pid(), running=self.engine is not None)
 
     def reconcile_now(self) -> dict[str, Any]:
         return self.operate("reconcile")

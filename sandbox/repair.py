@@ -134,8 +134,9 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def damage(ws: Workspace, engine_pid: int | None) -> list[str]:
-    """What is broken and not repaired by itself: one line each, with what to do."""
+def damage(ws: Workspace, engine_pid: int | None, running: bool = False) -> list[str]:
+    """What is broken and not repaired by itself: one line each, with what to do.
+    `running` says an engine runs in this process (it has no pid in engine.lock to us)."""
     lines: list[str] = []
     for name, repo in (("hld.git", ws.hld_git), ("manifests.git", ws.manifests_git)):
         ref = git("for-each-ref", "--format=%(objectname)", "refs/heads/main",
@@ -147,8 +148,12 @@ def damage(ws: Workspace, engine_pid: int | None) -> list[str]:
                          "refs/heads/main <sha>)")
     problem = hook_problem(ws)
     if problem:
+        # The engine installs the hook when it starts, so a running one must be restarted.
+        fix = ("restart the engine (stop it, then gitops-sandbox up), which installs it again"
+               if engine_pid or running else
+               "start the engine (gitops-sandbox up), which installs it again")
         lines.append(f"hld.git: the pre-receive hook is {problem}, so main is not protected: "
-                     "start the engine (gitops-sandbox up), which installs it again")
+                     f"{fix}")
     lines.extend(_lock_damage(ws, engine_pid))
     return lines
 

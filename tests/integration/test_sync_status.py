@@ -91,11 +91,18 @@ def test_missing_hook_and_missing_object_are_shown_with_what_to_do(
     assert any("pre-receive hook is missing" in p and "gitops-sandbox up" in p
                for p in problems)
     assert any("missing object 1111111" in p and "update-ref" in p for p in problems)
+    assert "manifests   main unreadable, " in out
     code, out, _ = run(capsys, "sync", "status", "-w", str(sb.root))
     assert sum(line.startswith("problem:") for line in out.splitlines()) == 2
     sb.start_engine()
     until(lambda: sb.sync_status()["reason"] == "DependencyNotReady")
     assert (sb.ws.hld_git / "hooks" / "pre-receive").is_file()  # repaired on start
+    (sb.ws.hld_git / "hooks" / "pre-receive").unlink()
+    # With the engine running, starting it is no advice: it must be restarted.
+    assert any("pre-receive hook is missing" in p and "restart the engine" in p
+               for p in sb.damage())
+    sb.stop_engine()
+    sb.start_engine()
     assert not sb.events(kinds=("engine.error",))
     main_ref.write_text(good + "\n")
     sb.reconcile_now()
@@ -200,7 +207,14 @@ def test_wait_timeout_names_the_stage(running: Sandbox, capsys: pytest.CaptureFi
     assert code == 1 and "merged into main" in out
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("timed out:"), err
-    assert "stuck at sync of manifests" in lines[0] and "{" not in lines[0]
+    assert "stuck at " in lines[0] and "{" not in lines[0]
+    # On a loaded machine the 1 s wait may end while the generate job still runs; the
+    # stage this test is about comes once the manifest commit exists, so wait for that.
+    merged = sb.get_pr(pr.id).merge_sha or ""
+    until(lambda: manifest_commit_for(sb.ws.manifests_git, merged))
+    with pytest.raises(TimeoutError) as caught:
+        cli._wait_deploy(sb, merged, 0.5)
+    assert "stuck at sync of manifests" in str(caught.value) and "{" not in str(caught.value)
 
 
 def test_a_change_applied_with_a_later_one_reports_superseded(running: Sandbox) -> None:
