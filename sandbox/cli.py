@@ -165,9 +165,16 @@ def cmd_pr(args: argparse.Namespace) -> int:
         pr = sb.close_pr(args.id)
         print(f"#{pr.id} closed")
         return 0
-    pr = sb.merge_pr(args.id)
-    assert pr.merge_sha
-    print(f"#{pr.id} merged into {pr.base} as {short(pr.merge_sha)}")
+    before = sb.get_pr(args.id)
+    if before.state == "merged" and before.merge_sha:
+        # A retry of a merge whose push landed (the command was killed, or the engine's
+        # repair finished it): the merge happened once; say so and carry on as a merge.
+        pr = before
+        print(f"#{pr.id} was already merged into {pr.base} as {short(pr.merge_sha)}")
+    else:
+        pr = sb.merge_pr(args.id)
+        assert pr.merge_sha
+        print(f"#{pr.id} merged into {pr.base} as {short(pr.merge_sha)}")
     if args.wait is None:
         return 0
     return _wait_deploy(sb, pr.merge_sha, args.wait)

@@ -183,6 +183,9 @@ def test_engine_start_completes_a_merge_interrupted_after_its_push(sandbox: Sand
     assert any("interrupted merge completed" in e.message
                for e in sb.events(kinds=("engine.repaired",)))
     assert_repaired(sb)
+    # The user, unaware of the repair, runs the merge again: it says it happened, once.
+    assert run_cli(sb, "", "pr", "merge", str(pr_id)) == 0
+    assert merge_commits(sb, pr_id) == 1
 
 
 def _land_another_commit(sb: Sandbox) -> None:
