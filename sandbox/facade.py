@@ -12,16 +12,14 @@ from __future__ import annotations
 import difflib
 import os
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import clusterops, repair
 from .clock import Clock
-from .cluster.base import ClusterEvent, resolve_kind
 from .deployments import get_deployment, list_deployments
 from .events import Event, EventBus, last_event_id, read_events
+from .facade_cluster import ClusterView
 from .facade_users import USER_ENV_VAR, Identities
 from .facade_waits import SandboxError, Waiting
 from .gitserver import remote
@@ -63,7 +61,7 @@ def _refuse_unknown_keys(work: Path, assignments: list[str], subcomponent: str |
                            "To add a new key, repeat with --new-key")
 
 
-class Sandbox(Identities, Waiting):
+class Sandbox(Identities, ClusterView, Waiting):
     def __init__(self, workspace: Path | str | None = None, user: str | None = None) -> None:
         self.ws = Workspace(Path(workspace) if workspace else default_workspace())
         self.bus = EventBus(self.ws.store)
@@ -167,12 +165,7 @@ class Sandbox(Identities, Waiting):
             if not git("status", "--porcelain", cwd=work).strip():
                 raise SandboxError("nothing changed: the branch already has these values")
             git("commit", "--quiet", "-m", message, cwd=work, identity=user.identity)
-            try:
-                git("push", "--quiet", "origin", f"HEAD:refs/heads/{branch}", cwd=work,
-                    env_extra=auth)
-            except GitError as exc:
-                raise SandboxError(f"the push of {branch} was refused: {_remote_said(exc)}"
-                                   ) from None
+            _push_branch(work, branch, auth)
             sha = git("rev-parse", "HEAD", cwd=work).strip()
         self.ws.poke()
         return sha
@@ -309,12 +302,7 @@ class Sandbox(Identities, Waiting):
             except GitError as exc:
                 raise SandboxError(f"{short(sha)} does not revert cleanly on main: "
                                    f"{exc.stderr}") from exc
-            try:
-                git("push", "--quiet", "origin", f"HEAD:refs/heads/{branch}", cwd=work,
-                    env_extra=auth)
-            except GitError as exc:
-                raise SandboxError(f"the push of {branch} was refused: {_remote_said(exc)}"
-                                   ) from None
+            _push_branch(work, branch, auth)
         pr = self.prs.open(branch, f'Revert "{title_src}"', author=user, kind="revert",
                            body=f"Reverts {short(sha)}.")
         enqueue(self.ws, "validate", pr=pr.id, sha=pr.head_sha)
@@ -330,116 +318,7 @@ class Sandbox(Identities, Waiting):
             return False
         return True
 
-    # -- cluster, health, status ---------------------------------------------
-    def cluster_snapshot(self) -> dict[str, Any]:
-        if self.engine is not None:
-            self.engine.write_snapshots()
-        elif not self.engine_running():
-            from .clusterstate import offline_snapshot
-
-            saved = offline_snapshot(self.ws)  # the simulated cluster lives on in SQLite
-            if saved is not None:
-                return saved
-        snap = self.ws.store.get_snapshot("cluster")
-        return snap[1] if snap else {"objects": []}
-
-    def cluster_objects(self, kind: str | None = None) -> list[dict[str, Any]]:
-        """Objects with status; kind takes kubectl's names too (deploy, pods, svc...)."""
-        kind = resolve_kind(kind)
-        if self.engine is not None:
-            return self.engine.cluster.list(kind)
-        objects = self.cluster_snapshot().get("objects", [])
-        if kind:
-            objects = [o for o in objects if o.get("kind") == kind]
-        return objects
-
-    def health(self) -> dict[str, Any]:
-        if self.engine is not None:
-            return self.engine.health
-        snap = self.ws.store.get_snapshot("health")
-        return snap[1] if snap else {"app": "Unknown", "objects": {}}
-
-    def sync_status(self) -> dict[str, Any]:
-        """Flux's view (Ready, reason, revisions) and how far behind main it is."""
-        if self.engine is not None:
-            from dataclasses import asdict
-
-            status = asdict(self.engine.flux.status)
-        else:
-            snap = self.ws.store.get_snapshot("flux")
-            status = snap[1] if snap else {"ready": False, "message": "never reconciled"}
-        return repair.sync_view(self.ws, status)
-
-    def damage(self) -> list[str]:
-        """What is broken and not repaired by itself, one line each with what to do."""
-        return repair.damage(self.ws, self.engine_pid(), running=self.engine is not None)
-
-    def reconcile_now(self) -> dict[str, Any]:
-        return self.operate("reconcile")
-
-    def suspend(self) -> dict[str, Any]:
-        return self.operate("suspend")
-
-    def resume(self) -> dict[str, Any]:
-        return self.operate("resume")
-
-    def scale(self, target: str, replicas: int, namespace: str = "demo") -> dict[str, Any]:
-        try:  # refused here already, so a runaway count never reaches the queue
-            replicas = clusterops.check_replicas(replicas, self.settings.max_replicas)
-        except clusterops.OperationError as exc:
-            raise SandboxError(str(exc)) from exc
-        return self.operate("scale", target=target, replicas=replicas, namespace=namespace)
-
-    def set_image(self, target: str, container: str, image: str,
-                  namespace: str = "demo") -> dict[str, Any]:
-        return self.operate("set-image", target=target, container=container, image=image,
-                            namespace=namespace)
-
-    def delete_object(self, target: str, namespace: str = "demo") -> dict[str, Any]:
-        return self.operate("delete", target=target, namespace=namespace)
-
-    def operate(self, action: str, timeout: float = 30.0, **params: Any) -> dict[str, Any]:
-        """A kubectl/flux-style action; the engine (here or in another process) runs it."""
-        from .pipelines import enqueue, job_row
-
-        params["action"] = action
-        try:
-            if self.engine is not None:
-                return clusterops.perform(self.engine, params)
-            self._require_engine()
-            job = enqueue(self.ws, "op", **params)
-            deadline = time.monotonic() + timeout
-            while (row := job_row(self.ws, job)) and row["status"] in ("queued", "running"):
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"the engine did not run '{action}' within {timeout:g}s")
-                time.sleep(0.05)
-        except clusterops.OperationError as exc:
-            raise SandboxError(str(exc)) from exc
-        result = row["result"] if row else {}
-        if not result.get("ok"):
-            raise SandboxError(result.get("error") or f"'{action}' failed")
-        return result
-
-    def describe(self, target: str, namespace: str = "demo") -> str:
-        from .cluster.kubectl_format import describe
-
-        try:
-            ref = clusterops.parse_target(target, namespace)
-        except clusterops.OperationError as exc:
-            raise SandboxError(str(exc)) from exc
-        found = [o for o in self.cluster_objects(ref.kind)
-                 if o["metadata"]["name"] == ref.name
-                 and (not ref.namespace or o["metadata"].get("namespace") == ref.namespace)]
-        if not found:
-            raise SandboxError(f"{ref} not found in the cluster")
-        snap = self.cluster_snapshot()
-        events = [ClusterEvent(e["reason"], ref, e.get("message", ""), e.get("type", "Normal"),
-                               float(e.get("time", 0.0)))
-                  for e in snap.get("events", [])
-                  if (e.get("kind"), e.get("name"), e.get("namespace")) == (
-                      ref.kind, ref.name, ref.namespace)]
-        return describe(found[0], events, float(snap.get("now", 0.0)))
-
+    # -- traces, jobs, status -----------------------------------------------
     def deployments(self, limit: int = 20) -> list[dict[str, Any]]:
         return list_deployments(self.ws.store, limit)
 
@@ -509,6 +388,16 @@ class Sandbox(Identities, Waiting):
         thread = threading.Thread(target=follow, name="sandbox-events", daemon=True)
         thread.start()
         return stop.set
+
+
+def _push_branch(work: Path, branch: str, auth: dict[str, str]) -> None:
+    """Push a clone's HEAD to `branch` through the git server, as its user."""
+    try:
+        git("push", "--quiet", "origin", f"HEAD:refs/heads/{branch}", cwd=work,
+            env_extra=auth)
+    except GitError as exc:
+        raise SandboxError(f"the push of {branch} was refused: {_remote_said(exc)}"
+                           ) from None
 
 
 def _remote_said(exc: GitError) -> str:

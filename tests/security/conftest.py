@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -66,3 +67,20 @@ def commit(clone: Path, name: str = "change.txt", text: str = "a change\n",
     git("add", "-A", cwd=clone, check=True)
     git("commit", "-qm", message, cwd=clone, check=True)
     return git("rev-parse", "HEAD", cwd=clone, check=True).stdout.strip()
+
+
+@pytest.fixture
+def sb(tmp_path: Path, serve) -> Iterator[Sandbox]:  # type: ignore[no-untyped-def]
+    sandbox = Sandbox.init(tmp_path / "ws")
+    serve(sandbox.root)  # no engine, only its git server: pushes go through it
+    yield sandbox
+    sandbox.close()
+
+
+def repos(sb: Sandbox) -> tuple[dict[str, str], dict[str, str]]:
+    return refs(sb.ws.hld_git, "refs/"), refs(sb.ws.manifests_git, "refs/")
+
+
+def rows(sb: Sandbox, table: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(sb.root / "state.db") as db:
+        return db.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()  # noqa: S608

@@ -5,9 +5,7 @@ database and cluster left as they were."""
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,6 @@ from sandbox.clock import VirtualClock
 from sandbox.cluster.base import ClusterError, ObjRef
 from sandbox.cluster.sim import SimCluster
 from sandbox.facade import Sandbox, SandboxError
-from sandbox.gitutil import refs
 from sandbox.hld import HldError, generate
 from sandbox.pipelines import CIRunner
 from sandbox.registry import ImageProfile
@@ -29,22 +26,7 @@ from sandbox.validation import check_hld
 from sandbox.validation.bounds import Deadline, within
 from sandbox.workspace import Settings
 
-
-@pytest.fixture
-def sb(tmp_path: Path, serve) -> Iterator[Sandbox]:  # type: ignore[no-untyped-def]
-    sandbox = Sandbox.init(tmp_path / "ws")
-    serve(sandbox.root)  # no engine, only its git server: pushes go through it
-    yield sandbox
-    sandbox.close()
-
-
-def repos(sb: Sandbox) -> tuple[dict[str, str], dict[str, str]]:
-    return refs(sb.ws.hld_git, "refs/"), refs(sb.ws.manifests_git, "refs/")
-
-
-def rows(sb: Sandbox, table: str) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(sb.root / "state.db") as db:
-        return db.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()  # noqa: S608
+from .conftest import repos, rows
 
 
 def ci(sb: Sandbox) -> CIRunner:

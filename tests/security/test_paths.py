@@ -5,30 +5,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from sandbox.cli import main
 from sandbox.facade import Sandbox, SandboxError
-from sandbox.gitutil import refs
 from sandbox.hld import HldError, generate, set_values
 from sandbox.pipelines import CIRunner
 
+from .conftest import repos
+
 SECRET = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: stolen\nstringData:\n  k: hunter2\n"
-
-
-@pytest.fixture
-def sb(tmp_path: Path, serve) -> Iterator[Sandbox]:  # type: ignore[no-untyped-def]
-    sandbox = Sandbox.init(tmp_path / "ws")
-    serve(sandbox.root)  # no engine, only its git server: pushes go through it
-    yield sandbox
-    sandbox.close()
-
-
-def repos(sb: Sandbox) -> tuple[dict[str, str], dict[str, str]]:
-    return refs(sb.ws.hld_git, "refs/"), refs(sb.ws.manifests_git, "refs/")
 
 
 def tree(path: Path) -> list[str]:

@@ -5,38 +5,20 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 from sandbox.cli import main
 from sandbox.facade import Sandbox
-from sandbox.gitutil import git, refs, trailers
+from sandbox.gitutil import git, trailers
 from sandbox.pipelines import CIRunner, JobLog
 from sandbox.pullrequests import PullRequestError
 from sandbox.safetext import shown
 from sandbox.workspace import Workspace, WorkspaceError
 
+from .conftest import repos, rows
+
 ESCAPES = "\x1b[2J\x1b]0;pwned\x07\x9b31m\u202etxt.exe"
-
-
-@pytest.fixture
-def sb(tmp_path: Path, serve) -> Iterator[Sandbox]:  # type: ignore[no-untyped-def]
-    sandbox = Sandbox.init(tmp_path / "ws")
-    serve(sandbox.root)  # no engine, only its git server: pushes go through it
-    yield sandbox
-    sandbox.close()
-
-
-def repos(sb: Sandbox) -> tuple[dict[str, str], dict[str, str]]:
-    return refs(sb.ws.hld_git, "refs/"), refs(sb.ws.manifests_git, "refs/")
-
-
-def rows(sb: Sandbox, table: str) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(sb.root / "state.db") as db:
-        return db.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()  # noqa: S608
 
 
 def green_pr(sb: Sandbox, branch: str, title: str) -> int:

@@ -1,0 +1,137 @@
+"""The facade's view of the live cluster: objects, health and sync status, and the
+kubectl/flux-style actions (scale, set image, delete, reconcile, suspend, resume) that the
+engine runs, in this process or in another.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from . import clusterops, repair
+from .cluster.base import ClusterEvent, resolve_kind
+from .facade_waits import SandboxError
+
+if TYPE_CHECKING:
+    from .engine import Engine
+    from .workspace import Workspace
+
+
+class ClusterView:
+    ws: Workspace
+    engine: Engine | None
+
+    def engine_running(self) -> bool:
+        raise NotImplementedError
+
+    def engine_pid(self) -> int | None:
+        raise NotImplementedError
+
+    def cluster_snapshot(self) -> dict[str, Any]:
+        if self.engine is not None:
+            self.engine.write_snapshots()
+        elif not self.engine_running():
+            from .clusterstate import offline_snapshot
+
+            saved = offline_snapshot(self.ws)  # the simulated cluster lives on in SQLite
+            if saved is not None:
+                return saved
+        snap = self.ws.store.get_snapshot("cluster")
+        return snap[1] if snap else {"objects": []}
+
+    def cluster_objects(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """Objects with status; kind takes kubectl's names too (deploy, pods, svc...)."""
+        kind = resolve_kind(kind)
+        if self.engine is not None:
+            return self.engine.cluster.list(kind)
+        objects = self.cluster_snapshot().get("objects", [])
+        if kind:
+            objects = [o for o in objects if o.get("kind") == kind]
+        return objects
+
+    def health(self) -> dict[str, Any]:
+        if self.engine is not None:
+            return self.engine.health
+        snap = self.ws.store.get_snapshot("health")
+        return snap[1] if snap else {"app": "Unknown", "objects": {}}
+
+    def sync_status(self) -> dict[str, Any]:
+        """Flux's view (Ready, reason, revisions) and how far behind main it is."""
+        if self.engine is not None:
+            from dataclasses import asdict
+
+            status = asdict(self.engine.flux.status)
+        else:
+            snap = self.ws.store.get_snapshot("flux")
+            status = snap[1] if snap else {"ready": False, "message": "never reconciled"}
+        return repair.sync_view(self.ws, status)
+
+    def damage(self) -> list[str]:
+        """What is broken and not repaired by itself, one line each with what to do."""
+        return repair.damage(self.ws, self.engine_pid(), running=self.engine is not None)
+
+    def reconcile_now(self) -> dict[str, Any]:
+        return self.operate("reconcile")
+
+    def suspend(self) -> dict[str, Any]:
+        return self.operate("suspend")
+
+    def resume(self) -> dict[str, Any]:
+        return self.operate("resume")
+
+    def scale(self, target: str, replicas: int, namespace: str = "demo") -> dict[str, Any]:
+        try:  # refused here already, so a runaway count never reaches the queue
+            replicas = clusterops.check_replicas(replicas, self.settings.max_replicas)
+        except clusterops.OperationError as exc:
+            raise SandboxError(str(exc)) from exc
+        return self.operate("scale", target=target, replicas=replicas, namespace=namespace)
+
+    def set_image(self, target: str, container: str, image: str,
+                  namespace: str = "demo") -> dict[str, Any]:
+        return self.operate("set-image", target=target, container=container, image=image,
+                            namespace=namespace)
+
+    def delete_object(self, target: str, namespace: str = "demo") -> dict[str, Any]:
+        return self.operate("delete", target=target, namespace=namespace)
+
+    def operate(self, action: str, timeout: float = 30.0, **params: Any) -> dict[str, Any]:
+        """A kubectl/flux-style action; the engine (here or in another process) runs it."""
+        from .pipelines import enqueue, job_row
+
+        params["action"] = action
+        try:
+            if self.engine is not None:
+                return clusterops.perform(self.engine, params)
+            self._require_engine()
+            job = enqueue(self.ws, "op", **params)
+            deadline = time.monotonic() + timeout
+            while (row := job_row(self.ws, job)) and row["status"] in ("queued", "running"):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the engine did not run '{action}' within {timeout:g}s")
+                time.sleep(0.05)
+        except clusterops.OperationError as exc:
+            raise SandboxError(str(exc)) from exc
+        result = row["result"] if row else {}
+        if not result.get("ok"):
+            raise SandboxError(result.get("error") or f"'{action}' failed")
+        return result
+
+    def describe(self, target: str, namespace: str = "demo") -> str:
+        from .cluster.kubectl_format import describe
+
+        try:
+            ref = clusterops.parse_target(target, namespace)
+        except clusterops.OperationError as exc:
+            raise SandboxError(str(exc)) from exc
+        found = [o for o in self.cluster_objects(ref.kind)
+                 if o["metadata"]["name"] == ref.name
+                 and (not ref.namespace or o["metadata"].get("namespace") == ref.namespace)]
+        if not found:
+            raise SandboxError(f"{ref} not found in the cluster")
+        snap = self.cluster_snapshot()
+        events = [ClusterEvent(e["reason"], ref, e.get("message", ""), e.get("type", "Normal"),
+                               float(e.get("time", 0.0)))
+                  for e in snap.get("events", [])
+                  if (e.get("kind"), e.get("name"), e.get("namespace")) == (
+                      ref.kind, ref.name, ref.namespace)]
+        return describe(found[0], events, float(snap.get("now", 0.0)))
