@@ -256,10 +256,16 @@ class CIRunner:
                     "recovered": True}
         with self.ws.tempdir("gen-") as tmp:
             hld_dir, out, work = Path(tmp) / "hld", Path(tmp) / "generated", Path(tmp) / "work"
-            export_tree(self.ws.hld_git, sha, hld_dir)
             from . import hld as hldlib
+            from .validation.bounds import Deadline
 
+            # The same budget as a check: a generate past it fails before anything is
+            # pushed, naming its slow phase, and the queue moves on.
+            deadline = Deadline(self.ws.settings.ci_job_seconds, self.monotonic, hard=False)
+            export_tree(self.ws.hld_git, sha, hld_dir)
+            deadline.check(f"export of {short(sha)}")
             result = hldlib.generate(hld_dir, envs, out, allow_hooks=self.ws.settings.allow_hooks)
+            deadline.check("manifest generation")
             log(f"generated {len(result.documents)} objects from HLD {short(sha)} "
                 f"for {'-'.join(envs)}")
             faults.point("generate.after_build")

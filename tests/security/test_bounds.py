@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,9 @@ from sandbox.clock import VirtualClock
 from sandbox.cluster.base import ClusterError, ObjRef
 from sandbox.cluster.sim import SimCluster
 from sandbox.facade import Sandbox, SandboxError
+from sandbox.gitutil import refs
 from sandbox.hld import HldError, generate
-from sandbox.pipelines import CIRunner
+from sandbox.pipelines import CIRunner, enqueue
 from sandbox.registry import ImageProfile
 from sandbox.validation import check as check_module
 from sandbox.validation import check_hld
@@ -238,6 +240,29 @@ def test_a_job_stuck_past_its_budget_is_stopped_and_the_queue_moves_on(
     assert sb.get_pr(good).checks_state == "success"
     assert [j["status"] for j in sorted(sb.jobs(10), key=lambda j: j["id"])] == [
         "failure", "success"]
+
+
+def test_a_generate_past_its_budget_fails_before_pushing_and_the_queue_moves_on(
+        sb: Sandbox) -> None:
+    sha = sb.branches()["main"]
+    manifests_before = refs(sb.ws.manifests_git, "refs/")
+    runner = ci(sb)
+    ticks = iter(range(0, 10_000, 50))  # every reading of the job's clock is 50 s later
+    runner.monotonic = lambda: float(next(ticks))
+    sb.ws.settings = replace(sb.ws.settings, ci_job_seconds=60.0)
+    slow = enqueue(sb.ws, "generate", sha=sha)
+    good = enqueue(sb.ws, "validate", pr=pr_with(sb, "good", {"README.md": "fine\n"}),
+                   sha=sb.branches()["good"])
+    runner.run(slow)
+    job = sb.job(slow)
+    assert job["status"] == "failure"
+    assert "went past its time budget of 60s" in job["result"]["error"]
+    assert "slowest:" in job["result"]["error"]
+    assert refs(sb.ws.manifests_git, "refs/") == manifests_before  # nothing was pushed
+    runner.monotonic = time.monotonic
+    sb.ws.settings = replace(sb.ws.settings, ci_job_seconds=120.0)
+    runner.run(good)
+    assert sb.job(good)["status"] == "success"
 
 
 def test_the_stoppable_child_keeps_none_of_the_engines_files(tmp_path: Path) -> None:
