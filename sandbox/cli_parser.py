@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import NoReturn
 
 from . import __version__
 from .registry import PROFILES
@@ -35,8 +36,16 @@ def _wait_arg(p: argparse.ArgumentParser, what: str) -> None:
                         f"time-out (default {DEFAULT_WAIT:g}s); needs a running engine")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes end like every other error: one line on stderr and exit 1 (the
+    subcommands' parsers are made of this class too)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(1, f"error: {message}; see '{self.prog} --help'\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="gitops-sandbox", epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Rehearse a GitOps pipeline locally: HLD repo with a protected branch, "

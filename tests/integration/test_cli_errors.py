@@ -87,6 +87,15 @@ def test_a_closed_pipe_ends_quietly(ws: Path, args: list[str]) -> None:
         proc.returncode == EXIT_BROKEN_PIPE)
 
 
+@pytest.mark.parametrize("args", [["bogus"], ["pr", "merge", "abc"], ["cluster", "scale"],
+                                  ["status", "--no-such-flag"]])
+def test_a_usage_mistake_is_one_line_naming_the_help(ws: Path, args: list[str]) -> None:
+    proc = subprocess.run([*CLI, *args, "-w", str(ws)], capture_output=True, text=True,
+                          timeout=60)
+    line = one_error_line(proc)
+    assert line.startswith("error: ") and "--help'" in line and proc.stdout == ""
+
+
 def test_a_damaged_database_is_one_line(tmp_path: Path, ws: Path) -> None:
     import shutil
 
