@@ -9,7 +9,7 @@ YAML, schemas and yamllint, textual) only where they are needed. A new command f
 the same pattern:
 
     def cmd_whoami(args: argparse.Namespace) -> int:
-        sb = _open(args)                      # the facade, imported inside _open
+        sb = open_sandbox(args)                      # the facade, imported inside it (cli_common)
         ...
 
 tests/test_cli_startup.py fails when `--help` or `status` import a heavy module.
@@ -29,33 +29,17 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .cli_common import dump, open_sandbox, short
 from .cli_errors import CliError, one_line, run
 from .cli_output import print_pr, print_prs, print_status, print_sync, print_table
 from .cli_parser import build_parser
+from .cli_users import cmd_clone, cmd_user, cmd_whoami
 from .safetext import shown
 
 if TYPE_CHECKING:
     from .facade import Sandbox
 
 __all__ = ["CliError", "main"]
-
-
-def _open(args: argparse.Namespace) -> Sandbox:
-    from .facade import Sandbox
-
-    who = getattr(args, "who", None)
-    return Sandbox(args.workspace, user=who if who is not None
-                   else getattr(args, "global_user", None))
-
-
-def short(sha: str | None) -> str:
-    from .gitutil import short as git_short
-
-    return git_short(sha)
-
-
-def _dump(data: Any) -> None:
-    print(json.dumps(data, indent=2, default=str))
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -91,7 +75,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    sb = _open(args)
+    sb = open_sandbox(args)
     pid = sb.engine_pid()
     if pid is not None:
         raise CliError(f"an engine already runs on {sb.root} (pid {pid}): follow it with "
@@ -135,12 +119,12 @@ def _follow(sb: Sandbox, after: int, until=lambda: False):  # type: ignore[no-un
 
 
 def cmd_pr(args: argparse.Namespace) -> int:
-    sb = _open(args)
+    sb = open_sandbox(args)
     action = args.pr_command
     if action == "list":
         items = sb.list_prs(args.state)
         if args.json:
-            _dump([p.to_dict() for p in items])
+            dump([p.to_dict() for p in items])
         else:
             print_prs(items)
         return 0
@@ -148,7 +132,7 @@ def cmd_pr(args: argparse.Namespace) -> int:
         pr = sb.get_pr(args.id)
         diff = sb.pr_diff(args.id)
         if args.json:
-            _dump({**pr.to_dict(), "hld_diff": diff["hld"], "manifest_diff": diff["manifests"]})
+            dump({**pr.to_dict(), "hld_diff": diff["hld"], "manifest_diff": diff["manifests"]})
         else:
             print_pr(pr, diff, show_log=args.log)
         return 0
@@ -224,11 +208,11 @@ def _stage(dep: dict[str, Any] | None) -> str:
 
 
 def cmd_image(args: argparse.Namespace) -> int:
-    sb = _open(args)
+    sb = open_sandbox(args)
     if args.image_command == "list":
         images = sb.images()
         if args.json:
-            _dump([{"image": i.ref, "repository": i.repository, "tag": i.tag,
+            dump([{"image": i.ref, "repository": i.repository, "tag": i.tag,
                     "profile": i.profile.__dict__, "pushed_at": i.pushed_at} for i in images])
         else:
             print_table(["IMAGE", "PROFILE"], [[i.ref, i.profile.name] for i in images])
@@ -243,14 +227,14 @@ def cmd_image(args: argparse.Namespace) -> int:
 
 
 def cmd_revert(args: argparse.Namespace) -> int:
-    sb = _open(args)
+    sb = open_sandbox(args)
     pr = sb.revert(args.ref)
     print(f"opened #{pr.id}: {shown(pr.title)} ({shown(pr.head)})")
     return _wait_checks(sb, pr.id, args.wait)
 
 
 def cmd_cluster(args: argparse.Namespace) -> int:
-    sb = _open(args)
+    sb = open_sandbox(args)
     action = args.cluster_command
     if action == "down":
         if sb.settings.cluster != "kind":
@@ -267,7 +251,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     if action == "metrics":
         metrics = sb.cluster_snapshot().get("metrics", {})
         if args.json:
-            _dump(metrics)
+            dump(metrics)
             return 0
         print_table(["DEPLOYMENT", "RPS", "ERRORS", "P50", "P95", "VERSIONS"],
                     [[key, f"{m.get('rps', 0):.1f}", f"{m.get('error_rate', 0):.1%}",
@@ -295,7 +279,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
         return 0
     objects = sb.cluster_objects(args.kind)
     if args.json:
-        _dump(objects)
+        dump(objects)
         return 0
     if not objects and not sb.engine_running():
         print("no cluster state yet: start the engine with 'gitops-sandbox up'",
@@ -309,14 +293,14 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    sb = _open(args)
+    sb = open_sandbox(args)
     action = args.sync_command
     if action == "status":
         health = sb.health()
         data = {**sb.sync_status(), "health": health.get("app"),
                 "health_check": health.get("check"), "damage": sb.damage()}
         if args.json:
-            _dump(data)
+            dump(data)
             return 0
         print_sync(data)
         return 0
@@ -326,11 +310,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_settings(args: argparse.Namespace) -> int:
-    sb = _open(args)
+    sb = open_sandbox(args)
     current = dict(sb.settings.__dict__)
     if args.key is None:
         if args.json:
-            _dump(current)
+            dump(current)
         else:
             print_table(["SETTING", "VALUE"], [[k, v] for k, v in current.items()])
         return 0
@@ -346,7 +330,7 @@ def cmd_settings(args: argparse.Namespace) -> int:
 
 
 def cmd_events(args: argparse.Namespace) -> int:
-    sb = _open(args)
+    sb = open_sandbox(args)
     after = max(0, sb.last_event_id() - args.limit)
     stream = _follow(sb, after) if args.follow else iter(sb.events(after))
     try:
@@ -363,69 +347,23 @@ def cmd_events(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    sb = _open(args)
+    sb = open_sandbox(args)
     if args.id is not None:
         job = sb.job(args.id)
         if args.json:
-            _dump(job)
+            dump(job)
         else:
             print(f"job #{job['id']} {job['kind']} {job['status']} {json.dumps(job['params'])}")
             print(shown(job["log"].rstrip(), multiline=True) or "(no log yet)")
         return 0
     jobs = sb.jobs(50)
     if args.json:
-        _dump(jobs)
+        dump(jobs)
     else:
         print_table(["#", "KIND", "STATUS", "PARAMS", "SECONDS"],
                     [[j["id"], j["kind"], j["status"], json.dumps(j["params"]),
                       f"{j['finished'] - j['started']:.2f}" if j["finished"] and j["started"]
                       else "-"] for j in jobs])
-    return 0
-
-
-def cmd_user(args: argparse.Namespace) -> int:
-    sb = _open(args)
-    if args.user_command == "add":
-        user, token = sb.add_user(args.name, "bot" if args.bot else "human")
-        print(f"added {user.role} {user.name}; token (shown once, keep it): {token}")
-        print(f"  clone as {user.name}: gitops-sandbox clone DIR --as {user.name}")
-        return 0
-    if args.user_command == "use":
-        user = sb.use_user(args.name)
-        print(f"commands in {sb.root} now act as {user.name}")
-        return 0
-    users = sb.list_users()
-    if args.json:
-        _dump([u.to_dict() for u in users])
-    else:
-        print_table(["ID", "NAME", "ROLE", ""], [[u.id, u.name, u.role,
-                                                  "<- you" if u.id == sb.user.id else ""]
-                                                 for u in users])
-    return 0
-
-
-def cmd_whoami(args: argparse.Namespace) -> int:
-    import os
-
-    from .facade import USER_ENV_VAR
-
-    sb = _open(args)
-    source = ("--as" if getattr(args, "global_user", None) else
-              f"${USER_ENV_VAR}" if os.environ.get(USER_ENV_VAR) else "the workspace's user")
-    if args.json:
-        _dump({**sb.user.to_dict(), "source": source})
-    else:
-        print(f"{sb.user.name} ({sb.user.role}, from {source})")
-    return 0
-
-
-def cmd_clone(args: argparse.Namespace) -> int:
-    sb = _open(args)
-    dest = sb.clone(args.dir)
-    print(f"cloned hld.git into {dest} as {sb.user.name} "
-          f"(remote {sb.git_server_url()}/hld.git; token stored for git)")
-    print(f"  cd {dest} && git switch -c my-change && ... && git commit -am '...' && "
-          "git push origin my-change")
     return 0
 
 
@@ -463,16 +401,16 @@ def cmd_tui(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    data = _open(args).status()
+    data = open_sandbox(args).status()
     if args.json:
-        _dump(data)
+        dump(data)
     else:
         print_status(data)
     return 0
 
 
 def cmd_change(args: argparse.Namespace) -> int:
-    sb = _open(args)
+    sb = open_sandbox(args)
     sha = sb.change(args.branch, args.assignments, env=args.env,
                     subcomponent=args.subcomponent, message=args.message, author=args.who,
                     new_key=args.new_key)
@@ -482,9 +420,9 @@ def cmd_change(args: argparse.Namespace) -> int:
 
 
 def cmd_deployments(args: argparse.Namespace) -> int:
-    deps = _open(args).deployments()
+    deps = open_sandbox(args).deployments()
     if args.json:
-        _dump(deps)
+        dump(deps)
     else:
         print_table(["HLD", "PR", "IMAGE", "MANIFESTS", "SYNC", "HEALTH"],
                     [[short(d["hld_sha"]), f"#{d['pr']}" if d["pr"] else "-",
