@@ -9,27 +9,19 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sandbox.facade import Sandbox
 from sandbox.workspace import Settings
 
+from .waits import until
+
 CLI = [sys.executable, "-m", "sandbox.cli"]
 QUIET = ("drift.detected", "drift.corrected", "health.changed", "sync.started", "sync.applied",
          "sync.finished", "sync.failed", "health.check", "rollout.progress", "alert.fired",
          "cluster.event", "cluster.reset", "engine.error")
 
-
-def until(what: Callable[[], Any], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = what()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 def workload(objects: list[dict[str, Any]]) -> dict[str, list[str]]:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -13,15 +10,7 @@ from sandbox.clock import VirtualClock
 from sandbox.facade import Sandbox, SandboxError
 from sandbox.workspace import Settings
 
-
-def until(what: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = what()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"condition not met within {timeout}s")
+from .waits import until
 
 
 def replicas(sb: Sandbox, name: str = "web") -> int:

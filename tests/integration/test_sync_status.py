@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -20,16 +17,7 @@ from sandbox.pipelines import manifest_commit_for
 from sandbox.workspace import EngineLock
 
 from .ci_push import push_as_ci
-
-
-def until(what: Callable[[], Any], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = what()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "condition not met"
-        time.sleep(0.02)
+from .waits import until
 
 
 def push_manifests(sb: Sandbox, rel: str, text: str) -> str:

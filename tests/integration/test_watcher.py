@@ -5,23 +5,12 @@
 from __future__ import annotations
 
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from sandbox.engine import Engine
 from sandbox.facade import Sandbox
 
-
-def until(what: Callable[[], Any], timeout: float = 60.0, why: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = what()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"{why}: not met within {timeout:g}s")
+from .waits import until
 
 
 def git(*args: str, cwd: Path) -> str:
