@@ -288,7 +288,8 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     from .cluster.kubectl_format import format_table
 
     now = float(sb.cluster_snapshot().get("now", 0.0))
-    print(format_table(objects, resolve_kind(args.kind), now))
+    kind = resolve_kind(args.kind, sb.discovery()) if args.kind else None
+    print(format_table(objects, kind, now))
     return 0
 
 
