@@ -139,15 +139,38 @@ def check_nesting(text: str, shown: str) -> None:
 
 def load_yaml_documents(text: str, shown: str) -> list[tuple[int, Any]]:
     """Parse every document in ``text``; return (1-based start line, data) pairs."""
-    return [(node.start_mark.line + 1, data) for node, data in _documents(text, shown)]
+    check_nesting(text, shown)
+    loader = _Loader(text)
+    documents: list[tuple[int, Any]] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            _check_expansion(node, shown)
+            documents.append((node.start_mark.line + 1, loader.construct_document(node)))
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, shown) from exc
+    except RecursionError as exc:
+        raise HldError("YAML is nested too deeply", file=shown) from exc
+    finally:
+        loader.dispose()
+    return documents
 
 
 def load_manifest_documents(text: str, shown: str) -> list[tuple[int, Any]]:
     """Like load_yaml_documents, with `kind: List` documents unpacked as kubectl does:
     each item is a document of its own, at the line where the item starts."""
+    from sandbox.cluster import lists
+
+    documents = load_yaml_documents(text, shown)
+    if not any(lists.is_list(data) for _, data in documents):
+        return documents  # the common case: no second look at the text
+    # Item lines live in the node tree only; the text already parsed safely above.
+    nodes = [node for node in yaml.compose_all(text, Loader=_Loader) if node is not None]
     found: list[tuple[int, Any]] = []
-    for node, data in _documents(text, shown):
-        found.extend(_unpacked(node, data, 0))
+    for node, (line, data) in zip(nodes, documents, strict=False):
+        found.extend(_unpacked(node, data, 0) if lists.is_list(data) else [(line, data)])
     return found
 
 
@@ -165,26 +188,6 @@ def _unpacked(node: Node, data: Any, depth: int) -> list[tuple[int, Any]]:
         item_node = item_nodes[index] if index < len(item_nodes) else node
         found.extend(_unpacked(item_node, item, depth + 1))
     return found
-
-
-def _documents(text: str, shown: str) -> list[tuple[Node, Any]]:
-    check_nesting(text, shown)
-    loader = _Loader(text)
-    documents: list[tuple[Node, Any]] = []
-    try:
-        while loader.check_node():
-            node = loader.get_node()
-            if node is None:
-                continue
-            _check_expansion(node, shown)
-            documents.append((node, loader.construct_document(node)))
-    except yaml.YAMLError as exc:
-        raise _yaml_error(exc, shown) from exc
-    except RecursionError as exc:
-        raise HldError("YAML is nested too deeply", file=shown) from exc
-    finally:
-        loader.dispose()
-    return documents
 
 
 def load_yaml_single(text: str, shown: str) -> Any:

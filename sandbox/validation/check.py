@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sandbox import limits
 from sandbox.hld import HldError, ManifestDoc, generate
@@ -18,9 +17,6 @@ from sandbox.validation.bounds import (
 from sandbox.validation.documents import manifest_findings, validate_documents
 from sandbox.validation.findings import Finding
 from sandbox.validation.lint import lint_hld
-
-if TYPE_CHECKING:
-    from sandbox.cluster.discovery import Discovery
 
 
 @dataclass
@@ -45,12 +41,8 @@ def _count(n: int, word: str) -> str:
 
 def check_hld(hld_dir: Path, envs: list[str], kubernetes_version: str = "1.30.0", *,
               max_replicas: int = limits.DEFAULT_MAX_REPLICAS,
-              deadline: Deadline | None = None,
-              served: Discovery | None = None) -> CheckReport:
+              deadline: Deadline | None = None) -> CheckReport:
     """Run every check on an HLD; ``ok`` is False when any finding is an error.
-
-    ``served`` is the live cluster's API discovery (its CRDs included), when the caller
-    has it: a custom resource whose CRD neither it nor the commit has is then an error.
 
     ``deadline`` is checked between phases: past it, the report fails with a finding
     naming the slowest phase instead of running the rest.
@@ -62,7 +54,7 @@ def check_hld(hld_dir: Path, envs: list[str], kubernetes_version: str = "1.30.0"
     documents: list[ManifestDoc] = []
     try:
         documents = _phases(hld_dir, env_list, kubernetes_version, max_replicas,
-                            deadline or Deadline(None), log, findings, served)
+                            deadline or Deadline(None), log, findings)
     except BudgetExceeded as exc:
         findings.append(Finding("error", "", 0, str(exc), "time-budget"))
 
@@ -76,8 +68,7 @@ def check_hld(hld_dir: Path, envs: list[str], kubernetes_version: str = "1.30.0"
 
 
 def _phases(hld_dir: Path, env_list: list[str], kubernetes_version: str, max_replicas: int,
-            deadline: Deadline, log: list[str], findings: list[Finding],
-            served: Discovery | None = None) -> list[ManifestDoc]:
+            deadline: Deadline, log: list[str], findings: list[Finding]) -> list[ManifestDoc]:
     log.append("bounds: file sizes and nesting")
     too_big = file_findings(hld_dir, deadline)
     findings.extend(too_big)
@@ -128,8 +119,15 @@ def _phases(hld_dir: Path, env_list: list[str], kubernetes_version: str, max_rep
         checked = [d for d in documents[: limits.MAX_OBJECTS_PER_COMMIT]
                    if (d.source_file, d.source_line) not in bad]
         log.append(f"validate against Kubernetes {kubernetes_version}")
-        validation = validate_documents(checked, kubernetes_version, served)
+        validation = validate_documents(checked, kubernetes_version)
         findings.extend(validation)
         log.append(f"  {_count(len(validation), 'finding')}")
         deadline.check("schema validation")
+        from sandbox.validation.served import served_findings, without_schema_notes
+
+        log.append(f"API discovery of Kubernetes {kubernetes_version}")
+        served = served_findings(checked, kubernetes_version)
+        findings[:] = without_schema_notes(findings, served)
+        findings.extend(served)
+        log.append(f"  {_count(len(served), 'finding')}")
     return documents

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from sandbox.hld import HldError, ManifestDoc
 from sandbox.validation.findings import Finding, object_ref
 from sandbox.validation.policies import policy_problems
 from sandbox.validation.schema import schema_problems
-from sandbox.validation.served import ServedCheck
-
-if TYPE_CHECKING:
-    from sandbox.cluster.discovery import Discovery
 
 
 def _missing_fields(obj: dict) -> list[str]:
@@ -66,14 +60,10 @@ def _quoted_path(doc: ManifestDoc, message: str) -> tuple[str | int, ...]:
     return ()
 
 
-def validate_documents(docs: list[ManifestDoc], kubernetes_version: str = "1.30.0",
-                       served: Discovery | None = None) -> list[Finding]:
-    """Every problem in ``docs``, each located at the HLD file and line it came from.
-    ``served`` is the live cluster's API discovery (with its CRDs), when known."""
+def validate_documents(docs: list[ManifestDoc], kubernetes_version: str = "1.30.0") -> list[Finding]:
+    """Every problem in ``docs``, each located at the HLD file and line it came from."""
     findings: list[Finding] = []
     seen: dict[tuple[str, str, str], ManifestDoc] = {}
-    api = ServedCheck([d.obj for d in docs if isinstance(d.obj, dict)], kubernetes_version,
-                      served)
     for doc in docs:
         obj = doc.obj
         ref = object_ref(obj)
@@ -93,16 +83,10 @@ def validate_documents(docs: list[ManifestDoc], kubernetes_version: str = "1.30.
             add("duplicate", f"defined twice; first at {first.source_file}:{first.source_line}")
         else:
             seen[key] = doc
-        unserved = api.problem(obj)
-        if unserved is not None:
-            add("api-version", unserved[1], unserved[0])
-            if unserved[0] == "error":
-                continue  # the server refuses it whole: its fields do not matter yet
         errors = schema_problems(obj, kubernetes_version)
         if errors is None:
-            if unserved is None:  # a served kind with no bundled schema: a custom resource
-                add("schema", f"no Kubernetes {kubernetes_version} schema for "
-                    f"{obj['apiVersion']} {obj['kind']}; not validated", "warning")
+            add("schema", f"no Kubernetes {kubernetes_version} schema for {obj['apiVersion']} "
+                f"{obj['kind']}; not validated", "warning")
         else:
             for path, message in errors:
                 add("schema", message, path=path)
