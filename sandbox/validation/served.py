@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sandbox.cluster.discovery import Discovery, for_version
-from sandbox.cluster.sim.validate import unserved
+from sandbox.cluster.discovery import Discovery, for_version, unserved
 from sandbox.validation.findings import Finding, object_ref
 
 if TYPE_CHECKING:
