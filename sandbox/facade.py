@@ -251,13 +251,17 @@ class Sandbox(Identities, ClusterView, Waiting):
         return {"hld": hld_diff, "manifests": manifests, "log": log}
 
     # -- registry and releases ----------------------------------------------
-    def push_image(self, repository: str, tag: str, profile: str = "default") -> Image:
+    def push_image(self, repository: str, tag: str, profile: str = "default",
+                   force: bool = False) -> Image:
+        """Push a tag; one that exists already is refused unless ``force`` moves it."""
+        before = self.ws.registry.get(repository, tag) if force else None
         try:
-            image = self.ws.registry.push(repository, tag, profile)
+            image = self.ws.registry.push(repository, tag, profile, overwrite=force)
         except RegistryError as exc:
             raise SandboxError(str(exc)) from exc
+        moved = f"; moved from profile {before.profile.name}" if before else ""
         self.bus.publish("image.pushed", "registry",
-                         f"{image.ref} pushed (profile {image.profile.name})",
+                         f"{image.ref} pushed (profile {image.profile.name}{moved})",
                          repository=repository, tag=tag, profile=image.profile.name)
         self.ws.poke()
         return image

@@ -18,7 +18,7 @@ from typing import IO
 
 from . import gitserver, limits, users
 from .gitutil import ZERO, Identity, git
-from .registry import Registry
+from .registry import PUBLIC_IMAGES, Registry
 from .store import Store
 
 MARKER = "gitops-sandbox.json"
@@ -49,7 +49,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "max_pods": (1, 20_000),
     "ci_job_seconds": (1, 3600),
 }
-_CHOICES = {"cluster": ("sim", "kind"), "failure_policy": ("atomic", "partial")}
+_CHOICES = {"cluster": ("sim", "kind"), "failure_policy": ("atomic", "partial"),
+            "public_images": PUBLIC_IMAGES}
 _VERSION = re.compile(r"^\d{1,3}\.\d{1,3}\.\d{1,3}$")
 
 
@@ -68,6 +69,7 @@ class Settings:
     max_replicas: int = limits.DEFAULT_MAX_REPLICAS  # per object, PR check and cluster
     max_pods: int = limits.DEFAULT_MAX_PODS  # the simulated cluster's capacity
     ci_job_seconds: float = limits.DEFAULT_CI_JOB_SECONDS  # time budget of one CI job
+    public_images: str = "pull"  # pull | offline: images from public registries
 
     def with_value(self, key: str, text: str) -> Settings:
         """A copy with one setting parsed from text; ValueError says what is allowed."""
@@ -177,7 +179,7 @@ class Workspace:
 
     @property
     def registry(self) -> Registry:
-        return Registry(self.registry_dir)
+        return Registry(self.registry_dir, self.settings.public_images)
 
     @property
     def configured_user(self) -> str:

@@ -22,6 +22,7 @@ from sandbox.cluster.discovery import DEFAULT_VERSION, Discovery, resources_from
 from sandbox.cluster.lists import unpack_all
 from sandbox.cluster.sim.context import Ctx
 from sandbox.cluster.sim.deployments import DeploymentController
+from sandbox.cluster.sim.immutable import immutable_problem
 from sandbox.cluster.sim.persist import Delta, Journal, Saved, restore
 from sandbox.cluster.sim.pods import Kubelet
 from sandbox.cluster.sim.replicasets import ReplicaSetController
@@ -154,6 +155,11 @@ class SimCluster:
                     action = "unchanged"
                 else:
                     action = "configured"
+                    # Refused as the API server refuses it: the dry run says so too.
+                    refused = immutable_problem(existing, desired)
+                    if refused:
+                        results.append(ApplyResult(ref, "invalid", refused))
+                        continue
                 if not dry_run and action == "created":
                     self._create(desired)
                 elif not dry_run and action == "configured" and existing is not None:
