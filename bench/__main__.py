@@ -6,13 +6,13 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from . import badinput, bounds, checks, generate, loop, persist, reconcile, sim, startup
+from . import badinput, bounds, checks, generate, loop, persist, reconcile, sim, startup, tui
 from .common import hermetic_env
 
 SECTIONS = {"startup": startup.run, "loop": loop.run, "generate": generate.run,
             "reconcile": reconcile.run, "sim": sim.run, "persist": persist.run,
             "badinput": badinput.run, "bounds": bounds.run,
-            "checks": checks.run}
+            "checks": checks.run, "tui": tui.run}
 
 
 def main() -> None:

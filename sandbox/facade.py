@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .clock import Clock
+from .clusterfollow import ClusterChanges, ClusterFollower, object_key
 from .deployments import get_deployment, list_deployments
+from .engineproc import EngineProcess
 from .events import Event, EventBus, last_event_id, read_events
 from .facade_cluster import ClusterView
 from .facade_users import USER_ENV_VAR, Identities
@@ -38,7 +40,9 @@ if TYPE_CHECKING:
     from .engine import Engine
 
 # `shown` is here for the TUI: user-written text is escaped the same way on every screen.
-__all__ = ["Sandbox", "SandboxError", "PullRequestError", "shown", "USER_ENV_VAR"]
+# The follower's and child engine's types are here for the TUI too.
+__all__ = ["Sandbox", "SandboxError", "PullRequestError", "shown", "USER_ENV_VAR",
+           "ClusterChanges", "ClusterFollower", "EngineProcess", "object_key"]
 
 
 def _refuse_unknown_keys(work: Path, assignments: list[str], subcomponent: str | None) -> None:
@@ -113,6 +117,11 @@ class Sandbox(Identities, ClusterView, Waiting):
 
             self.engine = Engine(self.ws, clock=clock).start()
         return self.engine
+
+    def spawn_engine(self, timeout: float = 60.0) -> EngineProcess:
+        """Start the engine in a child process (`gitops-sandbox up`), for a caller that
+        must not share its interpreter lock with it (the TUI); the caller stops it."""
+        return EngineProcess.spawn(self.ws, timeout)
 
     def stop_engine(self) -> None:
         if self.engine is not None:
