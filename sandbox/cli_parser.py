@@ -218,6 +218,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--limit", type=int, default=50)
 
+    p = sub.add_parser("metrics", help="metrics over time: rate, errors, latency, CPU, memory",
+                       description="Samples of the simulated cluster, per Deployment, "
+                                   "StatefulSet, DaemonSet and pod, each at its simulated "
+                                   "time (settings metrics_interval_seconds, "
+                                   "metrics_retention_seconds).")
+    _ws_arg(p)
+    p.add_argument("target", nargs="?", metavar="TARGET",
+                   help="a workload or pod: NAME, NAMESPACE/NAME or KIND/NAME (default: "
+                        "every workload)")
+    p.add_argument("--since", default="5m", metavar="D",
+                   help="how far back in simulated time, e.g. 90s, 5m, 2h (default: 5m)")
+    p.add_argument("--pods", action="store_true", help="the workload's pods too")
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser("jobs", help="CI jobs (validate, generate, release) and their logs")
     _ws_arg(p)
     p.add_argument("id", nargs="?", type=int, help="show this job with its log")

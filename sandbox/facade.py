@@ -248,6 +248,9 @@ class Sandbox(Identities, ClusterView, Waiting):
             if job:
                 manifests = job["result"].get("diff") or manifests
                 log = job["log"]
+            else:
+                manifests = (f"(the check's job #{check.job} and its log were pruned: see the "
+                             "job_log_keep and job_log_days settings)")
         return {"hld": hld_diff, "manifests": manifests, "log": log}
 
     # -- registry and releases ----------------------------------------------
@@ -324,6 +327,13 @@ class Sandbox(Identities, ClusterView, Waiting):
 
     def deployment(self, hld_sha: str) -> dict[str, Any] | None:
         return get_deployment(self.ws.store, hld_sha)
+
+    def metric_samples(self, target: str | None = None, since: float = 300.0,
+                       pods: bool = False) -> list[dict[str, Any]]:
+        """Metrics over time (sandbox/metrics.py): MetricsError for an unknown target."""
+        from .metrics import query
+
+        return query(self.ws.store, target, since, pods)
 
     def job(self, job_id: int) -> dict[str, Any]:
         from .pipelines import job_row
