@@ -6,12 +6,24 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from . import badinput, bounds, generate, ladder, loop, merges, persist, reconcile, sim, startup
+from . import (
+    badinput,
+    bounds,
+    generate,
+    ladder,
+    loop,
+    merges,
+    metrics,
+    persist,
+    reconcile,
+    sim,
+    startup,
+)
 from .common import hermetic_env
 
 SECTIONS = {"startup": startup.run, "loop": loop.run, "generate": generate.run,
             "reconcile": reconcile.run, "sim": sim.run, "persist": persist.run,
-            "badinput": badinput.run, "bounds": bounds.run}
+            "badinput": badinput.run, "bounds": bounds.run, "metrics": metrics.run}
 # Sections with a smaller `--quick` form (CI): the ladder at 1,000 services only, the
 # drift trend over fewer merges.
 QUICK_SECTIONS = {"ladder": ladder.run, "merges": merges.run}

@@ -147,8 +147,9 @@ class Sandbox(Identities, ClusterView, Waiting):
         auth = self._auth(user)
         with self.ws.tempdir("change-") as tmp:
             work = Path(tmp) / "work"
-            git("clone", "--quiet", "--no-checkout", remote.repo_url(self.ws.root, "hld"),
-                str(work), env_extra=auth)
+            # Each branch's newest commit only: a full clone would cost more every merge.
+            git("clone", "--quiet", "--no-checkout", "--depth=1", "--no-single-branch",
+                remote.repo_url(self.ws.root, "hld"), str(work), env_extra=auth)
             git("checkout", "--quiet", "-B", branch, start, cwd=work)
             for rel, content in files.items():
                 target = (work / rel).resolve()

@@ -47,6 +47,7 @@ FIELDS = ("rps", "error_rate", "p50_ms", "p95_ms", "p99_ms", "cpu_m", "memory_mi
 IDLE_CPU_M, CPU_M_PER_RPS = 2.0, 1.5  # the model of a pod's CPU
 DEFAULT_MEMORY_MIB = 32.0  # a pod without a memory request
 BATCH = 2000  # rows deleted per transaction by the retention
+MIN_WALL_GAP = 0.25  # seconds between two samples of the engine's thread, at any speed
 
 
 def ensure_schema(store: Store) -> None:
@@ -308,7 +309,9 @@ class MetricsSampler:
                 except Exception:  # noqa: BLE001 - a failed sample is skipped, the next one comes
                     pass
                 wait = (self._next - self.now()) / max(speed(), 1e-6)
-                self._stop.wait(min(max(wait, 0.02), 5.0))
+                # A fast clock is sampled at most four times a (wall) second: the
+                # samples then lie further apart in simulated time than the interval.
+                self._stop.wait(min(max(wait, MIN_WALL_GAP), 5.0))
 
         self._thread = threading.Thread(target=run, name="engine-metrics", daemon=True)
         self._thread.start()

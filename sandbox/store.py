@@ -114,6 +114,7 @@ CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
 CREATE INDEX IF NOT EXISTS prs_head ON prs(head, state);
 CREATE INDEX IF NOT EXISTS prs_state ON prs(state);
 CREATE INDEX IF NOT EXISTS merge_intents_pr ON merge_intents(pr, state);
+CREATE INDEX IF NOT EXISTS reviews_pr ON reviews(pr, sha);
 CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
 CREATE INDEX IF NOT EXISTS events_revision ON events(kind, json_extract(data, '$.revision'));
 CREATE INDEX IF NOT EXISTS jobs_kind_sha ON jobs(kind, json_extract(params, '$.sha'));

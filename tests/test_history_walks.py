@@ -151,3 +151,26 @@ def test_the_generate_job_works_on_the_newest_tree_only(
     assert lines_read(read_lines) <= FEW, read_lines
     # Its idempotency check finds the commit it pushed (a job run again after a crash).
     assert mainline.manifest_commit_for(ws.manifests_git, new) == result["manifest_sha"]
+
+
+# What the pipeline asks the database on every merge and every poll of a wait; each
+# must be an index search, or it costs more with every merge behind it.
+PER_MERGE_QUERIES = (
+    ("SELECT reviewer FROM reviews WHERE pr=? AND sha=? AND state='approved'", (1, "x")),
+    ("SELECT MAX(id) FROM checks WHERE pr=? AND sha=? GROUP BY name", (1, "x")),
+    ("SELECT id FROM prs WHERE head=? AND state='open'", ("b",)),
+    ("SELECT * FROM merge_intents WHERE pr=? AND state='pending'", (1,)),
+    ("SELECT 1 FROM deployments WHERE hld_sha=? AND manifest_sha IS NOT NULL", ("x",)),
+    ("SELECT id FROM jobs WHERE kind='generate' AND json_extract(params, '$.sha')=?", ("x",)),
+    ("SELECT data FROM events WHERE kind='health.check' AND "
+     "json_extract(data, '$.revision')=?", ("x",)),
+    ("SELECT user_id FROM ref_pushes WHERE repo=? AND ref=? AND new=?", ("a", "b", "c")),
+)
+
+
+@pytest.mark.parametrize(("sql", "args"), PER_MERGE_QUERIES)
+def test_per_merge_lookups_are_index_searches(tmp_path: Path, sql: str,
+                                              args: tuple[Any, ...]) -> None:
+    ws = init_workspace(tmp_path / "ws")
+    plan = " | ".join(r["detail"] for r in ws.store.query(f"EXPLAIN QUERY PLAN {sql}", *args))
+    assert "SCAN" not in plan, plan
