@@ -156,7 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("revert", help="revert a change on main through a pull request")
     _ws_arg(p)
-    p.add_argument("ref", nargs="?", help="commit to revert (default: the last merge on main)")
+    p.add_argument("ref", nargs="?",
+                   help="commit to revert, or a merged pull request (#N, or its branch name, "
+                        "deleted or not); default: the last merge on main")
     p.add_argument("--as", dest="who", default=None, metavar="USER")
     _wait_arg(p, "the revert pull request's checks finish")
 

@@ -11,7 +11,7 @@ import pytest
 
 from sandbox.branches import delete_merged_branch
 from sandbox.cli import main
-from sandbox.facade import Sandbox
+from sandbox.facade import Sandbox, SandboxError
 from sandbox.pipelines import CIRunner
 from sandbox.repair import repair_on_start
 
@@ -45,9 +45,13 @@ def test_the_merged_branch_is_gone_and_the_pull_request_stays(
     assert "replicas" in sb.pr_diff(pr_id)["hld"]
     assert main(["pr", "show", str(pr_id), "-w", str(sb.root)]) == 0
     assert "scale-web" in capsys.readouterr().out
-    # A deleted branch's change can still be reverted: the revert works from main.
-    revert = sb.revert(merged.merge_sha)
+    # A deleted branch's pull request can still be reverted, named by its branch or #N.
+    revert = sb.revert("scale-web")
     assert revert.kind == "revert" and revert.state == "open"
+    assert revert.body == f"Reverts {str(merged.merge_sha)[:7]}."
+    assert sb._merge_of_pr(f"#{pr_id}") == sb._merge_of_pr(str(pr_id)) == merged.merge_sha
+    with pytest.raises(SandboxError, match="nor a merged pull request"):
+        sb.revert("never-merged")
 
 
 def test_the_setting_keeps_merged_branches(sb: Sandbox) -> None:

@@ -173,3 +173,43 @@ def test_settings_of_metrics_are_range_checked() -> None:
         Settings().with_value("metrics_interval_seconds", "0.5")
     assert Settings().with_value("metrics_retention_seconds", "3600").metrics_retention_seconds \
         == 3600
+
+
+class FakeCluster:
+    """A backend with StatefulSets and DaemonSets (and no copy-free reader)."""
+
+    def __init__(self) -> None:
+        def pod(name: str, kind: str, owner: str) -> dict[str, Any]:
+            return {"kind": "Pod", "metadata": {
+                "name": name, "namespace": "data", "uid": name,
+                "ownerReferences": [{"kind": kind, "name": owner}]},
+                "spec": {"containers": [{"resources": {"requests": {"memory": "1Gi"}}}]},
+                "status": {"phase": "Running"}}
+
+        self.objects = {
+            "StatefulSet": [{"kind": "StatefulSet",
+                             "metadata": {"name": "db", "namespace": "data"}}],
+            "DaemonSet": [{"kind": "DaemonSet",
+                           "metadata": {"name": "agent", "namespace": "data"}}],
+            "Pod": [pod("db-0", "StatefulSet", "db"), pod("db-1", "StatefulSet", "db"),
+                    pod("agent-x", "DaemonSet", "agent")],
+        }
+
+    def metrics(self) -> dict[str, Any]:
+        return {}
+
+    def list(self, kind: str) -> list[dict[str, Any]]:
+        return self.objects.get(kind, [])
+
+
+def test_statefulsets_and_daemonsets_are_workloads_with_their_pods(store: Store) -> None:
+    sampler = MetricsSampler(store, FakeCluster(), lambda: 60.0)
+    samples = by_target(sampler.sample())
+    assert samples["Pod/db-0"].workload == "StatefulSet/data/db"
+    assert samples["Pod/agent-x"].workload == "DaemonSet/data/agent"
+    db = samples["StatefulSet/db"].values
+    assert db["memory_mib"] == pytest.approx(
+        samples["Pod/db-0"].values["memory_mib"] + samples["Pod/db-1"].values["memory_mib"])
+    assert 460 < samples["Pod/db-0"].values["memory_mib"] < 565  # near half of 1 GiB
+    assert {r["name"] for r in query(store, "sts/db", pods=True)} == {"db", "db-0", "db-1"}
+    assert {r["kind"] for r in query(store, "ds/agent")} == {"DaemonSet"}
