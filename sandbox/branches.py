@@ -19,6 +19,7 @@ from .gitutil import clean_env, refs, short
 
 if TYPE_CHECKING:
     from .events import EventBus
+    from .store import Store
     from .workspace import Workspace
 
 
@@ -57,3 +58,14 @@ def sweep_merged_branches(ws: Workspace, bus: EventBus) -> list[str]:
         if row is not None and delete_merged_branch(ws, bus, int(row["id"]), head, sha):
             deleted.append(head)
     return deleted
+
+
+def merge_of_pr(store: Store, ref: str) -> str | None:
+    """The merge commit of a merged pull request named `#N`, `N` or by its branch (which
+    may be deleted by now): what `revert` takes besides a commit."""
+    number = ref.removeprefix("#")
+    row = (store.one("SELECT merge_sha FROM prs WHERE id=? AND state='merged'", int(number))
+           if number.isdigit() else
+           store.one("SELECT merge_sha FROM prs WHERE head=? AND state='merged' "
+                     "ORDER BY id DESC LIMIT 1", ref))
+    return str(row["merge_sha"]) if row and row["merge_sha"] else None

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .branches import merge_of_pr
 from .clock import Clock
 from .deployments import get_deployment, list_deployments
 from .events import Event, EventBus, last_event_id, read_events
@@ -279,7 +280,7 @@ class Sandbox(Identities, ClusterView, Waiting):
                             git_dir=hld).strip()
         if not target:
             raise SandboxError("main has no merged pull request to revert; name a commit")
-        sha = rev(hld, target) or self._merge_of_pr(target)
+        sha = rev(hld, target) or merge_of_pr(self.ws.store, target)
         if sha is None:
             raise SandboxError(f"{target!r} is not a commit in the HLD repository, nor a "
                                "merged pull request (#N) or its branch")
@@ -315,16 +316,6 @@ class Sandbox(Identities, ClusterView, Waiting):
                          f"revert of {short(sha)} opened as pull request #{pr.id}",
                          pr=pr.id, reverted=sha)
         return pr
-
-    def _merge_of_pr(self, ref: str) -> str | None:
-        """The merge commit of a pull request named `#N` or by its branch, which is
-        deleted after the merge (the pull request keeps what it was)."""
-        number = ref.removeprefix("#")
-        row = (self.ws.store.one("SELECT merge_sha FROM prs WHERE id=? AND state='merged'",
-                                 int(number)) if number.isdigit() else
-               self.ws.store.one("SELECT merge_sha FROM prs WHERE head=? AND state='merged' "
-                                 "ORDER BY id DESC LIMIT 1", ref))
-        return str(row["merge_sha"]) if row and row["merge_sha"] else None
 
     def _is_ancestor(self, sha: str) -> bool:
         try:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.branches import delete_merged_branch
+from sandbox.branches import delete_merged_branch, merge_of_pr
 from sandbox.cli import main
 from sandbox.facade import Sandbox, SandboxError
 from sandbox.pipelines import CIRunner
@@ -49,7 +49,8 @@ def test_the_merged_branch_is_gone_and_the_pull_request_stays(
     revert = sb.revert("scale-web")
     assert revert.kind == "revert" and revert.state == "open"
     assert revert.body == f"Reverts {str(merged.merge_sha)[:7]}."
-    assert sb._merge_of_pr(f"#{pr_id}") == sb._merge_of_pr(str(pr_id)) == merged.merge_sha
+    assert merge_of_pr(sb.ws.store, f"#{pr_id}") == merge_of_pr(sb.ws.store, str(pr_id)) \
+        == merged.merge_sha
     with pytest.raises(SandboxError, match="nor a merged pull request"):
         sb.revert("never-merged")
 
