@@ -230,12 +230,20 @@ class _Walker:
         self.result.notes.append(f"{problem.file}: not a Kubernetes manifest; included "
                                  "byte for byte, as Fabrikate does (the check reports it)")
 
-    def _static_files(self, component: Component, files_dir: Path) -> list[Path]:
-        """Every entry of the folder, as Fabrikate's ReadDir + ReadFile see them."""
+    def _static_files(self, component: Component, files_dir: Path) -> list[tuple[Path, str]]:
+        """Every entry of the folder, as Fabrikate's ReadDir + ReadFile see them, with the
+        path shown for it."""
         files = []
-        for path in sorted(files_dir.iterdir(), key=lambda p: p.name.encode()):
-            inside(self.root, path, component, "manifest file")
-            shown = self.shown(path)
+        base = files_dir.resolve()
+        plain = base.is_relative_to(self.root)
+        for path in sorted(base.iterdir(), key=lambda p: p.name.encode()):
+            if plain and not path.is_symlink():
+                # An entry of a resolved folder inside the HLD that is no symlink is where
+                # it says: no need to resolve it again (that was most of a big HLD's time).
+                shown = path.relative_to(self.root).as_posix()
+            else:
+                inside(self.root, path, component, "manifest file")
+                shown = self.shown(path)
             if path.is_dir():
                 # fab generate fails here too: ioutil.ReadFile on a folder.
                 raise HldError(
@@ -246,7 +254,7 @@ class _Walker:
             if not path.is_file():
                 raise HldError(f"read {shown}: not a regular file", file=component.file,
                                fix="keep only regular files in a static component's path")
-            files.append(path)
+            files.append((path, shown))
         return files
 
     def _static(self, component: Component, folder: Path, config: ConfigDict,
@@ -263,8 +271,7 @@ class _Walker:
             )
         parts: list[str] = []
         docs: list[ManifestDoc] = []
-        for path in self._static_files(component, files_dir):
-            shown = self.shown(path)
+        for path, shown in self._static_files(component, files_dir):
             data = read_bytes(path, shown)
             try:
                 text = data.decode("utf-8")

@@ -1,6 +1,6 @@
 """Does the API server serve each object's kind and apiVersion? The PR check's view of
-API discovery: the chosen Kubernetes version's resources plus the CRDs the commit itself
-carries (CRDs apply first), and, when the caller has it, the live cluster's discovery.
+API discovery: the chosen Kubernetes version's resources, the CRDs the commit itself
+carries and, when the caller knows it, what the live cluster has registered.
 
 A kind or version the server does not serve is its own error, `no matches for kind "X"
 in version "Y"`, at the HLD file and line. A custom resource whose CRD is not in the
@@ -10,45 +10,34 @@ outside this repository, and the dry run against the cluster tells.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 from sandbox.cluster.discovery import Discovery, for_version, unserved
-from sandbox.validation.findings import Finding, object_ref
-
-if TYPE_CHECKING:
-    from sandbox.hld import ManifestDoc
-
-RULE = "api-version"
 
 
-def served_findings(docs: list[ManifestDoc], kubernetes_version: str,
-                    live: Discovery | None = None) -> list[Finding]:
-    base = live if live is not None else for_version(kubernetes_version)
-    served = base.with_crds([d.obj for d in docs])
-    findings = []
-    for doc in docs:
-        obj = doc.obj
-        api_version, kind = obj.get("apiVersion"), obj.get("kind")
-        if not isinstance(api_version, str) or not isinstance(kind, str):
-            continue  # reported as missing fields
-        if served.lookup(api_version, kind) is not None:
-            continue
-        message = unserved(served, api_version, kind)
+class ServedCheck:
+    """One per check run: answers `problem(obj)` for every object of the commit."""
+
+    def __init__(self, objects: list[dict[str, Any]], kubernetes_version: str,
+                 live: Discovery | None = None) -> None:
+        self.knows_cluster = live is not None
+        base = live if live is not None else for_version(kubernetes_version)
+        # A CRD and its resources in one commit work (CRDs apply first), so the commit's
+        # own CRDs count as served.
+        self.served = base.with_crds(objects)
+
+    def problem(self, obj: dict[str, Any]) -> tuple[str, str] | None:
+        """(severity, message) when the server would not serve this object, else None."""
+        api_version, kind = str(obj["apiVersion"]), str(obj["kind"])
+        if self.served.lookup(api_version, kind) is not None:
+            return None
+        message = unserved(self.served, api_version, kind)
         group = api_version.rpartition("/")[0]
-        severity = "error"
-        if (live is None and group and not served.builtin_group(group)
-                and not any(r.group == group for r in served.registered())):
-            severity = "warning"
-            message = (f"no CRD in this commit serves {api_version} {kind}; unless the "
-                       f"cluster has one, applying it fails with: {message}")
-        findings.append(Finding(severity, doc.source_file, doc.source_line, message, RULE,
-                                object_ref(obj)))
-    return findings
+        custom = bool(group) and not self.served.builtin_group(group)
+        if custom and not self.knows_cluster and not self._group_defined(group):
+            return ("warning", f"no CRD in this commit serves {api_version} {kind}; unless the "
+                    f"cluster has one, applying it fails with: {message}")
+        return ("error", message)
 
-
-def without_schema_notes(findings: list[Finding], served: list[Finding]) -> list[Finding]:
-    """The schema check's "no schema; not validated" note says nothing more about an
-    object that API discovery already reported."""
-    reported = {(f.file, f.line, f.object) for f in served}
-    return [f for f in findings if not (f.rule == "schema" and f.severity == "warning"
-                                        and (f.file, f.line, f.object) in reported)]
+    def _group_defined(self, group: str) -> bool:
+        return any(r.group == group for r in self.served.registered())

@@ -13,7 +13,7 @@ import base64
 import random
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from sandbox import limits
 from sandbox.clock import Clock
@@ -22,6 +22,7 @@ from sandbox.cluster.discovery import DEFAULT_VERSION, Discovery, resources_from
 from sandbox.cluster.lists import unpack_all
 from sandbox.cluster.sim.context import Ctx
 from sandbox.cluster.sim.deployments import DeploymentController
+from sandbox.cluster.sim.immutable import immutable_problem
 from sandbox.cluster.sim.persist import Delta, Journal, Saved, restore
 from sandbox.cluster.sim.pods import Kubelet
 from sandbox.cluster.sim.replicasets import ReplicaSetController
@@ -38,6 +39,8 @@ from sandbox.cluster.sim.store import (
 from sandbox.cluster.sim.traffic import Endpoint, Traffic
 from sandbox.cluster.sim.validate import validate
 from sandbox.registry import ImageProfile
+
+T = TypeVar("T")
 
 # Spec fields the API server fills in; an apply that leaves them out does not change them.
 SERVER_FIELDS = {"Service": ("clusterIP", "clusterIPs", "type"),
@@ -154,6 +157,11 @@ class SimCluster:
                     action = "unchanged"
                 else:
                     action = "configured"
+                    # Refused as the API server refuses it: the dry run says so too.
+                    refused = immutable_problem(existing, desired)
+                    if refused:
+                        results.append(ApplyResult(ref, "invalid", refused))
+                        continue
                 if not dry_run and action == "created":
                     self._create(desired)
                 elif not dry_run and action == "configured" and existing is not None:
@@ -204,6 +212,12 @@ class SimCluster:
                         continue
                     out.append(clone(obj))
             return out
+
+    def inspect(self, fn: Callable[[Callable[[str], list[dict[str, Any]]]], T]) -> T:
+        """fn(read) under the cluster's lock, where read(kind) gives the live objects of a
+        kind without copying them: for samplers that only read and keep nothing."""
+        with self._lock:
+            return fn(lambda kind: list(self._store.of_kind(kind).values()))
 
     def step(self) -> list[ClusterEvent]:
         with self._lock:
