@@ -6,12 +6,13 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from . import badinput, bounds, generate, loop, persist, reconcile, sim, startup
+from . import badinput, bounds, generate, idle, loop, mixed, persist, reconcile, scale, sim, startup
 from .common import hermetic_env
 
 SECTIONS = {"startup": startup.run, "loop": loop.run, "generate": generate.run,
             "reconcile": reconcile.run, "sim": sim.run, "persist": persist.run,
-            "badinput": badinput.run, "bounds": bounds.run}
+            "badinput": badinput.run, "bounds": bounds.run, "scale": scale.run,
+            "idle": idle.run, "mixed": mixed.run}
 
 
 def main() -> None:
