@@ -203,7 +203,7 @@ class CIRunner:
                            self.ws.settings.kubernetes_version,
                            max_replicas=self.ws.settings.max_replicas, deadline=deadline,
                            cache=self.cache, tree=_tree(self.ws.hld_git, sha),
-                           touched=touched)
+                           touched=touched, listing=checkout.listing)
         log(f"{short(sha)}: {len(report.documents)} objects, {len(report.findings)} "
             f"findings ({checkout.written} files written for the checkout)")
         return report, [d.obj for d in report.documents]
