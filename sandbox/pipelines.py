@@ -34,6 +34,7 @@ from . import faults
 from .events import EventBus
 from .gitserver import remote
 from .gitutil import export_tree, git, rev, short, trailers, with_trailers
+from .mainline import manifest_commit_for
 from .pullrequests import PullRequests
 from .safetext import one_line
 from .users import GENERATE_BOT, RELEASE_BOT, Users
@@ -306,7 +307,7 @@ class CIRunner:
         sha = str(params["sha"])
         pr_id = _pr_of_merge(self.ws.hld_git, sha)
         envs = self.ws.settings.environments
-        done = manifest_commit_for(self.ws.manifests_git, sha)
+        done = manifest_commit_for(self.ws.manifests_git, sha, self.ws.hld_git)
         if done:
             # An earlier run pushed it and died before saying so: record it, nothing more.
             log(f"manifests {short(done)} for HLD {short(sha)} exist already; recording them")
@@ -336,8 +337,9 @@ class CIRunner:
             faults.point("generate.after_build")
             bot = Users(self.ws.store).get(GENERATE_BOT)
             auth = remote.auth_env(self.ws.root, bot)
-            git("clone", "--quiet", remote.repo_url(self.ws.root, "manifests"), str(work),
-                env_extra=auth)
+            # Only main's newest tree: a full clone would cost more with every merge.
+            git("clone", "--quiet", "--depth=1", remote.repo_url(self.ws.root, "manifests"),
+                str(work), env_extra=auth)
             env_dir = "-".join(envs)
             shutil.rmtree(work / env_dir, ignore_errors=True)
             shutil.copytree(out / env_dir, work / env_dir)
@@ -372,6 +374,12 @@ class CIRunner:
         service, tag = str(params["repository"]), str(params["tag"])
         branch = f"DEPLOY/{service}-{tag}"
         hld = self.ws.hld_git
+        done = self.ws.store.one("SELECT id FROM prs WHERE head=? AND state='merged' "
+                                 "ORDER BY id DESC LIMIT 1", branch)
+        if done is not None and not rev(hld, f"refs/heads/{branch}"):
+            # Released, merged, and its branch deleted after the merge: nothing to redo.
+            log(f"{branch} was merged in pull request #{done['id']}; nothing to do")
+            return {"ok": True, "skipped": True}
         if rev(hld, f"refs/heads/{branch}"):
             if self.ws.store.one("SELECT 1 FROM prs WHERE head=?", branch):
                 log(f"branch {branch} and its pull request exist already; nothing to do")
@@ -385,8 +393,8 @@ class CIRunner:
             work = Path(tmp) / "work"
             bot = Users(self.ws.store).get(RELEASE_BOT)
             auth = remote.auth_env(self.ws.root, bot)
-            git("clone", "--quiet", remote.repo_url(self.ws.root, "hld"), str(work),
-                env_extra=auth)
+            git("clone", "--quiet", "--depth=1", remote.repo_url(self.ws.root, "hld"),
+                str(work), env_extra=auth)
             git("checkout", "--quiet", "-b", branch, cwd=work)
             from . import hld as hldlib
 
@@ -432,14 +440,6 @@ def _touched(git_dir: Path, base: str, head: str) -> list[str]:
 
 def _subject(git_dir: Path, sha: str) -> str:
     return git("log", "-1", "--format=%s", sha, git_dir=git_dir).strip()
-
-
-def manifest_commit_for(manifests_git: Path, hld_sha: str) -> str | None:
-    """The manifest commit on main generated from this HLD commit, by its trailer."""
-    out = git("log", "--format=%H", "--fixed-strings", f"--grep=HLD-Commit: {hld_sha}",
-              "refs/heads/main", git_dir=manifests_git, check=False)
-    lines = out.split()
-    return lines[-1] if lines else None
 
 
 def _pr_of_merge(git_dir: Path, sha: str) -> int | None:

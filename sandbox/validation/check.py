@@ -22,6 +22,7 @@ from sandbox.validation.incremental import cached_generation, lint_with_cache
 from sandbox.validation.lint import lint_hld
 
 if TYPE_CHECKING:
+    from sandbox.cluster.discovery import Discovery
     from sandbox.validation.cache import CheckCache
 
 
@@ -47,10 +48,14 @@ def _count(n: int, word: str) -> str:
 
 def check_hld(hld_dir: Path, envs: list[str], kubernetes_version: str = "1.30.0", *,
               max_replicas: int = limits.DEFAULT_MAX_REPLICAS,
-              deadline: Deadline | None = None, cache: CheckCache | None = None,
+              deadline: Deadline | None = None,
+              served: Discovery | None = None, cache: CheckCache | None = None,
               tree: str | None = None, touched: Collection[str] | None = None,
               listing: Mapping[str, tuple[str, int]] | None = None) -> CheckReport:
     """Run every check on an HLD; ``ok`` is False when any finding is an error.
+
+    ``served`` is the live cluster's API discovery (its CRDs included), when the caller
+    has it: a custom resource whose CRD neither it nor the commit has is then an error.
 
     ``deadline`` is checked between phases: past it, the report fails with a finding
     naming the slowest phase instead of running the rest. With a ``cache``, the
@@ -66,7 +71,7 @@ def check_hld(hld_dir: Path, envs: list[str], kubernetes_version: str = "1.30.0"
     documents: list[ManifestDoc] = []
     try:
         documents = _phases(hld_dir, env_list, kubernetes_version, max_replicas,
-                            deadline or Deadline(None), log, findings,
+                            deadline or Deadline(None), log, findings, served,
                             _Reuse(cache, tree, touched, listing))
     except BudgetExceeded as exc:
         findings.append(Finding("error", "", 0, str(exc), "time-budget"))
@@ -90,7 +95,7 @@ class _Reuse:
 
 def _phases(hld_dir: Path, env_list: list[str], kubernetes_version: str, max_replicas: int,
             deadline: Deadline, log: list[str], findings: list[Finding],
-            reuse: _Reuse) -> list[ManifestDoc]:
+            served: Discovery | None, reuse: _Reuse) -> list[ManifestDoc]:
     log.append("bounds: file sizes and nesting")
     too_big = file_findings(hld_dir, deadline, reuse.listing)
     findings.extend(too_big)
@@ -149,7 +154,7 @@ def _phases(hld_dir: Path, env_list: list[str], kubernetes_version: str, max_rep
         checked = [d for d in documents[: limits.MAX_OBJECTS_PER_COMMIT]
                    if (d.source_file, d.source_line) not in bad]
         log.append(f"validate against Kubernetes {kubernetes_version}")
-        validation = validate_documents(checked, kubernetes_version, reuse.cache)
+        validation = validate_documents(checked, kubernetes_version, served, reuse.cache)
         findings.extend(validation)
         log.append(f"  {_count(len(validation), 'finding')}")
         deadline.check("schema validation")
