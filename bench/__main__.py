@@ -9,6 +9,7 @@ from pathlib import Path
 from . import (
     badinput,
     bounds,
+    checks,
     generate,
     ladder,
     loop,
@@ -18,12 +19,14 @@ from . import (
     reconcile,
     sim,
     startup,
+    tui,
 )
 from .common import hermetic_env
 
 SECTIONS = {"startup": startup.run, "loop": loop.run, "generate": generate.run,
             "reconcile": reconcile.run, "sim": sim.run, "persist": persist.run,
-            "badinput": badinput.run, "bounds": bounds.run, "metrics": metrics.run}
+            "badinput": badinput.run, "bounds": bounds.run,
+            "checks": checks.run, "tui": tui.run, "metrics": metrics.run}
 # Sections with a smaller `--quick` form (CI): the ladder at 1,000 services only, the
 # drift trend over fewer merges.
 QUICK_SECTIONS = {"ladder": ladder.run, "merges": merges.run}

@@ -218,7 +218,7 @@ def cmd_image(args: argparse.Namespace) -> int:
         else:
             print_table(["IMAGE", "PROFILE"], [[i.ref, i.profile.name] for i in images])
         return 0
-    image = sb.push_image(args.service, args.tag, args.profile)
+    image = sb.push_image(args.service, args.tag, args.profile, force=args.force)
     print(f"pushed {image.ref} (profile {image.profile.name})")
     if args.wait is None:
         return 0
@@ -289,7 +289,8 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     from .cluster.kubectl_format import format_table
 
     now = float(sb.cluster_snapshot().get("now", 0.0))
-    print(format_table(objects, resolve_kind(args.kind), now))
+    kind = resolve_kind(args.kind, sb.discovery()) if args.kind else None
+    print(format_table(objects, kind, now))
     return 0
 
 

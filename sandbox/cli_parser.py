@@ -149,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("tag")
     p.add_argument("--profile", default="default", choices=sorted(PROFILES),
                    help="how the container behaves in the simulated cluster")
+    p.add_argument("--force", action="store_true",
+                   help="move a tag that exists already (refused without it)")
     _wait_arg(p, "the release pull request's checks finish")
     p = imgs.add_parser("list", help="images and their behaviour profiles")
     _ws_arg(p)

@@ -84,7 +84,8 @@ def make_cluster(ws: Workspace, clock: Clock) -> ClusterBackend:
 
         return SimCluster(clock, ws.registry.resolve, seed=ws.settings.seed,
                           max_replicas=ws.settings.max_replicas,
-                          max_pods=ws.settings.max_pods)
+                          max_pods=ws.settings.max_pods,
+                          kubernetes_version=ws.settings.kubernetes_version)
     from .cluster.kind import KindCluster
 
     return KindCluster(ws)
@@ -111,6 +112,8 @@ class Engine:
             cluster = self._cluster_state.build(lambda: make_cluster(ws, self.clock), self.clock)
         self.cluster = cluster or make_cluster(ws, self.clock)
         self.flux = Reconciler(ws, self.cluster, self.bus)
+        # The PR check dry-runs the head's objects against this cluster, as Flux will.
+        self.ci.dry_run = lambda objects: self.cluster.apply(objects, dry_run=True)
         self.monitor = Monitor(self.cluster, self._publish_health)
         self.tick_seconds = tick_seconds
         # False turns off the timed wake-ups under the watchers (the job-queue poll, the

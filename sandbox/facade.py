@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from .branches import merge_of_pr
 from .clock import Clock
+from .clusterfollow import ClusterChanges, ClusterFollower, object_key
 from .deployments import get_deployment, list_deployments
+from .engineproc import EngineProcess
 from .events import Event, EventBus, last_event_id, read_events
 from .facade_cluster import ClusterView
 from .facade_users import USER_ENV_VAR, Identities
@@ -39,7 +41,9 @@ if TYPE_CHECKING:
     from .engine import Engine
 
 # `shown` is here for the TUI: user-written text is escaped the same way on every screen.
-__all__ = ["Sandbox", "SandboxError", "PullRequestError", "shown", "USER_ENV_VAR"]
+# The follower's and child engine's types are here for the TUI too.
+__all__ = ["Sandbox", "SandboxError", "PullRequestError", "shown", "USER_ENV_VAR",
+           "ClusterChanges", "ClusterFollower", "EngineProcess", "object_key"]
 
 
 def _refuse_unknown_keys(work: Path, assignments: list[str], subcomponent: str | None) -> None:
@@ -114,6 +118,11 @@ class Sandbox(Identities, ClusterView, Waiting):
 
             self.engine = Engine(self.ws, clock=clock).start()
         return self.engine
+
+    def spawn_engine(self, timeout: float = 60.0) -> EngineProcess:
+        """Start the engine in a child process (`gitops-sandbox up`), for a caller that
+        must not share its interpreter lock with it (the TUI); the caller stops it."""
+        return EngineProcess.spawn(self.ws, timeout)
 
     def stop_engine(self) -> None:
         if self.engine is not None:
@@ -256,13 +265,17 @@ class Sandbox(Identities, ClusterView, Waiting):
         return {"hld": hld_diff, "manifests": manifests, "log": log}
 
     # -- registry and releases ----------------------------------------------
-    def push_image(self, repository: str, tag: str, profile: str = "default") -> Image:
+    def push_image(self, repository: str, tag: str, profile: str = "default",
+                   force: bool = False) -> Image:
+        """Push a tag; one that exists already is refused unless ``force`` moves it."""
+        before = self.ws.registry.get(repository, tag) if force else None
         try:
-            image = self.ws.registry.push(repository, tag, profile)
+            image = self.ws.registry.push(repository, tag, profile, overwrite=force)
         except RegistryError as exc:
             raise SandboxError(str(exc)) from exc
+        moved = f"; moved from profile {before.profile.name}" if before else ""
         self.bus.publish("image.pushed", "registry",
-                         f"{image.ref} pushed (profile {image.profile.name})",
+                         f"{image.ref} pushed (profile {image.profile.name}{moved})",
                          repository=repository, tag=tag, profile=image.profile.name)
         self.ws.poke()
         return image
