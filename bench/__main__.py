@@ -6,12 +6,12 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from . import badinput, bounds, generate, loop, persist, reconcile, sim, startup
+from . import apiserver, badinput, bounds, generate, loop, persist, reconcile, sim, startup
 from .common import hermetic_env
 
 SECTIONS = {"startup": startup.run, "loop": loop.run, "generate": generate.run,
             "reconcile": reconcile.run, "sim": sim.run, "persist": persist.run,
-            "badinput": badinput.run, "bounds": bounds.run}
+            "badinput": badinput.run, "bounds": bounds.run, "apiserver": apiserver.run}
 
 
 def main() -> None:

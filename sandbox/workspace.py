@@ -49,7 +49,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "max_pods": (1, 20_000),
     "ci_job_seconds": (1, 3600),
 }
-_CHOICES = {"cluster": ("sim", "kind"), "failure_policy": ("atomic", "partial")}
+_CHOICES = {"cluster": ("sim", "kind"), "failure_policy": ("atomic", "partial"),
+            "direct_changes": ("allow", "audit", "deny")}
 _VERSION = re.compile(r"^\d{1,3}\.\d{1,3}\.\d{1,3}$")
 
 
@@ -68,6 +69,9 @@ class Settings:
     max_replicas: int = limits.DEFAULT_MAX_REPLICAS  # per object, PR check and cluster
     max_pods: int = limits.DEFAULT_MAX_PODS  # the simulated cluster's capacity
     ci_job_seconds: float = limits.DEFAULT_CI_JOB_SECONDS  # time budget of one CI job
+    # What a person's direct write to the cluster (kubectl, cluster scale...) meets: allow
+    # (drift), audit (drift + who did what in the event log), deny (403, use a PR).
+    direct_changes: str = "audit"
 
     def with_value(self, key: str, text: str) -> Settings:
         """A copy with one setting parsed from text; ValueError says what is allowed."""

@@ -54,6 +54,7 @@ class SimCluster:
         self.seed = seed
         self.max_replicas = max_replicas
         self._lock = threading.RLock()
+        self.lock = self._lock  # the API server's check-then-write holds it across calls
         self._store = Store(seed)
         self._ctx = Ctx(self._store, Timers(), random.Random(seed), resolve_image,
                         now=clock.now(), max_pods=max_pods)
@@ -185,6 +186,13 @@ class SimCluster:
             self._commit()
             events, self._ctx.events = self._ctx.events, []
             return events
+
+    def listen(self, listener: Callable[[str, dict[str, Any]], None] | None) -> int:
+        """Tell `listener` of every write from now on (the API server's watch feed);
+        returns the resourceVersion it starts after."""
+        with self._lock:
+            self._store.listener = listener
+            return self._store._rv
 
     # -- direct edits (drift) ---------------------------------------------------------
 
@@ -327,7 +335,7 @@ class SimCluster:
     def _update(self, ref: ObjRef, existing: dict[str, Any], desired: dict[str, Any]) -> None:
         ctx = self._ctx
         old_spec = canonical(existing.get("spec"))
-        self._store.remove(ref)  # unindex its owner references before they change
+        self._store.unindex(ref)  # its owner references may change
         for key in [k for k in existing if k not in ("metadata", "status")]:
             if key not in desired:
                 del existing[key]
