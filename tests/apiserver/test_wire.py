@@ -9,7 +9,7 @@ import socket
 
 import pytest
 
-from .conftest import Cluster
+from .conftest import Cluster, until
 
 
 def test_version_and_discovery(cluster: Cluster) -> None:
@@ -160,3 +160,27 @@ def test_non_loopback_clients_are_refused(cluster: Cluster) -> None:
         assert "only the loopback address" in body["message"]
     finally:
         server.stop()
+
+
+def test_delete_with_propagation_policy_orphan_keeps_what_it_owned(cluster: Cluster) -> None:
+    labels = {"app": "orph"}
+    deploy = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "orph"},
+              "spec": {"replicas": 1, "selector": {"matchLabels": labels},
+                       "template": {"metadata": {"labels": labels}, "spec": {"containers": [
+                           {"name": "web", "image": "localhost:5001/web:1.0.0"}]}}}}
+    base = "/apis/apps/v1/namespaces/demo"
+    code, created = cluster.request("POST", f"{base}/deployments", deploy)
+    assert code == 201, created
+    rs = until(lambda: [r for r in cluster.sb.cluster_objects("ReplicaSet")
+                        if r["metadata"]["name"].startswith("orph-")], why="its ReplicaSet")
+    code, body = cluster.request("DELETE", f"{base}/deployments/orph",
+                                 {"kind": "DeleteOptions", "apiVersion": "v1",
+                                  "propagationPolicy": "Sideways"})
+    assert code == 422 and 'Unsupported value: "Sideways"' in body["message"]
+    code, _ = cluster.request("DELETE", f"{base}/deployments/orph",
+                              {"kind": "DeleteOptions", "apiVersion": "v1",
+                               "propagationPolicy": "Orphan"})
+    assert code == 200
+    assert cluster.live("Deployment", "orph") is None
+    left = cluster.live("ReplicaSet", rs[0]["metadata"]["name"])
+    assert left is not None and not left["metadata"].get("ownerReferences")

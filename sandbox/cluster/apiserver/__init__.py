@@ -153,7 +153,18 @@ class ApiServer:
         if verb == "patch":
             return 200, self._patch(target, query, body or b"", ctype, caller, dry_run, manager)
         if verb == "delete":
-            return 200, self.api.delete(target, caller, dry_run)
+            options = decode(body, ctype) if body and body.strip() else {}
+            if not isinstance(options, dict):
+                raise E.bad_request("the body of a delete is DeleteOptions, an object")
+            policy = query.get("propagationPolicy") or options.get("propagationPolicy") or (
+                "Orphan" if options.get("orphanDependents") else "Background")
+            if policy not in ("Orphan", "Background", "Foreground"):
+                raise E.invalid("DeleteOptions", "", [(
+                    "propagationPolicy", "FieldValueNotSupported",
+                    f'Unsupported value: "{policy}": supported values: "Foreground", '
+                    '"Background", "Orphan"')])
+            dry_run = dry_run or options.get("dryRun") == ["All"]
+            return 200, self.api.delete(target, caller, dry_run, orphan=policy == "Orphan")
         if verb == "deletecollection":
             items = self.api.list(target, query)
             for item in items:

@@ -157,13 +157,16 @@ class Api:
             self.record(caller, verb, target, "")
         return out
 
-    def delete(self, target: Target, caller: Caller, dry_run: bool) -> dict[str, Any]:
+    def delete(self, target: Target, caller: Caller, dry_run: bool,
+               orphan: bool = False) -> dict[str, Any]:
         self.gate(caller, "delete", target)
         with self.cluster.lock:
             live = self.get(target)
             if dry_run:
                 return live
             try:
+                if orphan:
+                    self.cluster.orphan(ref_of(target))
                 self.cluster.delete(ref_of(target))
             except ClusterError as exc:
                 raise E.ApiError(403, "Forbidden", str(exc)) from exc

@@ -176,9 +176,7 @@ class _Handler(BaseHTTPRequestHandler):
         if target.verb == "watch":
             self._watch(app, target, query, caller)
             return
-        body = self._read_body() if method in ("POST", "PUT", "PATCH") else None
-        if method == "DELETE":
-            self._read_body()
+        body = self._read_body() if method in ("POST", "PUT", "PATCH", "DELETE") else None
         code, data = app.handle(target, query, body, caller,
                                 self.headers.get("Content-Type", ""),
                                 self.headers.get("User-Agent", ""))

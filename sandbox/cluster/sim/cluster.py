@@ -195,6 +195,27 @@ class SimCluster:
             self._commit()
             return True
 
+    def orphan(self, ref: ObjRef) -> None:
+        """DeleteOptions' propagationPolicy Orphan: what `ref` owns loses that owner
+        reference, so deleting `ref` next leaves it in place."""
+        with self._lock:
+            obj = self._store.get(ref)
+            if obj is None:
+                return
+            uid = obj["metadata"].get("uid")
+            for child_ref in self._store.children(str(uid)):
+                child = self._store.get(child_ref)
+                if child is None:
+                    continue
+                self._store.unindex(child_ref)
+                meta = child["metadata"]
+                meta["ownerReferences"] = [o for o in meta.get("ownerReferences") or []
+                                           if o.get("uid") != uid]
+                if not meta["ownerReferences"]:
+                    del meta["ownerReferences"]
+                self._store.put(child)
+            self._commit()
+
     def get(self, ref: ObjRef) -> dict[str, Any] | None:
         with self._lock:
             obj = self._store.get(ref)
