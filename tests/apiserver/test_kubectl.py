@@ -191,3 +191,24 @@ def test_logs_follow_previous_and_top(cluster: Cluster) -> None:
     assert top[0].split() == ["NAME", "CPU(cores)", "MEMORY(bytes)"] and len(top) == 5
     nodes = cluster.kubectl("top", "nodes").stdout.splitlines()
     assert nodes[1].split()[0] == "sim-node"
+
+
+def test_events_watch_sees_new_events(cluster: Cluster) -> None:
+    binary = kubectl_binary()
+    assert binary
+    watch = subprocess.Popen([binary, "get", "events", "--watch-only"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)})
+    try:
+        assert watch.stdout is not None
+        # The reconciler's own identity: a scale it makes is no one's drift to record.
+        cluster.kubectl("--context", "sandbox-reconciler", "scale", "deployment", "api",
+                        "--replicas=3")
+        line = ""
+        while "ScalingReplicaSet" not in line:
+            line = watch.stdout.readline()
+            assert line, "the watch ended early"
+        assert "deployment/api" in line.lower()
+    finally:
+        watch.kill()
+        watch.wait()

@@ -72,3 +72,24 @@ def test_kubeconfig_command_writes_the_sandbox_context(cluster: Cluster) -> None
     assert contexts["sandbox"]["user"] == "operator"
     assert contexts["sandbox-reconciler"]["user"] == "reconciler"
     assert config["clusters"][0]["cluster"]["server"].startswith("https://127.0.0.1:")
+
+
+def test_kubeconfig_cli_writes_a_file_kubectl_uses(cluster: Cluster, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    cli = [sys.executable, "-m", "sandbox.cli", "--as", "reviewer"]
+    out = tmp_path / "kc"
+    done = subprocess.run([*cli, "kubeconfig", "-w", str(cluster.sb.root), "-o", str(out)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert f"export KUBECONFIG={out}" in done.stdout
+    assert out.stat().st_mode & 0o077 == 0  # it holds a token
+    who = cluster.kubectl("--kubeconfig", str(out), "annotate", "deployment", "api",
+                          "reviewed=yes", "--overwrite")
+    assert "annotated" in who.stdout
+    edits = [e for e in cluster.sb.events(limit=5000) if e.kind == "cluster.edited"]
+    assert edits[-1].data["user"] == "reviewer"
+    printed = subprocess.run([*cli, "kubeconfig", "--print", "-w", str(cluster.sb.root)],
+                             capture_output=True, text=True, timeout=60)
+    assert printed.returncode == 0 and "current-context: sandbox" in printed.stdout

@@ -303,7 +303,7 @@ class ApiServer:
             return [*events, mark], start
         if rv in ("", "0"):
             with self.cluster.lock:
-                items = self.api.list(target, query) if target.resource.kind != "Event" else []
+                items = self.api.list(target, query)
                 start = self.hub.last
             if target.name:
                 items = [i for i in items if i["metadata"]["name"] == target.name]
@@ -321,6 +321,9 @@ class ApiServer:
         if rv is None:
             return
         r = target.resource
+        if r.kind == "Event":
+            yield from self._follow_events(target, query, deadline, alive)
+            return
         labels = label_selector(query.get("labelSelector"))
         fields = field_selector(query.get("fieldSelector"), r.kind, r.api_version)
         while alive() and time.monotonic() < deadline:
@@ -341,6 +344,20 @@ class ApiServer:
                 sent = True
                 yield event(c.type, with_version(dict(c.obj), r))
             if not sent:
+                yield None
+
+    def _follow_events(self, target: Target, query: dict[str, str], deadline: float,
+                       alive: Callable[[], bool]) -> Iterator[dict[str, Any] | None]:
+        """Events are made from the simulation's history, not stored: a watch on them
+        looks at that history every half second and sends what is new."""
+        seen = {e["metadata"]["name"] for e in self.api.list(target, query)}
+        while alive() and time.monotonic() < deadline and not self.stopped:
+            time.sleep(0.5)
+            fresh = [e for e in self.api.list(target, query) if e["metadata"]["name"] not in seen]
+            for ev in fresh:
+                seen.add(ev["metadata"]["name"])
+                yield event("ADDED", ev)
+            if not fresh:
                 yield None
 
     def bookmark(self, target: Target) -> dict[str, Any]:

@@ -177,6 +177,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._watch(app, target, query, caller)
             return
         body = self._read_body() if method in ("POST", "PUT", "PATCH", "DELETE") else None
+        if (method == "GET" and TABLE in self.headers.get("Accept", "")
+                and target.verb == "list" and not target.resource.group.startswith("metrics.")):
+            quick = app.api.table(target, query, lambda: app.hub.last,
+                                  query.get("includeObject", "Metadata"))
+            if quick is not None:
+                self._json(200, quick)
+                return
         code, data = app.handle(target, query, body, caller,
                                 self.headers.get("Content-Type", ""),
                                 self.headers.get("User-Agent", ""))

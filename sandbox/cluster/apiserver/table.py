@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sandbox.cluster import kubectl_format as fmt
+from sandbox.cluster.sim.store import clone
 
 Col = tuple[str, str, int]  # name, type, priority (1: only with -o wide)
 Cells = Callable[[dict[str, Any], float], list[Any]]
@@ -107,12 +108,13 @@ def columns_of(kind: str) -> list[Col]:
 
 
 def _row_object(obj: dict[str, Any], include: str) -> dict[str, Any] | None:
+    # Copies: the rows may be built from the live objects, under the cluster's lock.
     if include == "None":
         return None
     if include == "Object":
-        return obj
+        return clone(obj)
     return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-            "metadata": obj.get("metadata") or {}}
+            "metadata": clone(obj.get("metadata") or {})}
 
 
 def table(objects: list[dict[str, Any]], kind: str, now: float, rv: str, *,
