@@ -161,10 +161,12 @@ class Engine:
         self.gitserver = self._start_git_server()
         from .cluster.apiserver.glue import start_for
 
-        self.apiserver = start_for(self)
         try:
+            self.apiserver = start_for(self)
             repair.repair_on_start(self.ws, self.bus, self.prs)
         except Exception:
+            if self.apiserver is not None:
+                self.apiserver.stop()
             self.gitserver.stop()
             self.lock.release()
             raise
