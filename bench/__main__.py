@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 from . import (
+    apiserver,
     badinput,
     bounds,
     checks,
@@ -30,7 +31,8 @@ SECTIONS = {"startup": startup.run, "loop": loop.run, "generate": generate.run,
             "reconcile": reconcile.run, "sim": sim.run, "persist": persist.run,
             "badinput": badinput.run, "bounds": bounds.run,
             "checks": checks.run, "tui": tui.run, "metrics": metrics.run,
-            "scale": scale.run, "idle": idle.run, "mixed": mixed.run}
+            "scale": scale.run, "idle": idle.run, "mixed": mixed.run,
+            "apiserver": apiserver.run}
 # Sections with a smaller `--quick` form (CI): the ladder at 1,000 services only, the
 # drift trend over fewer merges.
 QUICK_SECTIONS = {"ladder": ladder.run, "merges": merges.run}

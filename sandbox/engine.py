@@ -132,6 +132,7 @@ class Engine:
         self._threads: list[threading.Thread] = []
         self._observer: Any = None
         self.gitserver: GitServer | None = None
+        self.apiserver: Any = None  # the Kubernetes API in front of a simulated cluster
         self._tracker: DeploymentTracker | None = None
         self._last_resync = self.clock.now()
         self._drift_due = 0.0
@@ -163,9 +164,14 @@ class Engine:
         self._tracker = DeploymentTracker(self.ws.store, self.bus)
         self._started = True
         self.gitserver = self._start_git_server()
+        from .cluster.apiserver.glue import start_for
+
         try:
+            self.apiserver = start_for(self)
             repair.repair_on_start(self.ws, self.bus, self.prs)
         except Exception:
+            if self.apiserver is not None:
+                self.apiserver.stop()
             self.gitserver.stop()
             self.lock.release()
             raise
@@ -215,6 +221,8 @@ class Engine:
             self._tracker.close()
         if self.gitserver is not None:
             self.gitserver.stop()
+        if self.apiserver is not None:
+            self.apiserver.stop()
         try:
             if self.health and self.fatal is None:
                 self.write_snapshots()  # what the CLI shows while no engine runs

@@ -135,6 +135,7 @@ class ClusterView:
         from .pipelines import enqueue, job_row
 
         params["action"] = action
+        params.setdefault("user", self.user.name)  # whom the API server's audit names
         try:
             if self.engine is not None:
                 return clusterops.perform(self.engine, params)

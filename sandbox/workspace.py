@@ -56,7 +56,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "metrics_retention_seconds": (60, 31_536_000),
 }
 _CHOICES = {"cluster": ("sim", "kind"), "failure_policy": ("atomic", "partial"),
-            "public_images": PUBLIC_IMAGES}
+            "public_images": PUBLIC_IMAGES, "direct_changes": ("allow", "audit", "deny")}
 _VERSION = re.compile(r"^\d{1,3}\.\d{1,3}\.\d{1,3}$")
 
 
@@ -88,6 +88,9 @@ class Settings:
     # Metrics over time (sandbox/metrics.py), in simulated seconds.
     metrics_interval_seconds: float = 15.0
     metrics_retention_seconds: float = 21_600.0
+    # What a person's direct write to the cluster (kubectl, cluster scale...) meets: allow
+    # (drift), audit (drift + who did what in the event log), deny (403, use a PR).
+    direct_changes: str = "audit"
 
     def with_value(self, key: str, text: str) -> Settings:
         """A copy with one setting parsed from text; ValueError says what is allowed."""

@@ -65,6 +65,7 @@ class SimCluster:
         self.seed = seed
         self.max_replicas = max_replicas
         self._lock = threading.RLock()
+        self.lock = self._lock  # the API server's check-then-write holds it across calls
         self._store = Store(seed)
         self._ctx = Ctx(self._store, Timers(), random.Random(seed), resolve_image,
                         now=clock.now(), max_pods=max_pods)
@@ -201,6 +202,27 @@ class SimCluster:
             self._commit()
             return True
 
+    def orphan(self, ref: ObjRef) -> None:
+        """DeleteOptions' propagationPolicy Orphan: what `ref` owns loses that owner
+        reference, so deleting `ref` next leaves it in place."""
+        with self._lock:
+            obj = self._store.get(ref)
+            if obj is None:
+                return
+            uid = obj["metadata"].get("uid")
+            for child_ref in self._store.children(str(uid)):
+                child = self._store.get(child_ref)
+                if child is None:
+                    continue
+                self._store.unindex(child_ref)
+                meta = child["metadata"]
+                meta["ownerReferences"] = [o for o in meta.get("ownerReferences") or []
+                                           if o.get("uid") != uid]
+                if not meta["ownerReferences"]:
+                    del meta["ownerReferences"]
+                self._store.put(child)
+            self._commit()
+
     def get(self, ref: ObjRef) -> dict[str, Any] | None:
         with self._lock:
             obj = self._store.get(ref)
@@ -232,6 +254,13 @@ class SimCluster:
             self._commit()
             events, self._ctx.events = self._ctx.events, []
             return events
+
+    def listen(self, listener: Callable[[str, dict[str, Any]], None] | None) -> int:
+        """Tell `listener` of every write from now on (the API server's watch feed);
+        returns the resourceVersion it starts after."""
+        with self._lock:
+            self._store.listener = listener
+            return self._store._rv
 
     # -- direct edits (drift) ---------------------------------------------------------
 
@@ -404,7 +433,7 @@ class SimCluster:
         ctx = self._ctx
         old_spec_obj = clone(existing.get("spec"))
         old_spec = canonical(old_spec_obj)
-        self._store.remove(ref)  # unindex its owner references before they change
+        self._store.unindex(ref)  # its owner references may change
         for key in [k for k in existing if k not in ("metadata", "status")]:
             if key not in desired:
                 del existing[key]

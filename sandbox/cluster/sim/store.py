@@ -11,7 +11,7 @@ import functools
 import heapq
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -133,13 +133,16 @@ class Store:
         self._seed = seed & 0xFFFFFFFF
         # Objects written or removed since the journal last took them (see persist.py).
         self.changed: set[ObjRef] = set()
+        # Told of every write ("ADDED", "MODIFIED", "DELETED") as it happens, under the
+        # cluster's lock: the API server's watch feed. It must copy what it keeps.
+        self.listener: Callable[[str, dict[str, Any]], None] | None = None
 
     def new_uid(self) -> str:
         # Counter-based so that the same seed and calls give the same snapshot.
         self._uids += 1
         return f"{self._seed:08x}-5a4d-4000-8000-{self._uids:012x}"
 
-    def touch(self, obj: dict[str, Any]) -> None:
+    def touch(self, obj: dict[str, Any], event: str = "MODIFIED") -> None:
         self._rv += 1
         meta = obj["metadata"]
         meta["resourceVersion"] = str(self._rv)
@@ -151,6 +154,8 @@ class Store:
             self.labels.add(ref, meta.get("labels"))
         for watch in self._watches:
             watch.note(ref)
+        if self.listener is not None:
+            self.listener(event, obj)
 
     def watch(self, limit: int = 50_000, kinds: frozenset[str] | None = None) -> Watch:
         """A watch on the objects of these kinds (None: all), as an informer holds."""
@@ -204,8 +209,14 @@ class Store:
         for owner in meta.get("ownerReferences") or []:
             if owner.get("uid"):
                 self._children.setdefault(owner["uid"], set()).add(ref)
-        self.touch(obj)
+        self.touch(obj, "ADDED" if old is None else "MODIFIED")
         return ref
+
+    def unindex(self, ref: ObjRef) -> None:
+        """Forget an object's owner references before they are edited in place."""
+        obj = self.get(ref)
+        if obj is not None:
+            self._unindex(ref, obj)
 
     def remove(self, ref: ObjRef) -> dict[str, Any] | None:
         obj = self._by_kind.get(ref.kind, {}).pop(ref, None)
@@ -217,6 +228,11 @@ class Store:
                 watch.note(ref)
             self._unindex(ref, obj)
             self._by_uid.pop(obj["metadata"].get("uid", ""), None)
+            if self.listener is not None:
+                # A deletion is a write too: watchers see it at a version of its own.
+                self._rv += 1
+                obj["metadata"]["resourceVersion"] = str(self._rv)
+                self.listener("DELETED", obj)
         return obj
 
     def _unindex(self, ref: ObjRef, obj: dict[str, Any]) -> None:
