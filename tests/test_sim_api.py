@@ -108,8 +108,9 @@ def test_dry_run_validates_and_changes_nothing() -> None:
     assert actions == [("configured", "Deployment/web"), ("created", "Namespace/shop"),
                        ("created", "Deployment/cart"), ("invalid", "Deployment/lost"),
                        ("invalid", "Deployment/bad"), ("invalid", "Deployment/noimage"),
-                       ("invalid", "ConfigMap/"), ("created", "Widget/w")]
+                       ("invalid", "ConfigMap/"), ("invalid", "Widget/w")]
     errors = [r.error for r in results if r.action == "invalid"]
+    assert errors[4] == 'no matches for kind "Widget" in version "example.com/v1"'  # no CRD
     assert 'namespaces "nowhere" not found' in errors[0]
     assert "selector" in errors[1]
     assert "image" in errors[2]
@@ -117,14 +118,15 @@ def test_dry_run_validates_and_changes_nothing() -> None:
     assert json.dumps(cluster.snapshot(), sort_keys=True) == before
 
 
-def test_generic_kinds_are_stored_as_given() -> None:
+def test_kinds_without_a_controller_are_stored_as_given() -> None:
     _, cluster = make()
-    widget = {"apiVersion": "example.com/v1", "kind": "Widget",
-              "metadata": {"name": "w", "namespace": "default"}, "spec": {"size": 3}}
-    assert cluster.apply([widget])[0].action == "created"
-    stored = cluster.get(ObjRef("Widget", "w", "default"))
-    assert stored is not None and stored["spec"] == {"size": 3}
-    assert cluster.apply([widget])[0].action == "unchanged"
+    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+            "metadata": {"name": "r", "namespace": "default"},
+            "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]}
+    assert cluster.apply([role])[0].action == "created"
+    stored = cluster.get(ObjRef("Role", "r", "default"))
+    assert stored is not None and stored["rules"] == role["rules"]
+    assert cluster.apply([role])[0].action == "unchanged"
 
 
 def test_secret_string_data_is_stored_base64_and_stays_unchanged() -> None:

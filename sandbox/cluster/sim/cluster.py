@@ -18,7 +18,9 @@ from typing import Any
 from sandbox import limits
 from sandbox.clock import Clock
 from sandbox.cluster.base import ApplyResult, ClusterError, ClusterEvent, ObjRef
+from sandbox.cluster.discovery import DEFAULT_VERSION, Discovery
 from sandbox.cluster.sim.context import Ctx
+from sandbox.cluster.sim.crds import CRD_KIND, CrdRegistry, batch_order
 from sandbox.cluster.sim.deployments import DeploymentController
 from sandbox.cluster.sim.persist import Delta, Journal, Saved, restore
 from sandbox.cluster.sim.pods import Kubelet
@@ -49,7 +51,8 @@ class SimCluster:
 
     def __init__(self, clock: Clock, resolve_image: Callable[[str], ImageProfile | None],
                  seed: int = 0, *, max_replicas: int = limits.DEFAULT_MAX_REPLICAS,
-                 max_pods: int = limits.DEFAULT_MAX_PODS) -> None:
+                 max_pods: int = limits.DEFAULT_MAX_PODS,
+                 kubernetes_version: str = DEFAULT_VERSION) -> None:
         self.clock = clock
         self.seed = seed
         self.max_replicas = max_replicas
@@ -62,6 +65,9 @@ class SimCluster:
         self._dc = DeploymentController(self._ctx, self._rsc)
         self._eps = EndpointsController(self._ctx, self._kubelet)
         self._traffic = Traffic(seed)
+        # What this API server serves: the version's built-in kinds and its CRDs' kinds.
+        self.discovery = Discovery(kubernetes_version)
+        self._crds = CrdRegistry(self.discovery)
         for ns in PROTECTED_NAMESPACES:
             self._create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
         self._journal: Journal | None = None
@@ -113,9 +119,15 @@ class SimCluster:
                 return [ApplyResult(ObjRef.of(o) if isinstance(o, dict) else ObjRef("", ""),
                                     "invalid", error) for o in objects]
             pods = len(self._kubelet.pods)
-            for obj in objects:
+            # CRDs, then Namespaces, then the rest, as Flux orders one apply; a dry run
+            # sees the batch's CRDs as established, as the real apply will have them.
+            order = batch_order(objects)
+            self._crds.stage(objects if dry_run else [])
+            for obj in [objects[i] for i in order]:
                 ref = ObjRef.of(obj) if isinstance(obj, dict) else ObjRef("", "")
                 error = validate(obj, namespaces, self.max_replicas)
+                if not error or self._crds.serves(obj):  # a CRD's schema speaks first
+                    error = self._crds.review(obj, self._store.get(ref)) or error
                 if not error and ref.kind == "Pod" and self._store.get(ref) is None:
                     pods += 1
                     if pods > self._ctx.max_pods:
@@ -124,7 +136,7 @@ class SimCluster:
                 if error:
                     results.append(ApplyResult(ref, "invalid", error))
                     continue
-                desired = _normalize(obj, ref)
+                desired = self._crds.shape(_normalize(obj, ref))
                 existing = self._store.get(ref)
                 if existing is None:
                     action = "created"
@@ -137,6 +149,8 @@ class SimCluster:
                 elif not dry_run and action == "configured" and existing is not None:
                     self._update(ref, existing, desired)
                 results.append(ApplyResult(ref, action))
+            self._crds.stage([])
+            results = [r for _, r in sorted(zip(order, results, strict=True))]
             if not dry_run:
                 self._finish()
             self._commit()
@@ -153,6 +167,11 @@ class SimCluster:
             if ref.kind == "Namespace":
                 for child in self._store.in_namespace(ref.name):
                     self._remove(child, graceful=False)
+                self._store.remove(ref)
+            elif ref.kind == CRD_KIND:  # its custom resources go with it
+                for child in self._crds.instances(ref.name, self._store):
+                    self._remove(child, graceful=False)
+                self._crds.forget(ref.name)
                 self._store.remove(ref)
             else:
                 self._remove(ref, graceful=True)
@@ -322,6 +341,8 @@ class SimCluster:
         elif ref.kind == "Service":
             self._eps.admit(obj)
             ctx.dirty_svc.add(ref)
+        elif ref.kind == CRD_KIND:
+            self._crds.establish(obj, ctx.stamp())
         self._store.put(obj)
 
     def _update(self, ref: ObjRef, existing: dict[str, Any], desired: dict[str, Any]) -> None:
@@ -346,6 +367,8 @@ class SimCluster:
             meta["ownerReferences"] = new_meta["ownerReferences"]
         if canonical(existing.get("spec")) != old_spec:
             meta["generation"] = meta.get("generation", 1) + 1
+        if ref.kind == CRD_KIND:
+            self._crds.establish(existing, ctx.stamp())
         self._store.put(existing)
         if ref.kind == "Deployment":
             ctx.dirty_deploy.add(ref)
