@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import clusterops, repair
 from .cluster.base import ClusterEvent, resolve_kind
+from .clusterfollow import JournalFollower, ListFollower
 from .facade_waits import SandboxError
 
 if TYPE_CHECKING:
@@ -63,6 +64,14 @@ class ClusterView:
         if kind:
             objects = [o for o in objects if o.get("kind") == kind]
         return objects
+
+    def follow_cluster(self) -> JournalFollower | ListFollower:
+        """A follower whose `poll()` gives what changed in the cluster since its last
+        poll, read from the workspace (whichever process runs the engine): cheap enough
+        to call every half second at thousands of objects."""
+        if self.ws.settings.cluster == "sim":
+            return JournalFollower(self.ws, self.engine_running)
+        return ListFollower(self.cluster_objects)
 
     def health(self) -> dict[str, Any]:
         if self.engine is not None:

@@ -119,6 +119,11 @@ def _all_builtin() -> tuple[Resource, ...]:
     return tuple(found)
 
 
+@functools.cache
+def _builtin_groups() -> frozenset[str]:
+    return frozenset(r.group for r in _all_builtin())
+
+
 def data_provenance() -> dict[str, Any]:
     raw: dict[str, Any] = json.loads(DATA.read_text("utf-8"))
     return raw["provenance"]
@@ -178,6 +183,10 @@ class Discovery:
 
     def known_group_version(self, api_version: str) -> bool:
         return api_version in self._group_versions
+
+    def builtin_group(self, group: str) -> bool:
+        """A group Kubernetes itself defines (in any version), as opposed to a CRD's."""
+        return group in _builtin_groups()
 
     def resolve_name(self, name: str) -> list[Resource]:
         """Resources a kubectl name means, best first: plural, singular, short name or
@@ -255,6 +264,19 @@ class Discovery:
 
     def registered(self) -> list[Resource]:
         return list(self._custom.values())
+
+    def with_crds(self, objects: list[Any]) -> Discovery:
+        """This view plus the CRDs among ``objects`` (a batch about to apply, where CRDs
+        go first); itself when there are none. The copy leaves this one unchanged."""
+        crds = [o for o in objects if isinstance(o, dict)
+                and o.get("kind") == "CustomResourceDefinition"]
+        if not crds:
+            return self
+        view = Discovery(self.kubernetes_version)
+        view.register(self.registered())
+        for crd in crds:
+            view.register(resources_from_crd(crd))
+        return view
 
     # --- indexes ---------------------------------------------------------------
     def _rebuild(self) -> None:

@@ -13,15 +13,17 @@ import base64
 import random
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from sandbox import limits
 from sandbox.clock import Clock
 from sandbox.cluster.base import ApplyResult, ClusterError, ClusterEvent, ObjRef
 from sandbox.cluster.discovery import DEFAULT_VERSION, Discovery
+from sandbox.cluster.lists import unpack_all
 from sandbox.cluster.sim.context import Ctx
 from sandbox.cluster.sim.crds import CRD_KIND, CrdRegistry, batch_order
 from sandbox.cluster.sim.deployments import DeploymentController
+from sandbox.cluster.sim.immutable import immutable_problem
 from sandbox.cluster.sim.persist import Delta, Journal, Saved, restore
 from sandbox.cluster.sim.pods import Kubelet
 from sandbox.cluster.sim.replicasets import ReplicaSetController
@@ -39,6 +41,8 @@ from sandbox.cluster.sim.traffic import Endpoint, Traffic
 from sandbox.cluster.sim.validate import validate
 from sandbox.registry import ImageProfile
 
+T = TypeVar("T")
+
 # Spec fields the API server fills in; an apply that leaves them out does not change them.
 SERVER_FIELDS = {"Service": ("clusterIP", "clusterIPs", "type"),
                  "Pod": ("nodeName", "restartPolicy")}
@@ -54,6 +58,9 @@ class SimCluster:
                  max_pods: int = limits.DEFAULT_MAX_PODS,
                  kubernetes_version: str = DEFAULT_VERSION) -> None:
         self.clock = clock
+        # What this API server serves: the version's built-in resources, plus the kinds
+        # of the CRDs it established (crds.py registers them); apply refuses the rest.
+        self.discovery = Discovery(kubernetes_version)
         self.seed = seed
         self.max_replicas = max_replicas
         self._lock = threading.RLock()
@@ -65,8 +72,6 @@ class SimCluster:
         self._dc = DeploymentController(self._ctx, self._rsc)
         self._eps = EndpointsController(self._ctx, self._kubelet)
         self._traffic = Traffic(seed)
-        # What this API server serves: the version's built-in kinds and its CRDs' kinds.
-        self.discovery = Discovery(kubernetes_version)
         self._crds = CrdRegistry(self.discovery)
         for ns in PROTECTED_NAMESPACES:
             self._create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
@@ -106,6 +111,7 @@ class SimCluster:
     # -- ClusterBackend ---------------------------------------------------------------
 
     def apply(self, objects: list[dict[str, Any]], dry_run: bool = False) -> list[ApplyResult]:
+        objects = unpack_all(objects)  # one result per item of a `kind: List`, as kubectl
         with self._lock:
             self._advance()
             namespaces = {r.name for r in self._store.of_kind("Namespace")}
@@ -120,12 +126,12 @@ class SimCluster:
                                     "invalid", error) for o in objects]
             pods = len(self._kubelet.pods)
             # CRDs, then Namespaces, then the rest, as Flux orders one apply; a dry run
-            # sees the batch's CRDs as established, as the real apply will have them.
+            # sees the batch's valid CRDs as established, as the real apply will have them.
             order = batch_order(objects)
             self._crds.stage(objects if dry_run else [])
             for obj in [objects[i] for i in order]:
                 ref = ObjRef.of(obj) if isinstance(obj, dict) else ObjRef("", "")
-                error = validate(obj, namespaces, self.max_replicas)
+                error = validate(obj, namespaces, self.max_replicas, self.discovery)
                 if not error or self._crds.serves(obj):  # a CRD's schema speaks first
                     error = self._crds.review(obj, self._store.get(ref)) or error
                 if not error and ref.kind == "Pod" and self._store.get(ref) is None:
@@ -144,6 +150,11 @@ class SimCluster:
                     action = "unchanged"
                 else:
                     action = "configured"
+                    # Refused as the API server refuses it: the dry run says so too.
+                    refused = immutable_problem(existing, desired)
+                    if refused:
+                        results.append(ApplyResult(ref, "invalid", refused))
+                        continue
                 if not dry_run and action == "created":
                     self._create(desired)
                 elif not dry_run and action == "configured" and existing is not None:
@@ -197,6 +208,12 @@ class SimCluster:
                         continue
                     out.append(clone(obj))
             return out
+
+    def inspect(self, fn: Callable[[Callable[[str], list[dict[str, Any]]]], T]) -> T:
+        """fn(read) under the cluster's lock, where read(kind) gives the live objects of a
+        kind without copying them: for samplers that only read and keep nothing."""
+        with self._lock:
+            return fn(lambda kind: list(self._store.of_kind(kind).values()))
 
     def step(self) -> list[ClusterEvent]:
         with self._lock:

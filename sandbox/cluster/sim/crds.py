@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.cluster.discovery import Discovery, no_match, resources_from_crd
+from sandbox.cluster.discovery import Discovery, resources_from_crd
 from sandbox.cluster.sim.schema import (
     FieldError,
     GoLiteral,
@@ -245,12 +245,6 @@ class CrdRegistry:
         self._crds: dict[str, Crd] = {}
         self._staged: list[str] = []
 
-    def __contains__(self, name: str) -> bool:
-        return name in self._crds
-
-    def all(self) -> list[Crd]:
-        return [self._crds[n] for n in sorted(self._crds)]
-
     def find(self, api_version: str, kind: str) -> tuple[Crd, Version] | None:
         """The CRD and version serving this apiVersion and kind, if one does."""
         group, _, version = api_version.rpartition("/")
@@ -264,14 +258,6 @@ class CrdRegistry:
         """Whether `obj` is a custom resource of an established CRD's served version."""
         return isinstance(obj, dict) and self.find(str(obj.get("apiVersion", "")),
                                                    str(obj.get("kind", ""))) is not None
-
-    def kind(self, kind: str) -> Crd | None:
-        return next((c for c in self._crds.values() if c.kind == kind), None)
-
-    def namespaced(self, kind: str) -> bool | None:
-        """Scope of a custom kind; None when no CRD defines it."""
-        crd = self.kind(kind)
-        return None if crd is None else crd.namespaced
 
     def establish(self, obj: dict[str, Any], now: str) -> None:
         """The naming and establishing controllers: accept the names unless another CRD
@@ -322,9 +308,8 @@ class CrdRegistry:
     def stage(self, objects: list[Any]) -> None:
         """For a dry run: the batch's own valid CRDs count as established while it is
         checked (the real apply creates them first). Whatever was staged before goes."""
-        for name in self._staged:
+        for name in list(self._staged):
             self.forget(name)
-        self._staged = []
         for obj in objects:
             if (isinstance(obj, dict) and obj.get("kind") == CRD_KIND
                     and not _problems(obj, None)):
@@ -358,16 +343,10 @@ class CrdRegistry:
 
     def admit(self, obj: dict[str, Any]) -> str | None:
         """Prune, default and validate a custom resource in place against its version's
-        schema; None when accepted (or when no CRD defines its kind: not ours to judge)."""
-        api_version, kind = str(obj.get("apiVersion", "")), str(obj.get("kind", ""))
-        found = self.find(api_version, kind)
+        schema; None when accepted (or when no established CRD serves it)."""
+        # A kind or version no CRD serves is discovery's to refuse (validate.py).
+        found = self.find(str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
         if found is None:
-            group = api_version.rpartition("/")[0]
-            if any(c.group == group and c.kind == kind for c in self._crds.values()):
-                # Its CRD is there but does not serve this version: no such resource.
-                return no_match(api_version, kind)
-            if self.discovery is not None and self.discovery.lookup(api_version, kind) is None:
-                return no_match(api_version, kind)  # no CRD, and not a built-in kind
             return None
         crd, version = found
         _, errs = admit(obj, version.schema)
