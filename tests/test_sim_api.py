@@ -111,6 +111,7 @@ def test_dry_run_validates_and_changes_nothing() -> None:
                        ("invalid", "Deployment/bad"), ("invalid", "Deployment/noimage"),
                        ("invalid", "ConfigMap/"), ("invalid", "Widget/w")]
     errors = [r.error for r in results if r.action == "invalid"]
+    assert errors[4].startswith('no matches for kind "Widget" in version "example.com/v1"')
     assert 'namespaces "nowhere" not found' in errors[0]
     assert "selector" in errors[1]
     assert "image" in errors[2]

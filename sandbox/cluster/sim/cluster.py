@@ -18,9 +18,10 @@ from typing import Any, TypeVar
 from sandbox import limits
 from sandbox.clock import Clock
 from sandbox.cluster.base import ApplyResult, ClusterError, ClusterEvent, ObjRef
-from sandbox.cluster.discovery import DEFAULT_VERSION, Discovery, resources_from_crd
+from sandbox.cluster.discovery import DEFAULT_VERSION, Discovery
 from sandbox.cluster.lists import unpack_all
 from sandbox.cluster.sim.context import Ctx
+from sandbox.cluster.sim.crds import CRD_KIND, CrdRegistry, batch_order
 from sandbox.cluster.sim.deployments import DeploymentController
 from sandbox.cluster.sim.immutable import immutable_problem
 from sandbox.cluster.sim.ingress import IngressController
@@ -60,7 +61,7 @@ class SimCluster:
                  kubernetes_version: str = DEFAULT_VERSION) -> None:
         self.clock = clock
         # What this API server serves: the version's built-in resources, plus the kinds
-        # of the CRDs it learns (registered here); apply refuses everything else.
+        # of the CRDs it established (crds.py registers them); apply refuses the rest.
         self.discovery = Discovery(kubernetes_version)
         self.seed = seed
         self.max_replicas = max_replicas
@@ -76,22 +77,12 @@ class SimCluster:
         self._eps.before_change = self._before_endpoints_change
         self._ingress = IngressController(self._ctx)
         self._traffic = Traffic(seed)
+        self._crds = CrdRegistry(self.discovery)
         for ns in PROTECTED_NAMESPACES:
             self._create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
         self._journal: Journal | None = None
         self._restored = False
         self._sink: Callable[[Delta], None] | None = None
-
-    # -- API discovery: what the CRDs it holds add to the built-in resources ------------
-
-    def learn_crd(self, crd: dict[str, Any]) -> None:
-        """Serve a CRD's kinds from now on (what it served before is replaced)."""
-        self.forget_crd(crd)
-        self.discovery.register(resources_from_crd(crd))
-
-    def forget_crd(self, crd: dict[str, Any]) -> None:
-        for res in {(r.group, r.kind) for r in resources_from_crd(crd)}:
-            self.discovery.unregister(*res)
 
     # -- persistence (persist.py) -----------------------------------------------------
 
@@ -103,8 +94,6 @@ class SimCluster:
             for sref in sorted(self._store.of_kind("Service")):
                 self._serve(sref)
             self._restored = True
-            for crd in list(self._store.of_kind("CustomResourceDefinition").values()):
-                self.learn_crd(crd)
 
     def journal_to(self, sink: Callable[[Delta], None]) -> None:
         """From now on hand every change to `sink`, inside the call that made it. A
@@ -144,11 +133,15 @@ class SimCluster:
                 return [ApplyResult(ObjRef.of(o) if isinstance(o, dict) else ObjRef("", ""),
                                     "invalid", error) for o in objects]
             pods = len(self._kubelet.pods)
-            # A dry run sees the batch's CRDs as served: they apply first.
-            served = self.discovery.with_crds(objects) if dry_run else self.discovery
-            for obj in objects:
+            # CRDs, then Namespaces, then the rest, as Flux orders one apply; a dry run
+            # sees the batch's valid CRDs as established, as the real apply will have them.
+            order = batch_order(objects)
+            self._crds.stage(objects if dry_run else [])
+            for obj in [objects[i] for i in order]:
                 ref = ObjRef.of(obj) if isinstance(obj, dict) else ObjRef("", "")
-                error = validate(obj, namespaces, self.max_replicas, served)
+                error = validate(obj, namespaces, self.max_replicas, self.discovery)
+                if not error or self._crds.serves(obj):  # a CRD's schema speaks first
+                    error = self._crds.review(obj, self._store.get(ref)) or error
                 if not error and ref.kind == "Pod" and self._store.get(ref) is None:
                     pods += 1
                     if pods > self._ctx.max_pods:
@@ -157,7 +150,7 @@ class SimCluster:
                 if error:
                     results.append(ApplyResult(ref, "invalid", error))
                     continue
-                desired = _normalize(obj, ref)
+                desired = self._crds.shape(_normalize(obj, ref))
                 existing = self._store.get(ref)
                 if existing is None:
                     action = "created"
@@ -174,9 +167,9 @@ class SimCluster:
                     self._create(desired)
                 elif not dry_run and action == "configured" and existing is not None:
                     self._update(ref, existing, desired)
-                if not dry_run and ref.kind == "CustomResourceDefinition":
-                    self.learn_crd(desired)
                 results.append(ApplyResult(ref, action))
+            self._crds.stage([])
+            results = [r for _, r in sorted(zip(order, results, strict=True))]
             if not dry_run:
                 self._finish()
             self._commit()
@@ -194,9 +187,12 @@ class SimCluster:
                 for child in self._store.in_namespace(ref.name):
                     self._remove(child, graceful=False)
                 self._store.remove(ref)
+            elif ref.kind == CRD_KIND:  # its custom resources go with it
+                for child in self._crds.instances(ref.name, self._store):
+                    self._remove(child, graceful=False)
+                self._crds.forget(ref.name)
+                self._store.remove(ref)
             else:
-                if ref.kind == "CustomResourceDefinition":
-                    self.forget_crd(self._store.get(ref) or {})
                 self._remove(ref, graceful=True)
             self._finish()
             self._commit()
@@ -427,6 +423,8 @@ class SimCluster:
         elif ref.kind == "Service":
             self._eps.admit(obj)
             ctx.dirty_svc.add(ref)
+        elif ref.kind == CRD_KIND:
+            self._crds.establish(obj, ctx.stamp())
         self._store.put(obj)
 
     def _update(self, ref: ObjRef, existing: dict[str, Any], desired: dict[str, Any]) -> None:
@@ -454,6 +452,8 @@ class SimCluster:
             meta["ownerReferences"] = new_meta["ownerReferences"]
         if canonical(existing.get("spec")) != old_spec:
             meta["generation"] = meta.get("generation", 1) + 1
+        if ref.kind == CRD_KIND:
+            self._crds.establish(existing, ctx.stamp())
         self._store.put(existing)
         if ref.kind == "Deployment":
             ctx.dirty_deploy.add(ref)

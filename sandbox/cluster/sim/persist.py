@@ -169,6 +169,8 @@ def restore(sim: SimCluster, saved: Saved) -> None:
             ctx.dirty_deploy.add(ref)  # controllers look once: a restart converges
         elif ref.kind == "ReplicaSet":
             ctx.dirty_rs.add(ref)
+    # The cluster serves again the kinds its stored CRDs had established.
+    sim._crds.restore(store.of_kind("CustomResourceDefinition").values())
     for at, what, ref, gen in sorted(timers, key=lambda t: (t[0], t[2], t[1])):
         ctx.timers.push(at, what, ref, gen)
     ctx.now = float(state["now"])
