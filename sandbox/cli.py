@@ -31,9 +31,10 @@ from typing import TYPE_CHECKING, Any
 
 from .cli_common import dump, open_sandbox, short
 from .cli_errors import CliError, one_line, run
+from .cli_metrics import cmd_metrics
 from .cli_output import print_pr, print_prs, print_status, print_sync, print_table
 from .cli_parser import build_parser
-from .cli_users import cmd_clone, cmd_user, cmd_whoami
+from .cli_users import cmd_clone, cmd_kubeconfig, cmd_user, cmd_whoami
 from .safetext import shown
 
 if TYPE_CHECKING:
@@ -217,7 +218,7 @@ def cmd_image(args: argparse.Namespace) -> int:
         else:
             print_table(["IMAGE", "PROFILE"], [[i.ref, i.profile.name] for i in images])
         return 0
-    image = sb.push_image(args.service, args.tag, args.profile)
+    image = sb.push_image(args.service, args.tag, args.profile, force=args.force)
     print(f"pushed {image.ref} (profile {image.profile.name})")
     if args.wait is None:
         return 0
@@ -284,11 +285,10 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     if not objects and not sb.engine_running():
         print("no cluster state yet: start the engine with 'gitops-sandbox up'",
               file=sys.stderr)
-    from .cluster.base import resolve_kind
     from .cluster.kubectl_format import format_table
 
     now = float(sb.cluster_snapshot().get("now", 0.0))
-    print(format_table(objects, resolve_kind(args.kind), now))
+    print(format_table(objects, sb.kind_named(args.kind) if args.kind else None, now))
     return 0
 
 
@@ -325,7 +325,8 @@ def cmd_settings(args: argparse.Namespace) -> int:
         return 0
     sb.update_setting(args.key, args.value)
     print(f"{args.key} = {getattr(sb.settings, args.key)}"
-          + ("; restart the engine to apply it" if sb.engine_running() else ""))
+          + ("; restart the engine to apply it" if sb.engine_running()
+             and args.key != "direct_changes" else ""))  # the API server rereads that one
     return 0
 
 
@@ -442,7 +443,8 @@ HANDLERS = {"init": cmd_init, "tui": cmd_tui, "up": cmd_up, "status": cmd_status
             "image": cmd_image, "revert": cmd_revert, "cluster": cmd_cluster,
             "events": cmd_events, "generate": cmd_generate, "sync": cmd_sync,
             "settings": cmd_settings, "hld": cmd_hld, "scenario": cmd_scenario,
-            "jobs": cmd_jobs, "user": cmd_user, "whoami": cmd_whoami, "clone": cmd_clone}
+            "jobs": cmd_jobs, "user": cmd_user, "whoami": cmd_whoami, "clone": cmd_clone,
+            "metrics": cmd_metrics, "kubeconfig": cmd_kubeconfig}
 
 
 def dispatch(args: argparse.Namespace) -> int:

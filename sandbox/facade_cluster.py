@@ -14,6 +14,7 @@ from .clusterfollow import JournalFollower, ListFollower
 from .facade_waits import SandboxError
 
 if TYPE_CHECKING:
+    from .cluster.discovery import Discovery
     from .engine import Engine
     from .workspace import Workspace
 
@@ -40,9 +41,35 @@ class ClusterView:
         snap = self.ws.store.get_snapshot("cluster")
         return snap[1] if snap else {"objects": []}
 
+    def discovery(self) -> Discovery:
+        """API discovery of the cluster: the chosen Kubernetes version's resources plus the
+        CRDs the cluster holds (the running engine's own view when it is in this process)."""
+        from .cluster import discovery
+
+        if self.engine is not None:
+            return clusterops.engine_discovery(self.engine)
+        found = discovery.Discovery(self.ws.settings.kubernetes_version)
+        for obj in self.cluster_snapshot().get("objects", []):
+            if obj.get("kind") == "CustomResourceDefinition":
+                found.register(discovery.resources_from_crd(obj))
+        return found
+
+    def discovery_for(self, name: str) -> Discovery:
+        """The discovery that knows ``name``: the built-in resources when one answers to
+        it (no snapshot read for the common case), else the cluster's, CRDs included."""
+        from .cluster import discovery
+
+        builtin = discovery.for_version(self.ws.settings.kubernetes_version)
+        return builtin if builtin.resolve_name(name) else self.discovery()
+
+    def kind_named(self, name: str) -> str:
+        """The Kind behind any name kubectl accepts (deploy, sts, hpa, deployments.apps,
+        a CRD's plural...); UnknownResourceType, kubectl's error, for any other."""
+        return resolve_kind(name, self.discovery_for(name)) or name
+
     def cluster_objects(self, kind: str | None = None) -> list[dict[str, Any]]:
-        """Objects with status; kind takes kubectl's names too (deploy, pods, svc...)."""
-        kind = resolve_kind(kind)
+        """Objects with status; kind takes every name kubectl accepts (see kind_named)."""
+        kind = self.kind_named(kind) if kind else None
         if self.engine is not None:
             return self.engine.cluster.list(kind)
         objects = self.cluster_snapshot().get("objects", [])
@@ -108,6 +135,7 @@ class ClusterView:
         from .pipelines import enqueue, job_row
 
         params["action"] = action
+        params.setdefault("user", self.user.name)  # whom the API server's audit names
         try:
             if self.engine is not None:
                 return clusterops.perform(self.engine, params)
@@ -129,7 +157,8 @@ class ClusterView:
         from .cluster.kubectl_format import describe
 
         try:
-            ref = clusterops.parse_target(target, namespace)
+            ref = clusterops.parse_target(target, namespace,
+                                          self.discovery_for(target.partition("/")[0]))
         except clusterops.OperationError as exc:
             raise SandboxError(str(exc)) from exc
         found = [o for o in self.cluster_objects(ref.kind)

@@ -112,6 +112,15 @@ CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
 -- Readers in other processes (the TUI) follow the cluster by resourceVersion.
 CREATE INDEX IF NOT EXISTS cluster_objects_rv ON cluster_objects(
     CAST(json_extract(data, '$.object.metadata.resourceVersion') AS INTEGER));
+-- Every lookup the pipeline makes per merge is by index: a table that grows with each
+-- merge must not make the next merge slower.
+CREATE INDEX IF NOT EXISTS prs_head ON prs(head, state);
+CREATE INDEX IF NOT EXISTS prs_state ON prs(state);
+CREATE INDEX IF NOT EXISTS merge_intents_pr ON merge_intents(pr, state);
+CREATE INDEX IF NOT EXISTS reviews_pr ON reviews(pr, sha);
+CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
+CREATE INDEX IF NOT EXISTS events_revision ON events(kind, json_extract(data, '$.revision'));
+CREATE INDEX IF NOT EXISTS jobs_kind_sha ON jobs(kind, json_extract(params, '$.sha'));
 """
 
 # Columns added after a release: older workspaces get them on open.

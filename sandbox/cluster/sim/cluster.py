@@ -13,21 +13,26 @@ import base64
 import random
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from sandbox import limits
 from sandbox.clock import Clock
 from sandbox.cluster.base import ApplyResult, ClusterError, ClusterEvent, ObjRef
+from sandbox.cluster.discovery import DEFAULT_VERSION, Discovery, resources_from_crd
+from sandbox.cluster.lists import unpack_all
 from sandbox.cluster.sim.context import Ctx
 from sandbox.cluster.sim.deployments import DeploymentController
+from sandbox.cluster.sim.immutable import immutable_problem
+from sandbox.cluster.sim.ingress import IngressController
 from sandbox.cluster.sim.persist import Delta, Journal, Saved, restore
 from sandbox.cluster.sim.pods import Kubelet
 from sandbox.cluster.sim.replicasets import ReplicaSetController
-from sandbox.cluster.sim.services import EndpointsController
+from sandbox.cluster.sim.services import EndpointsController, keep_allocated, without_allocated
 from sandbox.cluster.sim.store import (
     SYSTEM_ANNOTATION_PREFIXES,
     Store,
     Timers,
+    Watch,
     canonical,
     clone,
     is_namespaced,
@@ -36,6 +41,8 @@ from sandbox.cluster.sim.store import (
 from sandbox.cluster.sim.traffic import Endpoint, Traffic
 from sandbox.cluster.sim.validate import validate
 from sandbox.registry import ImageProfile
+
+T = TypeVar("T")
 
 # Spec fields the API server fills in; an apply that leaves them out does not change them.
 SERVER_FIELDS = {"Service": ("clusterIP", "clusterIPs", "type"),
@@ -49,11 +56,16 @@ class SimCluster:
 
     def __init__(self, clock: Clock, resolve_image: Callable[[str], ImageProfile | None],
                  seed: int = 0, *, max_replicas: int = limits.DEFAULT_MAX_REPLICAS,
-                 max_pods: int = limits.DEFAULT_MAX_PODS) -> None:
+                 max_pods: int = limits.DEFAULT_MAX_PODS,
+                 kubernetes_version: str = DEFAULT_VERSION) -> None:
         self.clock = clock
+        # What this API server serves: the version's built-in resources, plus the kinds
+        # of the CRDs it learns (registered here); apply refuses everything else.
+        self.discovery = Discovery(kubernetes_version)
         self.seed = seed
         self.max_replicas = max_replicas
         self._lock = threading.RLock()
+        self.lock = self._lock  # the API server's check-then-write holds it across calls
         self._store = Store(seed)
         self._ctx = Ctx(self._store, Timers(), random.Random(seed), resolve_image,
                         now=clock.now(), max_pods=max_pods)
@@ -61,6 +73,8 @@ class SimCluster:
         self._rsc = ReplicaSetController(self._ctx, self._kubelet)
         self._dc = DeploymentController(self._ctx, self._rsc)
         self._eps = EndpointsController(self._ctx, self._kubelet)
+        self._eps.before_change = self._before_endpoints_change
+        self._ingress = IngressController(self._ctx)
         self._traffic = Traffic(seed)
         for ns in PROTECTED_NAMESPACES:
             self._create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
@@ -68,13 +82,29 @@ class SimCluster:
         self._restored = False
         self._sink: Callable[[Delta], None] | None = None
 
+    # -- API discovery: what the CRDs it holds add to the built-in resources ------------
+
+    def learn_crd(self, crd: dict[str, Any]) -> None:
+        """Serve a CRD's kinds from now on (what it served before is replaced)."""
+        self.forget_crd(crd)
+        self.discovery.register(resources_from_crd(crd))
+
+    def forget_crd(self, crd: dict[str, Any]) -> None:
+        for res in {(r.group, r.kind) for r in resources_from_crd(crd)}:
+            self.discovery.unregister(*res)
+
     # -- persistence (persist.py) -----------------------------------------------------
 
     def restore(self, saved: Saved) -> None:
         """Carry on from a journal's state (the clock must not be behind its time)."""
         with self._lock:
             restore(self, saved)
+            self._eps.reindex()
+            for sref in sorted(self._store.of_kind("Service")):
+                self._serve(sref)
             self._restored = True
+            for crd in list(self._store.of_kind("CustomResourceDefinition").values()):
+                self.learn_crd(crd)
 
     def journal_to(self, sink: Callable[[Delta], None]) -> None:
         """From now on hand every change to `sink`, inside the call that made it. A
@@ -100,6 +130,7 @@ class SimCluster:
     # -- ClusterBackend ---------------------------------------------------------------
 
     def apply(self, objects: list[dict[str, Any]], dry_run: bool = False) -> list[ApplyResult]:
+        objects = unpack_all(objects)  # one result per item of a `kind: List`, as kubectl
         with self._lock:
             self._advance()
             namespaces = {r.name for r in self._store.of_kind("Namespace")}
@@ -113,9 +144,11 @@ class SimCluster:
                 return [ApplyResult(ObjRef.of(o) if isinstance(o, dict) else ObjRef("", ""),
                                     "invalid", error) for o in objects]
             pods = len(self._kubelet.pods)
+            # A dry run sees the batch's CRDs as served: they apply first.
+            served = self.discovery.with_crds(objects) if dry_run else self.discovery
             for obj in objects:
                 ref = ObjRef.of(obj) if isinstance(obj, dict) else ObjRef("", "")
-                error = validate(obj, namespaces, self.max_replicas)
+                error = validate(obj, namespaces, self.max_replicas, served)
                 if not error and ref.kind == "Pod" and self._store.get(ref) is None:
                     pods += 1
                     if pods > self._ctx.max_pods:
@@ -132,10 +165,17 @@ class SimCluster:
                     action = "unchanged"
                 else:
                     action = "configured"
+                    # Refused as the API server refuses it: the dry run says so too.
+                    refused = immutable_problem(existing, desired)
+                    if refused:
+                        results.append(ApplyResult(ref, "invalid", refused))
+                        continue
                 if not dry_run and action == "created":
                     self._create(desired)
                 elif not dry_run and action == "configured" and existing is not None:
                     self._update(ref, existing, desired)
+                if not dry_run and ref.kind == "CustomResourceDefinition":
+                    self.learn_crd(desired)
                 results.append(ApplyResult(ref, action))
             if not dry_run:
                 self._finish()
@@ -155,10 +195,33 @@ class SimCluster:
                     self._remove(child, graceful=False)
                 self._store.remove(ref)
             else:
+                if ref.kind == "CustomResourceDefinition":
+                    self.forget_crd(self._store.get(ref) or {})
                 self._remove(ref, graceful=True)
             self._finish()
             self._commit()
             return True
+
+    def orphan(self, ref: ObjRef) -> None:
+        """DeleteOptions' propagationPolicy Orphan: what `ref` owns loses that owner
+        reference, so deleting `ref` next leaves it in place."""
+        with self._lock:
+            obj = self._store.get(ref)
+            if obj is None:
+                return
+            uid = obj["metadata"].get("uid")
+            for child_ref in self._store.children(str(uid)):
+                child = self._store.get(child_ref)
+                if child is None:
+                    continue
+                self._store.unindex(child_ref)
+                meta = child["metadata"]
+                meta["ownerReferences"] = [o for o in meta.get("ownerReferences") or []
+                                           if o.get("uid") != uid]
+                if not meta["ownerReferences"]:
+                    del meta["ownerReferences"]
+                self._store.put(child)
+            self._commit()
 
     def get(self, ref: ObjRef) -> dict[str, Any] | None:
         with self._lock:
@@ -179,12 +242,25 @@ class SimCluster:
                     out.append(clone(obj))
             return out
 
+    def inspect(self, fn: Callable[[Callable[[str], list[dict[str, Any]]]], T]) -> T:
+        """fn(read) under the cluster's lock, where read(kind) gives the live objects of a
+        kind without copying them: for samplers that only read and keep nothing."""
+        with self._lock:
+            return fn(lambda kind: list(self._store.of_kind(kind).values()))
+
     def step(self) -> list[ClusterEvent]:
         with self._lock:
             self._advance()
             self._commit()
             events, self._ctx.events = self._ctx.events, []
             return events
+
+    def listen(self, listener: Callable[[str, dict[str, Any]], None] | None) -> int:
+        """Tell `listener` of every write from now on (the API server's watch feed);
+        returns the resourceVersion it starts after."""
+        with self._lock:
+            self._store.listener = listener
+            return self._store._rv
 
     # -- direct edits (drift) ---------------------------------------------------------
 
@@ -222,12 +298,31 @@ class SimCluster:
             out = [e for e in self._ctx.history if ref is None or e.ref == ref]
             return out[-limit:] if limit else out
 
-    def metrics(self) -> dict[str, dict[str, Any]]:
-        """Traffic per Deployment, keyed "namespace/name": rps, requests, errors,
-        error_rate, p50_ms, p95_ms, window_seconds, versions{tag: ...}, pods{name: ...}."""
+    def metrics(self, deployments: list[str] | None = None) -> dict[str, dict[str, Any]]:
+        """Traffic per Deployment (all, or those named), keyed "namespace/name": rps,
+        requests, errors, error_rate, p50_ms, p95_ms, window_seconds, versions{tag: ...},
+        pods{name: ...}."""
         with self._lock:
-            deps = [f"{r.namespace}/{r.name}" for r in sorted(self._store.of_kind("Deployment"))]
-            return self._traffic.metrics(self._ctx.now, deps)
+            if deployments is None:
+                deployments = [f"{r.namespace}/{r.name}"
+                               for r in sorted(self._store.of_kind("Deployment"))]
+            return self._traffic.metrics(self._ctx.now, deployments)
+
+    def error_candidates(self, min_rate: float = 0.0) -> set[str]:
+        """Deployments ("namespace/name") with a ready pod whose image fails more than
+        `min_rate` of its requests: the only ones whose error rate can go above it."""
+        with self._lock:
+            return self._traffic.error_candidates(min_rate)
+
+    def watch(self) -> Watch:
+        """A watch on every object: the refs written or removed since its last take()."""
+        with self._lock:
+            return self._store.watch()
+
+    def revision(self) -> tuple[int, int]:
+        """Moves whenever an object or the event history changed."""
+        with self._lock:
+            return self._store.version, self._ctx.emitted
 
     def snapshot(self) -> dict[str, Any]:
         """The full state as JSON-ready data, for processes that cannot see this one."""
@@ -263,9 +358,7 @@ class SimCluster:
                     ctx.dirty_deploy.add(ref)
             self._settle()
         ctx.now = target
-        self._eps.flush()
-        if self._traffic.due(target):
-            self._traffic.account(target, self._endpoints())
+        self._flush_endpoints()
 
     def _settle(self) -> None:
         """Run controllers until none has anything left to do at this instant."""
@@ -287,22 +380,34 @@ class SimCluster:
 
     def _finish(self) -> None:
         self._settle()
-        self._eps.flush()
+        self._flush_endpoints()
 
-    def _endpoints(self) -> dict[str, list[Endpoint]]:
-        out: dict[str, list[Endpoint]] = {}
-        for sref, svc in self._store.of_kind("Service").items():
-            eps = []
-            for pref in self._eps.ready_pods(svc):
-                ps = self._kubelet.pods.get(pref)
-                pod = self._store.get(pref)
-                if ps is None or pod is None or ps.profile is None:
-                    continue
-                image = str((pod["spec"].get("containers") or [{}])[0].get("image", ""))
-                eps.append(Endpoint(f"{pref.namespace}/{pref.name}", ps.deployment,
-                                    ps.version, image, ps.profile))
-            out[f"{sref.namespace}/{sref.name}"] = eps
-        return out
+    def _flush_endpoints(self) -> None:
+        self._ingress.flush()
+        self._eps.flush()
+        for sref in self._eps.take_changed():
+            self._serve(sref)
+
+    def _before_endpoints_change(self, sref: ObjRef) -> None:
+        # The traffic so far went to the endpoints the Service had until now.
+        self._traffic.settle(self._ctx.now, f"{sref.namespace}/{sref.name}")
+
+    def _serve(self, sref: ObjRef) -> None:
+        """Tell the traffic which ready pods answer a Service now."""
+        svc = self._store.get(sref)
+        if svc is None:
+            self._traffic.serve(f"{sref.namespace}/{sref.name}", None)
+            return
+        eps = []
+        for pref in self._eps.ready_pods(svc):
+            ps = self._kubelet.pods.get(pref)
+            pod = self._store.get(pref)
+            if ps is None or pod is None or ps.profile is None:
+                continue
+            image = str((pod["spec"].get("containers") or [{}])[0].get("image", ""))
+            eps.append(Endpoint(f"{pref.namespace}/{pref.name}", ps.deployment,
+                                ps.version, image, ps.profile))
+        self._traffic.serve(f"{sref.namespace}/{sref.name}", eps)
 
     def _create(self, obj: dict[str, Any]) -> None:
         ctx = self._ctx
@@ -326,8 +431,9 @@ class SimCluster:
 
     def _update(self, ref: ObjRef, existing: dict[str, Any], desired: dict[str, Any]) -> None:
         ctx = self._ctx
-        old_spec = canonical(existing.get("spec"))
-        self._store.remove(ref)  # unindex its owner references before they change
+        old_spec_obj = clone(existing.get("spec"))
+        old_spec = canonical(old_spec_obj)
+        self._store.unindex(ref)  # its owner references may change
         for key in [k for k in existing if k not in ("metadata", "status")]:
             if key not in desired:
                 del existing[key]
@@ -338,6 +444,8 @@ class SimCluster:
                 existing[key] = value
         if server and isinstance(existing.get("spec"), dict):
             existing["spec"] = {**server, **existing["spec"]}
+        if ref.kind == "Service":
+            keep_allocated(old_spec_obj, existing.get("spec"))
         meta, new_meta = existing["metadata"], desired["metadata"]
         old_labels = meta.get("labels")
         meta["labels"] = new_meta.get("labels") or {}
@@ -389,6 +497,8 @@ class SimCluster:
             for child in self._store.children(obj["metadata"]["uid"]):
                 self._remove(child, graceful)
         # Controllers put back what they own: a deleted pod or ReplicaSet is recreated.
+        if ref.kind == "Service":
+            ctx.dirty_svc.add(ref)  # its endpoints controller lets go of it
         for kind, dirty in (("ReplicaSet", ctx.dirty_rs), ("Deployment", ctx.dirty_deploy),
                             ("Service", ctx.dirty_svc)):
             owner = self._store.by_uid(owner_uid(obj, kind))
@@ -430,6 +540,8 @@ def _same(existing: dict[str, Any], desired: dict[str, Any]) -> bool:
     if isinstance(have.get("spec"), dict) and isinstance(want.get("spec"), dict):
         skip = [f for f in SERVER_FIELDS.get(kind, ()) if f not in want["spec"]]
         have["spec"] = {k: v for k, v in have["spec"].items() if k not in skip}
+        if kind == "Service":
+            have["spec"] = without_allocated(have["spec"], want["spec"])
     meta, new_meta = existing["metadata"], desired["metadata"]
     user_annotations = {k: v for k, v in (meta.get("annotations") or {}).items()
                         if not k.startswith(SYSTEM_ANNOTATION_PREFIXES)}

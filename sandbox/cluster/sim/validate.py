@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sandbox import limits
+from sandbox.cluster.discovery import unserved
 from sandbox.cluster.sim.store import is_namespaced, matches_selector
+
+if TYPE_CHECKING:
+    from sandbox.cluster.discovery import Discovery
 
 _NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")  # DNS-1123 label
 
 
 def validate(obj: Any, namespaces: set[str],
-             max_replicas: int = limits.DEFAULT_MAX_REPLICAS) -> str | None:
-    """None when the object would be accepted; otherwise why not."""
+             max_replicas: int = limits.DEFAULT_MAX_REPLICAS,
+             served: Discovery | None = None) -> str | None:
+    """None when the object would be accepted; otherwise why not. With ``served`` (the
+    server's API discovery), a kind or apiVersion it does not serve is refused."""
     if not isinstance(obj, dict):
         return "object is not a mapping"
     kind = obj.get("kind")
@@ -26,6 +32,8 @@ def validate(obj: Any, namespaces: set[str],
         return f"{kind}: apiVersion is missing"
     if limits.api_version_problem(obj["apiVersion"]):
         return f"{kind}: {limits.api_version_problem(obj['apiVersion'])}"
+    if served is not None and served.lookup(obj["apiVersion"], kind) is None:
+        return unserved(served, obj["apiVersion"], kind)
     meta = obj.get("metadata")
     if not isinstance(meta, dict):
         return f"{kind}: metadata is missing"
