@@ -153,6 +153,7 @@ class Probe:
 async def drive(sb: Any, pr_id: int, services: int, keys: int) -> dict[str, float]:
     from tui.app import GitOpsApp
     from tui.widgets.cluster import ClusterTable
+    from tui.widgets.format import image_of
 
     app = GitOpsApp(sb, close_on_exit=False, start_engine=False)
     async with app.run_test(size=(160, 50)) as pilot:
@@ -171,10 +172,14 @@ async def drive(sb: Any, pr_id: int, services: int, keys: int) -> dict[str, floa
             await pilot.pause(0.1)
         await asyncio.to_thread(sb.merge_pr, pr_id)
         # The rollout has begun once pods of the new image show up.
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + float(os.environ.get("BENCH_TUI_ROLLOUT_WAIT", 180))
         while "web:1.1.0" not in " ".join(str(c) for c in _column(table, "IMAGE")):
             if time.monotonic() > deadline:
-                raise RuntimeError("the rollout did not start")
+                images = sorted({str(c) for c in _column(table, "IMAGE")})
+                raise RuntimeError(f"the rollout did not start: the table shows {images}, "
+                                   f"refreshing {app._refreshing}, follower "
+                                   f"{app._follower and app._follower.rows_read} rows read, "
+                                   f"cluster {sorted({image_of(o) for o in sb.cluster_objects()})}")
             await pilot.pause(0.2)
         probe.max_lag = 0.0  # the stall goal is about the rollout, not the start
         plan = ["3"] + ["down"] * 8 + ["1", "3"] + ["up"] * 4 + ["2", "3", "4", "3"]
@@ -220,7 +225,7 @@ def run(services: int = SERVICES, keys: int = KEYS) -> dict[str, float]:
         init_workspace(root / "ws", settings=Settings(clock_speed=1.0),
                        sample=root / "hld")
         sb = Sandbox(root / "ws")
-        sb.ws.registry.push("web", "1.1.0", startup_seconds=6.0)
+        sb.ws.registry.push("web", "1.1.0", startup_seconds=20.0)
         engine = start_engine(root / "ws")
         try:
             wait(sb.engine_running, 60, "the engine to start")

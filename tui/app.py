@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 REFRESH_SECONDS = 0.5
 MIN_GAP = 0.25  # seconds between two reads of the engine's state
+EVENT_BATCH_SECONDS = 0.05
 INITIAL_EVENTS = 200
 
 
@@ -50,6 +51,8 @@ class GitOpsApp(Operations, ClusterOperations, ScenarioOperations, App[int]):
         self._refreshing = False
         self._again = False
         self._last_read = 0.0
+        self._events: list[Event] = []
+        self._events_due = False
         # The engine this app started in a child process, stopped when the app quits.
         self.engine_process: EngineProcess | None = None
         self._follower: ClusterFollower | None = None
@@ -174,9 +177,19 @@ class GitOpsApp(Operations, ClusterOperations, ScenarioOperations, App[int]):
             self.refresh_snapshot()
 
     def on_engine_event(self, message: EngineEvent) -> None:
+        # Events come one message each, hundreds at once in a big rollout: they are shown
+        # in batches, so the log and the recent lines repaint once per batch.
+        self._events.append(message.event)
+        if not self._events_due:
+            self._events_due = True
+            self.set_timer(EVENT_BATCH_SECONDS, self._show_events)
+
+    def _show_events(self) -> None:
+        self._events_due = False
+        events, self._events = self._events, []
         if not self.screen_stack:
             return  # the bus outlives the screens by a moment at exit
-        self.main_screen.add_event(message.event)
+        self.main_screen.add_events(events)
         self.refresh_snapshot()
 
 

@@ -217,5 +217,13 @@ def test_a_changed_object_repaints_its_row_without_rebuilding_the_table(
                            what="the new pod's row")
             assert table.rebuilds == rebuilds == 1  # filled once, at the first data
             assert table.cell_updates > updates
+            await asyncio.to_thread(sandbox.scale, "deployment/web", 2)
+            await wait_for(pilot, lambda: sum(1 for k in table.rows if str(k.value)
+                                              .startswith("Pod/demo/web-")) == pods,
+                           what="the removed pod's row to go")
+            assert table.rebuilds == 1
+            shown = [str(row.key.value) for row in table.ordered_rows]  # as on screen
+            assert shown == sorted(shown, key=lambda k: (
+                ("Deployment", "Pod", "Service").index(k.split("/")[0]), k))
 
     asyncio.run(scenario())

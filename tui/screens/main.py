@@ -62,8 +62,7 @@ class MainScreen(Screen[None]):
         # A screen's Mount comes after every descendant is composed and mounted.
         self._ready = True
         early, self._early = self._early, []
-        for event in early:
-            self.add_event(event)
+        self.add_events(early)
 
     def on_unmount(self) -> None:
         self._ready = False
@@ -86,15 +85,18 @@ class MainScreen(Screen[None]):
             cluster.apply(delta)
 
     def add_event(self, event: Event) -> None:
+        self.add_events([event])
+
+    def add_events(self, events: list[Event]) -> None:
         if not self._ready:
-            self._early = [*self._early, event][-MAX_LINES:]
+            self._early = [*self._early, *events][-MAX_LINES:]
             return
         try:
             recent, log = self.query_one(RecentEvents), self.query_one(EventLog)
         except NoMatches:
             return  # torn down at exit
-        log.add(event)
-        recent.add(event)
+        log.add(events)
+        recent.add(events)
 
     def log_command(self, command: str) -> None:
         """The commands the TUI ran on the user's behalf, so they can repeat them by hand."""

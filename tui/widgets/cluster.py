@@ -15,12 +15,13 @@ from typing import Any
 
 from rich.text import Text
 from textual.widgets import DataTable
+from textual.widgets.data_table import CellKey, RowKey
 
 from sandbox.facade import ClusterChanges, object_key
 
 from ..keys import CLUSTER
 from .format import age, cluster_now, image_of, parse_time, ready_column, status_column
-from .tables import selected_key
+from .tables import cell_width, selected_key
 
 KINDS = ("Deployment", "Pod", "Service")
 ORDER = {k: i for i, k in enumerate(KINDS)}
@@ -151,25 +152,46 @@ class ClusterTable(DataTable[Any]):
         selected = selected_key(self)
         at = self.cursor_row
         added = False
-        for key in delta.removed:
-            if key in self.rows:
-                self.remove_row(key)
+        gone = [key for key in delta.removed if key in self.rows]
         for key, cells in delta.cells.items():
             visible = self._visible(key, cells)
             if key in self.rows:
                 if not visible:
-                    self.remove_row(key)
+                    gone.append(key)
                     continue
                 for column, cell in zip(self._columns, cells, strict=True):
                     if self.get_cell(key, column) != cell:
-                        self.update_cell(key, column, cell, update_width=True)
+                        # Textual measures the whole column again when a cell gets
+                        # narrower; a column here only ever grows, so it measures one cell.
+                        wider = cell_width(cell) > self.columns[column].content_width
+                        self.update_cell(key, column, cell, update_width=wider)
                         self.cell_updates += 1
             elif visible:
                 self.add_row(*cells, key=key)
                 added = True
+        if gone:
+            self._remove_rows(gone)
         if added:
             self.sort(*self._columns[:3], key=_order)
         self._keep_cursor(selected, at)
+
+    def _remove_rows(self, keys: list[str]) -> None:
+        """DataTable.remove_row renumbers every row and moves the cursor for each row it
+        removes; a rollout removes hundreds of pods at once, so they go in one pass."""
+        locations, data = getattr(self, "_row_locations", None), getattr(self, "_data", None)
+        if locations is None or data is None:  # another Textual: its own way
+            for key in keys:
+                self.remove_row(key)
+            return
+        for key in keys:
+            row_key = RowKey(key)
+            for column in data.pop(row_key, {}):
+                self._updated_cells.discard(CellKey(row_key, column))
+            self.rows.pop(row_key, None)
+        # Sorting renumbers the rows that are left, once.
+        self.sort(*self._columns[:3], key=_order)
+        self._require_update_dimensions = True
+        self.check_idle()
 
     def rebuild(self) -> None:
         """Clear and fill again: the first data, a new filter."""

@@ -37,14 +37,14 @@ class EventLog(RichLog):
         self.events: list[Event] = []
         self.filter_text = ""
 
-    def add(self, event: Event) -> None:
+    def add(self, events: list[Event]) -> None:
         # The initial read and the live subscription overlap by design; ids dedupe them.
-        if event.id in self._seen:
-            return
-        self._seen.add(event.id)
-        self.events.append(event)
+        fresh = [e for e in events if e.id not in self._seen]
+        self._seen.update(e.id for e in fresh)
+        self.events.extend(fresh)
         del self.events[:-MAX_LINES]
-        if self._matches(event):
+        # A burst (a rollout of hundreds of Deployments) writes only what the log keeps.
+        for event in [e for e in fresh if self._matches(e)][-MAX_LINES:]:
             self.write(event_line(event))
 
     def set_filter(self, text: str) -> None:
@@ -68,11 +68,12 @@ class RecentEvents(Static):
         self._seen: set[int] = set()
         self.events: list[Event] = []
 
-    def add(self, event: Event) -> None:
-        if event.id in self._seen:
+    def add(self, events: list[Event]) -> None:
+        fresh = [e for e in events if e.id not in self._seen]
+        if not fresh:
             return
-        self._seen.add(event.id)
+        self._seen.update(e.id for e in fresh)
         # The backlog and the live bus overlap and may interleave: order by id.
-        self.events = sorted([*self.events, event], key=lambda e: e.id)[-RECENT:]
+        self.events = sorted([*self.events, *fresh], key=lambda e: e.id)[-RECENT:]
         self.update(Text("\n").join(event_line(e, first_line_only=True)
                                      for e in self.events))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from rich.cells import cell_len
+from rich.text import Text
 from textual.widgets import DataTable
 
 
@@ -18,7 +20,9 @@ def sync_rows(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[Any]]]) 
         for key, cells in rows:
             for col, cell in zip(columns, cells, strict=False):
                 if table.get_cell(key, col) != cell:
-                    table.update_cell(key, col, cell, update_width=True)
+                    # A narrower cell would make Textual measure its whole column again.
+                    wider = cell_width(cell) > table.columns[col].content_width
+                    table.update_cell(key, col, cell, update_width=wider)
         return
     selected = selected_key(table)
     table.clear()
@@ -26,6 +30,10 @@ def sync_rows(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[Any]]]) 
         table.add_row(*cells, key=key)
     if selected in keys:
         table.move_cursor(row=keys.index(selected), animate=False)
+
+
+def cell_width(cell: Any) -> int:
+    return cell.cell_len if isinstance(cell, Text) else cell_len(str(cell))
 
 
 def selected_key(table: DataTable[Any]) -> str | None:
