@@ -7,16 +7,20 @@ import tempfile
 from pathlib import Path
 
 from . import (
+    apiserver,
     badinput,
     bounds,
     checks,
     generate,
+    idle,
     ladder,
     loop,
     merges,
     metrics,
+    mixed,
     persist,
     reconcile,
+    scale,
     sim,
     startup,
     tui,
@@ -26,7 +30,9 @@ from .common import hermetic_env
 SECTIONS = {"startup": startup.run, "loop": loop.run, "generate": generate.run,
             "reconcile": reconcile.run, "sim": sim.run, "persist": persist.run,
             "badinput": badinput.run, "bounds": bounds.run,
-            "checks": checks.run, "tui": tui.run, "metrics": metrics.run}
+            "checks": checks.run, "tui": tui.run, "metrics": metrics.run,
+            "scale": scale.run, "idle": idle.run, "mixed": mixed.run,
+            "apiserver": apiserver.run}
 # Sections with a smaller `--quick` form (CI): the ladder at 1,000 services only, the
 # drift trend over fewer merges.
 QUICK_SECTIONS = {"ladder": ladder.run, "merges": merges.run}

@@ -34,7 +34,7 @@ from .cli_errors import CliError, one_line, run
 from .cli_metrics import cmd_metrics
 from .cli_output import print_pr, print_prs, print_status, print_sync, print_table
 from .cli_parser import build_parser
-from .cli_users import cmd_clone, cmd_user, cmd_whoami
+from .cli_users import cmd_clone, cmd_kubeconfig, cmd_user, cmd_whoami
 from .safetext import shown
 
 if TYPE_CHECKING:
@@ -285,12 +285,10 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     if not objects and not sb.engine_running():
         print("no cluster state yet: start the engine with 'gitops-sandbox up'",
               file=sys.stderr)
-    from .cluster.base import resolve_kind
     from .cluster.kubectl_format import format_table
 
     now = float(sb.cluster_snapshot().get("now", 0.0))
-    kind = resolve_kind(args.kind, sb.discovery()) if args.kind else None
-    print(format_table(objects, kind, now))
+    print(format_table(objects, sb.kind_named(args.kind) if args.kind else None, now))
     return 0
 
 
@@ -327,7 +325,8 @@ def cmd_settings(args: argparse.Namespace) -> int:
         return 0
     sb.update_setting(args.key, args.value)
     print(f"{args.key} = {getattr(sb.settings, args.key)}"
-          + ("; restart the engine to apply it" if sb.engine_running() else ""))
+          + ("; restart the engine to apply it" if sb.engine_running()
+             and args.key != "direct_changes" else ""))  # the API server rereads that one
     return 0
 
 
@@ -445,7 +444,7 @@ HANDLERS = {"init": cmd_init, "tui": cmd_tui, "up": cmd_up, "status": cmd_status
             "events": cmd_events, "generate": cmd_generate, "sync": cmd_sync,
             "settings": cmd_settings, "hld": cmd_hld, "scenario": cmd_scenario,
             "jobs": cmd_jobs, "user": cmd_user, "whoami": cmd_whoami, "clone": cmd_clone,
-            "metrics": cmd_metrics}
+            "metrics": cmd_metrics, "kubeconfig": cmd_kubeconfig}
 
 
 def dispatch(args: argparse.Namespace) -> int:

@@ -141,6 +141,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", nargs="?", type=Path, default=Path("hld"))
     p.add_argument("--as", dest="who", default=None, metavar="USER")
 
+    p = sub.add_parser("kubeconfig", help="a kubeconfig for kubectl against the sandbox",
+                       description="Write a kubeconfig for the engine's Kubernetes API server "
+                                   "(context 'sandbox', as you, with a new token) to "
+                                   "WORKSPACE/kubeconfig, or print it with --print.")
+    _ws_arg(p)
+    p.add_argument("--print", action="store_true", help="print it instead of writing a file")
+    p.add_argument("-o", "--output", type=Path, default=None, metavar="PATH",
+                   help="where to write it (default: WORKSPACE/kubeconfig)")
+
     img = sub.add_parser("image", help="the local container registry")
     imgs = img.add_subparsers(dest="image_command", metavar="ACTION", required=True)
     p = imgs.add_parser("push", help="push an image tag; the release job opens a pull request")

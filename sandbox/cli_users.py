@@ -52,3 +52,22 @@ def cmd_clone(args: argparse.Namespace) -> int:
     print(f"  cd {dest} && git switch -c my-change && ... && git commit -am '...' && "
           "git push origin my-change")
     return 0
+
+
+def cmd_kubeconfig(args: argparse.Namespace) -> int:
+    import os
+
+    sb = open_sandbox(args)
+    text = sb.kubeconfig()
+    if args.print:
+        print(text, end="")
+        return 0
+    path = (args.output or sb.root / "kubeconfig").expanduser().resolve()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds a token
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    print(f"wrote {path} (context sandbox, as {sb.user.name}; "
+          f"context sandbox-reconciler, as the reconciler)")
+    print(f"  export KUBECONFIG={path}")
+    print("  kubectl get pods")
+    return 0

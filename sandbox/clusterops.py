@@ -91,6 +91,19 @@ def perform(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     cluster = engine.cluster
     if cluster.get(ref) is None:
         raise OperationError(f"{ref} not found in the cluster (see 'gitops-sandbox cluster get')")
+    if getattr(engine, "apiserver", None) is not None:
+        # The same path as kubectl's edits: policy, audit record and drift alike.
+        from .cluster.apiserver.glue import direct_edit
+
+        if action == "scale":
+            params["replicas"] = check_replicas(params.get("replicas"),
+                                                engine.ws.settings.max_replicas)
+        try:
+            direct_edit(engine, str(params.get("user") or engine.ws.configured_user), action,
+                        ref, params, shown)
+        except ValueError as exc:
+            raise OperationError(str(exc)) from exc
+        return {"ok": True, "command": shown, "object": str(ref)}
     try:
         if action == "scale":
             replicas = check_replicas(params.get("replicas"), engine.ws.settings.max_replicas)

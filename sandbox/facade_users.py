@@ -69,3 +69,12 @@ class Identities:
     def _auth(self, user: User) -> dict[str, str]:
         remote.require_server(self.ws.root)
         return remote.auth_env(self.ws.root, user)
+
+    def kubeconfig(self) -> str:
+        """A kubeconfig for the engine's Kubernetes API server, as this user."""
+        from .cluster.apiserver import kubeconfig
+
+        try:
+            return kubeconfig.dump(kubeconfig.build(self.ws.root, self.users, self.user))
+        except Exception as exc:
+            raise SandboxError(str(exc)) from None

@@ -56,7 +56,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "metrics_retention_seconds": (60, 31_536_000),
 }
 _CHOICES = {"cluster": ("sim", "kind"), "failure_policy": ("atomic", "partial"),
-            "public_images": PUBLIC_IMAGES}
+            "public_images": PUBLIC_IMAGES, "direct_changes": ("allow", "audit", "deny")}
 _VERSION = re.compile(r"^\d{1,3}\.\d{1,3}\.\d{1,3}$")
 
 
@@ -66,7 +66,10 @@ class Settings:
     environments: list[str] = field(default_factory=lambda: ["prod"])
     required_approvals: int = 1
     failure_policy: str = "atomic"  # atomic (Flux v2) | partial (Flux v1)
-    resync_seconds: float = 60.0  # simulated seconds between periodic reconciles
+    # Simulated seconds between periodic reconciles: the safety net that compares every
+    # object with git, at the interval `flux bootstrap` gives its Kustomization (10m0s).
+    # New commits need no poll (the watchers) and drift is seen as the cluster changes.
+    resync_seconds: float = 600.0
     health_timeout: float = 300.0
     clock_speed: float = 1.0
     seed: int = 0
@@ -85,6 +88,9 @@ class Settings:
     # Metrics over time (sandbox/metrics.py), in simulated seconds.
     metrics_interval_seconds: float = 15.0
     metrics_retention_seconds: float = 21_600.0
+    # What a person's direct write to the cluster (kubectl, cluster scale...) meets: allow
+    # (drift), audit (drift + who did what in the event log), deny (403, use a PR).
+    direct_changes: str = "audit"
 
     def with_value(self, key: str, text: str) -> Settings:
         """A copy with one setting parsed from text; ValueError says what is allowed."""
