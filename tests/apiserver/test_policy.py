@@ -32,6 +32,10 @@ def test_deny_refuses_people_with_the_gitops_path(cluster: Cluster) -> None:
             cluster.sb.delete_object("deployment/api")
         assert cluster.live("Deployment", "web")["metadata"]["resourceVersion"] == before
         assert cluster.live("Deployment", "api") is not None
+        can = cluster.kubectl("auth", "can-i", "patch", "deployments", check=False)
+        assert can.returncode == 1 and can.stdout.startswith("no - User \"operator\" cannot")
+        assert cluster.kubectl("auth", "can-i", "list", "pods").stdout.strip() == "yes"
+        assert "operator" in cluster.kubectl("auth", "whoami").stdout
         # The reconciler's identity is never refused.
         as_reconciler = cluster.kubectl("--context", "sandbox-reconciler", "annotate",
                                         "deployment", "web", "checked=yes")
