@@ -12,12 +12,15 @@ from . import (
     bounds,
     checks,
     generate,
+    idle,
     ladder,
     loop,
     merges,
     metrics,
+    mixed,
     persist,
     reconcile,
+    scale,
     sim,
     startup,
     tui,
@@ -28,6 +31,7 @@ SECTIONS = {"startup": startup.run, "loop": loop.run, "generate": generate.run,
             "reconcile": reconcile.run, "sim": sim.run, "persist": persist.run,
             "badinput": badinput.run, "bounds": bounds.run,
             "checks": checks.run, "tui": tui.run, "metrics": metrics.run,
+            "scale": scale.run, "idle": idle.run, "mixed": mixed.run,
             "apiserver": apiserver.run}
 # Sections with a smaller `--quick` form (CI): the ladder at 1,000 services only, the
 # drift trend over fewer merges.

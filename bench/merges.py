@@ -10,18 +10,22 @@ validate job, the merge's generate job).
 
 The figure to read is the slope of a least-squares line through each series against the
 merge number (goal about 0), with the change it amounts to over the whole run, and its
-noise: twice the slope's standard error. Runs in its own process.
+noise: twice the slope's standard error. Wall times follow the machine's load as it
+changes during a long run; the CPU series (the engine's threads and the git it runs,
+per merge and per job) follow the work, and are the ones to read on a busy machine.
+Runs in its own process.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .common import child_python, hermetic_env, median
 
@@ -30,8 +34,11 @@ if TYPE_CHECKING:
 
 MERGES = 500
 QUICK_MERGES = 100
-SERIES = (("healthy_s", "merge -> Healthy"), ("validate_s", "validate job (PR check)"),
-          ("generate_s", "generate job"), ("merge_s", "pr merge call"))
+SERIES = (("healthy_s", "merge -> Healthy"), ("healthy_cpu_s", "  (CPU)"),
+          ("validate_s", "validate job (PR check)"), ("validate_cpu_s", "  (CPU)"),
+          ("generate_s", "generate job"), ("generate_cpu_s", "  (CPU)"),
+          ("merge_s", "pr merge call"))
+PROGRESS_ENV = "BENCH_MERGES_PROGRESS"  # a file to append each merge's row to, if set
 
 
 def slope(values: list[float]) -> tuple[float, float]:
@@ -47,16 +54,47 @@ def slope(values: list[float]) -> tuple[float, float]:
     return b, math.sqrt(residual / (n - 2) / sxx)
 
 
-def _job_seconds(store: Store, kind: str, sha: str) -> float:
-    row = store.one("SELECT started, finished FROM jobs WHERE kind=? AND "
+def _job(store: Store, kind: str, sha: str) -> tuple[int, float]:
+    """(id, wall seconds) of the successful job of this kind for this commit."""
+    row = store.one("SELECT id, started, finished FROM jobs WHERE kind=? AND "
                     "json_extract(params, '$.sha')=? AND status='success' ORDER BY id DESC "
                     "LIMIT 1", kind, sha)
-    return float(row["finished"] - row["started"]) if row else float("nan")
+    return (int(row["id"]), float(row["finished"] - row["started"])) if row else (0, math.nan)
+
+
+def _cpu() -> float:
+    """CPU seconds of this process (the engine's threads) and of the git it ran."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def _time_jobs() -> dict[int, float]:
+    """Each CI job's CPU: its thread's, plus the children (git) reaped meanwhile. On a
+    busy machine wall times follow the load; CPU follows the work."""
+    from sandbox import pipelines
+
+    spent: dict[int, float] = {}
+    real = pipelines.CIRunner.run
+
+    def run(self: Any, job: int) -> dict[str, Any]:
+        kids, own = os.times(), time.thread_time()
+        try:
+            return real(self, job)
+        finally:
+            after = os.times()
+            spent[job] = (time.thread_time() - own + after.children_user
+                          + after.children_system - kids.children_user - kids.children_system)
+
+    pipelines.CIRunner.run = run  # type: ignore[method-assign]
+    return spent
 
 
 def child(merges: int, tmp: str) -> None:
     from sandbox.facade import Sandbox
     from sandbox.workspace import Settings
+
+    job_cpu = _time_jobs()
+    progress = os.environ.get(PROGRESS_ENV)
 
     root = Path(tmp)
     hermetic_env(root / "home")
@@ -73,20 +111,29 @@ def child(merges: int, tmp: str) -> None:
             pr = sb.open_pr(branch, f"Drift change {i}")
             checked = sb.wait_for_checks(pr.id, 120)
             sb.approve_pr(pr.id, "reviewer")
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), _cpu()
             merged = sb.merge_pr(pr.id)
             merge_call = time.perf_counter() - started
             sha = str(merged.merge_sha)
             dep = sb.wait_for_deployment(sha, 120)
+            healthy_cpu = _cpu() - cpu
             if dep.get("health") != "Healthy":
                 raise RuntimeError(f"merge {i} did not converge: {dep}")
             event = sb.ws.store.one("SELECT ts FROM events WHERE kind='pr.merged' AND "
                                     "json_extract(data, '$.pr')=? ORDER BY id DESC LIMIT 1",
                                     pr.id)
+            validate = _job(sb.ws.store, "validate", checked.head_sha)
+            generate = _job(sb.ws.store, "generate", sha)
             rows.append({"healthy_s": float(dep["healthy"]) - float(event["ts"]),
-                         "validate_s": _job_seconds(sb.ws.store, "validate", checked.head_sha),
-                         "generate_s": _job_seconds(sb.ws.store, "generate", sha),
+                         "healthy_cpu_s": healthy_cpu,
+                         "validate_s": validate[1], "validate_cpu_s": job_cpu.get(validate[0],
+                                                                               math.nan),
+                         "generate_s": generate[1], "generate_cpu_s": job_cpu.get(generate[0],
+                                                                               math.nan),
                          "merge_s": merge_call})
+            if progress:
+                with open(progress, "a") as fh:
+                    fh.write(json.dumps(rows[-1]) + "\n")
         branches = len(sb.branches())
     finally:
         sb.close()

@@ -15,8 +15,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 from .common import child_python, hermetic_env, median
 
 SERVICES = 200
@@ -48,23 +46,21 @@ def child(tmp: str) -> None:
     from sandbox.cluster import SimCluster
     from sandbox.events import EventBus
     from sandbox.flux import Reconciler
-    from sandbox.gitutil import git
-    from sandbox.workspace import BOT, init_workspace
+    from sandbox.workspace import init_workspace
+
+    from .botrepo import BotRepo
 
     root = Path(tmp)
     hermetic_env(root / "home")
     ws = init_workspace(root / "ws")
-    work = root / "clone"
-    git("clone", "--quiet", str(ws.manifests_git), str(work))
-    (work / "prod").mkdir()
     docs: list[dict[str, object]] = [{"apiVersion": "v1", "kind": "Namespace",
                                       "metadata": {"name": "bench"}}]
     for i in range(SERVICES):
         docs += objects_for(i)
-    (work / "prod" / "all.yaml").write_text(yaml.safe_dump_all(docs))
-    git("add", "-A", cwd=work)
-    git("commit", "--quiet", "-m", "bench", cwd=work, identity=BOT)
-    git("push", "--quiet", "origin", "HEAD:main", cwd=work)
+    # Pushed as the generation job does: the reconciler refuses anything else.
+    repo = BotRepo(ws, root / "clone")
+    repo.commit({"prod/all.yaml": docs})  # type: ignore[dict-item]
+    repo.stop()
     clock = VirtualClock()
     cluster = SimCluster(clock, ws.registry.resolve)
     flux = Reconciler(ws, cluster, EventBus(ws.store))

@@ -285,12 +285,10 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     if not objects and not sb.engine_running():
         print("no cluster state yet: start the engine with 'gitops-sandbox up'",
               file=sys.stderr)
-    from .cluster.base import resolve_kind
     from .cluster.kubectl_format import format_table
 
     now = float(sb.cluster_snapshot().get("now", 0.0))
-    kind = resolve_kind(args.kind, sb.discovery()) if args.kind else None
-    print(format_table(objects, kind, now))
+    print(format_table(objects, sb.kind_named(args.kind) if args.kind else None, now))
     return 0
 
 

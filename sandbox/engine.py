@@ -36,7 +36,7 @@ from watchdog.observers import Observer
 
 from . import clusterops, faults, repair
 from .clock import Clock, RealClock
-from .cluster.base import ClusterBackend, parse_ref
+from .cluster.base import ClusterBackend, ObjRef, parse_ref
 from .clusterstate import ClusterState
 from .deployments import DeploymentTracker
 from .events import EventBus
@@ -142,6 +142,11 @@ class Engine:
         self._app_health: tuple[str | None, str] = (None, "")
         self._snapshot_due = 0.0
         self._health_written: Any = None
+        self._cluster_written: Any = None
+        self._verdict_seen: Any = None
+        self._verdict: tuple[str, str] = ("Unknown", "not synced")
+        self._objects: dict[str, list[str]] = {}
+        self._inventory_seen: tuple[Any, list[ObjRef]] = (None, [])
         self._guard_due = 0.0
         self._started = False
         self.health: dict[str, Any] = {}
@@ -357,6 +362,7 @@ class Engine:
             self._last_resync = now
         elif due:
             self.flux.reconcile("periodic resync")
+            self.monitor.resync()  # the safety net: health is judged in full again
             self._last_resync = now
         elif time.monotonic() >= self._drift_due:
             self._drift_due = time.monotonic() + DRIFT_CHECK_SECONDS
@@ -378,18 +384,27 @@ class Engine:
                                  f"{ev.ref.short}: {ev.reason}: {ev.message}",
                                  reason=ev.reason, object=str(ev.ref), type=ev.type)
         # One snapshot under the reconciler's lock: the objects, their health and the
-        # revision they belong to are read with no apply in between.
+        # revision they belong to are read with no apply in between. The monitor judges
+        # only what the cluster changed since the last tick.
         with self.flux.lock:
-            expected = self.flux.status.refs()
+            expected = self._expected_refs()
             results = self.monitor.evaluate(expected)
             faults.point("tick.after_evaluate")
             revision = self.flux.status.last_applied
             hld_sha = self.flux.status.hld_sha
-        if expected:
-            health, why = self.monitor.overall(results)
-            word = health.value
-        else:  # an empty revision has nothing to wait for; no revision, nothing to say
-            word, why = ("Healthy", "nothing to watch") if revision else ("Unknown", "not synced")
+        seen = (self.monitor.version, revision, bool(expected))
+        if seen != self._verdict_seen:
+            # Something changed: aggregate again (an idle tick skips all of this).
+            self._verdict_seen = seen
+            if expected:
+                health, why = self.monitor.overall(results)
+                word = health.value
+            else:  # an empty revision has nothing to wait for; no revision, nothing to say
+                word, why = (("Healthy", "nothing to watch") if revision
+                             else ("Unknown", "not synced"))
+            self._verdict = (word, why)
+            self._objects = {str(ref): [h.value, msg] for ref, (h, msg) in results.items()}
+        word, why = self._verdict
         if expected and (revision, word) != self._app_health:
             self._app_health = (revision, word)
             self.bus.publish("health.changed", "monitor",
@@ -398,12 +413,14 @@ class Engine:
         self._health_gate(revision, word, why)
         self.health = {"app": word, "message": why, "revision": revision,
                        "check": self._health_check, "now": self.clock.now(),
-                       "objects": {str(ref): [h.value, msg] for ref, (h, msg) in results.items()}}
-        verdict = (revision, word, self._health_check,
-                   [h for h, _ in self.health["objects"].values()])
-        if time.monotonic() >= self._snapshot_due:
+                       "objects": self._objects}
+        verdict = (revision, word, self._health_check, self._verdict_seen)
+        cluster_rev = self._cluster_revision()
+        if time.monotonic() >= self._snapshot_due and (
+                cluster_rev is None or cluster_rev != self._cluster_written):
             started = time.monotonic()
             self.write_snapshots()
+            self._cluster_written = cluster_rev
             self._health_written = verdict
             # Other processes read these snapshots; a big cluster makes them costly, so
             # they are kept to a fifth of the engine's time at most.
@@ -414,6 +431,24 @@ class Engine:
             # still knows on restart what it last said (and does not say it again).
             self.ws.store.put_snapshot("health", self.health)
             self._health_written = verdict
+
+    def _expected_refs(self) -> list[ObjRef]:
+        """The reconciler's inventory as refs, rebuilt only when it changed."""
+        inventory = self.flux.status.inventory
+        if inventory is not self._inventory_seen[0]:
+            self._inventory_seen = (inventory, self.flux.status.refs())
+        return self._inventory_seen[1]
+
+    def snapshots_current(self) -> bool:
+        """Whether the cluster snapshot other processes read shows the cluster as it is."""
+        revision = self._cluster_revision()
+        return revision is not None and revision == self._cluster_written
+
+    def _cluster_revision(self) -> Any:
+        """Whatever moves when the cluster changed (None: no way to know, so the
+        snapshot is rewritten on its timer)."""
+        revision = getattr(self.cluster, "revision", None)
+        return revision() if callable(revision) else None
 
     def _seed_health(self) -> None:
         """A restarted engine finds the cluster as it was: it takes the health it last

@@ -54,10 +54,22 @@ class ClusterView:
                 found.register(discovery.resources_from_crd(obj))
         return found
 
+    def discovery_for(self, name: str) -> Discovery:
+        """The discovery that knows ``name``: the built-in resources when one answers to
+        it (no snapshot read for the common case), else the cluster's, CRDs included."""
+        from .cluster import discovery
+
+        builtin = discovery.for_version(self.ws.settings.kubernetes_version)
+        return builtin if builtin.resolve_name(name) else self.discovery()
+
+    def kind_named(self, name: str) -> str:
+        """The Kind behind any name kubectl accepts (deploy, sts, hpa, deployments.apps,
+        a CRD's plural...); UnknownResourceType, kubectl's error, for any other."""
+        return resolve_kind(name, self.discovery_for(name)) or name
+
     def cluster_objects(self, kind: str | None = None) -> list[dict[str, Any]]:
-        """Objects with status; kind takes every name kubectl accepts (deploy, sts, hpa,
-        deployments.apps, a CRD's plural...); an unknown name is an UnknownResourceType."""
-        kind = resolve_kind(kind, self.discovery()) if kind else None
+        """Objects with status; kind takes every name kubectl accepts (see kind_named)."""
+        kind = self.kind_named(kind) if kind else None
         if self.engine is not None:
             return self.engine.cluster.list(kind)
         objects = self.cluster_snapshot().get("objects", [])
@@ -145,7 +157,8 @@ class ClusterView:
         from .cluster.kubectl_format import describe
 
         try:
-            ref = clusterops.parse_target(target, namespace, self.discovery())
+            ref = clusterops.parse_target(target, namespace,
+                                          self.discovery_for(target.partition("/")[0]))
         except clusterops.OperationError as exc:
             raise SandboxError(str(exc)) from exc
         found = [o for o in self.cluster_objects(ref.kind)

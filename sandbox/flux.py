@@ -24,13 +24,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import yaml
-
 from . import faults
 from .cluster.base import ApplyResult, ClusterBackend, ObjRef
-from .cluster.lists import unpack_all
 from .events import EventBus
-from .gitutil import git, read_tree, refs, rev, short, trailers
+from .fluxsource import ManifestSource
+from .gitutil import git, refs, rev, short, trailers
 from .workspace import Workspace
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -99,8 +97,20 @@ class Reconciler:
                                  ) if saved else SyncStatus()
         self.status.policy = ws.settings.failure_policy
         self._desired: list[dict[str, Any]] | None = None  # what the last apply sent
+        self._desired_by_ref: dict[ObjRef, dict[str, Any]] = {}
         self._trusted: set[str] = set()  # revisions that passed the server's rules
         self.lock = WatchedLock()
+        self.source = ManifestSource(ws.manifests_git)
+        # What the last apply left in the cluster as git says: the digest of each file
+        # it applied whole, and the objects it could not apply (tried again next time).
+        self._applied_files: dict[str, str] = {}
+        self._retry: set[ObjRef] = set()
+        # Live objects changed since they were last compared with git (the cluster's
+        # watch): only those can have drifted. None: compare everything.
+        watch = getattr(cluster, "watch", None)
+        self._watch = watch() if callable(watch) else None
+        self._suspects: set[ObjRef] | None = None
+        self.compared = 0  # objects dry-run against git, for tests of the change set
 
     def head(self) -> str | None:
         return refs(self.ws.manifests_git, "refs/heads/main").get("refs/heads/main")
@@ -117,23 +127,13 @@ class Reconciler:
     def load(self, sha: str) -> tuple[list[dict[str, Any]], list[str]]:
         objects: list[dict[str, Any]] = []
         errors: list[str] = []
-        for path, blob in sorted(read_tree(self.ws.manifests_git, sha).items()):
-            if not path.endswith((".yaml", ".yml")):
-                continue
-            try:
-                docs = list(yaml.load_all(blob, Loader=getattr(yaml, "CSafeLoader",
-                                                                 yaml.SafeLoader)))
-            except yaml.YAMLError as exc:
-                errors.append(f"{path}: not valid YAML: {exc}")
-                continue
-            for doc in unpack_all(docs):  # `kind: List` counts as its items, as in kubectl
-                if doc is None:
-                    continue
-                if not isinstance(doc, dict) or "kind" not in doc:
-                    errors.append(f"{path}: a document that is not a Kubernetes object")
-                    continue
-                objects.append(doc)
+        for _path, _digest, docs, problems in self._files(sha):
+            objects += docs
+            errors += problems
         return objects, errors
+
+    def _files(self, sha: str) -> list[tuple[str, str, list[dict[str, Any]], list[str]]]:
+        return self.source.files(sha)
 
     def reconcile(self, reason: str = "manual") -> SyncStatus:
         with self.lock:
@@ -178,24 +178,55 @@ class Reconciler:
             self.bus.publish("sync.started", "flux",
                              f"reconciling {short(sha)} ({reason})", revision=sha,
                              hld_sha=hld_sha, reason=reason)
-        objects, load_errors = self.load(sha)
+        files = self._files(sha)
+        objects = [o for _, _, docs, _ in files for o in docs]
+        load_errors = [e for _, _, _, problems in files for e in problems]
         for obj in objects:
             meta = obj.setdefault("metadata", {})
             labels = meta.get("labels") or {}
-            meta["labels"] = {**labels, MANAGED_BY: MANAGER}
-        checks = self.cluster.apply(objects, dry_run=True)
+            if labels.get(MANAGED_BY) != MANAGER:
+                meta["labels"] = {**labels, MANAGED_BY: MANAGER}
+        # Flux's change set: on a new commit only what git changed, what failed last
+        # time and what the cluster saw change is compared and applied; a resync (or a
+        # request) compares everything, the safety net for changes nobody announced.
+        full = reason in ("periodic resync", "requested") or self._desired is None
+        suspects = self._take_suspects()
+        if full or suspects is None:
+            compare = objects
+        else:
+            fresh = {path for path, digest, _, _ in files
+                     if self._applied_files.get(path) != digest}
+            compare = [o for path, _, docs, _ in files for o in docs
+                       if path in fresh or ObjRef.of(o) in suspects
+                       or ObjRef.of(o) in self._retry]
+        self.compared += len(compare)
+        checks = self.cluster.apply(compare, dry_run=True)
         invalid = [r for r in checks if r.error]
         errors = load_errors + [f"{r.ref.short}: {r.error}" for r in invalid]
         if errors and (st.policy == "atomic" or load_errors):
+            # Nothing was applied: what was suspect still is.
+            self._suspects = None if suspects is None or full else self._suspects | suspects
             return self._failed(sha, hld_sha, errors, started)
         bad = {r.ref for r in invalid}
         valid = [o for o in objects if ObjRef.of(o) not in bad]
         if not new_revision:
             self._report_drift(checks, bad)
-        valid.sort(key=lambda o: _order(ObjRef.of(o)))
-        results = self.cluster.apply(valid)
+        todo = {r.ref for r in checks if not r.error and r.action != "unchanged"}
+        send = sorted((o for o in valid if ObjRef.of(o) in todo),
+                      key=lambda o: _order(ObjRef.of(o)))
+        results = self.cluster.apply(send)
+        if self._watch is not None:
+            # Our own writes are not drift. (A hand edit racing this very apply waits
+            # for the periodic resync, which compares everything.)
+            self._watch.take()
         faults.point("flux.after_apply")
         self._desired = valid
+        self._desired_by_ref = {ObjRef.of(o): o for o in valid}
+        failed = bad | {r.ref for r in results if r.error}
+        self._retry = failed
+        self._applied_files = {path: digest for path, digest, docs, _ in files}
+        results += [ApplyResult(ObjRef.of(o), "unchanged") for o in valid
+                    if ObjRef.of(o) not in todo]
         applied = {r.ref for r in results if not r.error}
         pruned = self._prune(st.refs(), applied | bad)
         changed = [r for r in results if r.action in ("created", "configured")]
@@ -281,15 +312,40 @@ class Reconciler:
         with self.lock:
             return self._check_drift()
 
+    def _take_suspects(self) -> set[ObjRef] | None:
+        """The live objects changed since they were last compared (None: all), and
+        start collecting anew."""
+        if self._watch is None:
+            return None
+        taken = self._watch.take()
+        suspects = None if taken is None or self._suspects is None else self._suspects | taken
+        self._suspects = set()
+        return suspects
+
     def _check_drift(self) -> list[str]:
         st = self.status
         if self._desired is None or st.suspended:
             return st.drifted
-        checks = self.cluster.apply(self._desired, dry_run=True)
+        suspects = self._take_suspects()
+        if suspects is None:
+            desired = self._desired
+        else:
+            desired = [self._desired_by_ref[r] for r in sorted(suspects)
+                       if r in self._desired_by_ref]
+            if not desired:
+                return st.drifted
+        self.compared += len(desired)
+        checks = self.cluster.apply(desired, dry_run=True)
         drifted = [r for r in checks if not r.error and r.action in ("created", "configured")]
         self._announce(drifted)
-        st.drifted = [str(r.ref) for r in drifted]
-        st.sync = "OutOfSync" if drifted else "Synced"
+        checked = {str(r.ref) for r in checks}
+        # What was not compared this time keeps its last verdict until it is.
+        still = [d for d in st.drifted if d not in checked]
+        st.drifted = still + [str(r.ref) for r in drifted if str(r.ref) not in still]
+        if suspects is not None:
+            # Drifted objects stay suspects: the next look compares them again.
+            self._suspects = (self._suspects or set()) | {r.ref for r in drifted}
+        st.sync = "OutOfSync" if st.drifted else "Synced"
         return st.drifted
 
     def _announce(self, drifted: list[ApplyResult]) -> None:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from . import faults
 from .events import EventBus
 from .gitserver import remote
-from .gitutil import export_tree, git, rev, short, trailers, with_trailers
+from .gitutil import git, rev, short, trailers, with_trailers
 from .mainline import manifest_commit_for
 from .pullrequests import PullRequests
 from .safetext import one_line
@@ -190,44 +190,16 @@ class CIRunner:
     # -- validate ------------------------------------------------------------
     def _build(self, sha: str, log: JobLog, deadline: Deadline | None = None,
                base: str | None = None) -> tuple[Any, list[dict[str, Any]]]:
-        from .validation import check_hld
-        from .validation.checkout import Checkout
+        from .ci_builds import build_check
 
-        # The check's own folder, moved from commit to commit: only changed files are
-        # written (the generator runs without hooks here, so nothing else writes there).
-        checkout = Checkout(self.ws.root / "cache" / "checkout")
-        folder, _ = checkout.move_to(self.ws.hld_git, sha)
-        if deadline is not None:
-            deadline.note(f"checkout of {short(sha)}")
-        touched = _touched(self.ws.hld_git, base, sha) if base else None
-        report = check_hld(folder, self.ws.settings.environments,
-                           self.ws.settings.kubernetes_version,
-                           max_replicas=self.ws.settings.max_replicas, deadline=deadline,
-                           cache=self.cache, tree=_tree(self.ws.hld_git, sha),
-                           touched=touched)
-        log(f"{short(sha)}: {len(report.documents)} objects, {len(report.findings)} "
-            f"findings ({checkout.written} files written for the checkout)")
-        return report, [d.obj for d in report.documents]
+        return build_check(self.ws, self.cache, sha, log, deadline, base)
 
     def _generated(self, sha: str, allow_hooks: bool = False,
                    deadline: Deadline | None = None) -> GenerateResult:
-        """The generation of an HLD commit: from the cache when its tree was built before
-        (hooks may act outside the HLD, so a run with hooks always builds)."""
-        from . import hld as hldlib
-        from .validation.incremental import cached_generation
+        from .ci_builds import generation
 
-        envs = self.ws.settings.environments
-
-        def build() -> GenerateResult:
-            with self.ws.tempdir("gen-") as tmp:
-                folder = Path(tmp) / "hld"
-                export_tree(self.ws.hld_git, sha, folder)
-                if deadline is not None:
-                    deadline.check(f"export of {short(sha)}")
-                return hldlib.generate(folder, envs, allow_hooks=allow_hooks)
-
-        return cached_generation(None if allow_hooks else self.cache,
-                                 _tree(self.ws.hld_git, sha), envs, build)
+        return generation(self.ws, None if allow_hooks else self.cache, sha, allow_hooks,
+                          deadline)
 
     def validate(self, params: dict[str, Any], log: JobLog) -> dict[str, Any]:
         pr_id, sha, job = int(params["pr"]), str(params["sha"]), int(params["job"])
@@ -283,24 +255,9 @@ class CIRunner:
                 "diff_summary": diff_summary}
 
     def _dry_run(self, report: Any, log: JobLog) -> list[Any]:
-        """What the live cluster would refuse of the head's objects, as Flux's dry run
-        would find it at reconcile; objects with errors of their own are not repeated."""
-        if self.dry_run is None:
-            log("server-side dry run: no live cluster (the engine is not running); skipped")
-            return []
-        from . import limits
-        from .validation.dryrun import dry_run_findings
+        from .ci_builds import dry_run_refusals
 
-        docs = report.documents[: limits.MAX_OBJECTS_PER_COMMIT]
-        said = dry_run_findings(docs, self.dry_run)
-        report.findings.extend(f for f in said if f.severity != "error")
-        found = [f for f in said if f.severity == "error"
-                 and not any(e.file == f.file and e.line == f.line and e.object == f.object
-                             for e in report.errors)]
-        log(f"server-side dry run against the live cluster: {len(docs)} objects, "
-            f"{len(found)} refused")
-        log("".join(f"  {f}\n" for f in found).rstrip("\n"))
-        return found
+        return dry_run_refusals(self.dry_run, report, log)
 
     # -- generate ------------------------------------------------------------
     def generate(self, params: dict[str, Any], log: JobLog) -> dict[str, Any]:
@@ -421,21 +378,6 @@ class CIRunner:
         faults.point("release.after_pr")
         enqueue(self.ws, "validate", pr=pr.id, sha=pr.head_sha)
         return {"ok": True, "pr": pr.id}
-
-
-def _tree(git_dir: Path, sha: str) -> str | None:
-    """The commit's tree id: what its generation depends on (a merge commit with the
-    tree its PR's check built reuses that build)."""
-    out = git("rev-parse", "--verify", "--quiet", f"{sha}^{{tree}}", git_dir=git_dir,
-              check=False).strip()
-    return out or None
-
-
-def _touched(git_dir: Path, base: str, head: str) -> list[str]:
-    """The files a PR changes: from where it left its base to its head."""
-    fork = git("merge-base", base, head, git_dir=git_dir, check=False).strip() or base
-    out = git("diff", "--name-only", "-z", "--no-renames", fork, head, git_dir=git_dir)
-    return [name for name in out.split("\0") if name]
 
 
 def _subject(git_dir: Path, sha: str) -> str:

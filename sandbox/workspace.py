@@ -66,7 +66,10 @@ class Settings:
     environments: list[str] = field(default_factory=lambda: ["prod"])
     required_approvals: int = 1
     failure_policy: str = "atomic"  # atomic (Flux v2) | partial (Flux v1)
-    resync_seconds: float = 60.0  # simulated seconds between periodic reconciles
+    # Simulated seconds between periodic reconciles: the safety net that compares every
+    # object with git, at the interval `flux bootstrap` gives its Kustomization (10m0s).
+    # New commits need no poll (the watchers) and drift is seen as the cluster changes.
+    resync_seconds: float = 600.0
     health_timeout: float = 300.0
     clock_speed: float = 1.0
     seed: int = 0

@@ -130,3 +130,17 @@ def test_the_cache_stays_within_its_size(tmp_path: Path) -> None:
     assert cache.stats["evicted"] > 0
     assert cache.get("lint", "k99") == ["x" * 1000]  # the newest stay
     assert cache.get("lint", "k0") is None
+
+
+def test_a_commit_listing_names_the_same_yaml_files_as_a_walk(tmp_path: Path) -> None:
+    from sandbox.validation.lint import listed_yaml_files, yaml_files
+
+    names = ["a.yaml", "b/c.yml", "b/templates/x.yaml", "b/Chart.yaml", "templates/y.yaml",
+             ".hidden/z.yaml", "components/q.yaml", "d/templates/e.yaml", "x.txt", "Chart.yml",
+             "generated/prod/all.yaml"]
+    for name in names:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("a: 1\n")
+    walked = [p.relative_to(tmp_path).as_posix() for p in yaml_files(tmp_path)]
+    assert listed_yaml_files(names) == walked
+    assert "templates/y.yaml" not in walked and "d/templates/e.yaml" in walked

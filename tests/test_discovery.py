@@ -176,3 +176,14 @@ def test_committed_data_matches_the_installed_schemas(version: str) -> None:
                if discovery._served(r, at)}
     expected = {gvk for gvk in _schema_gvks(version) if "/".join(gvk) not in dropped}
     assert in_data == expected
+
+
+@pytest.mark.parametrize("version", available_versions())
+def test_every_served_resource_answers_to_all_its_names(version: str) -> None:
+    found = Discovery(version)
+    assert found.resources(), version
+    for res in found.resources():
+        qualified = f"{res.plural}.{res.group}" if res.group else res.plural
+        assert found.resolve_name(qualified)[0].kind == res.kind, (version, qualified)
+        for name in (res.plural, res.singular, res.kind, *res.short_names):
+            assert res.kind in {r.kind for r in found.resolve_name(name)}, (version, name)

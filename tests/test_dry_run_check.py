@@ -196,3 +196,63 @@ def test_the_engine_gives_its_cluster_to_the_check(sb: Sandbox) -> None:
         close = getattr(engine, "close", None) or getattr(engine, "stop", None)
         if close is not None:
             close()
+
+
+RELEASE = ("apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n"
+           "  name: podinfo\n  namespace: demo\nspec:\n  interval: 5m\n")
+CRD = """apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: helmreleases.helm.toolkit.fluxcd.io
+spec:
+  group: helm.toolkit.fluxcd.io
+  names: {kind: HelmRelease, plural: helmreleases, singular: helmrelease, listKind: HelmReleaseList}
+  scope: Namespaced
+  versions:
+    - name: v2
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          x-kubernetes-preserve-unknown-fields: true
+---
+"""
+LEGACY = """apiVersion: extensions/v1beta1
+kind: Deployment
+metadata:
+  name: old
+  namespace: demo
+spec:
+  selector:
+    matchLabels: {app: old}
+  template:
+    metadata:
+      labels: {app: old}
+    spec:
+      containers:
+        - name: c
+          image: localhost:5001/web:1.0.0
+"""
+
+
+def test_a_custom_resource_without_its_crd_fails_the_check_and_with_it_passes(
+        sb: Sandbox, live: tuple[CIRunner, SimCluster]) -> None:
+    runner, _ = live
+    pr = check(sb, runner, "release", {"web/release.yaml": RELEASE})
+    assert pr.checks_state == "failure"
+    findings = sb.jobs(1)[0]["result"]["findings"]
+    assert any(f.startswith("web/release.yaml:1: error:") and 'no matches for kind '
+               '"HelmRelease" in version "helm.toolkit.fluxcd.io/v2"' in f for f in findings)
+    pr = check(sb, runner, "release-crd", {"web/release.yaml": CRD + RELEASE})
+    assert not [f for f in sb.jobs(1)[0]["result"]["findings"] if "no matches" in f]
+
+
+def test_a_removed_api_fails_the_check_at_its_file_and_line(
+        sb: Sandbox, live: tuple[CIRunner, SimCluster]) -> None:
+    runner, _ = live
+    pr = check(sb, runner, "legacy", {"web/legacy.yaml": LEGACY})
+    assert pr.checks_state == "failure"
+    findings = sb.jobs(1)[0]["result"]["findings"]
+    assert any(f.startswith("web/legacy.yaml:1: error:") and 'no matches for kind '
+               '"Deployment" in version "extensions/v1beta1"' in f for f in findings)

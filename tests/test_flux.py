@@ -82,7 +82,7 @@ def test_apply_labels_and_moves_the_sync_tag(setup) -> None:  # type: ignore[no-
     applied = read_events(ws.store, kinds=("sync.applied",))[-1].message.splitlines()
     assert "Deployment/web created" in applied and "Namespace/demo created" in applied
     finished = read_events(ws.store, kinds=("sync.finished",))[-1].message
-    assert finished.startswith("Reconciliation finished in ") and "next run in 1m0s" in finished
+    assert finished.startswith("Reconciliation finished in ") and "next run in 10m0s" in finished
 
 
 def test_prunes_only_what_it_owns_and_honours_opt_out(setup) -> None:  # type: ignore[no-untyped-def]

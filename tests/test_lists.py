@@ -128,7 +128,9 @@ def test_a_flux_kustomization_is_a_custom_resource_not_a_kustomize_file(tmp_path
     assert result.problems == [] and result.documents[0].obj["kind"] == "Kustomization"
 
 
-def test_the_reconciler_applies_a_lists_items(tmp_path: Path, serve, clone_as) -> None:  # type: ignore[no-untyped-def]
+def reconciler_with(tmp_path: Path, serve, clone_as,  # type: ignore[no-untyped-def]
+                    objects: list[dict[str, Any]]) -> tuple[Any, SimCluster, str]:
+    """A workspace whose manifests.git main holds ``objects``, its reconciler and cluster."""
     import subprocess
 
     import yaml
@@ -143,21 +145,40 @@ def test_the_reconciler_applies_a_lists_items(tmp_path: Path, serve, clone_as) -
     ws = init_workspace(tmp_path / "ws", sample=sample)
     serve(ws.root)
     work = clone_as(ws.root, "generate-bot", "manifests")
-    typed = {"apiVersion": "v1", "kind": "ConfigMapList",
-             "items": [{"metadata": {"name": "b", "namespace": "default"}}]}
-    write(work / "prod" / "all.yaml", yaml.safe_dump_all(
-        [{"apiVersion": "v1", "kind": "List", "items": [cm("a"), typed]}]))
+    write(work / "prod" / "all.yaml", yaml.safe_dump_all(objects))
     trailer = f"HLD-Commit: {refs(ws.hld_git)['refs/heads/main']}"
-    for command in (["add", "-A"], ["commit", "-qm", "a list", "-m", trailer],
+    for command in (["add", "-A"], ["commit", "-qm", "manifests", "-m", trailer],
                     ["push", "-q", "origin", "HEAD:main"]):
         subprocess.run(["git", *command], cwd=work, check=True)
     cluster = SimCluster(VirtualClock(), ws.registry.resolve, seed=1)
-    flux = Reconciler(ws, cluster, EventBus(ws.store))
+    return (Reconciler(ws, cluster, EventBus(ws.store)), cluster,
+            refs(ws.manifests_git)["refs/heads/main"])
+
+
+def test_the_reconciler_applies_a_lists_items(tmp_path: Path, serve, clone_as) -> None:  # type: ignore[no-untyped-def]
+    typed = {"apiVersion": "v1", "kind": "ConfigMapList",
+             "items": [{"metadata": {"name": "b", "namespace": "default"}}]}
+    flux, cluster, sha = reconciler_with(tmp_path, serve, clone_as, [
+        {"apiVersion": "v1", "kind": "List", "items": [cm("a"), typed]}])
     # Every backend gets the items (kind's kubectl too), not only the simulated cluster.
-    objects, errors = flux.load(refs(ws.manifests_git)["refs/heads/main"])
+    objects, errors = flux.load(sha)
     assert errors == [] and [o["kind"] for o in objects] == ["ConfigMap", "ConfigMap"]
     status = flux.reconcile("test")
     assert status.ready, status.errors
     assert sorted(tuple(ref) for ref in status.inventory) == [
         ("ConfigMap", "a", "default"), ("ConfigMap", "b", "default")]
     assert cluster.get(ObjRef("ConfigMap", "b", "default")) is not None
+
+
+def test_the_reconciler_meets_no_matches_for_a_removed_version(  # type: ignore[no-untyped-def]
+        tmp_path: Path, serve, clone_as) -> None:
+    legacy = {"apiVersion": "extensions/v1beta1", "kind": "Ingress",
+              "metadata": {"name": "web", "namespace": "default"},
+              "spec": {"backend": {"serviceName": "web", "servicePort": 80}}}
+    flux, cluster, _ = reconciler_with(tmp_path, serve, clone_as, [cm("a"), legacy])
+    status = flux.reconcile("test")
+    assert not status.ready
+    assert any('no matches for kind "Ingress" in version "extensions/v1beta1"' in e
+               and "removed in Kubernetes 1.22; use networking.k8s.io/v1" in e
+               for e in status.errors), status.errors
+    assert cluster.get(ObjRef("ConfigMap", "a", "default")) is None  # v2: all or nothing

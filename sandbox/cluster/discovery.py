@@ -328,6 +328,23 @@ def _count_scope(kind: str, delta: int) -> None:
             listener(kind, now)
 
 
+def unserved(served: Discovery, api_version: str, kind: str) -> str:
+    """The API server's `no matches for kind` with what a user needs next: since when a
+    built-in version is gone and what serves the kind now, or that a CRD is missing."""
+    message = no_match(api_version, kind)
+    gone = served.removed(api_version, kind)
+    if gone is not None:
+        now = sorted({r.api_version for r in served.all_versions()
+                      if r.kind == kind and served.builtin_group(r.group)})
+        instead = f"; use {' or '.join(now)}" if now else ""
+        return (f"{message} ({api_version} {kind} was removed in Kubernetes "
+                f"{gone.removed_in}{instead})")
+    group = api_version.rpartition("/")[0]
+    if group and not served.builtin_group(group):
+        return f"{message}: ensure CRDs are installed first"
+    return message
+
+
 @functools.cache
 def for_version(kubernetes_version: str) -> Discovery:
     """A shared read-only view for callers that register nothing (the PR check, the CLI).

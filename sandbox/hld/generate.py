@@ -18,6 +18,7 @@ from sandbox import limits
 from sandbox.hld.config import ConfigDict, environment_config, merge_config, normalize_config
 from sandbox.hld.errors import HldError
 from sandbox.hld.fetch import fetch_folder, inside, relative_part
+from sandbox.hld.kustomize import is_kustomization, kustomization_error
 from sandbox.hld.model import Component, component_file, load_component
 from sandbox.hld.substitute import (
     ConfigOrigins,
@@ -100,19 +101,6 @@ class _Node:
     logical: str
     config: ConfigDict
     sources: tuple[ConfigSource, ...]
-
-
-KUSTOMIZE_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
-
-
-def is_kustomization(shown: str, obj: dict[str, Any]) -> bool:
-    """kustomize's own file: by its name, or by kustomize's apiVersion (a Flux
-    `kustomize.toolkit.fluxcd.io` Kustomization is a real custom resource, not this)."""
-    api = obj.get("apiVersion")
-    if isinstance(api, str) and api.startswith("kustomize.config.k8s.io/"):
-        return True
-    name = shown.rsplit("/", 1)[-1]
-    return name in KUSTOMIZE_FILES and obj.get("kind") in (None, "Kustomization", "Component")
 
 
 def _join(logical: str, name: str) -> str:
@@ -220,11 +208,7 @@ class _Walker:
                     file=shown, line=line, fix="each document must be a mapping with kind",
                 )
             if is_kustomization(shown, obj):
-                raise HldError(
-                    "a kustomize file (kustomization.yaml), not a Kubernetes object: static "
-                    "components do not run kustomize, they copy each file as it is",
-                    file=shown, line=line, fix="commit the output of 'kustomize build' in its "
-                    "place, or list the manifests themselves in the static folder")
+                raise kustomization_error(shown, line)
             docs.append(ManifestDoc(obj, shown, line, component.name))
         return docs
 

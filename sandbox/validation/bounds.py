@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from sandbox.validation.findings import Finding, object_ref
 from sandbox.validation.policies import pod_spec
 
 _STRUCTURED = (".yaml", ".yml", ".json")
-_DEPTHS: dict[tuple[str, int, int, int], tuple[int, int] | None] = {}  # by file state
+_DEPTHS: dict[object, tuple[int, int] | None] = {}  # by blob id or by file state
 _PR_SET_PDEATHSIG = 1  # prctl(2): the signal a child gets when its parent dies
 
 
@@ -119,12 +119,27 @@ def _files(hld_dir: Path) -> Iterator[Path]:
             yield path
 
 
-def file_findings(hld_dir: Path, deadline: Deadline | None = None) -> list[Finding]:
-    """Size and nesting of every file in the HLD, before anything parses them."""
+def _listed(hld_dir: Path,
+            listing: Mapping[str, tuple[str, int]]) -> Iterator[tuple[Path, str, int, str]]:
+    for shown in sorted(listing):
+        if not any(part.startswith(".") for part in shown.split("/")[:-1]):
+            blob, size = listing[shown]
+            yield hld_dir / shown, shown, size, blob
+
+
+def file_findings(hld_dir: Path, deadline: Deadline | None = None,
+                  listing: Mapping[str, tuple[str, int]] | None = None) -> list[Finding]:
+    """Size and nesting of every file in the HLD, before anything parses them.
+
+    ``listing`` (path -> git blob id and size, when the folder holds exactly a commit)
+    saves walking the folder, and a blob's nesting is worked out once."""
     findings: list[Finding] = []
-    for path in _files(hld_dir):
-        shown = path.relative_to(hld_dir).as_posix()
-        size = path.stat().st_size
+    if listing is not None:
+        files: Iterator[tuple[Path, str, int, object]] = _listed(hld_dir, listing)
+    else:
+        files = ((path, path.relative_to(hld_dir).as_posix(), path.stat().st_size, None)
+                 for path in _files(hld_dir))
+    for path, shown, size, blob in files:
         if size > limits.MAX_HLD_FILE_BYTES:
             findings.append(Finding(
                 "error", shown, 0, f"file is {size} bytes, over the limit of "
@@ -132,9 +147,11 @@ def file_findings(hld_dir: Path, deadline: Deadline | None = None) -> list[Findi
             continue
         if path.suffix not in _STRUCTURED:
             continue
-        seen = path.stat()
-        # The check's folder keeps unchanged files as they were: their answer stands.
-        memo = (str(path), seen.st_size, seen.st_mtime_ns, seen.st_ino)
+        if blob is None:
+            seen = path.stat()
+            memo: object = (str(path), seen.st_size, seen.st_mtime_ns, seen.st_ino)
+        else:
+            memo = blob  # the same content wherever it is
         if memo in _DEPTHS:
             deep = _DEPTHS[memo]
         else:

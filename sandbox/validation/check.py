@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -50,7 +50,8 @@ def check_hld(hld_dir: Path, envs: list[str], kubernetes_version: str = "1.30.0"
               max_replicas: int = limits.DEFAULT_MAX_REPLICAS,
               deadline: Deadline | None = None,
               served: Discovery | None = None, cache: CheckCache | None = None,
-              tree: str | None = None, touched: Collection[str] | None = None) -> CheckReport:
+              tree: str | None = None, touched: Collection[str] | None = None,
+              listing: Mapping[str, tuple[str, int]] | None = None) -> CheckReport:
     """Run every check on an HLD; ``ok`` is False when any finding is an error.
 
     ``served`` is the live cluster's API discovery (its CRDs included), when the caller
@@ -60,7 +61,8 @@ def check_hld(hld_dir: Path, envs: list[str], kubernetes_version: str = "1.30.0"
     naming the slowest phase instead of running the rest. With a ``cache``, the
     generation of ``tree`` (the HLD's git tree id), the lint of files outside
     ``touched`` (the files the PR changes; None: all) and the validation of objects seen
-    before are reused.
+    before are reused. ``listing`` (path -> git blob id and size), when ``hld_dir``
+    holds exactly one commit's files, saves walking the folder.
     """
     hld_dir = Path(hld_dir)
     env_list = list(envs) or ["common"]
@@ -70,7 +72,7 @@ def check_hld(hld_dir: Path, envs: list[str], kubernetes_version: str = "1.30.0"
     try:
         documents = _phases(hld_dir, env_list, kubernetes_version, max_replicas,
                             deadline or Deadline(None), log, findings, served,
-                            _Reuse(cache, tree, touched))
+                            _Reuse(cache, tree, touched, listing))
     except BudgetExceeded as exc:
         findings.append(Finding("error", "", 0, str(exc), "time-budget"))
 
@@ -88,13 +90,14 @@ class _Reuse:
     cache: CheckCache | None = None
     tree: str | None = None
     touched: Collection[str] | None = None
+    listing: Mapping[str, tuple[str, int]] | None = None
 
 
 def _phases(hld_dir: Path, env_list: list[str], kubernetes_version: str, max_replicas: int,
             deadline: Deadline, log: list[str], findings: list[Finding],
             served: Discovery | None, reuse: _Reuse) -> list[ManifestDoc]:
     log.append("bounds: file sizes and nesting")
-    too_big = file_findings(hld_dir, deadline)
+    too_big = file_findings(hld_dir, deadline, reuse.listing)
     findings.extend(too_big)
     log.append(f"  {_count(len(too_big), 'finding')}")
     if too_big:
@@ -132,7 +135,7 @@ def _phases(hld_dir: Path, env_list: list[str], kubernetes_version: str, max_rep
             return []
         return within(deadline, "yamllint", lambda: lint_hld(hld_dir, only=only))
 
-    lint = lint_with_cache(hld_dir, reuse.cache, reuse.touched, run_lint)
+    lint = lint_with_cache(hld_dir, reuse.cache, reuse.touched, run_lint, reuse.listing)
     if generate_error is not None:
         located.add((generate_error.file, generate_error.line))
     # The parser already reported these syntax errors with the same file and line.

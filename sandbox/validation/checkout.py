@@ -19,16 +19,17 @@ from pathlib import Path
 from sandbox.gitutil import UnsafePath, git, safe_tree_path
 
 
-def _listing(git_dir: Path, sha: str) -> dict[str, str]:
-    out = git("ls-tree", "-r", "-z", "--full-tree", sha, git_dir=git_dir)
-    blobs: dict[str, str] = {}
+def _listing(git_dir: Path, sha: str) -> dict[str, tuple[str, int]]:
+    """path -> (blob id, size) of every file in the commit."""
+    out = git("ls-tree", "-r", "-l", "-z", "--full-tree", sha, git_dir=git_dir)
+    blobs: dict[str, tuple[str, int]] = {}
     for item in out.split("\0"):
         if not item:
             continue
         meta, _, path = item.partition("\t")
-        _mode, kind, obj = meta.split()
+        _mode, kind, obj, size = meta.split()
         if kind == "blob":
-            blobs[path] = obj
+            blobs[path] = (obj, int(size))
     return blobs
 
 
@@ -54,6 +55,9 @@ class Checkout:
         self.folder = self.root / "hld"
         self._state = self.root / "hld.json"
         self.written = 0  # files written by the last move, for tests and logs
+        # path -> (blob id, size) of the commit it holds: the check reads names, sizes and
+        # content identities from here instead of walking the folder again.
+        self.listing: dict[str, tuple[str, int]] = {}
 
     def _load(self) -> dict[str, list[object]]:
         try:
@@ -64,7 +68,8 @@ class Checkout:
 
     def move_to(self, git_dir: Path, sha: str) -> tuple[Path, set[str]]:
         """The folder holding exactly ``sha``'s files, and the paths that changed."""
-        blobs = _listing(git_dir, sha)
+        listing = _listing(git_dir, sha)
+        blobs = {path: blob for path, (blob, _size) in listing.items()}
         for path in blobs:
             why = safe_tree_path(path)
             if why:
@@ -113,6 +118,7 @@ class Checkout:
         tmp.write_text(json.dumps(state), "utf-8")
         os.replace(tmp, self._state)
         self.written = len(stale)
+        self.listing = listing
         return self.folder, set(stale)
 
     @staticmethod

@@ -12,14 +12,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
 from sandbox.hld import GeneratedComponent, GenerateResult, HldError, ManifestDoc
 from sandbox.validation.cache import CheckCache, digest
 from sandbox.validation.findings import Finding
-from sandbox.validation.lint import CONFIG_FILES, LINT_CONFIG, hld_config, yaml_files
+from sandbox.validation.lint import (
+    CONFIG_FILES,
+    LINT_CONFIG,
+    hld_config,
+    listed_yaml_files,
+    yaml_files,
+)
 
 Problems = list[tuple[tuple[str | int, ...], str]]
 
@@ -79,7 +85,8 @@ def cached_generation(cache: CheckCache | None, tree: str | None, envs: list[str
 # -- yamllint --------------------------------------------------------------------------
 
 def lint_with_cache(hld_dir: Path, cache: CheckCache | None, touched: Collection[str] | None,
-                    lint: Callable[[Collection[str] | None], list[Finding]]) -> list[Finding]:
+                    lint: Callable[[Collection[str] | None], list[Finding]],
+                    listing: Mapping[str, tuple[str, int]] | None = None) -> list[Finding]:
     """yamllint findings for the HLD, linting only what must be.
 
     ``touched``: the files the PR changes (None: all of them, as on a branch's first
@@ -95,11 +102,15 @@ def lint_with_cache(hld_dir: Path, cache: CheckCache | None, touched: Collection
                         if (hld_dir / n).is_file() and not (hld_dir / n).is_symlink()),
                        LINT_CONFIG.encode())
     keys: dict[str, str] = {}
-    for path in yaml_files(hld_dir):
-        shown = path.relative_to(hld_dir).as_posix()
-        if config.is_file_ignored(shown):
-            continue
-        keys[shown] = digest("lint", config_text, shown, _content_hash(path))
+    if listing is not None:  # the folder holds exactly this commit: blob ids name contents
+        for shown in listed_yaml_files(listing):
+            if not config.is_file_ignored(shown):
+                keys[shown] = digest("lint", config_text, shown, listing[shown][0])
+    else:
+        for path in yaml_files(hld_dir):
+            shown = path.relative_to(hld_dir).as_posix()
+            if not config.is_file_ignored(shown):
+                keys[shown] = digest("lint", config_text, shown, _content_hash(path))
     known = cache.get_many("lint", list(keys.values()))
     todo = [shown for shown, key in keys.items() if key not in known
             and (touched is None or shown in touched)]

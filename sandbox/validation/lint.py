@@ -113,6 +113,24 @@ def yaml_files(hld_dir: Path) -> Iterator[Path]:
                 yield path
 
 
+def listed_yaml_files(names: Collection[str]) -> list[str]:
+    """:func:`yaml_files` over a commit's file names (relative paths) instead of a walk."""
+    present = set(names)
+    out = []
+    for shown in sorted(present):
+        parts = shown.split("/")
+        if any(part.startswith(".") or part in _SKIPPED_DIRS for part in parts[:-1]):
+            continue
+        if not shown.endswith((".yaml", ".yml")):
+            continue
+        charts = ["/".join(parts[:i]) for i, part in enumerate(parts[:-1]) if part == "templates"]
+        if any(f"{c}/Chart.yaml" in present or f"{c}/Chart.yml" in present
+               or (not c and ({"Chart.yaml", "Chart.yml"} & present)) for c in charts):
+            continue  # Go templates of a Helm chart, not YAML
+        out.append(shown)
+    return out
+
+
 def lint_hld(hld_dir: Path, only: Collection[str] | None = None) -> list[Finding]:
     """yamllint over the HLD's YAML files (or only those relative paths)."""
     config, findings = hld_config(hld_dir)

@@ -1,13 +1,18 @@
 """Does the API server serve each object's kind and apiVersion? The PR check's view of
 API discovery: the chosen Kubernetes version's resources, the CRDs the commit itself
-carries and, when the caller knows it, what the live cluster has registered."""
+carries and, when the caller knows it, what the live cluster has registered.
+
+A kind or version the server does not serve is its own error, `no matches for kind "X"
+in version "Y"`, at the HLD file and line. A custom resource whose CRD is not in the
+commit is only a warning without the live cluster: its CRD may have been installed
+outside this repository, and the dry run against the cluster tells.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sandbox.cluster.discovery import Discovery, for_version
-from sandbox.cluster.sim.validate import unserved
+from sandbox.cluster.discovery import Discovery, for_version, unserved
 
 
 class ServedCheck:
@@ -30,8 +35,6 @@ class ServedCheck:
         group = api_version.rpartition("/")[0]
         custom = bool(group) and not self.served.builtin_group(group)
         if custom and not self.knows_cluster and not self._group_defined(group):
-            # Its CRD may be in the cluster already (installed outside this repo): only
-            # the dry run against the live cluster can tell.
             return ("warning", f"no CRD in this commit serves {api_version} {kind}; unless the "
                     f"cluster has one, applying it fails with: {message}")
         return ("error", message)

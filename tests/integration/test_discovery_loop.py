@@ -92,3 +92,20 @@ def test_cluster_get_accepts_kubectls_names_and_refuses_others(tmp_path: Path) -
     assert proc.returncode == 1
     assert proc.stderr.strip() == 'error: the server doesn\'t have a resource type "foo"'
     assert proc.stdout == ""
+
+
+def test_without_an_engine_the_saved_clusters_crds_resolve(sandbox: Sandbox) -> None:
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           "metadata": {"name": "certificates.cert-manager.io"},
+           "spec": {"group": "cert-manager.io", "scope": "Namespaced",
+                    "names": {"kind": "Certificate", "plural": "certificates",
+                              "shortNames": ["cert", "certs"]},
+                    "versions": [{"name": "v1", "served": True, "storage": True}]}}
+    cert = {"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+            "metadata": {"name": "web", "namespace": "demo"}}
+    sandbox.cluster_snapshot = lambda: {"objects": [crd, cert]}  # type: ignore[method-assign]
+    for name in ("certificates", "cert", "Certificate", "certificates.cert-manager.io"):
+        assert sandbox.cluster_objects(name) == [cert]
+    assert sandbox.kind_named("crd") == "CustomResourceDefinition"
+    with pytest.raises(UnknownResourceType):
+        sandbox.cluster_objects("issuers")

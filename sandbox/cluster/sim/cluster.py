@@ -23,14 +23,16 @@ from sandbox.cluster.lists import unpack_all
 from sandbox.cluster.sim.context import Ctx
 from sandbox.cluster.sim.deployments import DeploymentController
 from sandbox.cluster.sim.immutable import immutable_problem
+from sandbox.cluster.sim.ingress import IngressController
 from sandbox.cluster.sim.persist import Delta, Journal, Saved, restore
 from sandbox.cluster.sim.pods import Kubelet
 from sandbox.cluster.sim.replicasets import ReplicaSetController
-from sandbox.cluster.sim.services import EndpointsController
+from sandbox.cluster.sim.services import EndpointsController, keep_allocated, without_allocated
 from sandbox.cluster.sim.store import (
     SYSTEM_ANNOTATION_PREFIXES,
     Store,
     Timers,
+    Watch,
     canonical,
     clone,
     is_namespaced,
@@ -71,6 +73,8 @@ class SimCluster:
         self._rsc = ReplicaSetController(self._ctx, self._kubelet)
         self._dc = DeploymentController(self._ctx, self._rsc)
         self._eps = EndpointsController(self._ctx, self._kubelet)
+        self._eps.before_change = self._before_endpoints_change
+        self._ingress = IngressController(self._ctx)
         self._traffic = Traffic(seed)
         for ns in PROTECTED_NAMESPACES:
             self._create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
@@ -95,6 +99,9 @@ class SimCluster:
         """Carry on from a journal's state (the clock must not be behind its time)."""
         with self._lock:
             restore(self, saved)
+            self._eps.reindex()
+            for sref in sorted(self._store.of_kind("Service")):
+                self._serve(sref)
             self._restored = True
             for crd in list(self._store.of_kind("CustomResourceDefinition").values()):
                 self.learn_crd(crd)
@@ -291,12 +298,31 @@ class SimCluster:
             out = [e for e in self._ctx.history if ref is None or e.ref == ref]
             return out[-limit:] if limit else out
 
-    def metrics(self) -> dict[str, dict[str, Any]]:
-        """Traffic per Deployment, keyed "namespace/name": rps, requests, errors,
-        error_rate, p50_ms, p95_ms, window_seconds, versions{tag: ...}, pods{name: ...}."""
+    def metrics(self, deployments: list[str] | None = None) -> dict[str, dict[str, Any]]:
+        """Traffic per Deployment (all, or those named), keyed "namespace/name": rps,
+        requests, errors, error_rate, p50_ms, p95_ms, window_seconds, versions{tag: ...},
+        pods{name: ...}."""
         with self._lock:
-            deps = [f"{r.namespace}/{r.name}" for r in sorted(self._store.of_kind("Deployment"))]
-            return self._traffic.metrics(self._ctx.now, deps)
+            if deployments is None:
+                deployments = [f"{r.namespace}/{r.name}"
+                               for r in sorted(self._store.of_kind("Deployment"))]
+            return self._traffic.metrics(self._ctx.now, deployments)
+
+    def error_candidates(self, min_rate: float = 0.0) -> set[str]:
+        """Deployments ("namespace/name") with a ready pod whose image fails more than
+        `min_rate` of its requests: the only ones whose error rate can go above it."""
+        with self._lock:
+            return self._traffic.error_candidates(min_rate)
+
+    def watch(self) -> Watch:
+        """A watch on every object: the refs written or removed since its last take()."""
+        with self._lock:
+            return self._store.watch()
+
+    def revision(self) -> tuple[int, int]:
+        """Moves whenever an object or the event history changed."""
+        with self._lock:
+            return self._store.version, self._ctx.emitted
 
     def snapshot(self) -> dict[str, Any]:
         """The full state as JSON-ready data, for processes that cannot see this one."""
@@ -332,9 +358,7 @@ class SimCluster:
                     ctx.dirty_deploy.add(ref)
             self._settle()
         ctx.now = target
-        self._eps.flush()
-        if self._traffic.due(target):
-            self._traffic.account(target, self._endpoints())
+        self._flush_endpoints()
 
     def _settle(self) -> None:
         """Run controllers until none has anything left to do at this instant."""
@@ -356,22 +380,34 @@ class SimCluster:
 
     def _finish(self) -> None:
         self._settle()
-        self._eps.flush()
+        self._flush_endpoints()
 
-    def _endpoints(self) -> dict[str, list[Endpoint]]:
-        out: dict[str, list[Endpoint]] = {}
-        for sref, svc in self._store.of_kind("Service").items():
-            eps = []
-            for pref in self._eps.ready_pods(svc):
-                ps = self._kubelet.pods.get(pref)
-                pod = self._store.get(pref)
-                if ps is None or pod is None or ps.profile is None:
-                    continue
-                image = str((pod["spec"].get("containers") or [{}])[0].get("image", ""))
-                eps.append(Endpoint(f"{pref.namespace}/{pref.name}", ps.deployment,
-                                    ps.version, image, ps.profile))
-            out[f"{sref.namespace}/{sref.name}"] = eps
-        return out
+    def _flush_endpoints(self) -> None:
+        self._ingress.flush()
+        self._eps.flush()
+        for sref in self._eps.take_changed():
+            self._serve(sref)
+
+    def _before_endpoints_change(self, sref: ObjRef) -> None:
+        # The traffic so far went to the endpoints the Service had until now.
+        self._traffic.settle(self._ctx.now, f"{sref.namespace}/{sref.name}")
+
+    def _serve(self, sref: ObjRef) -> None:
+        """Tell the traffic which ready pods answer a Service now."""
+        svc = self._store.get(sref)
+        if svc is None:
+            self._traffic.serve(f"{sref.namespace}/{sref.name}", None)
+            return
+        eps = []
+        for pref in self._eps.ready_pods(svc):
+            ps = self._kubelet.pods.get(pref)
+            pod = self._store.get(pref)
+            if ps is None or pod is None or ps.profile is None:
+                continue
+            image = str((pod["spec"].get("containers") or [{}])[0].get("image", ""))
+            eps.append(Endpoint(f"{pref.namespace}/{pref.name}", ps.deployment,
+                                ps.version, image, ps.profile))
+        self._traffic.serve(f"{sref.namespace}/{sref.name}", eps)
 
     def _create(self, obj: dict[str, Any]) -> None:
         ctx = self._ctx
@@ -395,7 +431,8 @@ class SimCluster:
 
     def _update(self, ref: ObjRef, existing: dict[str, Any], desired: dict[str, Any]) -> None:
         ctx = self._ctx
-        old_spec = canonical(existing.get("spec"))
+        old_spec_obj = clone(existing.get("spec"))
+        old_spec = canonical(old_spec_obj)
         self._store.unindex(ref)  # its owner references may change
         for key in [k for k in existing if k not in ("metadata", "status")]:
             if key not in desired:
@@ -407,6 +444,8 @@ class SimCluster:
                 existing[key] = value
         if server and isinstance(existing.get("spec"), dict):
             existing["spec"] = {**server, **existing["spec"]}
+        if ref.kind == "Service":
+            keep_allocated(old_spec_obj, existing.get("spec"))
         meta, new_meta = existing["metadata"], desired["metadata"]
         old_labels = meta.get("labels")
         meta["labels"] = new_meta.get("labels") or {}
@@ -458,6 +497,8 @@ class SimCluster:
             for child in self._store.children(obj["metadata"]["uid"]):
                 self._remove(child, graceful)
         # Controllers put back what they own: a deleted pod or ReplicaSet is recreated.
+        if ref.kind == "Service":
+            ctx.dirty_svc.add(ref)  # its endpoints controller lets go of it
         for kind, dirty in (("ReplicaSet", ctx.dirty_rs), ("Deployment", ctx.dirty_deploy),
                             ("Service", ctx.dirty_svc)):
             owner = self._store.by_uid(owner_uid(obj, kind))
@@ -499,6 +540,8 @@ def _same(existing: dict[str, Any], desired: dict[str, Any]) -> bool:
     if isinstance(have.get("spec"), dict) and isinstance(want.get("spec"), dict):
         skip = [f for f in SERVER_FIELDS.get(kind, ()) if f not in want["spec"]]
         have["spec"] = {k: v for k, v in have["spec"].items() if k not in skip}
+        if kind == "Service":
+            have["spec"] = without_allocated(have["spec"], want["spec"])
     meta, new_meta = existing["metadata"], desired["metadata"]
     user_annotations = {k: v for k, v in (meta.get("annotations") or {}).items()
                         if not k.startswith(SYSTEM_ANNOTATION_PREFIXES)}

@@ -7,13 +7,16 @@ reader on another thread never sees a half-written object.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import json
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from sandbox.cluster.base import CLUSTER_SCOPED, ObjRef
+from sandbox.cluster.sim.index import LabelIndex
 
 # Annotations the controllers own; an apply keeps them instead of wiping them.
 SYSTEM_ANNOTATION_PREFIXES = ("deployment.kubernetes.io/",)
@@ -35,7 +38,13 @@ def canonical(value: Any) -> str:
 def rfc3339(t: float) -> str:
     """Simulated seconds as a timestamp; clock zero is the Unix epoch, so `now - parsed`
     gives an age on the same scale as the clock."""
-    return datetime.fromtimestamp(max(t, 0.0), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _rfc3339_second(int(max(t, 0.0)))
+
+
+@functools.lru_cache(maxsize=256)
+def _rfc3339_second(second: int) -> str:
+    # Controllers stamp thousands of objects within one simulated second.
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def matches_selector(labels: dict[str, Any], selector: dict[str, Any] | None) -> bool:
@@ -71,13 +80,54 @@ def is_namespaced(kind: str) -> bool:
     return kind not in CLUSTER_SCOPED
 
 
+class Watch:
+    """The objects written or removed since the last `take()`, as a watch stream would
+    deliver them. Past `limit` it forgets them and says "relist", as an API server
+    answers a watch that fell too far behind."""
+
+    def __init__(self, limit: int, kinds: frozenset[str] | None = None) -> None:
+        self.limit = limit
+        self.kinds = kinds  # None: every kind
+        self._lock = threading.Lock()
+        self._refs: set[ObjRef] = set()
+        self._relist = True  # the first look is a full list
+
+    def note(self, ref: ObjRef) -> None:
+        if self.kinds is not None and ref.kind not in self.kinds:
+            return
+        with self._lock:
+            if self._relist:
+                return
+            self._refs.add(ref)
+            if len(self._refs) > self.limit:
+                self._relist, self._refs = True, set()
+
+    def relist(self) -> None:
+        with self._lock:
+            self._relist, self._refs = True, set()
+
+    def take(self) -> set[ObjRef] | None:
+        """What changed since the last take, or None: look at everything."""
+        with self._lock:
+            if self._relist:
+                self._relist = False
+                return None
+            refs, self._refs = self._refs, set()
+            return refs
+
+
 class Store:
-    """Objects by kind, with an owner index for cascading deletes and controllers."""
+    """Objects by kind, with an owner index for cascading deletes and controllers, and a
+    namespace and label index (index.py) for selectors."""
 
     def __init__(self, seed: int) -> None:
         self._by_kind: dict[str, dict[ObjRef, dict[str, Any]]] = {}
         self._children: dict[str, set[ObjRef]] = {}
         self._by_uid: dict[str, ObjRef] = {}
+        self.labels = LabelIndex()
+        self._watches: list[Watch] = []
+        # Bumped by every write and removal: "has anything changed since I looked?"
+        self.version = 0
         self._rv = 0
         self._uids = 0
         self._seed = seed & 0xFFFFFFFF
@@ -94,10 +144,35 @@ class Store:
 
     def touch(self, obj: dict[str, Any], event: str = "MODIFIED") -> None:
         self._rv += 1
-        obj["metadata"]["resourceVersion"] = str(self._rv)
-        self.changed.add(ObjRef.of(obj))
+        meta = obj["metadata"]
+        meta["resourceVersion"] = str(self._rv)
+        ref = ObjRef.of(obj)
+        self.changed.add(ref)
+        self.version += 1
+        if self._by_kind.get(ref.kind, {}).get(ref) is obj:
+            # Controllers edit objects in place: keep the label index true to them.
+            self.labels.add(ref, meta.get("labels"))
+        for watch in self._watches:
+            watch.note(ref)
         if self.listener is not None:
             self.listener(event, obj)
+
+    def watch(self, limit: int = 50_000, kinds: frozenset[str] | None = None) -> Watch:
+        """A watch on the objects of these kinds (None: all), as an informer holds."""
+        w = Watch(limit, kinds)
+        self._watches.append(w)
+        return w
+
+    def select(self, kind: str, namespace: str, selector: dict[str, Any] | None
+               ) -> list[ObjRef]:
+        """The objects of a kind in a namespace that a label selector matches, sorted."""
+        out = []
+        for ref in self.labels.candidates(kind, namespace, selector):
+            obj = self.get(ref)
+            if obj is not None and matches_selector(obj["metadata"].get("labels") or {},
+                                                    selector):
+                out.append(ref)
+        return sorted(out)
 
     def get(self, ref: ObjRef) -> dict[str, Any] | None:
         return self._by_kind.get(ref.kind, {}).get(ref)
@@ -115,9 +190,9 @@ class Store:
         for kind in self.kinds():
             yield from self._by_kind[kind].items()
 
-    def in_namespace(self, namespace: str) -> list[ObjRef]:
-        return [ref for kind in self.kinds() for ref in self._by_kind[kind]
-                if ref.namespace == namespace]
+    def in_namespace(self, namespace: str, kind: str | None = None) -> list[ObjRef]:
+        kinds = [kind] if kind else self.kinds()
+        return [ref for k in kinds for ref in sorted(self.labels.in_namespace(k, namespace))]
 
     def children(self, uid: str) -> list[ObjRef]:
         return sorted(self._children.get(uid, ()))
@@ -129,6 +204,7 @@ class Store:
             self._unindex(ref, old)
         self._by_kind.setdefault(ref.kind, {})[ref] = obj
         meta = obj["metadata"]
+        self.labels.add(ref, meta.get("labels"))
         self._by_uid[meta["uid"]] = ref
         for owner in meta.get("ownerReferences") or []:
             if owner.get("uid"):
@@ -146,6 +222,10 @@ class Store:
         obj = self._by_kind.get(ref.kind, {}).pop(ref, None)
         if obj is not None:
             self.changed.add(ref)
+            self.version += 1
+            self.labels.discard(ref)
+            for watch in self._watches:
+                watch.note(ref)
             self._unindex(ref, obj)
             self._by_uid.pop(obj["metadata"].get("uid", ""), None)
             if self.listener is not None:

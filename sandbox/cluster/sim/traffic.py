@@ -4,6 +4,9 @@ and a revert visibly heals them.
 
 Traffic is accounted per whole simulated second over a sliding window; a long jump in
 time only plays back the last window second by second and adds the rest in bulk.
+Each Service is accounted on its own, lazily: when its endpoints are about to change
+(the traffic so far went to the old ones) and when someone reads its Deployments'
+metrics. A cluster nobody watches does no traffic work at all.
 """
 
 from __future__ import annotations
@@ -42,38 +45,83 @@ class Traffic:
         # A generator of its own, so traffic never shifts pod names or timings.
         self.rng = random.Random(seed * 7919 + 17)
         self._base: dict[str, float] = {}
-        self._last: int | None = None
-        self._series: dict[tuple[str, str], deque[_Bucket]] = {}
+        self._last: int | None = None  # the latest second any Service was accounted to
+        self._upto: dict[str, int] = {}  # per Service: accounted up to this second
+        # deployment -> version -> per-second buckets over the window
+        self._series: dict[str, dict[str, deque[_Bucket]]] = {}
         self._images: dict[tuple[str, str], str] = {}
         self.pods: dict[str, dict[str, Any]] = {}  # cumulative per pod
+        self._pods_of: dict[str, set[str]] = {}  # deployment -> its pods in `pods`
+        # Service "namespace/name" -> the ready pods answering it; Deployment -> the
+        # Services whose traffic reaches its pods. Kept as Endpoints change.
+        self._serving: dict[str, list[Endpoint]] = {}
+        self._feeds: dict[str, set[str]] = {}
+        self._candidates: dict[float, set[str]] = {}  # error_candidates(), until serve()
+
+    def serve(self, svc: str, eps: list[Endpoint] | None) -> None:
+        """From now on these endpoints answer the Service (None: it is gone). Settle
+        its traffic to now first (settle())."""
+        self._candidates = {}
+        for dep in {ep.deployment for ep in self._serving.get(svc, [])}:
+            feeds = self._feeds.get(dep)
+            if feeds is not None:
+                feeds.discard(svc)
+                if not feeds:
+                    del self._feeds[dep]
+        if eps is None:
+            self._serving.pop(svc, None)
+            self._upto.pop(svc, None)
+            return
+        self._serving[svc] = eps
+        for ep in eps:
+            self._feeds.setdefault(ep.deployment, set()).add(svc)
+
+    def settle(self, now: float, svc: str) -> None:
+        """Account a Service's traffic up to now with the endpoints it has had."""
+        self.account(now, {svc: self._serving.get(svc, [])})
+
+    def error_candidates(self, min_rate: float = 0.0) -> set[str]:
+        """Deployments with a serving pod whose image fails more than `min_rate` of
+        its requests."""
+        found = self._candidates.get(min_rate)
+        if found is None:
+            found = self._candidates[min_rate] = {
+                ep.deployment for eps in self._serving.values() for ep in eps
+                if ep.deployment and ep.profile.error_rate > min_rate}
+        return set(found)
 
     def base_rps(self, service: str) -> float:
         if service not in self._base:
             self._base[service] = round(5.0 + self.rng.random() * 45.0, 1)
         return self._base[service]
 
-    def due(self, now: float) -> bool:
-        return self._last is None or math.floor(now) > self._last
-
     def account(self, now: float, services: dict[str, list[Endpoint]]) -> None:
-        """Play traffic up to the whole second before `now` with today's endpoints."""
+        """Play each Service's traffic up to the whole second before `now` with these
+        endpoints (the ones it had since it was last accounted)."""
         end = math.floor(now)
-        start = 0 if self._last is None else self._last + 1
-        if end < start:
-            return
-        first_detailed = max(start, end - WINDOW + 1)
-        skipped = first_detailed - start
         for svc, eps in sorted(services.items()):
+            last = self._upto.get(svc, -1 if self._last is None else self._last)
+            start = last + 1
+            if end < start:
+                continue
+            self._upto[svc] = end
             if not eps:
                 continue
+            first_detailed = max(start, end - WINDOW + 1)
+            skipped = first_detailed - start
             rps = self.base_rps(svc)
             if skipped:
                 self._bulk(rps * skipped, eps)
             for second in range(first_detailed, end + 1):
                 self._second(second, rps, eps)
-        self._last = end
+            for dep in {ep.deployment for ep in eps}:
+                self._trim(dep, end)
+        if self._last is None or end > self._last:
+            self._last = end
+
+    def _trim(self, dep: str, end: int) -> None:
         horizon = end - WINDOW
-        for series in self._series.values():
+        for series in self._series.get(dep, {}).values():
             while series and series[0].second <= horizon:
                 series.popleft()
 
@@ -113,35 +161,40 @@ class Traffic:
         if tot is None:
             tot = self.pods[ep.pod] = {"deployment": ep.deployment, "version": ep.version,
                                        "requests": 0, "errors": 0}
+            self._pods_of.setdefault(ep.deployment, set()).add(ep.pod)
         return tot
 
     def _bucket(self, key: tuple[str, str], second: int) -> _Bucket:
-        series = self._series.setdefault(key, deque())
+        series = self._series.setdefault(key[0], {}).setdefault(key[1], deque())
         if not series or series[-1].second != second:
             series.append(_Bucket(second))
         return series[-1]
 
     def forget_pod(self, pod: str) -> None:
-        self.pods.pop(pod, None)
+        tot = self.pods.pop(pod, None)
+        if tot is not None:
+            pods = self._pods_of.get(tot["deployment"])
+            if pods is not None:
+                pods.discard(pod)
+                if not pods:
+                    del self._pods_of[tot["deployment"]]
 
     def metrics(self, now: float, deployments: list[str]) -> dict[str, dict[str, Any]]:
         """Per deployment ("namespace/name"): rps, error rate, p50/p95 latency over the
         window, with a per-version breakdown and per-pod totals since start."""
+        services = sorted({svc for dep in deployments for svc in self._feeds.get(dep, ())})
+        self.account(now, {svc: self._serving[svc] for svc in services})
         window = float(min(WINDOW, max(1, math.floor(now) + 1)))
-        series_of: dict[str, list[tuple[str, deque[_Bucket]]]] = {}
-        for (d, version), series in sorted(self._series.items()):
-            if series:
-                series_of.setdefault(d, []).append((version, series))
-        pods_of: dict[str, dict[str, Any]] = {}
-        for pod, tot in sorted(self.pods.items()):
-            pods_of.setdefault(tot["deployment"], {})[pod.partition("/")[2]] = dict(tot)
         out: dict[str, dict[str, Any]] = {}
         for dep in deployments:
             ns, _, name = dep.partition("/")
+            self._trim(dep, math.floor(now))
             versions: dict[str, dict[str, Any]] = {}
             lat_all: list[float] = []
             req_all = err_all = 0
-            for version, series in series_of.get(dep, []):
+            for version, series in sorted(self._series.get(dep, {}).items()):
+                if not series:
+                    continue
                 req = sum(b.requests for b in series)
                 err = sum(b.errors for b in series)
                 lat = [x for b in series for x in b.latencies]
@@ -150,8 +203,10 @@ class Traffic:
                 versions[version] = _summary(req, err, lat, window)
                 versions[version]["image"] = self._images.get((dep, version), "")
             summary = _summary(req_all, err_all, lat_all, window)
+            pods = {pod.partition("/")[2]: dict(self.pods[pod])
+                    for pod in sorted(self._pods_of.get(dep, ()))}
             out[dep] = {"namespace": ns, "name": name, **summary, "window_seconds": window,
-                        "versions": versions, "pods": pods_of.get(dep, {})}
+                        "versions": versions, "pods": pods}
         return out
 
 def _summary(req: int, err: int, lat: list[float], window: float) -> dict[str, Any]:

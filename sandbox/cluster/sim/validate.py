@@ -6,7 +6,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from sandbox import limits
-from sandbox.cluster.discovery import no_match
+from sandbox.cluster.discovery import unserved
 from sandbox.cluster.sim.store import is_namespaced, matches_selector
 
 if TYPE_CHECKING:
@@ -67,23 +67,6 @@ def validate(obj: Any, namespaces: set[str],
         if problem:
             return f"{kind} {name!r} is invalid: {problem}"
     return None
-
-
-def unserved(served: Discovery, api_version: str, kind: str) -> str:
-    """The API server's `no matches for kind` with what a user needs next: since when a
-    built-in version is gone and what serves the kind now, or that a CRD is missing."""
-    message = no_match(api_version, kind)
-    gone = served.removed(api_version, kind)
-    if gone is not None:
-        now = sorted({r.api_version for r in served.all_versions()
-                      if r.kind == kind and served.builtin_group(r.group)})
-        instead = f"; use {' or '.join(now)}" if now else ""
-        return (f"{message} ({api_version} {kind} was removed in Kubernetes "
-                f"{gone.removed_in}{instead})")
-    group = api_version.rpartition("/")[0]
-    if group and not served.builtin_group(group):
-        return f"{message}: ensure CRDs are installed first"
-    return message
 
 
 def _pod_spec(spec: Any, where: str) -> str | None:

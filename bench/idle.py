@@ -1,0 +1,141 @@
+"""An idle engine is idle, and a one-service change costs one service (issue: fast at
+any size).
+
+A real engine (watchers, CI runner, reconciler, simulated cluster at 1x) holds N
+services (a Deployment, a Service and a ConfigMap each, one manifest file per service
+as the generation job writes them). Once all is Healthy, its CPU is measured over an
+idle stretch (goal < 2% of a core at 3,000 services), then one service's file is
+changed and pushed as the generation job would: the time from the push to the app
+Healthy at that revision is compared with the same change at 10 services.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from .common import child_python, hermetic_env
+from .scale import service_objects
+
+IDLE_SECONDS = 20.0
+
+
+def _wait(cond: Any, timeout: float, what: str) -> float:
+    started = time.perf_counter()
+    while not cond():
+        if time.perf_counter() - started > timeout:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+    return time.perf_counter() - started
+
+
+def child(services: int, tmp: str) -> None:
+    from sandbox import limits
+    from sandbox.engine import Engine
+    from sandbox.workspace import Settings, init_workspace
+
+    from .botrepo import BotRepo
+
+    # The per-commit object limit guards the PR check; the bench holds more on purpose.
+    limits.MAX_OBJECTS_PER_COMMIT = max(limits.MAX_OBJECTS_PER_COMMIT, services * 3 + 100)
+    root = Path(tmp)
+    hermetic_env(root / "home")
+    ws = init_workspace(root / "ws", settings=Settings(max_pods=services + 200))
+    ws.registry.push("web", "1.0.0", "fast")
+    ws.registry.push("web", "1.0.1", "fast")
+    repo = BotRepo(ws, root / "manifests")
+    files = {f"prod/svc-{i:04d}.yaml": _objects(i, "1.0.0") for i in range(services)}
+    files["prod/namespaces.yaml"] = [{"apiVersion": "v1", "kind": "Namespace",
+                                      "metadata": {"name": f"team-{n}"}} for n in range(10)]
+    repo.commit(files, "all services")
+    repo.stop()  # the engine serves git itself
+    engine = Engine(ws).start()
+    try:
+        converge = _wait(lambda: engine.health.get("app") == "Healthy", 900, "convergence")
+        time.sleep(2.0)  # the last snapshots and journal writes after convergence
+        evaluations = engine.monitor.evaluations
+        compared = engine.flux.compared
+        wall, cpu = time.perf_counter(), time.process_time()
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        time.sleep(IDLE_SECONDS)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        kids_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        child_cpu = (kids_after.ru_utime + kids_after.ru_stime
+                     - kids.ru_utime - kids.ru_stime)
+        idle_evaluations = engine.monitor.evaluations - evaluations
+        idle_compared = engine.flux.compared - compared
+        # The safety net's price: one periodic resync compares every object with git.
+        cpu_resync = time.process_time()
+        engine.flux.reconcile("periodic resync")
+        resync_cpu = time.process_time() - cpu_resync
+        # One service changes: its image tag, as a release would.
+        repo = BotRepo.__new__(BotRepo)
+        repo.work, repo.identity, repo.trailer = (root / "manifests", _bot(ws),
+                                                  _trailer(ws))
+        sha = repo.commit({"prod/svc-0000.yaml": _objects(0, "1.0.1")}, "one service")
+        pushed = time.perf_counter()
+        _wait(lambda: engine.health.get("revision") == sha
+              and engine.health.get("app") == "Healthy", 600, "the change")
+        change = time.perf_counter() - pushed
+    finally:
+        engine.stop()
+    print(json.dumps({"converge_s": converge, "idle_cpu": cpu / wall,
+                      "idle_child_cpu": child_cpu / wall,
+                      "idle_evaluations": idle_evaluations, "idle_compared": idle_compared,
+                      "resync_cpu": resync_cpu,
+                      "resync_every": ws.settings.resync_seconds,
+                      "change_s": change}))
+
+
+def _objects(i: int, tag: str) -> list[dict[str, Any]]:
+    objects = service_objects(i, f"team-{i % 10}")
+    container = objects[0]["spec"]["template"]["spec"]["containers"][0]
+    container["image"] = f"localhost:5001/web:{tag}"
+    return objects
+
+
+def _bot(ws: Any) -> Any:
+    from sandbox.users import GENERATE_BOT, Users
+
+    return Users(ws.store).get(GENERATE_BOT).identity
+
+
+def _trailer(ws: Any) -> str:
+    from sandbox.gitutil import refs
+
+    return f"HLD-Commit: {refs(ws.hld_git)['refs/heads/main']}"
+
+
+def run(sizes: tuple[int, ...] = (10, 3000)) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for n in sizes:
+        with tempfile.TemporaryDirectory(prefix="bench-idle-") as tmp:
+            data = child_python("bench.idle", "--child", str(n), tmp)
+        out[f"idle_cpu_{n}"] = data["idle_cpu"]
+        out[f"change_s_{n}"] = data["change_s"]
+        print(f"idle: {n} services converged in {data['converge_s']:.1f}s; idle engine CPU "
+              f"{data['idle_cpu']:.1%} of a core (+{data['idle_child_cpu']:.1%} in git "
+              f"children), {int(data['idle_evaluations'])} health evaluations and "
+              f"{int(data['idle_compared'])} drift comparisons over {IDLE_SECONDS:.0f}s; "
+              f"peak {data['peak_mb']:.0f} MB", flush=True)
+        print(f"  periodic resync (the safety net, every {data['resync_every']:.0f} simulated s): "
+              f"{data['resync_cpu']:.2f} CPU s, {data['resync_cpu'] / data['resync_every']:.2%} "
+              f"of a core averaged at 1x", flush=True)
+        print(f"  one-service change, push -> Healthy: {data['change_s']:.2f}s", flush=True)
+    if len(sizes) > 1:
+        small, big = sizes[0], sizes[-1]
+        print(f"  goal: idle CPU < 2% at {big}; change at {big} / at {small}: "
+              f"{out[f'change_s_{big}'] / out[f'change_s_{small}']:.2f} (about 1)")
+    return out
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 3 and sys.argv[1] == "--child":
+        child(int(sys.argv[2]), sys.argv[3])
+    else:
+        run()

@@ -1,0 +1,106 @@
+"""What the CI runner's jobs build from an HLD commit, reusing earlier work.
+
+- a PR check's build: the commit's files in the check's own folder (moved from commit to
+  commit), checked with the cache (generation by tree, lint of the files the PR touches,
+  validation by object);
+- a generation for the manifest diff or the generate job, from the cache by tree;
+- the server-side dry run of a check's objects against the live cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .gitutil import export_tree, git, short
+from .workspace import Workspace
+
+if TYPE_CHECKING:
+    from .hld import GenerateResult
+    from .validation import CheckReport, Finding
+    from .validation.bounds import Deadline
+    from .validation.cache import CheckCache
+
+Log = Callable[[str], None]
+
+
+def tree_of(git_dir: Path, sha: str) -> str | None:
+    """The commit's tree id: what its generation depends on (a merge commit with the
+    tree its PR's check built reuses that build)."""
+    out = git("rev-parse", "--verify", "--quiet", f"{sha}^{{tree}}", git_dir=git_dir,
+              check=False).strip()
+    return out or None
+
+
+def touched_files(git_dir: Path, base: str, head: str) -> list[str]:
+    """The files a PR changes: from where it left its base to its head."""
+    fork = git("merge-base", base, head, git_dir=git_dir, check=False).strip() or base
+    out = git("diff", "--name-only", "-z", "--no-renames", fork, head, git_dir=git_dir)
+    return [name for name in out.split("\0") if name]
+
+
+def build_check(ws: Workspace, cache: CheckCache, sha: str, log: Log,
+                deadline: Deadline | None = None,
+                base: str | None = None) -> tuple[CheckReport, list[dict[str, Any]]]:
+    """Every check on ``sha``; with ``base``, only the files it changed are linted."""
+    from .validation import check_hld
+    from .validation.checkout import Checkout
+
+    # The check's own folder, moved from commit to commit: only changed files are
+    # written (the generator runs without hooks here, so nothing else writes there).
+    checkout = Checkout(ws.root / "cache" / "checkout")
+    folder, _ = checkout.move_to(ws.hld_git, sha)
+    if deadline is not None:
+        deadline.note(f"checkout of {short(sha)}")
+    touched = touched_files(ws.hld_git, base, sha) if base else None
+    report = check_hld(folder, ws.settings.environments, ws.settings.kubernetes_version,
+                       max_replicas=ws.settings.max_replicas, deadline=deadline,
+                       cache=cache, tree=tree_of(ws.hld_git, sha), touched=touched,
+                       listing=checkout.listing)
+    log(f"{short(sha)}: {len(report.documents)} objects, {len(report.findings)} "
+        f"findings ({checkout.written} files written for the checkout)")
+    return report, [d.obj for d in report.documents]
+
+
+def generation(ws: Workspace, cache: CheckCache | None, sha: str, allow_hooks: bool = False,
+               deadline: Deadline | None = None) -> GenerateResult:
+    """The generation of an HLD commit: from the cache when its tree was built before.
+    The caller passes no cache when hooks run: they may act outside the HLD."""
+    from . import hld as hldlib
+    from .validation.incremental import cached_generation
+
+    envs = ws.settings.environments
+
+    def build() -> GenerateResult:
+        with ws.tempdir("gen-") as tmp:
+            folder = Path(tmp) / "hld"
+            export_tree(ws.hld_git, sha, folder)
+            if deadline is not None:
+                deadline.check(f"export of {short(sha)}")
+            return hldlib.generate(folder, envs, allow_hooks=allow_hooks)
+
+    return cached_generation(cache, tree_of(ws.hld_git, sha), envs, build)
+
+
+def dry_run_refusals(dry_run: Callable[[list[dict[str, Any]]], list[Any]] | None,
+                     report: CheckReport, log: Log) -> list[Finding]:
+    """What the live cluster would refuse of the report's objects, as Flux's dry run
+    would find it at reconcile; objects with errors of their own are not repeated.
+    Warnings (the dry run could not run) go into the report."""
+    if dry_run is None:
+        log("server-side dry run: no live cluster (the engine is not running); skipped")
+        return []
+    from . import limits
+    from .validation.dryrun import dry_run_findings
+
+    docs = report.documents[: limits.MAX_OBJECTS_PER_COMMIT]
+    said = dry_run_findings(docs, dry_run)
+    report.findings.extend(f for f in said if f.severity != "error")
+    found = [f for f in said if f.severity == "error"
+             and not any(e.file == f.file and e.line == f.line and e.object == f.object
+                         for e in report.errors)]
+    log(f"server-side dry run against the live cluster: {len(docs)} objects, "
+        f"{len(found)} refused")
+    log("".join(f"  {f}\n" for f in found).rstrip("\n"))
+    return found

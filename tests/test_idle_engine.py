@@ -1,0 +1,161 @@
+"""An idle engine is idle: health, drift and snapshots follow what changed, the
+periodic resync stays the safety net, and a new commit applies its change set only."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from sandbox.clock import VirtualClock
+from sandbox.cluster import ObjRef, SimCluster
+from sandbox.engine import Engine
+from sandbox.events import read_events
+from sandbox.gitutil import refs
+from sandbox.workspace import Workspace, init_workspace
+
+SERVICES = 12
+
+
+def service(i: int, replicas: int = 1) -> list[dict[str, Any]]:
+    name, labels = f"svc-{i}", {"app": f"svc-{i}"}
+    return [
+        {"apiVersion": "apps/v1", "kind": "Deployment",
+         "metadata": {"name": name, "namespace": "demo"},
+         "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                  "template": {"metadata": {"labels": labels}, "spec": {"containers": [
+                      {"name": "app", "image": "localhost:5001/web:1.0.0"}]}}}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "demo"},
+         "spec": {"selector": labels, "ports": [{"port": 80}]}},
+        {"apiVersion": "v1", "kind": "ConfigMap",
+         "metadata": {"name": name, "namespace": "demo"}, "data": {"i": str(i)}},
+    ]
+
+
+class Manifests:
+    """Pushes files to manifests.git as generate-bot, as the generation job does."""
+
+    def __init__(self, ws: Workspace, work: Path) -> None:
+        self.work = work
+        self.trailer = f"HLD-Commit: {refs(ws.hld_git)['refs/heads/main']}"
+
+    def commit(self, files: dict[str, list[dict[str, Any]]]) -> str:
+        for path, objects in files.items():
+            (self.work / path).parent.mkdir(parents=True, exist_ok=True)
+            (self.work / path).write_text(yaml.safe_dump_all(objects))
+        for cmd in (["add", "-A"], ["commit", "-qm", "update", "-m", self.trailer],
+                    ["push", "-q", "origin", "HEAD:main"]):
+            subprocess.run(["git", *cmd], cwd=self.work, check=True)
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=self.work, check=True,
+                              capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture
+def engine(tmp_path: Path, serve, clone_as):  # type: ignore[no-untyped-def]
+    sample = tmp_path / "sample"
+    sample.mkdir()
+    (sample / "component.yaml").write_text("name: tiny\n")
+    ws = init_workspace(tmp_path / "ws", sample=sample)
+    ws.registry.push("web", "1.0.0", "fast")
+    serve(ws.root)
+    man = Manifests(ws, clone_as(ws.root, "generate-bot", "manifests"))
+    files = {f"prod/svc-{i}.yaml": service(i) for i in range(SERVICES)}
+    files["prod/ns.yaml"] = [{"apiVersion": "v1", "kind": "Namespace",
+                              "metadata": {"name": "demo"}}]
+    man.commit(files)
+    clock = VirtualClock()
+    cluster = SimCluster(clock, ws.registry.resolve, seed=2)
+    eng = Engine(ws, clock=clock, cluster=cluster)
+    eng.flux.reconcile("engine start")
+    for _ in range(40):
+        clock.advance(0.5)
+        eng.tick()
+    assert eng.health["app"] == "Healthy", eng.health
+    eng.flux.check_drift()  # takes in what the controllers wrote while converging
+    return eng, man, cluster, clock
+
+
+def test_an_idle_tick_judges_nothing_and_writes_no_snapshot(engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    eng, _, cluster, clock = engine
+    deadline = time.monotonic() + 30
+    while not eng.snapshots_current() and time.monotonic() < deadline:
+        eng.tick()  # the last writes of the convergence, within the snapshot's throttle
+    assert eng.snapshots_current()
+    writes: list[str] = []
+    real = eng.ws.store.put_snapshot
+    monkeypatch.setattr(eng.ws.store, "put_snapshot",
+                        lambda name, data: (writes.append(name), real(name, data)))
+    before = eng.monitor.evaluations
+    for _ in range(100):
+        clock.advance(0.05)
+        eng.tick()
+    assert eng.monitor.evaluations == before
+    assert writes == []
+    # A change is judged, and only what changed: the Deployment the edit touched.
+    cluster.scale(ObjRef("Deployment", "svc-3", "demo"), 2)
+    for _ in range(20):
+        clock.advance(0.5)
+        eng.tick()
+    judged = eng.monitor.evaluations - before
+    assert 1 <= judged <= 10
+    # The changed cluster is written for other processes (within the snapshot's
+    # throttle, which counts wall time: tick until it is due).
+    deadline = time.monotonic() + 30
+    while "cluster" not in writes and time.monotonic() < deadline:
+        eng.tick()
+    assert "cluster" in writes
+    assert eng.health["objects"]["Deployment/demo/svc-3"][0] == "Healthy"
+
+
+def test_drift_from_a_direct_edit_is_found_and_corrected(engine) -> None:  # type: ignore[no-untyped-def]
+    eng, _, cluster, clock = engine
+    flux = eng.flux
+    compared = flux.compared
+    assert flux.check_drift() == [] and flux.compared == compared  # nothing changed
+    cluster.scale(ObjRef("Deployment", "svc-5", "demo"), 3)
+    assert flux.check_drift() == ["Deployment/demo/svc-5"]
+    assert flux.compared - compared == 1  # only the object that changed was compared
+    assert flux.status.sync == "OutOfSync"
+    assert flux.check_drift() == ["Deployment/demo/svc-5"]  # still drifted, still said
+    flux.reconcile("periodic resync")
+    live = cluster.get(ObjRef("Deployment", "svc-5", "demo"))
+    assert live and live["spec"]["replicas"] == 1 and flux.status.sync == "Synced"
+    assert read_events(eng.ws.store, kinds=("drift.corrected",))
+
+
+def test_the_resync_catches_a_change_nobody_announced(engine) -> None:  # type: ignore[no-untyped-def]
+    eng, _, cluster, clock = engine
+    flux = eng.flux
+    # Written behind the API's back: no resourceVersion, no watch event.
+    cluster._store.get(ObjRef("ConfigMap", "svc-1", "demo"))["data"] = {"i": "changed"}
+    assert flux.check_drift() == []
+    flux.reconcile("periodic resync")
+    live = cluster.get(ObjRef("ConfigMap", "svc-1", "demo"))
+    assert live and live["data"] == {"i": "1"}
+    corrected = read_events(eng.ws.store, kinds=("drift.corrected",))
+    assert [e.data["object"] for e in corrected] == ["ConfigMap/demo/svc-1"]
+
+
+def test_a_new_commit_compares_and_applies_only_its_change_set(engine) -> None:  # type: ignore[no-untyped-def]
+    eng, man, cluster, clock = engine
+    flux = eng.flux
+    compared = flux.compared
+    sha = man.commit({"prod/svc-4.yaml": service(4, replicas=2)})
+    status = flux.reconcile("new commit")
+    assert status.ready and status.last_applied == sha
+    assert flux.compared - compared == 3  # the changed file's objects, no others
+    live = cluster.get(ObjRef("Deployment", "svc-4", "demo"))
+    assert live and live["spec"]["replicas"] == 2
+    assert len(status.inventory) == SERVICES * 3 + 1  # the rest is still ours
+    finished = read_events(eng.ws.store, kinds=("sync.finished",))[-1]
+    assert finished.data["changed"] == ["Deployment/svc-4 configured"]
+    # A file removed from git is pruned as before.
+    (man.work / "prod" / "svc-6.yaml").unlink()
+    man.commit({})
+    status = flux.reconcile("new commit")
+    assert cluster.get(ObjRef("Deployment", "svc-6", "demo")) is None
+    assert len(status.inventory) == (SERVICES - 1) * 3 + 1
