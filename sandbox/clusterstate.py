@@ -97,7 +97,9 @@ def offline_snapshot(ws: Workspace) -> dict[str, Any] | None:
 
     clock = VirtualClock(state.resume_time())
     cluster = state.build(lambda: SimCluster(clock, ws.registry.resolve,
-                                             seed=ws.settings.seed), clock)
+                                             seed=ws.settings.seed, nodes=ws.settings.nodes,
+                                             kubernetes_version=ws.settings.kubernetes_version),
+                          clock)
     if state.saved is None:
         return None
     cluster.step()

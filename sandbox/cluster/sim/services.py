@@ -81,7 +81,7 @@ class EndpointsController:
             ps = self.kubelet.pods.get(ObjRef.of(pod))
             if ps is None or not ps.pod_ip or ps.terminating:
                 continue
-            addr = {"ip": ps.pod_ip, "nodeName": NODE, "targetRef": {
+            addr = {"ip": ps.pod_ip, "nodeName": ps.node or NODE, "targetRef": {
                 "kind": "Pod", "name": ps.ref.name, "namespace": ps.ref.namespace,
                 "uid": pod["metadata"]["uid"]}}
             (ready if ps.ready else not_ready).append(addr)
