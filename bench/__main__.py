@@ -6,24 +6,47 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from . import badinput, bounds, generate, loop, persist, reconcile, sim, startup
+from . import (
+    badinput,
+    bounds,
+    checks,
+    generate,
+    ladder,
+    loop,
+    merges,
+    metrics,
+    persist,
+    reconcile,
+    sim,
+    startup,
+    tui,
+)
 from .common import hermetic_env
 
 SECTIONS = {"startup": startup.run, "loop": loop.run, "generate": generate.run,
             "reconcile": reconcile.run, "sim": sim.run, "persist": persist.run,
-            "badinput": badinput.run, "bounds": bounds.run}
+            "badinput": badinput.run, "bounds": bounds.run,
+            "checks": checks.run, "tui": tui.run, "metrics": metrics.run}
+# Sections with a smaller `--quick` form (CI): the ladder at 1,000 services only, the
+# drift trend over fewer merges.
+QUICK_SECTIONS = {"ladder": ladder.run, "merges": merges.run}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("sections", nargs="*", choices=[*SECTIONS, []], default=[],
-                        help="which benchmarks (default: all)")
+    parser.add_argument("sections", nargs="*", choices=[*SECTIONS, *QUICK_SECTIONS, []],
+                        default=[], help="which benchmarks (default: all)")
+    parser.add_argument("--quick", action="store_true",
+                        help="the CI form: ladder at 1,000 services only, fewer merges")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-home-") as home:
         hermetic_env(Path(home))
-        for name in args.sections or list(SECTIONS):
+        for name in args.sections or [*SECTIONS, *QUICK_SECTIONS]:
             print(f"== {name}", flush=True)
-            SECTIONS[name]()
+            if name in QUICK_SECTIONS:
+                QUICK_SECTIONS[name](quick=args.quick)
+            else:
+                SECTIONS[name]()
             print()
 
 

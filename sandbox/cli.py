@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from .cli_common import dump, open_sandbox, short
 from .cli_errors import CliError, one_line, run
+from .cli_metrics import cmd_metrics
 from .cli_output import print_pr, print_prs, print_status, print_sync, print_table
 from .cli_parser import build_parser
 from .cli_users import cmd_clone, cmd_user, cmd_whoami
@@ -217,7 +218,7 @@ def cmd_image(args: argparse.Namespace) -> int:
         else:
             print_table(["IMAGE", "PROFILE"], [[i.ref, i.profile.name] for i in images])
         return 0
-    image = sb.push_image(args.service, args.tag, args.profile)
+    image = sb.push_image(args.service, args.tag, args.profile, force=args.force)
     print(f"pushed {image.ref} (profile {image.profile.name})")
     if args.wait is None:
         return 0
@@ -288,7 +289,8 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     from .cluster.kubectl_format import format_table
 
     now = float(sb.cluster_snapshot().get("now", 0.0))
-    print(format_table(objects, resolve_kind(args.kind), now))
+    kind = resolve_kind(args.kind, sb.discovery()) if args.kind else None
+    print(format_table(objects, kind, now))
     return 0
 
 
@@ -442,7 +444,8 @@ HANDLERS = {"init": cmd_init, "tui": cmd_tui, "up": cmd_up, "status": cmd_status
             "image": cmd_image, "revert": cmd_revert, "cluster": cmd_cluster,
             "events": cmd_events, "generate": cmd_generate, "sync": cmd_sync,
             "settings": cmd_settings, "hld": cmd_hld, "scenario": cmd_scenario,
-            "jobs": cmd_jobs, "user": cmd_user, "whoami": cmd_whoami, "clone": cmd_clone}
+            "jobs": cmd_jobs, "user": cmd_user, "whoami": cmd_whoami, "clone": cmd_clone,
+            "metrics": cmd_metrics}
 
 
 def dispatch(args: argparse.Namespace) -> int:

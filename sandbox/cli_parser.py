@@ -149,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("tag")
     p.add_argument("--profile", default="default", choices=sorted(PROFILES),
                    help="how the container behaves in the simulated cluster")
+    p.add_argument("--force", action="store_true",
+                   help="move a tag that exists already (refused without it)")
     _wait_arg(p, "the release pull request's checks finish")
     p = imgs.add_parser("list", help="images and their behaviour profiles")
     _ws_arg(p)
@@ -156,7 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("revert", help="revert a change on main through a pull request")
     _ws_arg(p)
-    p.add_argument("ref", nargs="?", help="commit to revert (default: the last merge on main)")
+    p.add_argument("ref", nargs="?",
+                   help="commit to revert, or a merged pull request (#N, or its branch name, "
+                        "deleted or not); default: the last merge on main")
     p.add_argument("--as", dest="who", default=None, metavar="USER")
     _wait_arg(p, "the revert pull request's checks finish")
 
@@ -217,6 +221,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--limit", type=int, default=50)
+
+    p = sub.add_parser("metrics", help="metrics over time: rate, errors, latency, CPU, memory",
+                       description="Samples of the simulated cluster, per Deployment, "
+                                   "StatefulSet, DaemonSet and pod, each at its simulated "
+                                   "time (settings metrics_interval_seconds, "
+                                   "metrics_retention_seconds).")
+    _ws_arg(p)
+    p.add_argument("target", nargs="?", metavar="TARGET",
+                   help="a workload or pod: NAME, NAMESPACE/NAME or KIND/NAME (default: "
+                        "every workload)")
+    p.add_argument("--since", default="5m", metavar="D",
+                   help="how far back in simulated time, e.g. 90s, 5m, 2h (default: 5m)")
+    p.add_argument("--pods", action="store_true", help="the workload's pods too")
+    p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("jobs", help="CI jobs (validate, generate, release) and their logs")
     _ws_arg(p)

@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import limits
-from .cluster.base import ClusterError, ObjRef, resolve_kind
+from .cluster.base import ClusterError, ObjRef, UnknownResourceType, resolve_kind
 
 if TYPE_CHECKING:
+    from .cluster.discovery import Discovery
     from .engine import Engine
 
 ACTIONS = ("scale", "set-image", "delete", "suspend", "resume", "reconcile")
@@ -21,13 +22,29 @@ class OperationError(ValueError):
     pass
 
 
-def parse_target(target: str, namespace: str = "demo") -> ObjRef:
-    """`deployment/web`, `deploy/web`, `pod/web-abc` -> ObjRef (namespace from -n)."""
+def parse_target(target: str, namespace: str = "demo",
+                 found: Discovery | None = None) -> ObjRef:
+    """`deployment/web`, `deploy/web`, `sts/db`, `pod/web-abc` -> ObjRef (namespace from
+    -n); the kind is any name kubectl accepts on a server that ``found`` describes."""
     kind, sep, name = target.partition("/")
     if not sep or not name:
         raise OperationError(f"{target!r}: name the object as KIND/NAME, e.g. deployment/web")
-    resolved = resolve_kind(kind) or kind
+    try:
+        resolved = resolve_kind(kind, found) or kind
+    except UnknownResourceType as exc:
+        raise OperationError(str(exc)) from exc
     return ObjRef.of({"kind": resolved, "metadata": {"name": name, "namespace": namespace}})
+
+
+def engine_discovery(engine: Engine) -> Discovery:
+    """The running cluster's API discovery (with the CRDs it learned) when it keeps one,
+    else the chosen Kubernetes version's built-in resources."""
+    from .cluster import discovery
+
+    own = getattr(engine.cluster, "discovery", None)
+    if isinstance(own, discovery.Discovery):
+        return own
+    return discovery.for_version(engine.ws.settings.kubernetes_version)
 
 
 def check_replicas(value: Any, maximum: int) -> int:
@@ -69,7 +86,8 @@ def perform(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     if action == "reconcile":
         engine.reconcile_now()
         return {"ok": True, "command": shown}
-    ref = parse_target(str(params.get("target", "")), str(params.get("namespace", "demo")))
+    ref = parse_target(str(params.get("target", "")), str(params.get("namespace", "demo")),
+                       engine_discovery(engine))
     cluster = engine.cluster
     if cluster.get(ref) is None:
         raise OperationError(f"{ref} not found in the cluster (see 'gitops-sandbox cluster get')")

@@ -96,10 +96,9 @@ def offline_snapshot(ws: Workspace) -> dict[str, Any] | None:
     from .cluster.sim import SimCluster
 
     clock = VirtualClock(state.resume_time())
-    cluster = state.build(lambda: SimCluster(clock, ws.registry.resolve,
-                                             seed=ws.settings.seed, nodes=ws.settings.nodes,
-                                             kubernetes_version=ws.settings.kubernetes_version),
-                          clock)
+    cluster = state.build(lambda: SimCluster(
+        clock, ws.registry.resolve, seed=ws.settings.seed, nodes=ws.settings.nodes,
+        kubernetes_version=ws.settings.kubernetes_version), clock)
     if state.saved is None:
         return None
     cluster.step()

@@ -43,9 +43,11 @@ from .events import EventBus
 from .flux import Reconciler
 from .gitserver.http import GitServer
 from .gitutil import git, refs, short, trailers
+from .metrics import MetricsSampler
 from .monitor import Monitor
 from .pipelines import CIRunner, enqueue, pending_job
 from .pullrequests import PullRequests
+from .retention import Pruner
 from .workspace import EngineLock, Workspace
 
 POLL_SECONDS = 1.0  # safety net under the watchers for the job queue and refs
@@ -110,6 +112,8 @@ class Engine:
             cluster = self._cluster_state.build(lambda: make_cluster(ws, self.clock), self.clock)
         self.cluster = cluster or make_cluster(ws, self.clock)
         self.flux = Reconciler(ws, self.cluster, self.bus)
+        # The PR check dry-runs the head's objects against this cluster, as Flux will.
+        self.ci.dry_run = lambda objects: self.cluster.apply(objects, dry_run=True)
         self.monitor = Monitor(self.cluster, self._publish_health)
         self.tick_seconds = tick_seconds
         # False turns off the timed wake-ups under the watchers (the job-queue poll, the
@@ -117,6 +121,10 @@ class Engine:
         # the pipeline; stages then wake only on watcher events and explicit requests.
         self.poll = poll
         self.lock = EngineLock(ws.lock_path)
+        self.pruner = Pruner(ws)  # retention of the event log and job logs
+        self.sampler = MetricsSampler(ws.store, self.cluster, self.clock.now,
+                                      ws.settings.metrics_interval_seconds,
+                                      ws.settings.metrics_retention_seconds)
         self._stop = threading.Event()
         self._wake_ci = threading.Event()
         self._wake_flux = threading.Event()
@@ -172,6 +180,8 @@ class Engine:
         observer.schedule(_Wake(self._wake_ci.set), str(self.ws.signal_dir), recursive=False)
         observer.start()
         self._observer = observer
+        self.pruner.start()
+        self.sampler.start(self.clock_speed)
         for name, target in (("ci", self._ci_loop), ("flux", self._flux_loop),
                              ("tick", self._tick_loop)):
             thread = threading.Thread(target=target, name=f"engine-{name}", daemon=True)
@@ -194,6 +204,8 @@ class Engine:
             self._observer.join(timeout=5)
         for thread in self._threads:
             thread.join(timeout=30)
+        self.pruner.stop()
+        self.sampler.stop()
         if self._tracker:
             self._tracker.close()
         if self.gitserver is not None:

@@ -16,8 +16,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .branches import merge_of_pr
 from .clock import Clock
+from .clusterfollow import ClusterChanges, ClusterFollower, object_key
 from .deployments import get_deployment, list_deployments
+from .engineproc import EngineProcess
 from .events import Event, EventBus, last_event_id, read_events
 from .facade_cluster import ClusterView
 from .facade_users import USER_ENV_VAR, Identities
@@ -38,7 +41,9 @@ if TYPE_CHECKING:
     from .engine import Engine
 
 # `shown` is here for the TUI: user-written text is escaped the same way on every screen.
-__all__ = ["Sandbox", "SandboxError", "PullRequestError", "shown", "USER_ENV_VAR"]
+# The follower's and child engine's types are here for the TUI too.
+__all__ = ["Sandbox", "SandboxError", "PullRequestError", "shown", "USER_ENV_VAR",
+           "ClusterChanges", "ClusterFollower", "EngineProcess", "object_key"]
 
 
 def _refuse_unknown_keys(work: Path, assignments: list[str], subcomponent: str | None) -> None:
@@ -114,6 +119,11 @@ class Sandbox(Identities, ClusterView, Waiting):
             self.engine = Engine(self.ws, clock=clock).start()
         return self.engine
 
+    def spawn_engine(self, timeout: float = 60.0) -> EngineProcess:
+        """Start the engine in a child process (`gitops-sandbox up`), for a caller that
+        must not share its interpreter lock with it (the TUI); the caller stops it."""
+        return EngineProcess.spawn(self.ws, timeout)
+
     def stop_engine(self) -> None:
         if self.engine is not None:
             self.engine.stop()
@@ -147,8 +157,9 @@ class Sandbox(Identities, ClusterView, Waiting):
         auth = self._auth(user)
         with self.ws.tempdir("change-") as tmp:
             work = Path(tmp) / "work"
-            git("clone", "--quiet", "--no-checkout", remote.repo_url(self.ws.root, "hld"),
-                str(work), env_extra=auth)
+            # Each branch's newest commit only: a full clone would cost more every merge.
+            git("clone", "--quiet", "--no-checkout", "--depth=1", "--no-single-branch",
+                remote.repo_url(self.ws.root, "hld"), str(work), env_extra=auth)
             git("checkout", "--quiet", "-B", branch, start, cwd=work)
             for rel, content in files.items():
                 target = (work / rel).resolve()
@@ -248,16 +259,23 @@ class Sandbox(Identities, ClusterView, Waiting):
             if job:
                 manifests = job["result"].get("diff") or manifests
                 log = job["log"]
+            else:
+                manifests = (f"(the check's job #{check.job} and its log were pruned: see the "
+                             "job_log_keep and job_log_days settings)")
         return {"hld": hld_diff, "manifests": manifests, "log": log}
 
     # -- registry and releases ----------------------------------------------
-    def push_image(self, repository: str, tag: str, profile: str = "default") -> Image:
+    def push_image(self, repository: str, tag: str, profile: str = "default",
+                   force: bool = False) -> Image:
+        """Push a tag; one that exists already is refused unless ``force`` moves it."""
+        before = self.ws.registry.get(repository, tag) if force else None
         try:
-            image = self.ws.registry.push(repository, tag, profile)
+            image = self.ws.registry.push(repository, tag, profile, overwrite=force)
         except RegistryError as exc:
             raise SandboxError(str(exc)) from exc
+        moved = f"; moved from profile {before.profile.name}" if before else ""
         self.bus.publish("image.pushed", "registry",
-                         f"{image.ref} pushed (profile {image.profile.name})",
+                         f"{image.ref} pushed (profile {image.profile.name}{moved})",
                          repository=repository, tag=tag, profile=image.profile.name)
         self.ws.poke()
         return image
@@ -275,9 +293,10 @@ class Sandbox(Identities, ClusterView, Waiting):
                             git_dir=hld).strip()
         if not target:
             raise SandboxError("main has no merged pull request to revert; name a commit")
-        sha = rev(hld, target)
+        sha = rev(hld, target) or merge_of_pr(self.ws.store, target)
         if sha is None:
-            raise SandboxError(f"{target!r} is not a commit in the HLD repository")
+            raise SandboxError(f"{target!r} is not a commit in the HLD repository, nor a "
+                               "merged pull request (#N) or its branch")
         if not self._is_ancestor(sha):
             raise SandboxError(f"{short(sha)} is not on main; only changes on main are reverted")
         parents = git("rev-list", "--parents", "-1", sha, git_dir=hld).split()[1:]
@@ -324,6 +343,13 @@ class Sandbox(Identities, ClusterView, Waiting):
 
     def deployment(self, hld_sha: str) -> dict[str, Any] | None:
         return get_deployment(self.ws.store, hld_sha)
+
+    def metric_samples(self, target: str | None = None, since: float = 300.0,
+                       pods: bool = False) -> list[dict[str, Any]]:
+        """Metrics over time (sandbox/metrics.py): MetricsError for an unknown target."""
+        from .metrics import query
+
+        return query(self.ws.store, target, since, pods)
 
     def job(self, job_id: int) -> dict[str, Any]:
         from .pipelines import job_row

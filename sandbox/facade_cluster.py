@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from . import clusterops, repair
 from .cluster.base import ClusterEvent, resolve_kind
+from .clusterfollow import JournalFollower, ListFollower
 from .facade_waits import SandboxError
 
 if TYPE_CHECKING:
+    from .cluster.discovery import Discovery
     from .engine import Engine
     from .workspace import Workspace
 
@@ -39,15 +41,37 @@ class ClusterView:
         snap = self.ws.store.get_snapshot("cluster")
         return snap[1] if snap else {"objects": []}
 
+    def discovery(self) -> Discovery:
+        """API discovery of the cluster: the chosen Kubernetes version's resources plus the
+        CRDs the cluster holds (the running engine's own view when it is in this process)."""
+        from .cluster import discovery
+
+        if self.engine is not None:
+            return clusterops.engine_discovery(self.engine)
+        found = discovery.Discovery(self.ws.settings.kubernetes_version)
+        for obj in self.cluster_snapshot().get("objects", []):
+            if obj.get("kind") == "CustomResourceDefinition":
+                found.register(discovery.resources_from_crd(obj))
+        return found
+
     def cluster_objects(self, kind: str | None = None) -> list[dict[str, Any]]:
-        """Objects with status; kind takes kubectl's names too (deploy, pods, svc...)."""
-        kind = resolve_kind(kind)
+        """Objects with status; kind takes every name kubectl accepts (deploy, sts, hpa,
+        deployments.apps, a CRD's plural...); an unknown name is an UnknownResourceType."""
+        kind = resolve_kind(kind, self.discovery()) if kind else None
         if self.engine is not None:
             return self.engine.cluster.list(kind)
         objects = self.cluster_snapshot().get("objects", [])
         if kind:
             objects = [o for o in objects if o.get("kind") == kind]
         return objects
+
+    def follow_cluster(self) -> JournalFollower | ListFollower:
+        """A follower whose `poll()` gives what changed in the cluster since its last
+        poll, read from the workspace (whichever process runs the engine): cheap enough
+        to call every half second at thousands of objects."""
+        if self.ws.settings.cluster == "sim":
+            return JournalFollower(self.ws, self.engine_running)
+        return ListFollower(self.cluster_objects)
 
     def health(self) -> dict[str, Any]:
         if self.engine is not None:
@@ -120,7 +144,7 @@ class ClusterView:
         from .cluster.kubectl_format import describe
 
         try:
-            ref = clusterops.parse_target(target, namespace)
+            ref = clusterops.parse_target(target, namespace, self.discovery())
         except clusterops.OperationError as exc:
             raise SandboxError(str(exc)) from exc
         found = [o for o in self.cluster_objects(ref.kind)

@@ -28,6 +28,7 @@ import yaml
 
 from . import faults
 from .cluster.base import ApplyResult, ClusterBackend, ObjRef
+from .cluster.lists import unpack_all
 from .events import EventBus
 from .gitutil import git, read_tree, refs, rev, short, trailers
 from .workspace import Workspace
@@ -125,7 +126,7 @@ class Reconciler:
             except yaml.YAMLError as exc:
                 errors.append(f"{path}: not valid YAML: {exc}")
                 continue
-            for doc in docs:
+            for doc in unpack_all(docs):  # `kind: List` counts as its items, as in kubectl
                 if doc is None:
                     continue
                 if not isinstance(doc, dict) or "kind" not in doc:

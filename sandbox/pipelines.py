@@ -34,13 +34,16 @@ from . import faults
 from .events import EventBus
 from .gitserver import remote
 from .gitutil import export_tree, git, rev, short, trailers, with_trailers
+from .mainline import manifest_commit_for
 from .pullrequests import PullRequests
 from .safetext import one_line
 from .users import GENERATE_BOT, RELEASE_BOT, Users
 from .workspace import Workspace
 
 if TYPE_CHECKING:
+    from .hld import GenerateResult
     from .validation.bounds import Deadline
+    from .validation.cache import CheckCache
 
 # The HLD tooling (YAML, schemas, yamllint) is imported by the jobs that use it: the
 # command line imports this module to queue jobs and must start in a blink.
@@ -108,6 +111,18 @@ class CIRunner:
             "validate": self.validate, "generate": self.generate, "release": self.release,
         }
         self.monotonic: Callable[[], float] = time.monotonic  # the jobs' time budget clock
+        self._cache: CheckCache | None = None
+        # The live cluster's server-side dry run (set by the engine); None: no cluster.
+        self.dry_run: Callable[[list[dict[str, Any]]], list[Any]] | None = None
+
+    @property
+    def cache(self) -> CheckCache:
+        """Generated manifests, lint and validation results kept between jobs."""
+        if self._cache is None:
+            from .validation.cache import CheckCache
+
+            self._cache = CheckCache(self.ws.root / "cache")
+        return self._cache
 
     def run_pending(self) -> int:
         """Run every queued job, oldest first; returns how many ran."""
@@ -173,21 +188,46 @@ class CIRunner:
         return job_row(self.ws, job) or {}
 
     # -- validate ------------------------------------------------------------
-    def _build(self, sha: str, log: JobLog,
-               deadline: Deadline | None = None) -> tuple[Any, list[dict[str, Any]]]:
-        with self.ws.tempdir("hld-") as tmp:
-            folder = Path(tmp) / "hld"
-            export_tree(self.ws.hld_git, sha, folder)
-            from .validation import check_hld
+    def _build(self, sha: str, log: JobLog, deadline: Deadline | None = None,
+               base: str | None = None) -> tuple[Any, list[dict[str, Any]]]:
+        from .validation import check_hld
+        from .validation.checkout import Checkout
 
-            if deadline is not None:
-                deadline.note(f"export of {short(sha)}")
-            report = check_hld(folder, self.ws.settings.environments,
-                               self.ws.settings.kubernetes_version,
-                               max_replicas=self.ws.settings.max_replicas, deadline=deadline)
-            log(f"{short(sha)}: {len(report.documents)} objects, "
-                f"{len(report.findings)} findings")
-            return report, [d.obj for d in report.documents]
+        # The check's own folder, moved from commit to commit: only changed files are
+        # written (the generator runs without hooks here, so nothing else writes there).
+        checkout = Checkout(self.ws.root / "cache" / "checkout")
+        folder, _ = checkout.move_to(self.ws.hld_git, sha)
+        if deadline is not None:
+            deadline.note(f"checkout of {short(sha)}")
+        touched = _touched(self.ws.hld_git, base, sha) if base else None
+        report = check_hld(folder, self.ws.settings.environments,
+                           self.ws.settings.kubernetes_version,
+                           max_replicas=self.ws.settings.max_replicas, deadline=deadline,
+                           cache=self.cache, tree=_tree(self.ws.hld_git, sha),
+                           touched=touched)
+        log(f"{short(sha)}: {len(report.documents)} objects, {len(report.findings)} "
+            f"findings ({checkout.written} files written for the checkout)")
+        return report, [d.obj for d in report.documents]
+
+    def _generated(self, sha: str, allow_hooks: bool = False,
+                   deadline: Deadline | None = None) -> GenerateResult:
+        """The generation of an HLD commit: from the cache when its tree was built before
+        (hooks may act outside the HLD, so a run with hooks always builds)."""
+        from . import hld as hldlib
+        from .validation.incremental import cached_generation
+
+        envs = self.ws.settings.environments
+
+        def build() -> GenerateResult:
+            with self.ws.tempdir("gen-") as tmp:
+                folder = Path(tmp) / "hld"
+                export_tree(self.ws.hld_git, sha, folder)
+                if deadline is not None:
+                    deadline.check(f"export of {short(sha)}")
+                return hldlib.generate(folder, envs, allow_hooks=allow_hooks)
+
+        return cached_generation(None if allow_hooks else self.cache,
+                                 _tree(self.ws.hld_git, sha), envs, build)
 
     def validate(self, params: dict[str, Any], log: JobLog) -> dict[str, Any]:
         pr_id, sha, job = int(params["pr"]), str(params["sha"]), int(params["job"])
@@ -204,7 +244,8 @@ class CIRunner:
         from .validation.bounds import Deadline
 
         deadline = Deadline(self.ws.settings.ci_job_seconds, self.monotonic)
-        report, head_objs = self._build(sha, log, deadline)
+        base_sha = rev(self.ws.hld_git, f"refs/heads/{pr.base}") or pr.base_sha
+        report, head_objs = self._build(sha, log, deadline, base=base_sha)
         log(report.text)
         errors = [f for f in report.findings if f.severity == "error"]
         build_error = next((f for f in errors if f.rule in ("generate", "manifest")), None)
@@ -214,9 +255,8 @@ class CIRunner:
             diff_text = f"(no diff: the manifest build failed: {build_error})"
             diff_summary = "build failed"
         else:
-            base_sha = rev(self.ws.hld_git, f"refs/heads/{pr.base}") or pr.base_sha
             try:
-                _, base_objs = self._build(base_sha, JobLog(), deadline)
+                base_objs = [d.obj for d in self._generated(base_sha).documents]
             except Exception as exc:  # noqa: BLE001 - a broken base still lets the diff show the head
                 log(f"base {short(base_sha)} did not build: {exc}")
                 base_objs = []
@@ -226,6 +266,10 @@ class CIRunner:
             diff_text, diff_summary = diff.text(), diff.summary()
             log(f"manifest diff against {pr.base} ({short(base_sha)}): {diff_summary}")
         log(diff_text)
+        if build_error is None:
+            refused = self._dry_run(report, log)
+            report.findings.extend(refused)
+            errors.extend(refused)
         ok = report.ok and not errors
         summary = (f"{len(head_objs)} objects valid; {diff_summary}" if ok else
                    f"{len(errors)} error(s): " + "; ".join(str(f) for f in errors[:3]))
@@ -238,12 +282,32 @@ class CIRunner:
                 "findings": [str(f) for f in report.findings], "diff": diff_text,
                 "diff_summary": diff_summary}
 
+    def _dry_run(self, report: Any, log: JobLog) -> list[Any]:
+        """What the live cluster would refuse of the head's objects, as Flux's dry run
+        would find it at reconcile; objects with errors of their own are not repeated."""
+        if self.dry_run is None:
+            log("server-side dry run: no live cluster (the engine is not running); skipped")
+            return []
+        from . import limits
+        from .validation.dryrun import dry_run_findings
+
+        docs = report.documents[: limits.MAX_OBJECTS_PER_COMMIT]
+        said = dry_run_findings(docs, self.dry_run)
+        report.findings.extend(f for f in said if f.severity != "error")
+        found = [f for f in said if f.severity == "error"
+                 and not any(e.file == f.file and e.line == f.line and e.object == f.object
+                             for e in report.errors)]
+        log(f"server-side dry run against the live cluster: {len(docs)} objects, "
+            f"{len(found)} refused")
+        log("".join(f"  {f}\n" for f in found).rstrip("\n"))
+        return found
+
     # -- generate ------------------------------------------------------------
     def generate(self, params: dict[str, Any], log: JobLog) -> dict[str, Any]:
         sha = str(params["sha"])
         pr_id = _pr_of_merge(self.ws.hld_git, sha)
         envs = self.ws.settings.environments
-        done = manifest_commit_for(self.ws.manifests_git, sha)
+        done = manifest_commit_for(self.ws.manifests_git, sha, self.ws.hld_git)
         if done:
             # An earlier run pushed it and died before saying so: record it, nothing more.
             log(f"manifests {short(done)} for HLD {short(sha)} exist already; recording them")
@@ -255,24 +319,27 @@ class CIRunner:
             return {"ok": True, "sha": sha, "manifest_sha": done, "pr": pr_id,
                     "recovered": True}
         with self.ws.tempdir("gen-") as tmp:
-            hld_dir, out, work = Path(tmp) / "hld", Path(tmp) / "generated", Path(tmp) / "work"
+            out, work = Path(tmp) / "generated", Path(tmp) / "work"
             from . import hld as hldlib
             from .validation.bounds import Deadline
 
             # The same budget as a check: a generate past it fails before anything is
             # pushed, naming its slow phase, and the queue moves on.
             deadline = Deadline(self.ws.settings.ci_job_seconds, self.monotonic, hard=False)
-            export_tree(self.ws.hld_git, sha, hld_dir)
-            deadline.check(f"export of {short(sha)}")
-            result = hldlib.generate(hld_dir, envs, out, allow_hooks=self.ws.settings.allow_hooks)
+            builds = self.cache.stats["generate.build"]
+            result = self._generated(sha, self.ws.settings.allow_hooks, deadline)
             deadline.check("manifest generation")
+            if self.cache.stats["generate.build"] == builds:
+                log(f"manifests of HLD {short(sha)} reused from the cache (built by its check)")
+            hldlib.write_output(result, out)
             log(f"generated {len(result.documents)} objects from HLD {short(sha)} "
                 f"for {'-'.join(envs)}")
             faults.point("generate.after_build")
             bot = Users(self.ws.store).get(GENERATE_BOT)
             auth = remote.auth_env(self.ws.root, bot)
-            git("clone", "--quiet", remote.repo_url(self.ws.root, "manifests"), str(work),
-                env_extra=auth)
+            # Only main's newest tree: a full clone would cost more with every merge.
+            git("clone", "--quiet", "--depth=1", remote.repo_url(self.ws.root, "manifests"),
+                str(work), env_extra=auth)
             env_dir = "-".join(envs)
             shutil.rmtree(work / env_dir, ignore_errors=True)
             shutil.copytree(out / env_dir, work / env_dir)
@@ -307,6 +374,12 @@ class CIRunner:
         service, tag = str(params["repository"]), str(params["tag"])
         branch = f"DEPLOY/{service}-{tag}"
         hld = self.ws.hld_git
+        done = self.ws.store.one("SELECT id FROM prs WHERE head=? AND state='merged' "
+                                 "ORDER BY id DESC LIMIT 1", branch)
+        if done is not None and not rev(hld, f"refs/heads/{branch}"):
+            # Released, merged, and its branch deleted after the merge: nothing to redo.
+            log(f"{branch} was merged in pull request #{done['id']}; nothing to do")
+            return {"ok": True, "skipped": True}
         if rev(hld, f"refs/heads/{branch}"):
             if self.ws.store.one("SELECT 1 FROM prs WHERE head=?", branch):
                 log(f"branch {branch} and its pull request exist already; nothing to do")
@@ -320,8 +393,8 @@ class CIRunner:
             work = Path(tmp) / "work"
             bot = Users(self.ws.store).get(RELEASE_BOT)
             auth = remote.auth_env(self.ws.root, bot)
-            git("clone", "--quiet", remote.repo_url(self.ws.root, "hld"), str(work),
-                env_extra=auth)
+            git("clone", "--quiet", "--depth=1", remote.repo_url(self.ws.root, "hld"),
+                str(work), env_extra=auth)
             git("checkout", "--quiet", "-b", branch, cwd=work)
             from . import hld as hldlib
 
@@ -350,16 +423,23 @@ class CIRunner:
         return {"ok": True, "pr": pr.id}
 
 
+def _tree(git_dir: Path, sha: str) -> str | None:
+    """The commit's tree id: what its generation depends on (a merge commit with the
+    tree its PR's check built reuses that build)."""
+    out = git("rev-parse", "--verify", "--quiet", f"{sha}^{{tree}}", git_dir=git_dir,
+              check=False).strip()
+    return out or None
+
+
+def _touched(git_dir: Path, base: str, head: str) -> list[str]:
+    """The files a PR changes: from where it left its base to its head."""
+    fork = git("merge-base", base, head, git_dir=git_dir, check=False).strip() or base
+    out = git("diff", "--name-only", "-z", "--no-renames", fork, head, git_dir=git_dir)
+    return [name for name in out.split("\0") if name]
+
+
 def _subject(git_dir: Path, sha: str) -> str:
     return git("log", "-1", "--format=%s", sha, git_dir=git_dir).strip()
-
-
-def manifest_commit_for(manifests_git: Path, hld_sha: str) -> str | None:
-    """The manifest commit on main generated from this HLD commit, by its trailer."""
-    out = git("log", "--format=%H", "--fixed-strings", f"--grep=HLD-Commit: {hld_sha}",
-              "refs/heads/main", git_dir=manifests_git, check=False)
-    lines = out.split()
-    return lines[-1] if lines else None
 
 
 def _pr_of_merge(git_dir: Path, sha: str) -> int | None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import faults, gitserver
+from .branches import delete_merged_branch
 from .events import EventBus
 from .gitserver import remote
 from .gitutil import GitError, git, rev, short, with_trailers
@@ -349,6 +350,7 @@ class PullRequests:
                          f"#{pr.id} merged into {pr.base} as {short(merge_sha)} by {by}"
                          + (" (completed after an interrupted merge)" if recovered else ""),
                          pr=pr.id, sha=merge_sha, head_sha=pr.head_sha, by=by)
+        delete_merged_branch(self.ws, self.bus, pr.id, pr.head, pr.head_sha)
 
     # -- checks (written by the CI runner) -----------------------------------
     def set_check(self, pr_id: int, sha: str, name: str, status: str, summary: str = "",

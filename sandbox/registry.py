@@ -1,10 +1,18 @@
-"""The local container registry.
+"""The local container registry, and image references read as a container runtime does.
 
 Images are not real layers: each tag carries a behaviour profile that the simulated
 cluster plays back (how long the container takes to start, whether it crashes, whether
 it can be pulled, its error rate and latency). Tags are JSON files under
 `registry/<repository>/<tag>.json` in the workspace, so a push from any process is
 a file the engine's watcher sees.
+
+References follow the distribution reference grammar that Docker and containerd use:
+`[host[:port]/]path[:tag][@digest]`. The first part is a registry host only when it has
+a `.` or a `:` or is `localhost`; otherwise the image is on Docker Hub, whose one-part
+names live under `library/`. So `redis:6.0.8` is `docker.io/library/redis:6.0.8`, and
+`localhost:5001/redis:6.0.8` is this sandbox's own registry. Images from any other
+registry pull with the `default` profile, as on a laptop with internet, or fail as
+they would offline (the `public_images` setting).
 """
 
 from __future__ import annotations
@@ -15,11 +23,19 @@ import re
 import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 REGISTRY_HOST = "localhost:5001"
+DOCKER_HUB = "docker.io"
+PUBLIC_IMAGES = ("pull", "offline")  # the public_images setting
 _NAME_RE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 _TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+# distribution/reference: path components, a host (with optional port), a digest.
+_COMPONENT_RE = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
+_HOST_RE = re.compile(r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)"
+                      r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?$")
+_DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-fA-F0-9]{32,}$")
 
 
 @dataclass(frozen=True)
@@ -69,21 +85,112 @@ class Image:
         return f"{REGISTRY_HOST}/{self.repository}:{self.tag}"
 
 
+@dataclass(frozen=True)
+class ImageRef:
+    """An image reference, fully qualified as a container runtime reads it."""
+
+    registry: str  # "docker.io", "localhost:5001", "ghcr.io"
+    repository: str  # "library/redis", "web", "fluxcd/source-controller"
+    tag: str | None = None
+    digest: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.registry}/{self.repository}"
+
+    def __str__(self) -> str:
+        """`docker.io/library/redis:6.0.8`: what the runtime pulls."""
+        tag = f":{self.tag}" if self.tag else ""
+        return self.name + tag + (f"@{self.digest}" if self.digest else "")
+
+    @property
+    def local(self) -> bool:
+        """In this sandbox's own registry."""
+        return self.registry == REGISTRY_HOST
+
+    @property
+    def api_host(self) -> str:
+        """The host a pull talks to (Docker Hub's API is not at docker.io itself)."""
+        return "registry-1.docker.io" if self.registry == DOCKER_HUB else self.registry
+
+
+def parse_reference(image: str) -> ImageRef:
+    """Read an image reference as Docker and containerd do; RegistryError when it is not
+    one. No tag and no digest means `:latest`."""
+    text = image.strip()
+    if not text or text != image or len(text) > 255:
+        raise RegistryError(f"invalid reference format: {image!r}")
+    name, _, digest = text.partition("@")
+    if digest and not _DIGEST_RE.match(digest):
+        raise RegistryError(f"invalid reference format: {image!r} (bad digest {digest!r})")
+    tag: str | None = None
+    last = name.rsplit("/", 1)[-1]
+    if ":" in last:
+        name, tag = name.rsplit(":", 1)
+        if not _TAG_RE.match(tag):
+            raise RegistryError(f"invalid reference format: {image!r} (bad tag {tag!r})")
+    first, slash, rest = name.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        host, path = first, rest
+        if not _HOST_RE.match(host):
+            raise RegistryError(f"invalid reference format: {image!r} (bad host {host!r})")
+    else:
+        host, path = DOCKER_HUB, name
+    if host == "index.docker.io":
+        host = DOCKER_HUB
+    if host == DOCKER_HUB and "/" not in path:
+        path = f"library/{path}"
+    if not all(_COMPONENT_RE.match(part) for part in path.split("/")):
+        raise RegistryError(f"invalid reference format: {image!r}: repository name must be "
+                            "lowercase letters, digits and separators")
+    if tag is None and not digest:
+        tag = "latest"
+    return ImageRef(host, path, tag, digest or None)
+
+
 def parse_image(image: str) -> tuple[str, str]:
-    """`localhost:5001/web:1.0.0` -> ("web", "1.0.0"); a missing tag means `latest`."""
-    name = image.rsplit("/", 1)[-1]
-    if "@" in name:
-        name = name.split("@", 1)[0]
-    repo, _, tag = name.partition(":")
-    return repo, tag or "latest"
+    """`localhost:5001/web:1.0.0` -> ("web", "1.0.0"): the last path part and the tag
+    (the digest's start when there is no tag), for labels and metrics."""
+    try:
+        ref = parse_reference(image)
+    except RegistryError:
+        return image.rsplit("/", 1)[-1].split("@", 1)[0].partition(":")[0], "latest"
+    shown = ref.tag or (ref.digest or "")[:19]
+    return ref.repository.rsplit("/", 1)[-1], shown
+
+
+class PullError(ValueError):
+    """An image cannot be pulled; ``detail`` is what the runtime says after
+    `Failed to pull image "x": `."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+def _not_found(ref: ImageRef) -> PullError:
+    return PullError(f'rpc error: code = NotFound desc = failed to pull and unpack image '
+                     f'"{ref}": failed to resolve reference "{ref}": {ref}: not found')
+
+
+def _offline(ref: ImageRef) -> PullError:
+    what = f"manifests/{ref.tag}" if ref.tag else f"manifests/{ref.digest}"
+    return PullError(
+        f'rpc error: code = Unknown desc = failed to pull and unpack image "{ref}": '
+        f'failed to resolve reference "{ref}": failed to do request: Head '
+        f'"https://{ref.api_host}/v2/{ref.repository}/{what}": dial tcp: lookup '
+        f"{ref.api_host.split(':')[0]}: no such host")
 
 
 class Registry:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, public_images: str = "pull") -> None:
         self.root = Path(root)
+        self.public_images = public_images
 
     def push(self, repository: str, tag: str, profile: str | ImageProfile = "default",
-             startup_seconds: float | None = None) -> Image:
+             startup_seconds: float | None = None, *, overwrite: bool = True) -> Image:
+        """Store a tag. With overwrite False, a tag that exists already is refused, naming
+        what it holds (a re-pushed tag would change what runs under an old release)."""
         if not _NAME_RE.match(repository):
             raise RegistryError(
                 f"invalid repository name {repository!r}: use lower-case letters, digits and . _ -")
@@ -99,6 +206,13 @@ class Registry:
             prof = profile
         if startup_seconds is not None:
             prof = replace(prof, startup_seconds=startup_seconds)
+        existing = self.get(repository, tag)
+        if existing is not None and not overwrite:
+            when = datetime.fromtimestamp(existing.pushed_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
+            raise RegistryError(
+                f"tag {existing.ref} already exists (profile {existing.profile.name}, pushed "
+                f"{when} UTC); push a new tag for a new release, or --force to move this one "
+                "(pods that pulled it keep the old image, and no release PR is opened again)")
         img = Image(repository, tag, prof, time.time())
         folder = self.root / repository
         folder.mkdir(parents=True, exist_ok=True)
@@ -120,12 +234,22 @@ class Registry:
         return Image(data["repository"], data["tag"], ImageProfile(**data["profile"]),
                      float(data.get("pushed_at", 0)))
 
-    def resolve(self, image: str) -> ImageProfile | None:
-        """The behaviour of an image reference, or None when it cannot be pulled."""
-        repo, tag = parse_image(image)
-        img = self.get(repo, tag)
+    def resolve(self, image: str) -> ImageProfile:
+        """The behaviour of an image reference; PullError (with the runtime's words) when
+        it cannot be pulled."""
+        try:
+            ref = parse_reference(image)
+        except RegistryError as exc:
+            raise PullError(f"rpc error: code = InvalidArgument desc = {exc}") from None
+        if not ref.local:
+            if self.public_images == "offline":
+                raise _offline(ref)
+            return PROFILES["default"]  # a public image pulls, as with internet access
+        if not ref.tag or not _NAME_RE.match(ref.repository):
+            raise _not_found(ref)  # the sandbox's registry holds tags, not digests
+        img = self.get(ref.repository, ref.tag)
         if img is None or img.profile.pull_fail:
-            return None
+            raise _not_found(ref)
         return img.profile
 
     def images(self) -> list[Image]:

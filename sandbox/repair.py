@@ -9,6 +9,8 @@ Repaired on engine start (and, for main, whenever main moves):
   generate job, oldest first;
 - every open PR whose branch moved is updated, and every open PR head without a
   finished check gets a validate job;
+- the branch of a merged pull request still at its merged head is deleted (when
+  `delete_branch_on_merge` is on: the engine stopped between the merge and the deletion);
 - a missing or non-executable pre-receive hook is installed again.
 """
 
@@ -19,38 +21,25 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from . import gitserver
+from .branches import sweep_merged_branches
 from .gitutil import git, rev, short
+from .mainline import missing_generations
 
 if TYPE_CHECKING:
     from .events import EventBus
     from .pullrequests import PullRequests
     from .workspace import Workspace
 
-MAINLINE_LIMIT = 500  # how far back along main the repair looks for a generated commit
 _TRAILER_RE = re.compile(r"^HLD-Commit:\s*([0-9a-f]{40})\s*$", re.MULTILINE)
 
 
 def generated_hld_commits(ws: Workspace) -> set[str]:
-    """HLD commits that have a manifest commit on manifests.git's main (by trailer)."""
+    """Every HLD commit that has a manifest commit on manifests.git's main (by trailer).
+    Reads the whole history: for diagnostics and tests, never on the pipeline's path
+    (that is `mainline`, which reads from the newest end)."""
     out = git("log", "--format=%B%x00", "refs/heads/main", git_dir=ws.manifests_git,
               check=False)
     return set(_TRAILER_RE.findall(out))
-
-
-def missing_generations(ws: Workspace) -> list[str]:
-    """HLD main commits after the last generated one that have no manifests, oldest first."""
-    out = git("rev-list", "--first-parent", f"--max-count={MAINLINE_LIMIT}",
-              "refs/heads/main", git_dir=ws.hld_git, check=False)
-    done = generated_hld_commits(ws)
-    # A change that gives the same manifests makes no commit; its record is the trace.
-    done |= {r["hld_sha"] for r in ws.store.query(
-        "SELECT hld_sha FROM deployments WHERE manifest_sha IS NOT NULL")}
-    missing: list[str] = []
-    for sha in out.split():
-        if sha in done:
-            break
-        missing.append(sha)
-    return list(reversed(missing))
 
 
 def enqueue_missing_generations(ws: Workspace) -> list[str]:
@@ -107,6 +96,8 @@ def repair_on_start(ws: Workspace, bus: EventBus, prs: PullRequests) -> list[str
             enqueue(ws, "validate", pr=pr.id, sha=pr.head_sha)
             did.append(f"#{pr.id}: head {short(pr.head_sha)} had no finished check: "
                        "validating it")
+    for branch in sweep_merged_branches(ws, bus):
+        did.append(f"branch {branch} of a merged pull request was still there: deleted it")
     if hook_problem(ws) is not None:
         gitserver.install_hook(ws.hld_git, ws.root)
         did.append("hld.git's pre-receive hook was missing: installed it again")

@@ -109,6 +109,18 @@ CREATE TABLE IF NOT EXISTS snapshots (name TEXT PRIMARY KEY, ts REAL NOT NULL, d
 CREATE INDEX IF NOT EXISTS events_kind ON events(kind);
 CREATE INDEX IF NOT EXISTS checks_pr ON checks(pr, sha);
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
+-- Readers in other processes (the TUI) follow the cluster by resourceVersion.
+CREATE INDEX IF NOT EXISTS cluster_objects_rv ON cluster_objects(
+    CAST(json_extract(data, '$.object.metadata.resourceVersion') AS INTEGER));
+-- Every lookup the pipeline makes per merge is by index: a table that grows with each
+-- merge must not make the next merge slower.
+CREATE INDEX IF NOT EXISTS prs_head ON prs(head, state);
+CREATE INDEX IF NOT EXISTS prs_state ON prs(state);
+CREATE INDEX IF NOT EXISTS merge_intents_pr ON merge_intents(pr, state);
+CREATE INDEX IF NOT EXISTS reviews_pr ON reviews(pr, sha);
+CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
+CREATE INDEX IF NOT EXISTS events_revision ON events(kind, json_extract(data, '$.revision'));
+CREATE INDEX IF NOT EXISTS jobs_kind_sha ON jobs(kind, json_extract(params, '$.sha'));
 """
 
 # Columns added after a release: older workspaces get them on open.
@@ -167,6 +179,16 @@ class Store:
 
     def one(self, sql: str, *args: Any) -> sqlite3.Row | None:
         return self._conn().execute(sql, args).fetchone()
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """One consistent view for several queries while another process writes."""
+        conn = self._conn()
+        conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            conn.execute("COMMIT")
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

@@ -18,7 +18,7 @@ from typing import IO
 
 from . import gitserver, limits, users
 from .gitutil import ZERO, Identity, git
-from .registry import Registry
+from .registry import PUBLIC_IMAGES, Registry
 from .store import Store
 
 MARKER = "gitops-sandbox.json"
@@ -49,8 +49,15 @@ _RANGES: dict[str, tuple[float, float]] = {
     "max_pods": (1, 20_000),
     "nodes": (1, 100),
     "ci_job_seconds": (1, 3600),
+    "event_log_keep": (10, 1_000_000_000),
+    "event_log_days": (0.0001, 36_500),
+    "job_log_keep": (10, 1_000_000_000),
+    "job_log_days": (0.0001, 36_500),
+    "metrics_interval_seconds": (1, 3600),
+    "metrics_retention_seconds": (60, 31_536_000),
 }
-_CHOICES = {"cluster": ("sim", "kind"), "failure_policy": ("atomic", "partial")}
+_CHOICES = {"cluster": ("sim", "kind"), "failure_policy": ("atomic", "partial"),
+            "public_images": PUBLIC_IMAGES}
 _VERSION = re.compile(r"^\d{1,3}\.\d{1,3}\.\d{1,3}$")
 
 
@@ -70,6 +77,16 @@ class Settings:
     max_pods: int = limits.DEFAULT_MAX_PODS  # the simulated cluster's capacity
     nodes: int = 3  # the simulated cluster's nodes (DaemonSets run a pod on each)
     ci_job_seconds: float = limits.DEFAULT_CI_JOB_SECONDS  # time budget of one CI job
+    public_images: str = "pull"  # pull | offline: images from public registries
+    delete_branch_on_merge: bool = True  # as git hosts offer; the PR keeps its head commit
+    # Retention (sandbox/retention.py): the newest N are kept, and none older than D days.
+    event_log_keep: int = 100_000
+    event_log_days: float = 90.0
+    job_log_keep: int = 5_000  # CI jobs with their logs and results
+    job_log_days: float = 90.0
+    # Metrics over time (sandbox/metrics.py), in simulated seconds.
+    metrics_interval_seconds: float = 15.0
+    metrics_retention_seconds: float = 21_600.0
 
     def with_value(self, key: str, text: str) -> Settings:
         """A copy with one setting parsed from text; ValueError says what is allowed."""
@@ -179,7 +196,7 @@ class Workspace:
 
     @property
     def registry(self) -> Registry:
-        return Registry(self.registry_dir)
+        return Registry(self.registry_dir, self.settings.public_images)
 
     @property
     def configured_user(self) -> str:

@@ -12,6 +12,7 @@ import pytest
 
 from sandbox.clock import VirtualClock
 from sandbox.cluster import ClusterBackend, ClusterError, ObjRef, SimCluster
+from sandbox.cluster.discovery import Resource
 from sandbox.cluster.sim.deployments import DeploymentController
 from sandbox.cluster.sim.pods import Kubelet
 from sandbox.cluster.sim.replicasets import ReplicaSetController
@@ -108,23 +109,58 @@ def test_dry_run_validates_and_changes_nothing() -> None:
     assert actions == [("configured", "Deployment/web"), ("created", "Namespace/shop"),
                        ("created", "Deployment/cart"), ("invalid", "Deployment/lost"),
                        ("invalid", "Deployment/bad"), ("invalid", "Deployment/noimage"),
-                       ("invalid", "ConfigMap/"), ("created", "Widget/w")]
+                       ("invalid", "ConfigMap/"), ("invalid", "Widget/w")]
     errors = [r.error for r in results if r.action == "invalid"]
     assert 'namespaces "nowhere" not found' in errors[0]
     assert "selector" in errors[1]
     assert "image" in errors[2]
     assert "name" in errors[3]
+    assert errors[4] == ('no matches for kind "Widget" in version "example.com/v1": '
+                         "ensure CRDs are installed first")
     assert json.dumps(cluster.snapshot(), sort_keys=True) == before
 
 
 def test_generic_kinds_are_stored_as_given() -> None:
     _, cluster = make()
+    cluster.discovery.register([Resource("example.com", "v1", "Widget", "widgets", "widget",
+                                         (), True, ("create", "get", "list"))])
     widget = {"apiVersion": "example.com/v1", "kind": "Widget",
               "metadata": {"name": "w", "namespace": "default"}, "spec": {"size": 3}}
     assert cluster.apply([widget])[0].action == "created"
     stored = cluster.get(ObjRef("Widget", "w", "default"))
     assert stored is not None and stored["spec"] == {"size": 3}
     assert cluster.apply([widget])[0].action == "unchanged"
+
+
+@pytest.mark.parametrize(("api_version", "kind", "why"), [
+    ("extensions/v1beta1", "Deployment", "was removed in Kubernetes 1.16; use apps/v1"),
+    ("batch/v1beta1", "CronJob", "was removed in Kubernetes 1.25; use batch/v1"),
+    ("apps/v1", "Deploymnet", ""),
+    ("helm.toolkit.fluxcd.io/v2", "HelmRelease", "ensure CRDs are installed first"),
+])
+def test_kinds_the_server_does_not_serve_are_refused(api_version: str, kind: str,
+                                                     why: str) -> None:
+    _, cluster = make()
+    obj = {**deployment(name="old"), "apiVersion": api_version, "kind": kind}
+    [result] = cluster.apply([obj])
+    assert result.action == "invalid"
+    assert (result.error or "").startswith(
+        f'no matches for kind "{kind}" in version "{api_version}"')
+    assert why in (result.error or "")
+    assert cluster.get(ObjRef(kind, "old", "default")) is None
+
+
+def test_the_chosen_kubernetes_version_decides_what_is_served() -> None:
+    clock = VirtualClock(0.0)
+    old = SimCluster(clock, lambda image: PROFILES["default"], kubernetes_version="1.24.0")
+    cron = {"apiVersion": "batch/v1beta1", "kind": "CronJob",
+            "metadata": {"name": "c", "namespace": "default"},
+            "spec": {"schedule": "* * * * *", "jobTemplate": {"spec": {"template": {
+                "spec": {"restartPolicy": "Never",
+                         "containers": [{"name": "c", "image": "web:v1"}]}}}}}}
+    assert old.apply([cron], dry_run=True)[0].action == "created"
+    _, new = make()
+    assert new.apply([cron], dry_run=True)[0].action == "invalid"
 
 
 def test_secret_string_data_is_stored_base64_and_stays_unchanged() -> None:

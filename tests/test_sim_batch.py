@@ -99,6 +99,15 @@ def test_active_deadline_ends_a_long_job() -> None:
     assert cluster.list("Pod", "default") == []  # its pod was stopped
 
 
+def test_ttl_after_finished_deletes_the_job_and_its_pods() -> None:
+    clock, cluster = make()
+    cluster.apply([job(ttlSecondsAfterFinished=30)])
+    run(clock, cluster, 40)
+    assert health_of(cluster.get(JOB))[0] is Health.HEALTHY
+    run(clock, cluster, 20)
+    assert cluster.get(JOB) is None and cluster.list("Pod", "default") == []
+
+
 def test_a_cronjob_fires_on_schedule_and_keeps_its_history() -> None:
     clock, cluster = make()
     cluster.apply([cronjob("*/5 * * * *")])

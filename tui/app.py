@@ -4,8 +4,10 @@ screens. What each key does lives in `operations`, what each view shows in `widg
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App
@@ -20,8 +22,13 @@ from .messages import EngineEvent, Snapshot, SnapshotReady
 from .operations import Operations
 from .scenario_ops import ScenarioOperations
 from .screens.main import MainScreen
+from .widgets.cluster import ClusterRows
+
+if TYPE_CHECKING:
+    from sandbox.facade import ClusterFollower, EngineProcess
 
 REFRESH_SECONDS = 0.5
+MIN_GAP = 0.25  # seconds between two reads of the engine's state
 INITIAL_EVENTS = 200
 
 
@@ -42,6 +49,11 @@ class GitOpsApp(Operations, ClusterOperations, ScenarioOperations, App[int]):
         self._unsubscribe: Callable[[], None] | None = None
         self._refreshing = False
         self._again = False
+        self._last_read = 0.0
+        # The engine this app started in a child process, stopped when the app quits.
+        self.engine_process: EngineProcess | None = None
+        self._follower: ClusterFollower | None = None
+        self.cluster_rows = ClusterRows()  # touched by the refresh worker only
 
     def get_default_screen(self) -> Screen[None]:
         return MainScreen()
@@ -64,7 +76,8 @@ class GitOpsApp(Operations, ClusterOperations, ScenarioOperations, App[int]):
 
     @work(thread=True, group="engine", exit_on_error=False)
     def connect(self) -> None:
-        """Start the engine here unless one runs already, then follow the event bus."""
+        """Attach to the engine, or start one in a child process: the engine's work then
+        never holds this process's interpreter lock, and the screen never waits on it."""
         sb = self.sandbox
         try:
             if sb.engine is not None:
@@ -74,12 +87,15 @@ class GitOpsApp(Operations, ClusterOperations, ScenarioOperations, App[int]):
             elif not self.start_engine:
                 mode = "no engine running: nothing will move"
             else:
-                sb.start_engine()
-                mode = "engine started in this process"
-        except Exception as exc:  # noqa: BLE001 - e.g. another engine won the lock race
-            mode = "no engine"
-            self.call_from_thread(self.notify, str(exc), title="engine", severity="error",
-                                  timeout=15)
+                self.engine_process = sb.spawn_engine()
+                mode = f"engine started: pid {self.engine_process.pid}, stops when you quit"
+        except Exception as exc:  # noqa: BLE001 - e.g. the engine could not start
+            if sb.engine_running():  # another engine won the race: use that one
+                mode = f"attached to engine pid {sb.engine_pid()}"
+            else:
+                mode = "no engine"
+                self.call_from_thread(self.notify, str(exc), title="engine",
+                                      severity="error", timeout=15)
         self.call_from_thread(setattr, self, "sub_title", f"{sb.root}  ·  {mode}")
         self._follow_events()
 
@@ -99,37 +115,60 @@ class GitOpsApp(Operations, ClusterOperations, ScenarioOperations, App[int]):
         self.stop_scenario_quietly()
         if self._unsubscribe is not None:
             self._unsubscribe()
+        # Stopping an engine joins its threads or waits for its process; keep the loop
+        # free meanwhile. An engine this app did not start keeps running.
+        if self.engine_process is not None:
+            await asyncio.to_thread(self.engine_process.stop)
         if self.close_on_exit:
-            # Stopping the engine joins its threads; keep the loop free meanwhile.
             await asyncio.to_thread(self.sandbox.close)
 
     # -- data --------------------------------------------------------------------
     def refresh_snapshot(self) -> None:
+        """Read again soon: one read at a time, and at most one per MIN_GAP seconds
+        however many events arrive (a rollout publishes many)."""
         if self._refreshing:
             self._again = True
             return
+        wait = self._last_read + MIN_GAP - time.monotonic()
+        if wait > 0:
+            if not self._again:
+                self._again = True
+                self.set_timer(wait, self._read_again)
+            return
         self._refreshing = True
+        self._last_read = time.monotonic()
         self._read_snapshot()
+
+    def _read_again(self) -> None:
+        self._again = False
+        self.refresh_snapshot()
 
     @work(thread=True, group="refresh", exit_on_error=False)
     def _read_snapshot(self) -> None:
         sb = self.sandbox
+        rows = None
         try:
-            snap = Snapshot(status=sb.status(), prs=sb.list_prs(),
-                            objects=sb.cluster_objects(), branches=sb.branches(),
+            status = sb.status()
+            snap = Snapshot(status=status, prs=sb.list_prs(), branches=sb.branches(),
                             required_approvals=sb.settings.required_approvals,
                             health=sb.health())
+            if self._follower is None:
+                self._follower = sb.follow_cluster()
+            rows = self.cluster_rows.update(self._follower.poll(),
+                                            (status.get("health") or {}).get("objects"))
         except Exception as exc:  # noqa: BLE001 - a half-written state is read next tick
             self.log.warning(f"refresh failed: {exc!r}")
-            snap = None
+            snap, rows = None, None
+            # Changes may have been taken and not shown: the next read starts over.
+            self._follower, self.cluster_rows = None, ClusterRows()
         # A message rather than call_from_thread: it never blocks this thread at exit.
-        self.post_message(SnapshotReady(snap))
+        self.post_message(SnapshotReady(snap, rows))
 
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
         self._refreshing = False
         if message.snapshot is not None and self.screen_stack:
             self.snapshot = message.snapshot
-            self.main_screen.show(message.snapshot)
+            self.main_screen.show(message.snapshot, message.rows)
         if self._again:
             self._again = False
             self.refresh_snapshot()
@@ -147,5 +186,7 @@ def run(workspace: Path | None = None) -> int:
     try:
         app.run()
     finally:
+        if app.engine_process is not None:  # also when the app itself failed
+            app.engine_process.stop()
         sandbox.close()
     return app.return_code or 0

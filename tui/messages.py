@@ -12,6 +12,8 @@ from sandbox.events import Event
 from sandbox.pullrequests import PullRequest
 from sandbox.scenario import ScenarioResult
 
+from .widgets.cluster import RowsDelta
+
 
 class EngineEvent(Message):
     """One event from the sandbox's bus, whichever process published it."""
@@ -23,22 +25,24 @@ class EngineEvent(Message):
 
 @dataclass
 class Snapshot:
-    """Everything the main screen shows, read in one go off the UI thread."""
+    """What the main screen shows, read in one go off the UI thread; the cluster's rows
+    come as changes (`SnapshotReady.rows`)."""
 
     status: dict[str, Any]
     prs: list[PullRequest]
-    objects: list[dict[str, Any]]
     branches: dict[str, str] = field(default_factory=dict)
     required_approvals: int = 1
     health: dict[str, Any] = field(default_factory=dict)  # with Flux's health `check` state
 
 
 class SnapshotReady(Message):
-    """A fresh snapshot, or None when reading failed (the next tick tries again)."""
+    """A fresh snapshot, or None when reading failed (the next tick tries again), and
+    the cluster rows that changed since the previous one."""
 
-    def __init__(self, snapshot: Snapshot | None) -> None:
+    def __init__(self, snapshot: Snapshot | None, rows: RowsDelta | None = None) -> None:
         super().__init__()
         self.snapshot = snapshot
+        self.rows = rows
 
 
 class ScenarioLine(Message):

@@ -7,14 +7,52 @@ Objects are plain dicts shaped like Kubernetes objects.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-# Kinds that are not namespaced; everything else lives in a namespace.
-CLUSTER_SCOPED = frozenset(
-    {"Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "Node",
-     "PersistentVolume", "StorageClass", "PriorityClass"}
-)
+from sandbox.cluster import discovery
+
+
+class _ClusterScoped:
+    """Kinds that are not namespaced: every built-in kind API discovery says is
+    cluster-scoped, plus the cluster-scoped kinds of the CRDs registered so far.
+
+    Read by kind alone in `ObjRef.of`, thousands of times a tick, so it is one plain set,
+    filled from the discovery data on first use (not at import: the command line's
+    start-up never reads that data) and kept current as CRDs register.
+    """
+
+    def __init__(self) -> None:
+        self._kinds: set[str] | None = None
+
+    def kinds(self) -> set[str]:
+        if self._kinds is None:
+            kinds = set(discovery.builtin_cluster_scoped()) | discovery.custom_cluster_scoped()
+            discovery.on_scope_change(self._changed)
+            self._kinds = kinds
+        return self._kinds
+
+    def _changed(self, kind: str, cluster_scoped: bool) -> None:
+        if self._kinds is None:
+            return
+        if cluster_scoped:
+            self._kinds.add(kind)
+        elif kind not in discovery.builtin_cluster_scoped():
+            self._kinds.discard(kind)
+
+    def __contains__(self, kind: object) -> bool:
+        kinds = self._kinds if self._kinds is not None else self.kinds()
+        return kind in kinds
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self.kinds()))
+
+    def __len__(self) -> int:
+        return len(self.kinds())
+
+
+CLUSTER_SCOPED = _ClusterScoped()
 
 
 @dataclass(frozen=True, order=True)
@@ -27,7 +65,10 @@ class ObjRef:
     def of(cls, obj: dict[str, Any]) -> ObjRef:
         meta = obj.get("metadata") or {}
         kind = str(obj.get("kind", ""))
-        ns = "" if kind in CLUSTER_SCOPED else str(meta.get("namespace") or "default")
+        scoped = CLUSTER_SCOPED._kinds
+        if scoped is None:
+            scoped = CLUSTER_SCOPED.kinds()
+        ns = "" if kind in scoped else str(meta.get("namespace") or "default")
         return cls(kind, str(meta.get("name", "")), ns)
 
     def __str__(self) -> str:
@@ -98,22 +139,22 @@ class ClusterBackend(Protocol):
         ...
 
 
-# kubectl's names for the kinds the sandbox knows: plural, singular and short forms.
-_KIND_NAMES: dict[str, tuple[str, ...]] = {
-    "Namespace": ("namespaces", "namespace", "ns"),
-    "Deployment": ("deployments", "deployment", "deploy"),
-    "ReplicaSet": ("replicasets", "replicaset", "rs"),
-    "Pod": ("pods", "pod", "po"),
-    "Service": ("services", "service", "svc"),
-    "ConfigMap": ("configmaps", "configmap", "cm"),
-    "Secret": ("secrets", "secret"),
-    "Endpoints": ("endpoints", "ep"),
-}
-KIND_ALIASES = {alias: kind for kind, names in _KIND_NAMES.items() for alias in names}
+class UnknownResourceType(ClusterError):
+    """`cluster get foo`: a name discovery does not know, worded as kubectl says it."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(discovery.unknown_resource_type(name))
+        self.name = name
 
 
-def resolve_kind(name: str | None) -> str | None:
-    """`deploy`, `deployments`, `Deployment` -> `Deployment`; unknown names pass through."""
+def resolve_kind(name: str | None, found: discovery.Discovery | None = None) -> str | None:
+    """Any name kubectl accepts for a resource (`deploy`, `deployments`, `Deployment`,
+    `deployments.apps`, `hpa`...) -> its Kind, per API discovery of the chosen Kubernetes
+    version (and the CRDs it registered). Raises UnknownResourceType for other names."""
     if not name:
         return None
-    return KIND_ALIASES.get(name.lower(), name)
+    found = found if found is not None else discovery.for_version(discovery.DEFAULT_VERSION)
+    matches = found.resolve_name(name)
+    if not matches:
+        raise UnknownResourceType(name)
+    return matches[0].kind

@@ -27,7 +27,12 @@ from sandbox.hld.substitute import (
     ValueOrigins,
     substitute,
 )
-from sandbox.hld.yamlio import YamlSyntaxError, display_path, load_yaml_documents, read_bytes
+from sandbox.hld.yamlio import (
+    YamlSyntaxError,
+    display_path,
+    load_manifest_documents,
+    read_bytes,
+)
 
 HOOK_TIMEOUT_SECONDS = 300
 HELM_TIMEOUT_SECONDS = 300
@@ -95,6 +100,19 @@ class _Node:
     logical: str
     config: ConfigDict
     sources: tuple[ConfigSource, ...]
+
+
+KUSTOMIZE_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+
+
+def is_kustomization(shown: str, obj: dict[str, Any]) -> bool:
+    """kustomize's own file: by its name, or by kustomize's apiVersion (a Flux
+    `kustomize.toolkit.fluxcd.io` Kustomization is a real custom resource, not this)."""
+    api = obj.get("apiVersion")
+    if isinstance(api, str) and api.startswith("kustomize.config.k8s.io/"):
+        return True
+    name = shown.rsplit("/", 1)[-1]
+    return name in KUSTOMIZE_FILES and obj.get("kind") in (None, "Kustomization", "Component")
 
 
 def _join(logical: str, name: str) -> str:
@@ -192,7 +210,8 @@ class _Walker:
 
     def _parse(self, text: str, shown: str, component: Component) -> list[ManifestDoc]:
         docs = []
-        for line, obj in load_yaml_documents(text, shown):
+        # `kind: List` documents count as their items, as kubectl apply reads them.
+        for line, obj in load_manifest_documents(text, shown):
             if obj is None:
                 continue
             if not isinstance(obj, dict):
@@ -200,6 +219,12 @@ class _Walker:
                     f"document is a {type(obj).__name__}, not a Kubernetes object",
                     file=shown, line=line, fix="each document must be a mapping with kind",
                 )
+            if is_kustomization(shown, obj):
+                raise HldError(
+                    "a kustomize file (kustomization.yaml), not a Kubernetes object: static "
+                    "components do not run kustomize, they copy each file as it is",
+                    file=shown, line=line, fix="commit the output of 'kustomize build' in its "
+                    "place, or list the manifests themselves in the static folder")
             docs.append(ManifestDoc(obj, shown, line, component.name))
         return docs
 
@@ -221,12 +246,20 @@ class _Walker:
         self.result.notes.append(f"{problem.file}: not a Kubernetes manifest; included "
                                  "byte for byte, as Fabrikate does (the check reports it)")
 
-    def _static_files(self, component: Component, files_dir: Path) -> list[Path]:
-        """Every entry of the folder, as Fabrikate's ReadDir + ReadFile see them."""
+    def _static_files(self, component: Component, files_dir: Path) -> list[tuple[Path, str]]:
+        """Every entry of the folder, as Fabrikate's ReadDir + ReadFile see them, with the
+        path shown for it."""
         files = []
-        for path in sorted(files_dir.iterdir(), key=lambda p: p.name.encode()):
-            inside(self.root, path, component, "manifest file")
-            shown = self.shown(path)
+        base = files_dir.resolve()
+        plain = base.is_relative_to(self.root)
+        for path in sorted(base.iterdir(), key=lambda p: p.name.encode()):
+            if plain and not path.is_symlink():
+                # An entry of a resolved folder inside the HLD that is no symlink is where
+                # it says: no need to resolve it again (that was most of a big HLD's time).
+                shown = path.relative_to(self.root).as_posix()
+            else:
+                inside(self.root, path, component, "manifest file")
+                shown = self.shown(path)
             if path.is_dir():
                 # fab generate fails here too: ioutil.ReadFile on a folder.
                 raise HldError(
@@ -237,7 +270,7 @@ class _Walker:
             if not path.is_file():
                 raise HldError(f"read {shown}: not a regular file", file=component.file,
                                fix="keep only regular files in a static component's path")
-            files.append(path)
+            files.append((path, shown))
         return files
 
     def _static(self, component: Component, folder: Path, config: ConfigDict,
@@ -254,8 +287,7 @@ class _Walker:
             )
         parts: list[str] = []
         docs: list[ManifestDoc] = []
-        for path in self._static_files(component, files_dir):
-            shown = self.shown(path)
+        for path, shown in self._static_files(component, files_dir):
             data = read_bytes(path, shown)
             try:
                 text = data.decode("utf-8")

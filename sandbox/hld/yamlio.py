@@ -7,8 +7,11 @@ the file and line.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -137,18 +140,82 @@ def check_nesting(text: str, shown: str) -> None:
                        file=shown, line=deep[1], fix="flatten the structure")
 
 
+# Parsed documents by file and text, as JSON: a PR check re-generates the whole HLD for
+# a one-line change, and parsing the unchanged files again was most of its cost. Only
+# parses that JSON carries exactly are kept (no binary, no non-string keys), and a hit
+# gives fresh objects, as a parse does.
+_MEMO: OrderedDict[tuple[str, bytes], str] = OrderedDict()
+_MEMO_ENTRIES = 20_000
+_MEMO_LOCK = threading.Lock()
+
+
 def load_yaml_documents(text: str, shown: str) -> list[tuple[int, Any]]:
     """Parse every document in ``text``; return (1-based start line, data) pairs."""
+    return _memoized("plain", text, shown, lambda: [
+        (node.start_mark.line + 1, data) for node, data in _documents(text, shown)])
+
+
+def load_manifest_documents(text: str, shown: str) -> list[tuple[int, Any]]:
+    """Like load_yaml_documents, with `kind: List` documents unpacked as kubectl does:
+    each item is a document of its own, at the line where the item starts."""
+    def parse() -> list[tuple[int, Any]]:
+        found: list[tuple[int, Any]] = []
+        for node, data in _documents(text, shown):
+            found.extend(_unpacked(node, data, 0))
+        return found
+    return _memoized("manifests", text, shown, parse)
+
+
+def _memoized(how: str, text: str, shown: str,
+              parse: Callable[[], list[tuple[int, Any]]]) -> list[tuple[int, Any]]:
+    key = (how + "\0" + shown, hashlib.sha256(text.encode("utf-8", "surrogateescape")).digest())
+    with _MEMO_LOCK:
+        known = _MEMO.get(key)
+        if known is not None:
+            _MEMO.move_to_end(key)
+    if known is not None:
+        return [(line, data) for line, data in json.loads(known)]
+    documents = parse()
+    try:
+        dumped = json.dumps(documents, allow_nan=False)
+        exact = json.loads(dumped) == [list(item) for item in documents]
+    except (TypeError, ValueError, RecursionError):
+        exact = False
+    if exact:
+        with _MEMO_LOCK:
+            _MEMO[key] = dumped
+            while len(_MEMO) > _MEMO_ENTRIES:
+                _MEMO.popitem(last=False)
+    return documents
+
+
+def _unpacked(node: Node, data: Any, depth: int) -> list[tuple[int, Any]]:
+    from sandbox.cluster import lists
+
+    line = node.start_mark.line + 1
+    if not lists.is_list(data) or depth >= lists.MAX_DEPTH or not isinstance(node, MappingNode):
+        return [(line, data)]
+    item_nodes = next((value.value for key, value in node.value
+                       if getattr(key, "value", None) == "items"
+                       and isinstance(value, SequenceNode)), [])
+    found: list[tuple[int, Any]] = []
+    for index, item in lists.items_of(data):
+        item_node = item_nodes[index] if index < len(item_nodes) else node
+        found.extend(_unpacked(item_node, item, depth + 1))
+    return found
+
+
+def _documents(text: str, shown: str) -> list[tuple[Node, Any]]:
     check_nesting(text, shown)
     loader = _Loader(text)
-    documents: list[tuple[int, Any]] = []
+    documents: list[tuple[Node, Any]] = []
     try:
         while loader.check_node():
             node = loader.get_node()
             if node is None:
                 continue
             _check_expansion(node, shown)
-            documents.append((node.start_mark.line + 1, loader.construct_document(node)))
+            documents.append((node, loader.construct_document(node)))
     except yaml.YAMLError as exc:
         raise _yaml_error(exc, shown) from exc
     except RecursionError as exc:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sandbox import limits
 from sandbox.hld import HldError, ManifestDoc, generate
@@ -16,7 +18,12 @@ from sandbox.validation.bounds import (
 )
 from sandbox.validation.documents import manifest_findings, validate_documents
 from sandbox.validation.findings import Finding
+from sandbox.validation.incremental import cached_generation, lint_with_cache
 from sandbox.validation.lint import lint_hld
+
+if TYPE_CHECKING:
+    from sandbox.cluster.discovery import Discovery
+    from sandbox.validation.cache import CheckCache
 
 
 @dataclass
@@ -41,11 +48,19 @@ def _count(n: int, word: str) -> str:
 
 def check_hld(hld_dir: Path, envs: list[str], kubernetes_version: str = "1.30.0", *,
               max_replicas: int = limits.DEFAULT_MAX_REPLICAS,
-              deadline: Deadline | None = None) -> CheckReport:
+              deadline: Deadline | None = None,
+              served: Discovery | None = None, cache: CheckCache | None = None,
+              tree: str | None = None, touched: Collection[str] | None = None) -> CheckReport:
     """Run every check on an HLD; ``ok`` is False when any finding is an error.
 
+    ``served`` is the live cluster's API discovery (its CRDs included), when the caller
+    has it: a custom resource whose CRD neither it nor the commit has is then an error.
+
     ``deadline`` is checked between phases: past it, the report fails with a finding
-    naming the slowest phase instead of running the rest.
+    naming the slowest phase instead of running the rest. With a ``cache``, the
+    generation of ``tree`` (the HLD's git tree id), the lint of files outside
+    ``touched`` (the files the PR changes; None: all) and the validation of objects seen
+    before are reused.
     """
     hld_dir = Path(hld_dir)
     env_list = list(envs) or ["common"]
@@ -54,7 +69,8 @@ def check_hld(hld_dir: Path, envs: list[str], kubernetes_version: str = "1.30.0"
     documents: list[ManifestDoc] = []
     try:
         documents = _phases(hld_dir, env_list, kubernetes_version, max_replicas,
-                            deadline or Deadline(None), log, findings)
+                            deadline or Deadline(None), log, findings, served,
+                            _Reuse(cache, tree, touched))
     except BudgetExceeded as exc:
         findings.append(Finding("error", "", 0, str(exc), "time-budget"))
 
@@ -67,8 +83,16 @@ def check_hld(hld_dir: Path, envs: list[str], kubernetes_version: str = "1.30.0"
                        text="\n".join(log) + "\n")
 
 
+@dataclass(frozen=True)
+class _Reuse:
+    cache: CheckCache | None = None
+    tree: str | None = None
+    touched: Collection[str] | None = None
+
+
 def _phases(hld_dir: Path, env_list: list[str], kubernetes_version: str, max_replicas: int,
-            deadline: Deadline, log: list[str], findings: list[Finding]) -> list[ManifestDoc]:
+            deadline: Deadline, log: list[str], findings: list[Finding],
+            served: Discovery | None, reuse: _Reuse) -> list[ManifestDoc]:
     log.append("bounds: file sizes and nesting")
     too_big = file_findings(hld_dir, deadline)
     findings.extend(too_big)
@@ -82,7 +106,8 @@ def _phases(hld_dir: Path, env_list: list[str], kubernetes_version: str, max_rep
     generate_error: Finding | None = None
     located: set[tuple[str, int]] = set()  # already reported; yamllint's syntax finding repeats
     try:
-        result = generate(hld_dir, env_list)
+        result = cached_generation(reuse.cache, reuse.tree, env_list,
+                                   lambda: generate(hld_dir, env_list))
     except HldError as exc:
         generate_error = Finding("error", exc.file or "", exc.line or 0,
                                  exc.reason + (f" ({exc.fix})" if exc.fix else ""), "generate")
@@ -100,7 +125,14 @@ def _phases(hld_dir: Path, env_list: list[str], kubernetes_version: str, max_rep
     log.append("yamllint")
     # yamllint is slow on big or nested files (quadratic in depth): the one phase that
     # runs where the deadline can stop it.
-    lint = within(deadline, "yamllint", lambda: lint_hld(hld_dir))
+    def run_lint(only: Collection[str] | None) -> list[Finding]:
+        if only is None:
+            return within(deadline, "yamllint", lambda: lint_hld(hld_dir))
+        if not only:
+            return []
+        return within(deadline, "yamllint", lambda: lint_hld(hld_dir, only=only))
+
+    lint = lint_with_cache(hld_dir, reuse.cache, reuse.touched, run_lint)
     if generate_error is not None:
         located.add((generate_error.file, generate_error.line))
     # The parser already reported these syntax errors with the same file and line.
@@ -119,7 +151,7 @@ def _phases(hld_dir: Path, env_list: list[str], kubernetes_version: str, max_rep
         checked = [d for d in documents[: limits.MAX_OBJECTS_PER_COMMIT]
                    if (d.source_file, d.source_line) not in bad]
         log.append(f"validate against Kubernetes {kubernetes_version}")
-        validation = validate_documents(checked, kubernetes_version)
+        validation = validate_documents(checked, kubernetes_version, served, reuse.cache)
         findings.extend(validation)
         log.append(f"  {_count(len(validation), 'finding')}")
         deadline.check("schema validation")

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from sandbox.hld import HldError, ManifestDoc
 from sandbox.validation.findings import Finding, object_ref
 from sandbox.validation.policies import policy_problems
 from sandbox.validation.schema import schema_problems
+from sandbox.validation.served import ServedCheck
+
+if TYPE_CHECKING:
+    from sandbox.cluster.discovery import Discovery
+    from sandbox.validation.cache import CheckCache
 
 
 def _missing_fields(obj: dict) -> list[str]:
@@ -60,11 +67,31 @@ def _quoted_path(doc: ManifestDoc, message: str) -> tuple[str | int, ...]:
     return ()
 
 
-def validate_documents(docs: list[ManifestDoc], kubernetes_version: str = "1.30.0") -> list[Finding]:
-    """Every problem in ``docs``, each located at the HLD file and line it came from."""
+def validate_documents(docs: list[ManifestDoc], kubernetes_version: str = "1.30.0",
+                       served: Discovery | None = None,
+                       cache: CheckCache | None = None) -> list[Finding]:
+    """Every problem in ``docs``, each located at the HLD file and line it came from.
+    ``served`` is the live cluster's API discovery (with its CRDs), when known.
+
+    With a cache, an object validated before (same content, same Kubernetes version)
+    reuses its schema and house-rule answers; duplicates are always worked out afresh."""
+    from sandbox.validation import incremental
+
+    keys: dict[int, str] = {}
+    known: dict[str, Any] = {}
+    fresh: dict[str, Any] = {}
+    if cache is not None:
+        for index, doc in enumerate(docs):
+            if not _missing_fields(doc.obj):
+                key = incremental.object_key(doc.obj, kubernetes_version)
+                if key is not None:
+                    keys[index] = key
+        known = cache.get_many("validate", list(keys.values()))
     findings: list[Finding] = []
     seen: dict[tuple[str, str, str], ManifestDoc] = {}
-    for doc in docs:
+    api = ServedCheck([d.obj for d in docs if isinstance(d.obj, dict)], kubernetes_version,
+                      served)
+    for index, doc in enumerate(docs):
         obj = doc.obj
         ref = object_ref(obj)
 
@@ -83,15 +110,29 @@ def validate_documents(docs: list[ManifestDoc], kubernetes_version: str = "1.30.
             add("duplicate", f"defined twice; first at {first.source_file}:{first.source_line}")
         else:
             seen[key] = doc
-        errors = schema_problems(obj, kubernetes_version)
+        unserved = api.problem(obj)
+        if unserved is not None:
+            add("api-version", unserved[1], unserved[0])
+            if unserved[0] == "error":
+                continue  # the server refuses it whole: its fields do not matter yet
+        cache_key = keys.get(index)
+        if cache_key is not None and cache_key in known:
+            errors, policy = incremental.problems_from(known[cache_key])
+        else:
+            errors, policy = schema_problems(obj, kubernetes_version), policy_problems(obj)
+            if cache_key is not None:
+                fresh[cache_key] = incremental.problems_json(errors, policy)
         if errors is None:
-            add("schema", f"no Kubernetes {kubernetes_version} schema for {obj['apiVersion']} "
-                f"{obj['kind']}; not validated", "warning")
+            if unserved is None:  # a served kind with no bundled schema: a custom resource
+                add("schema", f"no Kubernetes {kubernetes_version} schema for "
+                    f"{obj['apiVersion']} {obj['kind']}; not validated", "warning")
         else:
             for path, message in errors:
                 add("schema", message, path=path)
-        for rule, message in policy_problems(obj):
+        for rule, message in policy:
             add(rule, message, path=_quoted_path(doc, message))
+    if cache is not None and fresh:
+        cache.put_many("validate", fresh)
     return findings
 
 

@@ -12,7 +12,7 @@ the default, as it would for yamllint run in the repository.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import yaml
@@ -113,11 +113,13 @@ def yaml_files(hld_dir: Path) -> Iterator[Path]:
                 yield path
 
 
-def lint_hld(hld_dir: Path) -> list[Finding]:
+def lint_hld(hld_dir: Path, only: Collection[str] | None = None) -> list[Finding]:
+    """yamllint over the HLD's YAML files (or only those relative paths)."""
     config, findings = hld_config(hld_dir)
+    wanted = None if only is None else set(only)
     for path in yaml_files(hld_dir):
         shown = path.relative_to(hld_dir).as_posix()
-        if config.is_file_ignored(shown):
+        if config.is_file_ignored(shown) or (wanted is not None and shown not in wanted):
             continue
         if path.stat().st_size > MAX_FILE_BYTES:
             findings.append(Finding("error", shown, 0, "file is over the size limit for HLD "

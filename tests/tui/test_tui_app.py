@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from pathlib import Path
 
 from textual.app import App
@@ -16,6 +18,7 @@ from tui.app import GitOpsApp
 from tui.messages import Snapshot
 from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
+from tui.widgets.cluster import ClusterTable
 from tui.widgets.eventlog import EventLog, RecentEvents
 from tui.widgets.pipeline import STAGES, PipelineView
 from tui.widgets.prlist import PullRequestTable
@@ -39,7 +42,10 @@ def test_starts_and_shows_every_stage(sandbox: Sandbox, wait_for) -> None:
     asyncio.run(scenario())
 
 
-def test_starts_the_engine_and_stops_it_on_exit(workspace: Path, wait_for) -> None:
+def test_starts_the_engine_in_a_child_process_and_stops_it_on_exit(
+        workspace: Path, wait_for) -> None:
+    """No engine runs: the TUI starts `up` in its own process (not in the UI's
+    interpreter), shows it, and stops it on quit."""
     sb = Sandbox(workspace)
 
     async def scenario() -> None:
@@ -47,14 +53,44 @@ def test_starts_the_engine_and_stops_it_on_exit(workspace: Path, wait_for) -> No
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(pilot, lambda: "engine started" in app.sub_title,
                            what="the engine to start")
-            assert sb.engine is not None
+            child = app.engine_process
+            assert child is not None and child.running()
+            assert sb.engine is None  # not in this process
+            assert sb.engine_pid() == child.pid
+            await wait_for(pilot, lambda: app.main_screen.query_one(ClusterTable).row_count > 0,
+                           what="the child engine's cluster in the table")
             await pilot.press("q")
-        assert sb.engine is None
+        assert not child.running()
+        assert child.proc.returncode == 0  # a clean stop, as Ctrl-C on `up` gives
+        assert not sb.engine_running()
 
     try:
         asyncio.run(scenario())
     finally:
+        if sb.engine_running():
+            os.kill(sb.engine_pid() or 0, signal.SIGKILL)
         sb.close()
+
+
+def test_attaches_to_a_running_engine_and_leaves_it_running(
+        workspace: Path, wait_for) -> None:
+    sb = Sandbox(workspace)
+    other = sb.spawn_engine()  # as `gitops-sandbox up` in another terminal
+
+    async def scenario() -> None:
+        app = GitOpsApp(sb)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: f"attached to engine pid {other.pid}" in app.sub_title,
+                           what="the TUI to attach")
+            assert app.engine_process is None
+            await pilot.press("q")
+
+    try:
+        asyncio.run(scenario())
+        assert other.running()
+        assert sb.engine_pid() == other.pid
+    finally:
+        other.stop()
 
 
 def test_help_screen_opens_and_closes(idle_sandbox: Sandbox, wait_for) -> None:
@@ -100,7 +136,7 @@ class _Bare(App[None]):
 def test_data_before_mount_or_after_teardown_neither_crashes_nor_is_lost(wait_for) -> None:
     """Snapshots and events reach the main screen from threads from the first moment:
     before its tabs are mounted and while they are torn down at exit."""
-    snap = Snapshot(status={}, prs=[], objects=[])
+    snap = Snapshot(status={}, prs=[])
     early = Event("image.pushed", "registry", "web:9.9.9 pushed", id=1)
     screen = MainScreen()
     screen.show(snap)

@@ -37,8 +37,8 @@ def _notified(app: GitOpsApp, text: str) -> bool:
 
 async def _select(pilot, table: ClusterTable, key: str, wait_for) -> None:  # type: ignore[no-untyped-def]
     await wait_for(pilot, lambda: key in table.objects, what=f"{key} in the cluster table")
-    keys = [str(k.value) for k in table.rows]
-    await pilot.press(*["down"] * keys.index(key))
+    # The displayed position: rows added later are sorted into place, not appended.
+    await pilot.press(*["down"] * (table.get_row_index(key) - table.cursor_row))
     name = key.rsplit("/", 1)[-1]
     await wait_for(pilot, lambda: (table.selected_object or {}).get("metadata", {}).get("name")
                    == name, what=f"{key} selected")
@@ -195,3 +195,27 @@ def test_reconciler_body_speaks_flux_and_shows_behind_main() -> None:
                   "behind main: the cluster runs main@aaaaaaa"):
         assert words in text
     assert state == "bad"
+
+
+def test_a_changed_object_repaints_its_row_without_rebuilding_the_table(
+        sandbox: Sandbox, wait_for) -> None:
+    """As k9s does: a scale changes the Deployment's row in place (and adds its new pod's
+    row); the table is filled once, never cleared and filled again."""
+    async def scenario() -> None:
+        app = GitOpsApp(sandbox, close_on_exit=False)
+        async with app.run_test(size=SIZE) as pilot:
+            table = app.main_screen.query_one(ClusterTable)
+            await wait_for(pilot, lambda: WEB in table.rows
+                           and str(table.get_row(WEB)[3]) == "2/2", what="web ready 2/2")
+            rebuilds, updates = table.rebuilds, table.cell_updates
+            pods = sum(1 for k in table.rows if str(k.value).startswith("Pod/demo/web-"))
+            await asyncio.to_thread(sandbox.scale, "deployment/web", 3)
+            await wait_for(pilot, lambda: str(table.get_row(WEB)[3]).endswith("/3"),
+                           what="web's READY column to say /3")
+            await wait_for(pilot, lambda: sum(1 for k in table.rows if str(k.value)
+                                              .startswith("Pod/demo/web-")) == pods + 1,
+                           what="the new pod's row")
+            assert table.rebuilds == rebuilds == 1  # filled once, at the first data
+            assert table.cell_updates > updates
+
+    asyncio.run(scenario())

@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Footer, Header, TabbedContent, TabPane
 from sandbox.events import Event
 
 from ..messages import Snapshot
-from ..widgets.cluster import ClusterTable
+from ..widgets.cluster import ClusterTable, RowsDelta
 from ..widgets.eventlog import MAX_LINES, EventLog, RecentEvents
 from ..widgets.pipeline import PipelineView
 from ..widgets.prlist import PullRequestTable
@@ -41,6 +41,7 @@ class MainScreen(Screen[None]):
         # came early wait here instead of being lost.
         self._ready = False
         self._early: list[Event] = []
+        self._rows: list[RowsDelta] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -68,7 +69,9 @@ class MainScreen(Screen[None]):
         self._ready = False
 
     # -- data in -----------------------------------------------------------------
-    def show(self, snap: Snapshot) -> None:
+    def show(self, snap: Snapshot, rows: RowsDelta | None = None) -> None:
+        if rows is not None:  # changes, not states: none may be skipped
+            self._rows = [rows] if rows.full else [*self._rows, rows]
         if not self._ready:
             return  # not mounted yet; the next refresh paints
         try:  # every view this paints, before painting any
@@ -78,7 +81,9 @@ class MainScreen(Screen[None]):
             return  # torn down at exit
         pipeline.show(snap)
         prs.show(snap.prs, snap.required_approvals)
-        cluster.show(snap.objects, (snap.status.get("health") or {}).get("objects"))
+        pending, self._rows = self._rows, []
+        for delta in pending:
+            cluster.apply(delta)
 
     def add_event(self, event: Event) -> None:
         if not self._ready:
@@ -135,7 +140,7 @@ class MainScreen(Screen[None]):
         def apply(text: str | None) -> None:
             if text is None:
                 return
-            if isinstance(widget, EventLog):
+            if isinstance(widget, EventLog | ClusterTable):
                 widget.set_filter(text)
             else:
                 widget.filter_text = text

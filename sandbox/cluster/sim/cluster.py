@@ -13,15 +13,18 @@ import base64
 import random
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from sandbox import limits
 from sandbox.clock import Clock
 from sandbox.cluster.base import ApplyResult, ClusterError, ClusterEvent, ObjRef
+from sandbox.cluster.discovery import DEFAULT_VERSION, Discovery, resources_from_crd
+from sandbox.cluster.lists import unpack_all
 from sandbox.cluster.sim.admission import service_account_problem
 from sandbox.cluster.sim.context import Ctx
 from sandbox.cluster.sim.controllers import Controllers
 from sandbox.cluster.sim.deployments import DeploymentController
+from sandbox.cluster.sim.immutable import immutable_problem
 from sandbox.cluster.sim.persist import Delta, Journal, Saved, restore
 from sandbox.cluster.sim.pods import Kubelet
 from sandbox.cluster.sim.replicasets import ReplicaSetController
@@ -40,6 +43,8 @@ from sandbox.cluster.sim.traffic import Endpoint, Traffic
 from sandbox.cluster.sim.validate import validate
 from sandbox.registry import ImageProfile
 
+T = TypeVar("T")
+
 # Spec fields the API server fills in; an apply that leaves them out does not change them.
 SERVER_FIELDS = {"Service": ("clusterIP", "clusterIPs", "type"),
                  "Pod": ("nodeName", "restartPolicy"),
@@ -54,8 +59,11 @@ class SimCluster:
     def __init__(self, clock: Clock, resolve_image: Callable[[str], ImageProfile | None],
                  seed: int = 0, *, max_replicas: int = limits.DEFAULT_MAX_REPLICAS,
                  max_pods: int = limits.DEFAULT_MAX_PODS, nodes: int = 3,
-                 kubernetes_version: str = "1.30.0") -> None:
+                 kubernetes_version: str = DEFAULT_VERSION) -> None:
         self.clock = clock
+        # What this API server serves: the version's built-in resources, plus the kinds
+        # of the CRDs it learns (registered here); apply refuses everything else.
+        self.discovery = Discovery(kubernetes_version)
         self.seed = seed
         self.max_replicas = max_replicas
         self._lock = threading.RLock()
@@ -77,6 +85,17 @@ class SimCluster:
         self._restored = False
         self._sink: Callable[[Delta], None] | None = None
 
+    # -- API discovery: what the CRDs it holds add to the built-in resources ------------
+
+    def learn_crd(self, crd: dict[str, Any]) -> None:
+        """Serve a CRD's kinds from now on (what it served before is replaced)."""
+        self.forget_crd(crd)
+        self.discovery.register(resources_from_crd(crd))
+
+    def forget_crd(self, crd: dict[str, Any]) -> None:
+        for res in {(r.group, r.kind) for r in resources_from_crd(crd)}:
+            self.discovery.unregister(*res)
+
     # -- persistence (persist.py) -----------------------------------------------------
 
     def restore(self, saved: Saved) -> None:
@@ -86,6 +105,8 @@ class SimCluster:
             self._work.restored()
             self._work.ensure_defaults()
             self._restored = True
+            for crd in list(self._store.of_kind("CustomResourceDefinition").values()):
+                self.learn_crd(crd)
 
     def journal_to(self, sink: Callable[[Delta], None]) -> None:
         """From now on hand every change to `sink`, inside the call that made it. A
@@ -111,6 +132,7 @@ class SimCluster:
     # -- ClusterBackend ---------------------------------------------------------------
 
     def apply(self, objects: list[dict[str, Any]], dry_run: bool = False) -> list[ApplyResult]:
+        objects = unpack_all(objects)  # one result per item of a `kind: List`, as kubectl
         with self._lock:
             self._advance()
             namespaces = {r.name for r in self._store.of_kind("Namespace")}
@@ -124,9 +146,11 @@ class SimCluster:
                 return [ApplyResult(ObjRef.of(o) if isinstance(o, dict) else ObjRef("", ""),
                                     "invalid", error) for o in objects]
             pods = len(self._kubelet.pods)
+            # A dry run sees the batch's CRDs as served: they apply first.
+            served = self.discovery.with_crds(objects) if dry_run else self.discovery
             for obj in objects:
                 ref = ObjRef.of(obj) if isinstance(obj, dict) else ObjRef("", "")
-                error = validate(obj, namespaces, self.max_replicas)
+                error = validate(obj, namespaces, self.max_replicas, served)
                 if not error and ref.kind == "Pod" and self._store.get(ref) is None:
                     refused = service_account_problem(self._ctx, ref.namespace,
                                                       obj.get("spec") or {})
@@ -147,10 +171,17 @@ class SimCluster:
                     action = "unchanged"
                 else:
                     action = "configured"
+                    # Refused as the API server refuses it: the dry run says so too.
+                    refused = immutable_problem(existing, desired)
+                    if refused:
+                        results.append(ApplyResult(ref, "invalid", refused))
+                        continue
                 if not dry_run and action == "created":
                     self._create(desired)
                 elif not dry_run and action == "configured" and existing is not None:
                     self._update(ref, existing, desired)
+                if not dry_run and ref.kind == "CustomResourceDefinition":
+                    self.learn_crd(desired)
                 results.append(ApplyResult(ref, action))
             if not dry_run:
                 self._finish()
@@ -170,6 +201,8 @@ class SimCluster:
                     self._remove(child, graceful=False)
                 self._store.remove(ref)
             else:
+                if ref.kind == "CustomResourceDefinition":
+                    self.forget_crd(self._store.get(ref) or {})
                 self._remove(ref, graceful=True)
             self._finish()
             self._commit()
@@ -193,6 +226,12 @@ class SimCluster:
                         continue
                     out.append(clone(obj))
             return out
+
+    def inspect(self, fn: Callable[[Callable[[str], list[dict[str, Any]]]], T]) -> T:
+        """fn(read) under the cluster's lock, where read(kind) gives the live objects of a
+        kind without copying them: for samplers that only read and keep nothing."""
+        with self._lock:
+            return fn(lambda kind: list(self._store.of_kind(kind).values()))
 
     def step(self) -> list[ClusterEvent]:
         with self._lock:

@@ -43,7 +43,7 @@ class Controllers:
         self.syncs: dict[str, Callable[[ObjRef], None]] = {
             "StatefulSet": self.statefulsets.sync,
             "DaemonSet": DaemonSetController(ctx, kubelet, self.scheduler, create).sync,
-            "Job": JobController(ctx, kubelet, create).sync,
+            "Job": JobController(ctx, kubelet, create, remove).sync,
             "CronJob": CronJobController(ctx, create, remove).sync,
             "HorizontalPodAutoscaler": self.hpa.sync,
             "PersistentVolumeClaim": self.volumes.sync,

@@ -5,7 +5,8 @@ succeeded (without `completions`, the first success ends it once no pod runs); e
 failed pod (or container restart under OnFailure) counts against `backoffLimit` (6),
 and a failed pod is replaced only after the back-off (10 s, doubling, at most 6 min);
 `activeDeadlineSeconds` ends a Job that runs too long. The Complete or Failed condition
-is final. Pod texts and events are kube-controller-manager's.
+is final; `ttlSecondsAfterFinished` then deletes the Job that long after. Pod texts and
+events are kube-controller-manager's.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sandbox.cluster.sim.context import Ctx
 from sandbox.cluster.sim.pods import Kubelet, PodSim
 from sandbox.cluster.sim.workloads import (
     Create,
+    Remove,
     owner_reference,
     pod_from,
     pods_of,
@@ -43,10 +45,11 @@ def finished(job: dict[str, Any]) -> str:
 
 
 class JobController:
-    def __init__(self, ctx: Ctx, kubelet: Kubelet, create: Create) -> None:
+    def __init__(self, ctx: Ctx, kubelet: Kubelet, create: Create, remove: Remove) -> None:
         self.ctx = ctx
         self.kubelet = kubelet
         self.create = create
+        self.remove = remove
 
     def sync(self, ref: ObjRef) -> None:
         ctx = self.ctx
@@ -87,6 +90,14 @@ class JobController:
             owner = _owner(ctx, job)
             if owner is not None:
                 ctx.dirty_work.add(owner)  # its CronJob keeps count of active jobs
+        ttl = spec.get("ttlSecondsAfterFinished")
+        if done and ttl is not None:
+            # The ttl-after-finished controller: the Job and its pods go, silently.
+            gone_at = _finished_at(job) + float(ttl)
+            if ctx.now + 1e-9 >= gone_at:
+                self.remove(ref)
+            else:
+                wake(ctx, ref, gone_at)
 
     def _judge(self, ref: ObjRef, job: dict[str, Any], spec: dict[str, Any],
                status: dict[str, Any], active: list[PodSim], succeeded: int,
@@ -171,6 +182,16 @@ def _owner(ctx: Ctx, job: dict[str, Any]) -> ObjRef | None:
     return None
 
 
-def _seconds(stamp: str) -> float:
+def _finished_at(job: dict[str, Any]) -> float:
+    status = job.get("status") or {}
+    if status.get("completionTime"):
+        return _seconds(status["completionTime"])
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == "Failed":
+            return _seconds(cond.get("lastTransitionTime"))
+    return 0.0
+
+
+def _seconds(stamp: Any) -> float:
     value = parse_time(stamp)
     return 0.0 if value is None else value

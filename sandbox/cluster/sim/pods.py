@@ -23,7 +23,7 @@ from sandbox.cluster.base import ObjRef
 from sandbox.cluster.sim.admission import missing_config, missing_volumes
 from sandbox.cluster.sim.context import Ctx
 from sandbox.cluster.sim.store import owner_uid, rfc3339
-from sandbox.registry import ImageProfile, parse_image
+from sandbox.registry import ImageProfile, PullError, parse_image
 
 NODE = "sim-node-1"  # where pods go when no scheduler is attached
 HOST_IP = "172.18.0.2"
@@ -259,10 +259,13 @@ class Kubelet:
         ctx = self.ctx
         profiles: list[ImageProfile] = []
         ps.bad_images = []
+        why: dict[str, str] = {}
         for c in pod["spec"].get("containers") or []:
             image = str(c.get("image", ""))
             try:
                 prof = ctx.resolve_image(image)
+            except PullError as exc:  # the registry says why, in the runtime's words
+                prof, why[image] = None, exc.detail
             except (OSError, ValueError, KeyError):
                 prof = None
             if prof is None or prof.pull_fail:
@@ -271,8 +274,10 @@ class Kubelet:
                 profiles.append(prof)
         if ps.bad_images:
             for image in ps.bad_images:
-                ctx.emit("Failed", ps.ref, f'Failed to pull image "{image}": rpc error: '
-                         f"manifest unknown: {image} not found in the registry", "Warning")
+                detail = why.get(image) or (f"rpc error: manifest unknown: {image} not found "
+                                            "in the registry")
+                ctx.emit("Failed", ps.ref, f'Failed to pull image "{image}": {detail}',
+                         "Warning")
                 ctx.emit("Failed", ps.ref, "Error: ErrImagePull", "Warning")
             ps.stage = "pull_err"
             self._later(ps, 1.0)

@@ -158,7 +158,8 @@ def _summary(req: int, err: int, lat: list[float], window: float) -> dict[str, A
     lat = sorted(lat)
     return {"rps": round(req / window, 2), "requests": req, "errors": err,
             "error_rate": round(err / req, 4) if req else 0.0,
-            "p50_ms": round(_pct(lat, 0.50), 1), "p95_ms": round(_pct(lat, 0.95), 1)}
+            "p50_ms": round(_pct(lat, 0.50), 1), "p95_ms": round(_pct(lat, 0.95), 1),
+            "p99_ms": round(_pct(lat, 0.99), 1)}
 
 
 def _pct(values: list[float], q: float) -> float:

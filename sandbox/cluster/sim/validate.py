@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sandbox import limits
+from sandbox.cluster.discovery import no_match
 from sandbox.cluster.sim.cron import CronError
 from sandbox.cluster.sim.cron import parse as parse_schedule
 from sandbox.cluster.sim.store import is_namespaced, matches_selector
+
+if TYPE_CHECKING:
+    from sandbox.cluster.discovery import Discovery
 
 _NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")  # DNS-1123 label
 
 
 def validate(obj: Any, namespaces: set[str],
-             max_replicas: int = limits.DEFAULT_MAX_REPLICAS) -> str | None:
-    """None when the object would be accepted; otherwise why not."""
+             max_replicas: int = limits.DEFAULT_MAX_REPLICAS,
+             served: Discovery | None = None) -> str | None:
+    """None when the object would be accepted; otherwise why not. With ``served`` (the
+    server's API discovery), a kind or apiVersion it does not serve is refused."""
     if not isinstance(obj, dict):
         return "object is not a mapping"
     kind = obj.get("kind")
@@ -28,6 +34,8 @@ def validate(obj: Any, namespaces: set[str],
         return f"{kind}: apiVersion is missing"
     if limits.api_version_problem(obj["apiVersion"]):
         return f"{kind}: {limits.api_version_problem(obj['apiVersion'])}"
+    if served is not None and served.lookup(obj["apiVersion"], kind) is None:
+        return unserved(served, obj["apiVersion"], kind)
     meta = obj.get("metadata")
     if not isinstance(meta, dict):
         return f"{kind}: metadata is missing"
@@ -61,6 +69,23 @@ def validate(obj: Any, namespaces: set[str],
         if problem:
             return f"{kind} {name!r} is invalid: {problem}"
     return None
+
+
+def unserved(served: Discovery, api_version: str, kind: str) -> str:
+    """The API server's `no matches for kind` with what a user needs next: since when a
+    built-in version is gone and what serves the kind now, or that a CRD is missing."""
+    message = no_match(api_version, kind)
+    gone = served.removed(api_version, kind)
+    if gone is not None:
+        now = sorted({r.api_version for r in served.all_versions()
+                      if r.kind == kind and served.builtin_group(r.group)})
+        instead = f"; use {' or '.join(now)}" if now else ""
+        return (f"{message} ({api_version} {kind} was removed in Kubernetes "
+                f"{gone.removed_in}{instead})")
+    group = api_version.rpartition("/")[0]
+    if group and not served.builtin_group(group):
+        return f"{message}: ensure CRDs are installed first"
+    return message
 
 
 def _pod_spec(spec: Any, where: str) -> str | None:

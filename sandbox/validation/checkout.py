@@ -1,0 +1,122 @@
+"""One folder the PR check keeps between jobs, moved from commit to commit as
+`git checkout` moves a work tree: only the files that differ are written.
+
+Exporting a 3,000-file HLD into a fresh folder for every check costs more than the
+check itself. Here the folder lives in the workspace's cache; a listing of what was
+written (path -> blob id, size, mtime) says which files to rewrite; anything else found
+there (left by an earlier run, edited, added) is removed or rewritten, so the folder
+always holds exactly the commit's files. Paths are checked as `export_tree` checks them
+and no write follows a symlink.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from sandbox.gitutil import UnsafePath, git, safe_tree_path
+
+
+def _listing(git_dir: Path, sha: str) -> dict[str, str]:
+    out = git("ls-tree", "-r", "-z", "--full-tree", sha, git_dir=git_dir)
+    blobs: dict[str, str] = {}
+    for item in out.split("\0"):
+        if not item:
+            continue
+        meta, _, path = item.partition("\t")
+        _mode, kind, obj = meta.split()
+        if kind == "blob":
+            blobs[path] = obj
+    return blobs
+
+
+def _contents(git_dir: Path, objects: list[str]) -> list[bytes]:
+    if not objects:
+        return []
+    data: bytes = git("cat-file", "--batch", git_dir=git_dir,  # type: ignore[assignment]
+                      input="\n".join(objects) + "\n", binary=True)
+    out, pos = [], 0
+    for _ in objects:
+        header_end = data.index(b"\n", pos)
+        size = int(data[pos:header_end].split()[2])
+        out.append(data[header_end + 1:header_end + 1 + size])
+        pos = header_end + 1 + size + 1
+    return out
+
+
+class Checkout:
+    """The check's HLD folder under ``root``; :meth:`move_to` returns it at a commit."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.folder = self.root / "hld"
+        self._state = self.root / "hld.json"
+        self.written = 0  # files written by the last move, for tests and logs
+
+    def _load(self) -> dict[str, list[object]]:
+        try:
+            data = json.loads(self._state.read_text("utf-8"))
+            return data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def move_to(self, git_dir: Path, sha: str) -> tuple[Path, set[str]]:
+        """The folder holding exactly ``sha``'s files, and the paths that changed."""
+        blobs = _listing(git_dir, sha)
+        for path in blobs:
+            why = safe_tree_path(path)
+            if why:
+                raise UnsafePath(path, why)
+        known = self._load()
+        if self.folder.is_symlink() or (self.folder.exists() and not self.folder.is_dir()):
+            self.folder.unlink()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        root = self.folder.resolve()
+        present: dict[str, os.stat_result] = {}
+        for dirpath, dirnames, filenames in os.walk(root):
+            for name in filenames:
+                full = os.path.join(dirpath, name)
+                present[os.path.relpath(full, root).replace(os.sep, "/")] = os.lstat(full)
+            for name in list(dirnames):
+                if os.path.islink(os.path.join(dirpath, name)):
+                    os.unlink(os.path.join(dirpath, name))
+                    dirnames.remove(name)
+        for path in present.keys() - blobs.keys():
+            os.unlink(root / path)
+        stale = []
+        for path, obj in blobs.items():
+            seen, record = present.get(path), known.get(path)
+            if (seen is None or record is None or record[0] != obj
+                    or record[1:] != [seen.st_size, seen.st_mtime_ns]):
+                stale.append(path)
+        state: dict[str, list[object]] = {p: r for p, r in known.items()
+                                          if p in blobs and p not in stale}
+        for path, data in zip(stale, _contents(git_dir, [blobs[p] for p in stale]),
+                              strict=True):
+            target = root / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.parent.resolve() != target.parent or root not in target.parents:
+                raise UnsafePath(path, "its folder is reached through a symlink")
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            elif target.exists() or target.is_symlink():
+                target.unlink()
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            seen = os.lstat(target)
+            state[path] = [blobs[path], seen.st_size, seen.st_mtime_ns]
+        self._prune_dirs(root)
+        tmp = self._state.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state), "utf-8")
+        os.replace(tmp, self._state)
+        self.written = len(stale)
+        return self.folder, set(stale)
+
+    @staticmethod
+    def _prune_dirs(root: Path) -> None:
+        for dirpath, _dirnames, _filenames in os.walk(root, topdown=False):
+            if dirpath != str(root) and not os.listdir(dirpath):
+                os.rmdir(dirpath)

@@ -1,0 +1,175 @@
+"""The parts of a check that reuse earlier work through the cache (cache.py).
+
+- generation: a GenerateResult stored by the HLD tree it came from, so a base (or a
+  merged head the PR check built already) is never built twice;
+- yamllint: findings stored by file path, content and lint configuration; only the files
+  the PR touches are linted, the others keep what their last lint said;
+- schema and house rules: problems stored by the object's canonical JSON and the
+  Kubernetes version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Collection
+from pathlib import Path
+from typing import Any
+
+from sandbox.hld import GeneratedComponent, GenerateResult, HldError, ManifestDoc
+from sandbox.validation.cache import CheckCache, digest
+from sandbox.validation.findings import Finding
+from sandbox.validation.lint import CONFIG_FILES, LINT_CONFIG, hld_config, yaml_files
+
+Problems = list[tuple[tuple[str | int, ...], str]]
+
+
+# -- generated manifests ---------------------------------------------------------------
+
+def _result_json(result: GenerateResult) -> dict[str, Any]:
+    return {
+        "envs": result.envs, "notes": result.notes,
+        "components": [[c.name, c.logical_path, c.manifest, c.output_path, c.type,
+                        c.source_file] for c in result.components],
+        "documents": [[d.obj, d.source_file, d.source_line, d.component,
+                       [[list(path), list(origin)] for path, origin in d.value_origins.items()]]
+                      for d in result.documents],
+        "problems": [[p.reason, p.file, p.line, p.fix] for p in result.problems],
+    }
+
+
+def _result_from(data: dict[str, Any]) -> GenerateResult:
+    return GenerateResult(
+        envs=list(data["envs"]), notes=list(data["notes"]),
+        components=[GeneratedComponent(*c) for c in data["components"]],
+        documents=[ManifestDoc(obj, file, int(line), component,
+                               {tuple(path): tuple(origin) for path, origin in origins})
+                   for obj, file, line, component, origins in data["documents"]],
+        problems=[HldError(reason, file=file, line=line, fix=fix)
+                  for reason, file, line, fix in data["problems"]])
+
+
+def generation_key(tree: str, envs: list[str]) -> str:
+    return digest("generate", tree, envs)
+
+
+def cached_generation(cache: CheckCache | None, tree: str | None, envs: list[str],
+                      build: Callable[[], GenerateResult]) -> GenerateResult:
+    """The generation of ``tree`` from the cache, else ``build()`` stored for next time.
+
+    Raises what ``build`` raises (a broken HLD is not cached: it is cheap to refuse)."""
+    if cache is None or tree is None:
+        return build()
+    key = generation_key(tree, envs)
+    found = cache.get("generate", key)
+    if found is not None:
+        try:
+            return _result_from(found)
+        except (KeyError, TypeError, ValueError):
+            cache.stats["rejected"] += 1  # signed but of an older shape: rebuild it
+    cache.stats["generate.build"] += 1
+    result = build()
+    try:
+        cache.put("generate", key, _result_json(result))
+    except (TypeError, ValueError):
+        pass  # an object JSON cannot carry: rebuilt next time
+    return result
+
+
+# -- yamllint --------------------------------------------------------------------------
+
+def lint_with_cache(hld_dir: Path, cache: CheckCache | None, touched: Collection[str] | None,
+                    lint: Callable[[Collection[str] | None], list[Finding]]) -> list[Finding]:
+    """yamllint findings for the HLD, linting only what must be.
+
+    ``touched``: the files the PR changes (None: all of them, as on a branch's first
+    check or when the lint configuration changes). A touched file is linted unless its
+    content was linted before; an untouched one keeps its cached findings, or none: it
+    passed the check that merged it. ``lint(only)`` runs yamllint on those paths."""
+    if cache is None:
+        return lint(None)
+    if touched is not None and any(name in touched for name in CONFIG_FILES):
+        touched = None  # a new lint configuration changes every file's findings
+    config, config_findings = hld_config(hld_dir)
+    config_text = next(((hld_dir / n).read_bytes() for n in CONFIG_FILES
+                        if (hld_dir / n).is_file() and not (hld_dir / n).is_symlink()),
+                       LINT_CONFIG.encode())
+    keys: dict[str, str] = {}
+    for path in yaml_files(hld_dir):
+        shown = path.relative_to(hld_dir).as_posix()
+        if config.is_file_ignored(shown):
+            continue
+        keys[shown] = digest("lint", config_text, shown, _content_hash(path))
+    known = cache.get_many("lint", list(keys.values()))
+    todo = [shown for shown, key in keys.items() if key not in known
+            and (touched is None or shown in touched)]
+    cache.stats["lint.files"] += len(todo)
+    fresh = lint(todo)
+    findings = list(config_findings)
+    per_file: dict[str, list[Finding]] = {shown: [] for shown in todo}
+    for finding in fresh:
+        if finding.file in per_file:
+            per_file[finding.file].append(finding)
+    cache.put_many("lint", {keys[shown]: [_finding_json(f) for f in found]
+                            for shown, found in per_file.items()})
+    for shown, key in keys.items():
+        if shown in per_file:
+            findings.extend(per_file[shown])
+        elif key in known:
+            findings.extend(_finding_from(item) for item in known[key])
+    return findings
+
+
+_HASHES: dict[tuple[str, int, int, int], bytes] = {}  # by file state, as in bounds.py
+
+
+def _content_hash(path: Path) -> bytes:
+    """sha256 of a file; the check's folder keeps unchanged files as they were, so their
+    size, mtime and inode stand for their content."""
+    try:
+        seen = path.stat()
+    except OSError:
+        return b""
+    memo = (str(path), seen.st_size, seen.st_mtime_ns, seen.st_ino)
+    found = _HASHES.get(memo)
+    if found is None:
+        try:
+            found = hashlib.sha256(path.read_bytes()).digest()
+        except OSError:
+            return b""
+        if len(_HASHES) >= 50_000:
+            _HASHES.clear()
+        _HASHES[memo] = found
+    return found
+
+
+def _finding_json(finding: Finding) -> list[Any]:
+    return [finding.severity, finding.file, finding.line, finding.message, finding.rule,
+            finding.object]
+
+
+def _finding_from(data: list[Any]) -> Finding:
+    severity, file, line, message, rule, obj = data
+    return Finding(str(severity), str(file), int(line), str(message), str(rule),
+                   None if obj is None else str(obj))
+
+
+# -- schema and house rules ------------------------------------------------------------
+
+def object_key(obj: dict[str, Any], kubernetes_version: str) -> str | None:
+    try:
+        text = json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError):
+        return None
+    return digest("validate", kubernetes_version, text)
+
+
+def problems_json(schema: Problems | None, policy: list[tuple[str, str]]) -> list[Any]:
+    return [None if schema is None else [[list(p), m] for p, m in schema],
+            [list(item) for item in policy]]
+
+
+def problems_from(data: list[Any]) -> tuple[Problems | None, list[tuple[str, str]]]:
+    schema, policy = data
+    return (None if schema is None else [(tuple(p), str(m)) for p, m in schema],
+            [(str(rule), str(message)) for rule, message in policy])
