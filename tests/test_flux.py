@@ -98,7 +98,7 @@ def test_prunes_only_what_it_owns_and_honours_opt_out(setup) -> None:  # type: i
     man.commit([NS, cm("a")])
     status = flux.reconcile()
     names = {o["metadata"]["name"] for o in cluster.list("ConfigMap")}
-    assert names == {"a", "keep", "taken", "hand-made"}
+    assert names == {"a", "keep", "taken", "hand-made", "kube-root-ca.crt"}
     assert ObjRef("ConfigMap", "gone", "demo") not in status.refs()
     finished = read_events(ws.store, kinds=("sync.finished",))[-1]
     assert finished.data["pruned"] == ["ConfigMap/demo/gone"]

@@ -157,7 +157,8 @@ def test_the_chosen_kubernetes_version_decides_what_is_served() -> None:
     cron = {"apiVersion": "batch/v1beta1", "kind": "CronJob",
             "metadata": {"name": "c", "namespace": "default"},
             "spec": {"schedule": "* * * * *", "jobTemplate": {"spec": {"template": {
-                "spec": {"containers": [{"name": "c", "image": "web:v1"}]}}}}}}
+                "spec": {"restartPolicy": "Never",
+                         "containers": [{"name": "c", "image": "web:v1"}]}}}}}}
     assert old.apply([cron], dry_run=True)[0].action == "created"
     _, new = make()
     assert new.apply([cron], dry_run=True)[0].action == "invalid"
