@@ -192,9 +192,11 @@ def _wait_deploy(sb: Sandbox, sha: str, wait: float) -> int:
         raise TimeoutError(text) from None
     print(f"  manifests {short(dep.get('manifest_sha')) or '-'}, sync {dep.get('sync_status')}, "
           f"health {dep.get('health') or 'n/a'}"
+          + (f", verdict {dep['verdict']}" if dep.get("verdict") else "")
+          + (f" ({dep['verdict_reason']})" if dep.get("verdict") == "Inconclusive" else "")
           + (f": {dep['error']}" if dep.get("error") else ""))
     ok = (dep.get("sync_status") in ("synced", "unchanged", "superseded")
-          and dep.get("health") != "Degraded")
+          and dep.get("health") != "Degraded" and dep.get("verdict") != "Failed")
     return 0 if ok else 1
 
 
@@ -421,14 +423,26 @@ def cmd_change(args: argparse.Namespace) -> int:
 
 
 def cmd_deployments(args: argparse.Namespace) -> int:
+    from .deployments import analysis_numbers
+
     deps = open_sandbox(args).deployments()
     if args.json:
         dump(deps)
     else:
-        print_table(["HLD", "PR", "IMAGE", "MANIFESTS", "SYNC", "HEALTH"],
+        print_table(["HLD", "PR", "IMAGE", "MANIFESTS", "SYNC", "HEALTH", "VERDICT",
+                     "ANALYSIS"],
                     [[short(d["hld_sha"]), f"#{d['pr']}" if d["pr"] else "-",
                       d["image"] or "-", short(d["manifest_sha"]) or "-",
-                      d["sync_status"] or "-", d["health"] or "-"] for d in deps])
+                      d["sync_status"] or "-", d["health"] or "-", d.get("verdict") or "-",
+                      analysis_numbers(d)] for d in deps])
+        for d in deps:
+            if d.get("verdict") in ("Failed", "Inconclusive"):
+                print(f"{short(d['hld_sha'])}: {d['verdict']}: {d.get('verdict_reason')}"
+                      + (f"; rolled back by #{d['rollback_pr']}" if d.get("rollback_pr")
+                         else ""))
+            if d.get("rollback_of"):
+                print(f"{short(d['hld_sha'])}: the automatic rollback of "
+                      f"{short(d['rollback_of'])}")
     return 0
 
 

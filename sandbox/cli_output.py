@@ -72,6 +72,11 @@ def print_status(data: dict[str, Any]) -> None:
     for line in sync.get("behind") or []:
         print(f"behind      {line}")
     print(f"health      {data['health']['app']}")
+    verdict = data["health"].get("verdict")
+    if verdict:
+        # Beside health, not instead of it: healthy pods can still break their SLOs.
+        print(f"verdict     {verdict['verdict']} ({short(verdict['hld_sha'])}): "
+              f"{verdict.get('reason') or ''}")
     prs = data["pull_requests"]
     print(f"open PRs    {len(prs)}")
     for p in prs:

@@ -5,6 +5,7 @@ change joining image -> HLD commit -> pull request -> manifest commit -> cluster
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from typing import Any
@@ -27,8 +28,12 @@ class DeploymentTracker:
         d = ev.data
         if ev.kind == "manifests.generated":
             image = self._image_of(d.get("pr"))
+            # An automatic rollback's merge names the change it undoes (rollback.py).
+            bad = self.store.one("SELECT hld_sha FROM deployments WHERE rollback_pr=?",
+                                 d.get("pr")) if d.get("pr") else None
             self._upsert(d["sha"], pr=d.get("pr"), manifest_sha=d.get("manifest_sha"),
-                         generated=ev.ts, image=image)
+                         generated=ev.ts, image=image,
+                         rollback_of=bad["hld_sha"] if bad else None)
             if d.get("unchanged"):
                 self._upsert(d["sha"], sync_status="unchanged", synced=ev.ts)
         elif ev.kind in ("sync.finished", "sync.failed") and d.get("hld_sha"):
@@ -41,6 +46,13 @@ class DeploymentTracker:
             if d["health"] == "Healthy":
                 fields["healthy"] = ev.ts
             self._upsert(d["hld_sha"], **fields)
+        elif ev.kind == "rollback.opened" and d.get("hld_sha"):
+            self._upsert(d["hld_sha"], rollback_pr=d.get("pr"))
+        elif ev.kind == "analysis.started" and d.get("hld_sha"):
+            self._upsert(d["hld_sha"], verdict="Running", verdict_reason=ev.message)
+        elif ev.kind == "analysis.finished" and d.get("hld_sha"):
+            self._upsert(d["hld_sha"], verdict=d.get("verdict"), verdict_reason=d.get("reason"),
+                         analysis=json.dumps(d.get("analysis") or {}))
 
     def _image_of(self, pr: int | None) -> str | None:
         if not pr:
@@ -64,9 +76,28 @@ class DeploymentTracker:
 
 def list_deployments(store: Store, limit: int = 50) -> list[dict[str, Any]]:
     rows = store.query("SELECT * FROM deployments ORDER BY id DESC LIMIT ?", limit)
-    return [dict(r) for r in rows]
+    return [_row(r) for r in rows]
 
 
 def get_deployment(store: Store, hld_sha: str) -> dict[str, Any] | None:
     row = store.one("SELECT * FROM deployments WHERE hld_sha=?", hld_sha)
-    return dict(row) if row else None
+    return _row(row) if row else None
+
+
+def _row(row: Any) -> dict[str, Any]:
+    out = dict(row)
+    out["analysis"] = json.loads(out["analysis"]) if out.get("analysis") else None
+    return out
+
+
+def analysis_numbers(dep: dict[str, Any]) -> str:
+    """The analysis in a few words: worst error rate and p95 seen, failed checks."""
+    analysis = dep.get("analysis") or {}
+    checks = analysis.get("checks") or []
+    if not checks:
+        return "-"
+    seen = [v for c in checks for v in (c.get("workloads") or {}).values()]
+    err = max((v.get("error_rate") or 0.0 for v in seen), default=0.0)
+    p95 = max((v.get("p95_ms") or 0.0 for v in seen), default=0.0)
+    return (f"err<={100 * err:.1f}% p95<={p95:.0f}ms "
+            f"{analysis.get('failed_checks', 0)}/{len(checks)} failed")

@@ -35,6 +35,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from . import clusterops, faults, repair
+from .analysis import Analyzer, Objectives, objectives_at
 from .clock import Clock, RealClock
 from .cluster.base import ClusterBackend, ObjRef, parse_ref
 from .clusterstate import ClusterState
@@ -48,6 +49,7 @@ from .monitor import Monitor
 from .pipelines import CIRunner, enqueue, pending_job
 from .pullrequests import PullRequests
 from .retention import Pruner
+from .rollback import AutoRollback
 from .workspace import EngineLock, Workspace
 
 POLL_SECONDS = 1.0  # safety net under the watchers for the job queue and refs
@@ -108,6 +110,11 @@ class Engine:
         self.ci = CIRunner(ws, self.bus, self.prs, owner=f"{os.getpid()}:{self.start_id}")
         self.ci.on_finished = self._job_finished
         self.ci.handlers["op"] = lambda params, log: clusterops.perform(self, params)
+        self.rollback: AutoRollback | None = None
+        self.ci.handlers["rollback"] = lambda params, log: self._rollback().open_revert(
+            params, log)
+        self.ci.handlers["rollback-merge"] = lambda params, log: self._rollback().merge_revert(
+            params, log)
         if cluster is None and self._cluster_state:
             cluster = self._cluster_state.build(lambda: make_cluster(ws, self.clock), self.clock)
         self.cluster = cluster or make_cluster(ws, self.clock)
@@ -125,6 +132,12 @@ class Engine:
         self.sampler = MetricsSampler(ws.store, self.cluster, self.clock.now,
                                       ws.settings.metrics_interval_seconds,
                                       ws.settings.metrics_retention_seconds)
+        self.analyzer = Analyzer(
+            lambda kind, message, **data: self.bus.publish(kind, "analysis", message, **data),
+            lambda sha: objectives_at(ws.hld_git, sha, ws.settings.environments,
+                                      self._default_objectives()),
+            self._default_objectives, lambda: self.ws.settings)
+        self.sampler.listeners.append(self.analyzer.on_sample)
         self._stop = threading.Event()
         self._wake_ci = threading.Event()
         self._wake_flux = threading.Event()
@@ -162,6 +175,9 @@ class Engine:
                 f"an engine already runs on {self.ws.root} (pid {pid}); attach to it with "
                 "'gitops-sandbox tui' or use the CLI, or stop it first")
         self._tracker = DeploymentTracker(self.ws.store, self.bus)
+        self.rollback = AutoRollback(self.ws, self.bus)
+        self._analysis_unsubscribe = self.bus.subscribe(
+            lambda ev: self.analyzer.on_event(ev.kind, ev.data, self.clock.now()))
         self._started = True
         self.gitserver = self._start_git_server()
         from .cluster.apiserver.glue import start_for
@@ -219,6 +235,9 @@ class Engine:
         self.sampler.stop()
         if self._tracker:
             self._tracker.close()
+            self._analysis_unsubscribe()
+        if self.rollback is not None:
+            self.rollback.close()
         if self.gitserver is not None:
             self.gitserver.stop()
         if self.apiserver is not None:
@@ -245,6 +264,16 @@ class Engine:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def _rollback(self) -> AutoRollback:
+        if self.rollback is None:  # driven step by step (tests): no subscription
+            self.rollback = AutoRollback(self.ws, self.bus)
+            self.rollback.close()
+        return self.rollback
+
+    def _default_objectives(self) -> Objectives:
+        s = self.ws.settings
+        return Objectives(s.slo_error_rate, s.slo_p95_ms, s.slo_availability)
 
     def reconcile_now(self) -> None:
         self._reconcile_requested.set()

@@ -284,7 +284,8 @@ class Sandbox(Identities, ClusterView, Waiting):
         return self.ws.registry.images()
 
     # -- revert --------------------------------------------------------------
-    def revert(self, ref: str | None = None, author: str | None = None) -> PullRequest:
+    def revert(self, ref: str | None = None, author: str | None = None,
+               description: str | None = None) -> PullRequest:
         from .pipelines import enqueue
 
         user = self._user(author)
@@ -323,7 +324,7 @@ class Sandbox(Identities, ClusterView, Waiting):
                                    f"{exc.stderr}") from exc
             _push_branch(work, branch, auth)
         pr = self.prs.open(branch, f'Revert "{title_src}"', author=user, kind="revert",
-                           body=f"Reverts {short(sha)}.")
+                           body=description or f"Reverts {short(sha)}.")
         enqueue(self.ws, "validate", pr=pr.id, sha=pr.head_sha)
         self.bus.publish("revert.created", "revert",
                          f"revert of {short(sha)} opened as pull request #{pr.id}",
@@ -340,6 +341,13 @@ class Sandbox(Identities, ClusterView, Waiting):
     # -- traces, jobs, status -----------------------------------------------
     def deployments(self, limit: int = 20) -> list[dict[str, Any]]:
         return list_deployments(self.ws.store, limit)
+
+    def verdict(self) -> dict[str, Any] | None:
+        """The latest change's verdict by its SLOs (analysis.py), beside its health."""
+        row = self.ws.store.one("SELECT hld_sha, verdict, verdict_reason FROM deployments "
+                                "WHERE verdict IS NOT NULL ORDER BY id DESC LIMIT 1")
+        return ({"hld_sha": row["hld_sha"], "verdict": row["verdict"],
+                 "reason": row["verdict_reason"]} if row else None)
 
     def deployment(self, hld_sha: str) -> dict[str, Any] | None:
         return get_deployment(self.ws.store, hld_sha)
@@ -385,7 +393,7 @@ class Sandbox(Identities, ClusterView, Waiting):
             "pull_requests": [p.to_dict() for p in self.prs.list("open")],
             "sync": self.sync_status(),
             "health": {"app": health.get("app", "Unknown"),
-                       "objects": health.get("objects", {})},
+                       "objects": health.get("objects", {}), "verdict": self.verdict()},
             "deployments": self.deployments(5),
             "damage": self.damage(),
             "images": [{"image": i.ref, "profile": i.profile.name} for i in self.images()],

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from .workspace import Workspace
 
 
+VERDICTS = ("Succeeded", "Failed", "Inconclusive")
+
+
 class SandboxError(Exception):
     """An operation the sandbox refuses; the message says why and what to do."""
 
@@ -110,6 +113,13 @@ class Waiting:
         dep["health"] = "Healthy" if check.get("result") == "Passed" else "Degraded"
         if check.get("reason"):
             dep["error"] = check["reason"]
+        if (check.get("result") == "Passed" and self.ws.settings.analysis_count > 0
+                and dep.get("verdict") not in VERDICTS):
+            # The health check passed: the change is judged by its SLOs (analysis.py).
+            return False, dep, (f"analysis of {short(hld_sha)} against its SLOs "
+                                f"({dep.get('verdict') or 'not started'})")
+        if dep.get("verdict") == "Failed":
+            dep["error"] = f"verdict Failed: {dep.get('verdict_reason')}"
         return True, dep, "done"
 
     def health(self) -> dict[str, Any]:

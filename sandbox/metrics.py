@@ -122,6 +122,8 @@ class MetricsSampler:
         self.interval = interval
         self.retention = retention
         self.samples = 0  # tests wait on this
+        # Called with (now, rows) after each sample: the analysis of a change reads them.
+        self.listeners: list[Callable[[float, list[Sample]], None]] = []
         self._counts: dict[str, tuple[float, int, int]] = {}  # pod -> (sim, requests, errors)
         self._sizes_of: dict[str, tuple[float, float | None, float]] = {}  # pod uid -> sizes
         self._next = 0.0
@@ -150,6 +152,8 @@ class MetricsSampler:
                          *(s.values.get(f) for f in FIELDS)) for s in rows])
         self.prune(now)
         self.samples += 1
+        for listener in self.listeners:
+            listener(now, rows)
         return rows
 
     def prune(self, now: float) -> int:

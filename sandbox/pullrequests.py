@@ -28,7 +28,7 @@ from .events import EventBus
 from .gitserver import remote
 from .gitutil import GitError, git, rev, short, with_trailers
 from .safetext import body_problem, one_line, title_problem
-from .users import User, UserError, Users, may_merge, may_open, may_review
+from .users import User, UserError, Users, may_approve_rollback, may_merge, may_open, may_review
 from .workspace import Workspace
 
 
@@ -207,10 +207,12 @@ class PullRequests:
         user = self._user(reviewer)
         if pr.state != "open":
             raise PullRequestError(f"#{pr_id} is {pr.state}; only open pull requests take reviews")
-        refusal = may_review(user)
+        bot_rollback = may_approve_rollback(user, pr.kind, pr.author, pr.body,
+                                            self.ws.settings.auto_rollback)
+        refusal = None if bot_rollback else may_review(user)
         if refusal:
             raise PullRequestError(refusal)
-        if user.id in self.pushers(pr):
+        if not bot_rollback and user.id in self.pushers(pr):
             raise PullRequestError(
                 f"{user.name} pushed to '{pr.head}' (#{pr_id}) and cannot approve it: another "
                 "person must review it (act as another user: --as NAME, or 'u' in the TUI)")
@@ -224,6 +226,12 @@ class PullRequests:
             db.execute("INSERT INTO reviews(pr, reviewer, sha, state, ts, reviewer_id) "
                        "VALUES(?,?,?,?,?,?)",
                        (pr_id, reviewer, pr.head_sha, "approved", time.time(), user.id))
+        if bot_rollback:
+            # The policy's one exception for a bot is on the record, with its reason.
+            self.bus.publish("audit.bot_approval", "pullrequests",
+                             f"#{pr_id} approved by {reviewer} under auto_rollback: merge, as "
+                             f"the automatic rollback it opened: {pr.body.splitlines()[0]}",
+                             pr=pr_id, reviewer=reviewer, sha=pr.head_sha)
         self.bus.publish("pr.approved", "pullrequests", f"#{pr_id} approved by {reviewer}",
                          pr=pr_id, reviewer=reviewer, sha=pr.head_sha)
         return self.get(pr_id)

@@ -124,7 +124,10 @@ CREATE INDEX IF NOT EXISTS jobs_kind_sha ON jobs(kind, json_extract(params, '$.s
 """
 
 # Columns added after a release: older workspaces get them on open.
-ADDED_COLUMNS = (("events", "sim", "REAL"), ("jobs", "owner", "TEXT"), ("jobs", "lease", "REAL"))
+ADDED_COLUMNS = (("events", "sim", "REAL"), ("jobs", "owner", "TEXT"), ("jobs", "lease", "REAL"),
+                 ("deployments", "verdict", "TEXT"), ("deployments", "verdict_reason", "TEXT"),
+                 ("deployments", "analysis", "TEXT"), ("deployments", "rollback_pr", "INTEGER"),
+                 ("deployments", "rollback_of", "TEXT"))
 
 
 class Store:

@@ -253,8 +253,9 @@ def _bot_refusal(user: User, what: str) -> str:
     return f"{user.name} is a bot that only {job}; it cannot {what}"
 
 
-def may_push(user: User, repo: str, ref: str) -> str | None:
-    """Why `user` may not update `ref` in `repo` (hld or manifests), or None."""
+def may_push(user: User, repo: str, ref: str, merge: bool = False) -> str | None:
+    """Why `user` may not update `ref` in `repo` (hld or manifests), or None. `merge`:
+    the push carries a merge token (the hook still checks that it redeems)."""
     if repo == "manifests":
         if user.name != GENERATE_BOT:
             return (f"manifests.git takes commits only from the generation job "
@@ -267,6 +268,8 @@ def may_push(user: User, repo: str, ref: str) -> str | None:
         return None
     if user.name == ROLLBACK_BOT and ref.startswith("refs/heads/revert-"):
         return None
+    if user.name == ROLLBACK_BOT and merge and ref == "refs/heads/main":
+        return None  # the merge of its revert pull request (may_merge), token-checked
     return _bot_refusal(user, f"push {ref.removeprefix('refs/heads/')} to {repo}.git")
 
 
@@ -280,6 +283,14 @@ def may_open(user: User, kind: str) -> str | None:
 
 def may_review(user: User) -> str | None:
     return _bot_refusal(user, "approve pull requests") if user.is_bot else None
+
+
+def may_approve_rollback(user: User, kind: str, author: str, body: str,
+                         auto_rollback: str) -> bool:
+    """The one review a bot may give: the rollback bot approving the revert it opened
+    itself for a Failed verdict, when the workspace asked for `auto_rollback: merge`."""
+    return (user.name == ROLLBACK_BOT and auto_rollback == "merge" and kind == "revert"
+            and author == ROLLBACK_BOT and body.startswith("Automatic rollback"))
 
 
 def may_merge(user: User, kind: str) -> str | None:

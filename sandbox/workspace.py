@@ -55,9 +55,16 @@ _RANGES: dict[str, tuple[float, float]] = {
     "job_log_days": (0.0001, 36_500),
     "metrics_interval_seconds": (1, 3600),
     "metrics_retention_seconds": (60, 31_536_000),
+    "slo_error_rate": (0, 1),
+    "slo_p95_ms": (1, 3_600_000),
+    "slo_availability": (0, 1),
+    "analysis_interval_seconds": (1, 3600),
+    "analysis_count": (0, 1000),
+    "analysis_failure_limit": (0, 1000),
 }
 _CHOICES = {"cluster": ("sim", "kind"), "failure_policy": ("atomic", "partial"),
-            "public_images": PUBLIC_IMAGES, "direct_changes": ("allow", "audit", "deny")}
+            "public_images": PUBLIC_IMAGES, "direct_changes": ("allow", "audit", "deny"),
+            "auto_rollback": ("off", "propose", "merge")}
 _VERSION = re.compile(r"^\d{1,3}\.\d{1,3}\.\d{1,3}$")
 
 
@@ -90,6 +97,19 @@ class Settings:
     # Metrics over time (sandbox/metrics.py), in simulated seconds.
     metrics_interval_seconds: float = 15.0
     metrics_retention_seconds: float = 21_600.0
+    # The verdict of a change (sandbox/analysis.py): default objectives of every service
+    # (a service's `slo:` in its HLD config overrides them) and the analysis window, in
+    # simulated seconds, like Flagger's analysis (interval, iterations, threshold).
+    # analysis_count 0 turns the analysis off.
+    slo_error_rate: float = 0.05  # ceiling, a share of requests
+    slo_p95_ms: float = 500.0  # ceiling of the p95 latency
+    slo_availability: float = 0.99  # minimum share of requests answered without error
+    analysis_interval_seconds: float = 15.0
+    analysis_count: int = 5
+    analysis_failure_limit: int = 1  # Failed when more checks than this fail
+    # On a Failed verdict (sandbox/rollback.py): off, propose (the bot opens the revert
+    # pull request) or merge (it also approves and merges it).
+    auto_rollback: str = "off"
     # What a person's direct write to the cluster (kubectl, cluster scale...) meets: allow
     # (drift), audit (drift + who did what in the event log), deny (403, use a PR).
     direct_changes: str = "audit"

@@ -62,7 +62,7 @@ def check_hld(store: Store, repo_dir: Path, user: User, updates: list[tuple[str,
     refused: list[tuple[str, str, str]] = []
     for old, new, ref in updates:
         reason = ref_name_problem(ref, existing) if new != ZERO else None
-        reason = reason or may_push(user, "hld", ref)
+        reason = reason or may_push(user, "hld", ref, merge=bool(options.get(TOKEN_OPTION)))
         if reason is None and ref == PROTECTED:
             ancestor = (old == ZERO or new == ZERO
                         or is_ancestor(repo_dir, old, new, keep_env=True))

@@ -104,7 +104,13 @@ def _close_pr(ctx: Context, a: dict[str, Any], timeout: float) -> str:
     return "closed"
 
 
-def _await_deployment(ctx: Context, commit: str, expect: str, timeout: float) -> str:
+VERDICT = Arg("choice", default="not-Failed",
+              choices=("Succeeded", "Failed", "Inconclusive", "not-Failed", "any"),
+              help="the verdict by the SLOs (default: anything but Failed)")
+
+
+def _await_deployment(ctx: Context, commit: str, expect: str, timeout: float,
+                      verdict: str = "not-Failed") -> str:
     sha = ctx.merges.get(commit) if commit.startswith(REF_PREFIX) else commit
     if commit in ("main", "HEAD"):
         sha = ctx.sb.branches().get("main")
@@ -124,23 +130,30 @@ def _await_deployment(ctx: Context, commit: str, expect: str, timeout: float) ->
     if expect != "any" and (health != expect or sync == "failed"):
         raise StepFailed(f"{short(sha)} settled {health} (sync {sync})",
                          expected=f"health {expect}", seen=seen)
-    return f"{health}, {sync}"
+    word = dep.get("verdict") or "none"
+    if verdict != "any" and (word == "Failed" if verdict == "not-Failed" else word != verdict):
+        raise StepFailed(f"{short(sha)} verdict {word}: {dep.get('verdict_reason')}",
+                         expected=f"verdict {verdict}", seen=seen)
+    return f"{health}, {sync}" + (f", verdict {word}" if dep.get("verdict") else "")
 
 
 @action("wait_deployed", "wait until a merged change is synced and settles Healthy or "
         "Degraded, and compare", timeout=60.0, shorthand="expect_health",
         text=lambda a: f"wait_deployed {a['commit']} -> {a['expect_health']}",
         commit=Arg("str", default=LAST_MERGE, help="$merge (default), main, or a commit"),
-        expect_health=Arg("choice", default="Healthy", choices=("Healthy", "Degraded", "any")))
+        expect_health=Arg("choice", default="Healthy", choices=("Healthy", "Degraded", "any")),
+        expect_verdict=VERDICT)
 def _wait_deployed(ctx: Context, a: dict[str, Any], timeout: float) -> str:
-    return _await_deployment(ctx, a["commit"], a["expect_health"], timeout)
+    return _await_deployment(ctx, a["commit"], a["expect_health"], timeout,
+                             a["expect_verdict"])
 
 
 @action("ship", "the review loop in one step: wait for green checks, approve, merge, wait "
         "until deployed", timeout=120.0, shorthand="pr", produces=("merge",),
         text=lambda a: f"ship {pr_text(a)} -> {a['expect_health']}",
         pr=PR, reviewers=Arg("names", default=["reviewer"]), by=BY_OPERATOR,
-        expect_health=Arg("choice", default="Healthy", choices=("Healthy", "Degraded", "any")))
+        expect_health=Arg("choice", default="Healthy", choices=("Healthy", "Degraded", "any")),
+        expect_verdict=VERDICT)
 def _ship(ctx: Context, a: dict[str, Any], timeout: float) -> str:
     deadline = time.monotonic() + timeout
     _await_checks(ctx, a["pr"], "success", timeout)
@@ -150,7 +163,7 @@ def _ship(ctx: Context, a: dict[str, Any], timeout: float) -> str:
     ctx.merges[LAST_MERGE] = pr.merge_sha or ""
     left = max(1.0, deadline - time.monotonic())
     return f"{short(pr.merge_sha)} " + _await_deployment(ctx, LAST_MERGE, a["expect_health"],
-                                                         left)
+                                                         left, a["expect_verdict"])
 
 
 # -- registry and releases ----------------------------------------------------
