@@ -208,13 +208,23 @@ class Reconciler:
             # Nothing was applied: what was suspect still is.
             self._suspects = None if suspects is None or full else self._suspects | suspects
             return self._failed(sha, hld_sha, errors, started)
+        # The dry run saw the batch's own CRDs established, so it knows the scope of
+        # their kinds before this process does: a cluster-scoped custom resource whose
+        # CRD comes in the same commit must not be read as namespaced here.
+        cluster_kinds = {r.ref.kind for r in checks if not r.ref.namespace}
+
+        def ref_of(o: dict[str, Any]) -> ObjRef:
+            ref = ObjRef.of(o)
+            return ObjRef(ref.kind, ref.name) if ref.namespace and ref.kind in cluster_kinds \
+                else ref
+
         bad = {r.ref for r in invalid}
-        valid = [o for o in objects if ObjRef.of(o) not in bad]
+        valid = [o for o in objects if ref_of(o) not in bad]
         if not new_revision:
             self._report_drift(checks, bad)
         todo = {r.ref for r in checks if not r.error and r.action != "unchanged"}
-        send = sorted((o for o in valid if ObjRef.of(o) in todo),
-                      key=lambda o: _order(ObjRef.of(o)))
+        send = sorted((o for o in valid if ref_of(o) in todo),
+                      key=lambda o: _order(ref_of(o)))
         results = self.cluster.apply(send)
         if self._watch is not None:
             # Our own writes are not drift. (A hand edit racing this very apply waits
@@ -222,12 +232,12 @@ class Reconciler:
             self._watch.take()
         faults.point("flux.after_apply")
         self._desired = valid
-        self._desired_by_ref = {ObjRef.of(o): o for o in valid}
+        self._desired_by_ref = {ref_of(o): o for o in valid}
         failed = bad | {r.ref for r in results if r.error}
         self._retry = failed
         self._applied_files = {path: digest for path, digest, docs, _ in files}
-        results += [ApplyResult(ObjRef.of(o), "unchanged") for o in valid
-                    if ObjRef.of(o) not in todo]
+        results += [ApplyResult(ref_of(o), "unchanged") for o in valid
+                    if ref_of(o) not in todo]
         applied = {r.ref for r in results if not r.error}
         pruned = self._prune(st.refs(), applied | bad)
         changed = [r for r in results if r.action in ("created", "configured")]

@@ -194,7 +194,9 @@ def test_logs_follow_previous_and_top(cluster: Cluster) -> None:
     top = cluster.kubectl("top", "pods").stdout.splitlines()
     assert top[0].split() == ["NAME", "CPU(cores)", "MEMORY(bytes)"] and len(top) == 5
     nodes = cluster.kubectl("top", "nodes").stdout.splitlines()
-    assert nodes[1].split()[0] == "sim-node"
+    # One line per simulated node (Node objects, the `nodes` setting).
+    names = sorted(o["metadata"]["name"] for o in cluster.sb.cluster_objects("Node"))
+    assert [line.split()[0] for line in nodes[1:]] == names and len(names) == 3
 
 
 def test_events_watch_sees_new_events(cluster: Cluster) -> None:
