@@ -143,20 +143,38 @@ class Analyzer:
             targets = sorted({line.split()[0].split("/", 1)[1] for line in
                               data.get("changed") or [] if line.startswith("Deployment/")})
             with self._lock:
+                for revision, (hld_sha, _targets) in self._synced.items():
+                    if revision != data["revision"]:
+                        self.publish("analysis.skipped", f"no analysis of {short(hld_sha)}: "
+                                     f"{short(data['hld_sha'])} synced before its health "
+                                     "check", hld_sha=hld_sha, revision=revision)
                 self._synced = {data["revision"]: (data["hld_sha"], targets)}
                 if self.run is not None and self.run.revision != data["revision"]:
                     self._finish("Inconclusive", f"superseded by {short(data['hld_sha'])} "
                                  "before the analysis ended", {})
+                if self.settings().analysis_count > 0:
+                    # Said before the health check's event, so a waiter that sees the
+                    # check passed knows a verdict is coming.
+                    self.publish("analysis.pending", f"analysis of {short(data['hld_sha'])} "
+                                 "starts when its health check passes",
+                                 hld_sha=data["hld_sha"], revision=data["revision"])
         elif kind == "health.check" and data.get("revision"):
             with self._lock:
                 synced = self._synced.pop(data["revision"], None)
-                if synced is None or data.get("result") != "Passed":
+                if synced is None:
+                    return
+                if data.get("result") != "Passed":
+                    self.publish("analysis.skipped", f"no analysis of {short(synced[0])}: its "
+                                 "health check failed", hld_sha=synced[0],
+                                 revision=data["revision"])
                     return
                 self._start(data["revision"], *synced, now)
 
     def _start(self, revision: str, hld_sha: str, targets: list[str], now: float) -> None:
         s = self.settings()
         if s.analysis_count <= 0:
+            self.publish("analysis.skipped", "analysis_count is 0: no analysis",
+                         hld_sha=hld_sha, revision=revision)
             return
         default = self.default()
         try:

@@ -48,6 +48,12 @@ class DeploymentTracker:
             self._upsert(d["hld_sha"], **fields)
         elif ev.kind == "rollback.opened" and d.get("hld_sha"):
             self._upsert(d["hld_sha"], rollback_pr=d.get("pr"))
+        elif ev.kind == "analysis.pending" and d.get("hld_sha"):
+            self._upsert(d["hld_sha"], verdict="Pending", verdict_reason=ev.message)
+        elif ev.kind == "analysis.skipped" and d.get("hld_sha"):
+            with self.store.tx() as db:
+                db.execute("UPDATE deployments SET verdict=NULL, verdict_reason=? WHERE "
+                           "hld_sha=?", (ev.message, d["hld_sha"]))
         elif ev.kind == "analysis.started" and d.get("hld_sha"):
             self._upsert(d["hld_sha"], verdict="Running", verdict_reason=ev.message)
         elif ev.kind == "analysis.finished" and d.get("hld_sha"):

@@ -176,8 +176,10 @@ class Engine:
                 "'gitops-sandbox tui' or use the CLI, or stop it first")
         self._tracker = DeploymentTracker(self.ws.store, self.bus)
         self.rollback = AutoRollback(self.ws, self.bus)
+        # The verdict needs the metric samples: a cluster without them gets none.
         self._analysis_unsubscribe = self.bus.subscribe(
-            lambda ev: self.analyzer.on_event(ev.kind, ev.data, self.clock.now()))
+            lambda ev: self.analyzer.on_event(ev.kind, ev.data, self.clock.now())
+        ) if self.sampler.supported else (lambda: None)
         self._started = True
         self.gitserver = self._start_git_server()
         from .cluster.apiserver.glue import start_for

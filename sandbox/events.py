@@ -30,7 +30,8 @@ KINDS = (
     "job.started", "job.finished", "manifests.generated", "image.pushed", "release.created",
     "revert.created", "sync.started", "sync.finished", "sync.failed", "drift.detected",
     "drift.corrected", "sync.applied", "health.check", "cluster.edited", "rollout.progress", "health.changed", "alert.fired", "engine.started",
-    "engine.stopped", "cluster.event", "analysis.started", "analysis.finished",
+    "engine.stopped", "cluster.event", "analysis.pending", "analysis.started",
+    "analysis.finished", "analysis.skipped",
     "rollback.opened", "rollback.skipped", "audit.bot_approval",
 )
 

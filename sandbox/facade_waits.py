@@ -16,9 +16,6 @@ if TYPE_CHECKING:
     from .workspace import Workspace
 
 
-VERDICTS = ("Succeeded", "Failed", "Inconclusive")
-
-
 class SandboxError(Exception):
     """An operation the sandbox refuses; the message says why and what to do."""
 
@@ -113,8 +110,7 @@ class Waiting:
         dep["health"] = "Healthy" if check.get("result") == "Passed" else "Degraded"
         if check.get("reason"):
             dep["error"] = check["reason"]
-        if (check.get("result") == "Passed" and self.ws.settings.analysis_count > 0
-                and dep.get("verdict") not in VERDICTS):
+        if check.get("result") == "Passed" and dep.get("verdict") in ("Pending", "Running"):
             # The health check passed: the change is judged by its SLOs (analysis.py).
             return False, dep, (f"analysis of {short(hld_sha)} against its SLOs "
                                 f"({dep.get('verdict') or 'not started'})")
