@@ -295,3 +295,15 @@ class Analyzer:
                      f"analysis of {short(run.hld_sha)}: {verdict}: {reason}",
                      hld_sha=run.hld_sha, revision=run.revision, verdict=verdict,
                      reason=reason, analysis=summary)
+
+
+def abandon_unfinished(store: Any, publish: Publish) -> None:
+    """At engine start: an analysis the previous engine left unfinished cannot resume
+    (its samples and checks were in memory), so it ends Inconclusive, and nobody waits
+    for it forever."""
+    for row in store.query("SELECT hld_sha FROM deployments WHERE verdict IN "
+                           "('Pending', 'Running')"):
+        reason = "the engine stopped before the analysis ended"
+        publish("analysis.finished", f"analysis of {short(row['hld_sha'])}: Inconclusive: "
+                f"{reason}", hld_sha=row["hld_sha"], verdict="Inconclusive", reason=reason,
+                analysis={})

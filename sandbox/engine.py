@@ -35,7 +35,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from . import clusterops, faults, repair
-from .analysis import Analyzer, Objectives, objectives_at
+from .analysis import Analyzer, Objectives, abandon_unfinished, objectives_at
 from .clock import Clock, RealClock
 from .cluster.base import ClusterBackend, ObjRef, parse_ref
 from .clusterstate import ClusterState
@@ -176,6 +176,8 @@ class Engine:
                 "'gitops-sandbox tui' or use the CLI, or stop it first")
         self._tracker = DeploymentTracker(self.ws.store, self.bus)
         self.rollback = AutoRollback(self.ws, self.bus)
+        abandon_unfinished(self.ws.store, lambda kind, message, **data: self.bus.publish(
+            kind, "analysis", message, **data))
         # The verdict needs the metric samples: a cluster without them gets none.
         self._analysis_unsubscribe = self.bus.subscribe(
             lambda ev: self.analyzer.on_event(ev.kind, ev.data, self.clock.now())
