@@ -50,7 +50,8 @@ def test_shorthands_defaults_and_settings() -> None:
     assert reconcile.action == "reconcile" and reconcile.line == 4
     assert change.args["set"] == ["replicas=3"] and change.args["by"] == "operator"
     assert merge.args["pr"] == "$mine" and merge.line == 7
-    assert wait.args == {"commit": "$merge", "expect_health": "Degraded"}
+    assert wait.args == {"commit": "$merge", "expect_health": "Degraded",
+                         "expect_verdict": "not-Failed"}
 
 
 def test_unknown_steps_and_bad_arguments_name_their_lines() -> None:
