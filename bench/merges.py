@@ -54,6 +54,17 @@ def slope(values: list[float]) -> tuple[float, float]:
     return b, math.sqrt(residual / (n - 2) / sxx)
 
 
+def _healthy_at(store: Store, dep: dict[str, Any]) -> float:
+    """When the app was Healthy on this change: the trace's time, or (when the app never
+    left Healthy, so no health change was traced) its health check's."""
+    if dep.get("healthy"):
+        return float(dep["healthy"])
+    row = store.one("SELECT ts FROM events WHERE kind='health.check' AND "
+                    "json_extract(data, '$.revision')=? ORDER BY id DESC LIMIT 1",
+                    dep.get("manifest_sha"))
+    return float(row["ts"]) if row else time.time()
+
+
 def _job(store: Store, kind: str, sha: str) -> tuple[int, float]:
     """(id, wall seconds) of the successful job of this kind for this commit."""
     row = store.one("SELECT id, started, finished FROM jobs WHERE kind=? AND "
@@ -124,7 +135,7 @@ def child(merges: int, tmp: str) -> None:
                                     pr.id)
             validate = _job(sb.ws.store, "validate", checked.head_sha)
             generate = _job(sb.ws.store, "generate", sha)
-            rows.append({"healthy_s": float(dep["healthy"]) - float(event["ts"]),
+            rows.append({"healthy_s": _healthy_at(sb.ws.store, dep) - float(event["ts"]),
                          "healthy_cpu_s": healthy_cpu,
                          "validate_s": validate[1], "validate_cpu_s": job_cpu.get(validate[0],
                                                                                math.nan),

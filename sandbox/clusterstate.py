@@ -97,7 +97,7 @@ def offline_snapshot(ws: Workspace) -> dict[str, Any] | None:
 
     clock = VirtualClock(state.resume_time())
     cluster = state.build(lambda: SimCluster(
-        clock, ws.registry.resolve, seed=ws.settings.seed,
+        clock, ws.registry.resolve, seed=ws.settings.seed, nodes=ws.settings.nodes,
         kubernetes_version=ws.settings.kubernetes_version), clock)
     if state.saved is None:
         return None

@@ -84,7 +84,7 @@ def make_cluster(ws: Workspace, clock: Clock) -> ClusterBackend:
 
         return SimCluster(clock, ws.registry.resolve, seed=ws.settings.seed,
                           max_replicas=ws.settings.max_replicas,
-                          max_pods=ws.settings.max_pods,
+                          max_pods=ws.settings.max_pods, nodes=ws.settings.nodes,
                           kubernetes_version=ws.settings.kubernetes_version)
     from .cluster.kind import KindCluster
 

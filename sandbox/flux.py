@@ -3,7 +3,7 @@
 Triggered by the engine when the manifest repo's refs change (file watcher), on a
 periodic resync (the safety net that also corrects drift) and on demand. Each run:
 read the commit's YAML straight from git, label every object as ours, validate all of
-them with a dry run, apply (namespaces and CRDs first), prune what we applied before
+them with a dry run, apply (CRDs and namespaces first), prune what we applied before
 and no longer see (never what we did not create, never what opts out), and move the
 `flux-sync` tag to the applied commit.
 
@@ -35,7 +35,8 @@ MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGER = "gitops-sandbox-flux"
 PRUNE_ANNOTATION = "gitops-sandbox.io/prune"  # "disabled" keeps the object when removed
 SYNC_TAG = "refs/tags/flux-sync"
-FIRST_KINDS = ("Namespace", "CustomResourceDefinition")
+# Flux's kustomize-controller applies CRDs, then Namespaces, then the rest (fluxcd/pkg/ssa).
+FIRST_KINDS = ("CustomResourceDefinition", "Namespace")
 POLICIES = ("atomic", "partial")
 SUCCEEDED, FAILED = "ReconciliationSucceeded", "ReconciliationFailed"
 PROGRESSING, DEPENDENCY = "Progressing", "DependencyNotReady"
@@ -81,7 +82,7 @@ class SyncStatus:
 
 
 def _order(ref: ObjRef) -> tuple[int, ObjRef]:
-    # Namespaces, then CRDs, then the rest (what may live in them or be of their kinds).
+    # CRDs, then Namespaces, then the rest (what may be of their kinds or live in them).
     rank = FIRST_KINDS.index(ref.kind) if ref.kind in FIRST_KINDS else len(FIRST_KINDS)
     return (rank, ref)
 

@@ -47,6 +47,11 @@ class ImageProfile:
     ready_fail: bool = False  # runs but never passes its readiness probe
     error_rate: float = 0.001  # share of requests that fail
     latency_ms: float = 40.0  # median latency of a request
+    # Run to completion (a Job's pod, restartPolicy Never/OnFailure): the program exits 0
+    # this long after it started. A server (restartPolicy Always) ignores it.
+    run_seconds: float = 10.0
+    cpu_millicores: float = 20.0  # CPU used at rest, before any request (for the HPA)
+    memory_mib: float = 64.0  # memory in use (for the HPA's memory metric)
 
 
 PROFILES: dict[str, ImageProfile] = {

@@ -47,6 +47,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "seed": (0, 2**63 - 1),
     "max_replicas": (1, 100_000),
     "max_pods": (1, 20_000),
+    "nodes": (1, 100),
     "ci_job_seconds": (1, 3600),
     "event_log_keep": (10, 1_000_000_000),
     "event_log_days": (0.0001, 36_500),
@@ -77,6 +78,7 @@ class Settings:
     allow_hooks: bool = False
     max_replicas: int = limits.DEFAULT_MAX_REPLICAS  # per object, PR check and cluster
     max_pods: int = limits.DEFAULT_MAX_PODS  # the simulated cluster's capacity
+    nodes: int = 3  # the simulated cluster's nodes (DaemonSets run a pod on each)
     ci_job_seconds: float = limits.DEFAULT_CI_JOB_SECONDS  # time budget of one CI job
     public_images: str = "pull"  # pull | offline: images from public registries
     delete_branch_on_merge: bool = True  # as git hosts offer; the PR keeps its head commit

@@ -98,7 +98,7 @@ def test_prunes_only_what_it_owns_and_honours_opt_out(setup) -> None:  # type: i
     man.commit([NS, cm("a")])
     status = flux.reconcile()
     names = {o["metadata"]["name"] for o in cluster.list("ConfigMap")}
-    assert names == {"a", "keep", "taken", "hand-made"}
+    assert names == {"a", "keep", "taken", "hand-made", "kube-root-ca.crt"}
     assert ObjRef("ConfigMap", "gone", "demo") not in status.refs()
     finished = read_events(ws.store, kinds=("sync.finished",))[-1]
     assert finished.data["pruned"] == ["ConfigMap/demo/gone"]
@@ -161,7 +161,9 @@ CRD = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinitio
        "metadata": {"name": "widgets.example.com"},
        "spec": {"group": "example.com", "scope": "Namespaced",
                 "names": {"kind": "Widget", "plural": "widgets"},
-                "versions": [{"name": "v1", "served": True, "storage": True}]}}
+                "versions": [{"name": "v1", "served": True, "storage": True, "schema": {
+                    "openAPIV3Schema": {"type": "object", "properties": {"spec": {
+                        "type": "object", "properties": {"size": {"type": "integer"}}}}}}}]}}
 WIDGET = {"apiVersion": "example.com/v1", "kind": "Widget",
           "metadata": {"name": "w", "namespace": "demo"}, "spec": {"size": 1}}
 
@@ -204,7 +206,7 @@ class OneByOne(SimCluster):
         return super().delete(ref)
 
 
-def test_namespaces_then_crds_apply_first_and_prune_last(
+def test_crds_then_namespaces_apply_first_and_prune_last(
         tmp_path: Path, serve, clone_as) -> None:  # type: ignore[no-untyped-def]
     sample = tmp_path / "sample"
     sample.mkdir()
@@ -219,14 +221,14 @@ def test_namespaces_then_crds_apply_first_and_prune_last(
     status = flux.reconcile()
     assert status.ready, status.errors
     first, second, *rest = cluster.applied
-    assert (first, second) == ("Namespace/demo", "CustomResourceDefinition/widgets.example.com")
+    assert (first, second) == ("CustomResourceDefinition/widgets.example.com", "Namespace/demo")
     assert sorted(rest) == ["ConfigMap/demo/a", "Deployment/demo/web", "Widget/demo/w"]
     assert cluster.get(ObjRef("Widget", "w", "demo")) is not None
     man.commit([])
     status = flux.reconcile()
     assert status.ready and status.inventory == []
-    *workloads, crd, namespace = cluster.deleted
+    *workloads, namespace, crd = cluster.deleted
     assert sorted(workloads) == sorted(rest)
-    assert (crd, namespace) == (second, first)
+    assert (namespace, crd) == (second, first)
     pruned = read_events(ws.store, kinds=("sync.finished",))[-1].data["pruned"]
     assert sorted(pruned) == sorted(cluster.deleted)

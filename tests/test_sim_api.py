@@ -111,6 +111,7 @@ def test_dry_run_validates_and_changes_nothing() -> None:
                        ("invalid", "Deployment/bad"), ("invalid", "Deployment/noimage"),
                        ("invalid", "ConfigMap/"), ("invalid", "Widget/w")]
     errors = [r.error for r in results if r.action == "invalid"]
+    assert errors[4].startswith('no matches for kind "Widget" in version "example.com/v1"')
     assert 'namespaces "nowhere" not found' in errors[0]
     assert "selector" in errors[1]
     assert "image" in errors[2]
@@ -156,7 +157,8 @@ def test_the_chosen_kubernetes_version_decides_what_is_served() -> None:
     cron = {"apiVersion": "batch/v1beta1", "kind": "CronJob",
             "metadata": {"name": "c", "namespace": "default"},
             "spec": {"schedule": "* * * * *", "jobTemplate": {"spec": {"template": {
-                "spec": {"containers": [{"name": "c", "image": "web:v1"}]}}}}}}
+                "spec": {"restartPolicy": "Never",
+                         "containers": [{"name": "c", "image": "web:v1"}]}}}}}}
     assert old.apply([cron], dry_run=True)[0].action == "created"
     _, new = make()
     assert new.apply([cron], dry_run=True)[0].action == "invalid"

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sandbox.cluster.base import ClusterEvent, ObjRef
+from sandbox.cluster.kubectl_tables import tables
 
 Row = list[str]
 
@@ -155,6 +156,7 @@ _TABLES: dict[str, tuple[Row, Callable[[dict[str, Any], float], Row]]] = {
                lambda o, now: [_name(o), str(o.get("type", "Opaque")), _data_count(o),
                                age(o, now)]),
 }
+_TABLES.update(tables(age, human_age, parse_time))
 _GENERIC: tuple[Row, Callable[[dict[str, Any], float], Row]] = (
     ["NAME", "AGE"], lambda o, now: [_name(o), age(o, now)])
 

@@ -160,8 +160,12 @@ def test_events_and_edit_with_an_editor_script(cluster: Cluster, tmp_path: Path)
         text = open(path).read()
         open(path, "w").write(text.replace("  a: \\"1\\"", "  a: \\"edited\\""))
         """))
-    cluster.kubectl("apply", "-f", "-", input="apiVersion: v1\nkind: ConfigMap\n"
-                    "metadata:\n  name: editme\ndata:\n  a: '1'\n")
+    # kubectl's typed commands send protobuf: the kinds they create most are understood.
+    assert cluster.kubectl("create", "configmap", "editme", "--from-literal=a=1").stdout.strip(
+    ) == "configmap/editme created"
+    refused = cluster.kubectl("create", "deployment", "d1", "--image=x", check=False)
+    assert refused.returncode == 1 and "unknown format" in refused.stderr
+    assert cluster.live("Deployment", "d1") is None
     out = cluster.kubectl("edit", "configmap", "editme",
                           env={"EDITOR": f"{sys.executable} {editor}"}).stdout
     assert out.strip() == "configmap/editme edited"

@@ -32,6 +32,10 @@ def test_deny_refuses_people_with_the_gitops_path(cluster: Cluster) -> None:
             cluster.sb.delete_object("deployment/api")
         assert cluster.live("Deployment", "web")["metadata"]["resourceVersion"] == before
         assert cluster.live("Deployment", "api") is not None
+        can = cluster.kubectl("auth", "can-i", "patch", "deployments", check=False)
+        assert can.returncode == 1 and can.stdout.startswith("no - User \"operator\" cannot")
+        assert cluster.kubectl("auth", "can-i", "list", "pods").stdout.strip() == "yes"
+        assert "operator" in cluster.kubectl("auth", "whoami").stdout
         # The reconciler's identity is never refused.
         as_reconciler = cluster.kubectl("--context", "sandbox-reconciler", "annotate",
                                         "deployment", "web", "checked=yes")
@@ -54,6 +58,7 @@ def test_audit_records_who_changed_what_for_kubectl_and_the_cli(cluster: Cluster
 
 def test_allow_lets_writes_through_without_an_audit_record(cluster: Cluster) -> None:
     cluster.sb.update_setting("direct_changes", "allow")
+    cluster.suspend()  # so the reconciler does not take the annotation back at once
     try:
         count = len(_edits(cluster))
         cluster.kubectl("annotate", "deployment", "api", "note=allowed", "--overwrite")
@@ -61,6 +66,7 @@ def test_allow_lets_writes_through_without_an_audit_record(cluster: Cluster) -> 
         assert len(_edits(cluster)) == count
     finally:
         cluster.sb.update_setting("direct_changes", "audit")
+        cluster.sb.resume()
 
 
 def test_kubeconfig_command_writes_the_sandbox_context(cluster: Cluster) -> None:

@@ -24,7 +24,7 @@ import yaml
 
 from sandbox.cluster.discovery import Resource
 
-from . import apis, patch, podlogs, ssa
+from . import apis, patch, podlogs, protobuf, ssa
 from . import errors as E
 from .handlers import Api, Caller, Gate, Record, ref_of, with_version
 from .routing import Target, truthy
@@ -138,6 +138,10 @@ class ApiServer:
                          "metadata": {"resourceVersion": rv}, "items": items}
         if r.kind == "Event" and verb not in ("get", "list", "watch"):
             raise E.method_not_allowed(verb, r.kind)
+        if verb == "create" and r.kind in ("SelfSubjectAccessReview", "SelfSubjectReview"):
+            return 201, self.review(r, decode(body, ctype), caller)
+        if r.group in ("authorization.k8s.io", "authentication.k8s.io"):
+            raise E.method_not_allowed(verb, r.kind)  # reviews are asked, never stored
         manager = query.get("fieldManager") or agent.split("/", 1)[0] or "unknown"
         if verb == "create":
             obj = self.api.create(target, decode(body, ctype), caller, dry_run)
@@ -230,6 +234,28 @@ class ApiServer:
         if not dry_run:
             self.managers.wrote(out, manager, "Update", live)
         return out
+
+    # -- who am I, may I (kubectl auth whoami|can-i) -----------------------------------
+    def review(self, r: Resource, body: Any, caller: Caller) -> dict[str, Any]:
+        groups = ["system:authenticated"]
+        if r.kind == "SelfSubjectReview":
+            return {"kind": r.kind, "apiVersion": r.api_version, "metadata": {},
+                    "status": {"userInfo": {"username": caller.name, "groups": groups}}}
+        spec = (body or {}).get("spec") if isinstance(body, dict) else None
+        attrs = (spec or {}).get("resourceAttributes") or {}
+        verb = str(attrs.get("verb", ""))
+        allowed, reason = True, ""
+        if verb not in ("get", "list", "watch", "*") and attrs:
+            try:
+                target = Target(Resource(str(attrs.get("group", "")), "v1", "", str(
+                    attrs.get("resource", "")), "", (), True, ()), str(attrs.get(
+                        "namespace", "")), str(attrs.get("name", "")), "", verb)
+                self.api.gate(caller, verb, target)
+            except E.ApiError as err:
+                allowed, reason = False, err.message.split(": ", 1)[-1]
+        return {"kind": r.kind, "apiVersion": r.api_version, "metadata": {},
+                "spec": spec or {}, "status": {"allowed": allowed, "denied": not allowed,
+                                               **({"reason": reason} if reason else {})}}
 
     # -- pods/log and metrics.k8s.io ---------------------------------------------------
     def logs(self, target: Target, query: dict[str, str]) -> Iterator[list[str]]:
@@ -393,4 +419,6 @@ def decode(body: bytes | None, ctype: str) -> Any:
         return parse_json(body or b"")
     if kind in ("application/yaml", "application/x-yaml", "text/yaml"):
         return parse_yaml(body or b"")
+    if kind == protobuf.PROTOBUF:
+        return protobuf.decode(body or b"")
     raise E.unsupported_media(ctype)

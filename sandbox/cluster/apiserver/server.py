@@ -89,6 +89,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:  # noqa: N802
         self._serve("DELETE")
 
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._serve("HEAD")
+
+    def do_OPTIONS(self) -> None:  # noqa: N802
+        self._serve("OPTIONS")
+
     # -- answers -----------------------------------------------------------------------
     def _send(self, code: int, body: bytes, ctype: str = JSON,
               headers: dict[str, str] | None = None) -> None:

@@ -1,8 +1,14 @@
 """Regenerate `discovery.json`, the API discovery data of the simulated API server.
 
-    python -m sandbox.cluster.data.generate --client kubernetes-37.0.2-py2.py3-none-any.whl \
-        [--client kubernetes-24.2.0-py2.py3-none-any.whl ...] \
-        [--history kubernetes-validate-1.24.1.tar.gz]
+    pip download --no-deps -d /tmp/k8s kubernetes==11.0.0 kubernetes==24.2.0 \
+        kubernetes==37.0.2 kubernetes-validate==1.24.1   # one at a time if pip objects
+    python -m sandbox.cluster.data.generate \
+        --client /tmp/k8s/kubernetes-11.0.0-py3-none-any.whl \
+        --client /tmp/k8s/kubernetes-24.2.0-py2.py3-none-any.whl \
+        --client /tmp/k8s/kubernetes-37.0.2-py2.py3-none-any.whl \
+        --history /tmp/k8s/kubernetes-validate-1.24.1.tar.gz
+
+(the committed file came from exactly these; the same inputs give the same bytes).
 
 Sources, each authoritative for what it gives (`pip download --no-deps` fetches them):
 - which group/version/kind each Kubernetes version serves, hence `since` and

@@ -18,9 +18,12 @@ from typing import Any, TypeVar
 from sandbox import limits
 from sandbox.clock import Clock
 from sandbox.cluster.base import ApplyResult, ClusterError, ClusterEvent, ObjRef
-from sandbox.cluster.discovery import DEFAULT_VERSION, Discovery, resources_from_crd
+from sandbox.cluster.discovery import DEFAULT_VERSION, Discovery
 from sandbox.cluster.lists import unpack_all
+from sandbox.cluster.sim.admission import service_account_problem
 from sandbox.cluster.sim.context import Ctx
+from sandbox.cluster.sim.controllers import Controllers
+from sandbox.cluster.sim.crds import CRD_KIND, CrdRegistry, batch_order
 from sandbox.cluster.sim.deployments import DeploymentController
 from sandbox.cluster.sim.immutable import immutable_problem
 from sandbox.cluster.sim.ingress import IngressController
@@ -36,6 +39,7 @@ from sandbox.cluster.sim.store import (
     canonical,
     clone,
     is_namespaced,
+    matches_selector,
     owner_uid,
 )
 from sandbox.cluster.sim.traffic import Endpoint, Traffic
@@ -46,9 +50,10 @@ T = TypeVar("T")
 
 # Spec fields the API server fills in; an apply that leaves them out does not change them.
 SERVER_FIELDS = {"Service": ("clusterIP", "clusterIPs", "type"),
-                 "Pod": ("nodeName", "restartPolicy")}
+                 "Pod": ("nodeName", "restartPolicy"),
+                 "PersistentVolumeClaim": ("storageClassName", "volumeName", "volumeMode")}
 PROTECTED_NAMESPACES = ("default", "kube-system")
-SCALABLE = ("Deployment", "ReplicaSet")
+SCALABLE = ("Deployment", "ReplicaSet", "StatefulSet")
 
 
 class SimCluster:
@@ -56,11 +61,11 @@ class SimCluster:
 
     def __init__(self, clock: Clock, resolve_image: Callable[[str], ImageProfile | None],
                  seed: int = 0, *, max_replicas: int = limits.DEFAULT_MAX_REPLICAS,
-                 max_pods: int = limits.DEFAULT_MAX_PODS,
+                 max_pods: int = limits.DEFAULT_MAX_PODS, nodes: int = 3,
                  kubernetes_version: str = DEFAULT_VERSION) -> None:
         self.clock = clock
         # What this API server serves: the version's built-in resources, plus the kinds
-        # of the CRDs it learns (registered here); apply refuses everything else.
+        # of the CRDs it established (crds.py registers them); apply refuses the rest.
         self.discovery = Discovery(kubernetes_version)
         self.seed = seed
         self.max_replicas = max_replicas
@@ -76,22 +81,16 @@ class SimCluster:
         self._eps.before_change = self._before_endpoints_change
         self._ingress = IngressController(self._ctx)
         self._traffic = Traffic(seed)
+        self._crds = CrdRegistry(self.discovery)
+        self._work = Controllers(self._ctx, self._kubelet, self._create,
+                                 lambda ref: self._remove(ref, graceful=False), nodes,
+                                 kubernetes_version, self._service_rps)
         for ns in PROTECTED_NAMESPACES:
             self._create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        self._work.ensure_defaults()
         self._journal: Journal | None = None
         self._restored = False
         self._sink: Callable[[Delta], None] | None = None
-
-    # -- API discovery: what the CRDs it holds add to the built-in resources ------------
-
-    def learn_crd(self, crd: dict[str, Any]) -> None:
-        """Serve a CRD's kinds from now on (what it served before is replaced)."""
-        self.forget_crd(crd)
-        self.discovery.register(resources_from_crd(crd))
-
-    def forget_crd(self, crd: dict[str, Any]) -> None:
-        for res in {(r.group, r.kind) for r in resources_from_crd(crd)}:
-            self.discovery.unregister(*res)
 
     # -- persistence (persist.py) -----------------------------------------------------
 
@@ -102,9 +101,9 @@ class SimCluster:
             self._eps.reindex()
             for sref in sorted(self._store.of_kind("Service")):
                 self._serve(sref)
+            self._work.restored()
+            self._work.ensure_defaults()
             self._restored = True
-            for crd in list(self._store.of_kind("CustomResourceDefinition").values()):
-                self.learn_crd(crd)
 
     def journal_to(self, sink: Callable[[Delta], None]) -> None:
         """From now on hand every change to `sink`, inside the call that made it. A
@@ -144,12 +143,20 @@ class SimCluster:
                 return [ApplyResult(ObjRef.of(o) if isinstance(o, dict) else ObjRef("", ""),
                                     "invalid", error) for o in objects]
             pods = len(self._kubelet.pods)
-            # A dry run sees the batch's CRDs as served: they apply first.
-            served = self.discovery.with_crds(objects) if dry_run else self.discovery
-            for obj in objects:
+            # CRDs, then Namespaces, then the rest, as Flux orders one apply; a dry run
+            # sees the batch's valid CRDs as established, as the real apply will have them.
+            order = batch_order(objects)
+            self._crds.stage(objects if dry_run else [])
+            for obj in [objects[i] for i in order]:
                 ref = ObjRef.of(obj) if isinstance(obj, dict) else ObjRef("", "")
-                error = validate(obj, namespaces, self.max_replicas, served)
+                error = validate(obj, namespaces, self.max_replicas, self.discovery)
+                if not error or self._crds.serves(obj):  # a CRD's schema speaks first
+                    error = self._crds.review(obj, self._store.get(ref)) or error
                 if not error and ref.kind == "Pod" and self._store.get(ref) is None:
+                    refused = service_account_problem(self._ctx, ref.namespace,
+                                                      obj.get("spec") or {})
+                    if refused and ref.namespace in self._namespaces():
+                        error = f'pods "{ref.name}" is forbidden: {refused}'
                     pods += 1
                     if pods > self._ctx.max_pods:
                         error = (f'pods "{ref.name}" is forbidden: the cluster holds at most '
@@ -157,11 +164,11 @@ class SimCluster:
                 if error:
                     results.append(ApplyResult(ref, "invalid", error))
                     continue
-                desired = _normalize(obj, ref)
+                desired = self._crds.shape(_normalize(obj, ref))
                 existing = self._store.get(ref)
                 if existing is None:
                     action = "created"
-                elif _same(existing, desired):
+                elif _same(existing, desired, self._work.owned_fields(ref)):
                     action = "unchanged"
                 else:
                     action = "configured"
@@ -174,9 +181,9 @@ class SimCluster:
                     self._create(desired)
                 elif not dry_run and action == "configured" and existing is not None:
                     self._update(ref, existing, desired)
-                if not dry_run and ref.kind == "CustomResourceDefinition":
-                    self.learn_crd(desired)
                 results.append(ApplyResult(ref, action))
+            self._crds.stage([])
+            results = [r for _, r in sorted(zip(order, results, strict=True))]
             if not dry_run:
                 self._finish()
             self._commit()
@@ -194,9 +201,12 @@ class SimCluster:
                 for child in self._store.in_namespace(ref.name):
                     self._remove(child, graceful=False)
                 self._store.remove(ref)
+            elif ref.kind == CRD_KIND:  # its custom resources go with it
+                for child in self._crds.instances(ref.name, self._store):
+                    self._remove(child, graceful=False)
+                self._crds.forget(ref.name)
+                self._store.remove(ref)
             else:
-                if ref.kind == "CustomResourceDefinition":
-                    self.forget_crd(self._store.get(ref) or {})
                 self._remove(ref, graceful=True)
             self._finish()
             self._commit()
@@ -346,7 +356,7 @@ class SimCluster:
                 if what == "pod":
                     owner = self._kubelet.fire(ref, gen)
                     if owner is not None:
-                        ctx.dirty_rs.add(owner)
+                        self._work.owner_changed(owner)
                     if self._store.get(ref) is None:
                         self._traffic.forget_pod(f"{ref.namespace}/{ref.name}")
                         # Recreate and history cleanup wait for old pods to be gone.
@@ -356,6 +366,8 @@ class SimCluster:
                             ctx.dirty_deploy.add(dep)
                 elif what == "deadline":
                     ctx.dirty_deploy.add(ref)
+                elif what == "work":
+                    self._work.timer(ref)
             self._settle()
         ctx.now = target
         self._flush_endpoints()
@@ -364,10 +376,13 @@ class SimCluster:
         """Run controllers until none has anything left to do at this instant."""
         ctx = self._ctx
         if ctx.starved and len(self._kubelet.pods) < ctx.max_pods:
-            ctx.dirty_rs |= ctx.starved  # room again: ReplicaSets left short try again
+            for owner in ctx.starved:  # room again: controllers left short try again
+                self._work.owner_changed(owner)
             ctx.starved = set()
-        while ctx.dirty_rs or ctx.dirty_deploy:
-            if ctx.dirty_rs:
+        while ctx.dirty_rs or ctx.dirty_deploy or ctx.dirty_work:
+            if ctx.dirty_work and not ctx.dirty_rs:
+                self._work.sync_dirty()
+            elif ctx.dirty_rs:
                 refs, ctx.dirty_rs = sorted(ctx.dirty_rs), set()
                 for ref in refs:
                     self._rsc.sync(ref)
@@ -409,6 +424,18 @@ class SimCluster:
                                 ps.version, image, ps.profile))
         self._traffic.serve(f"{sref.namespace}/{sref.name}", eps)
 
+    def _namespaces(self) -> set[str]:
+        return {r.name for r in self._store.of_kind("Namespace")}
+
+    def _service_rps(self, namespace: str, labels: dict[str, str]) -> float:
+        """The requests per second reaching pods with these labels, for the HPA."""
+        total = 0.0
+        for ref, svc in self._store.of_kind("Service").items():
+            selector = (svc.get("spec") or {}).get("selector")
+            if ref.namespace == namespace and selector and matches_selector(labels, selector):
+                total += self._traffic.base_rps(f"{ref.namespace}/{ref.name}")
+        return total
+
     def _create(self, obj: dict[str, Any]) -> None:
         ctx = self._ctx
         meta = obj["metadata"]
@@ -416,6 +443,8 @@ class SimCluster:
         ref = ObjRef.of(obj)
         if ref.kind == "Namespace":
             obj["status"] = {"phase": "Active"}
+            self._store.put(obj)
+            self._work.namespace_created(ref.name)
         elif ref.kind == "Deployment":
             obj["status"] = {}
             ctx.dirty_deploy.add(ref)
@@ -427,6 +456,9 @@ class SimCluster:
         elif ref.kind == "Service":
             self._eps.admit(obj)
             ctx.dirty_svc.add(ref)
+        elif ref.kind == CRD_KIND:
+            self._crds.establish(obj, ctx.stamp())
+        self._work.created(obj)
         self._store.put(obj)
 
     def _update(self, ref: ObjRef, existing: dict[str, Any], desired: dict[str, Any]) -> None:
@@ -438,7 +470,7 @@ class SimCluster:
             if key not in desired:
                 del existing[key]
         server = {k: v for k, v in (existing.get("spec") or {}).items()
-                  if k in SERVER_FIELDS.get(ref.kind, ())}
+                  if k in SERVER_FIELDS.get(ref.kind, ()) + self._work.owned_fields(ref)}
         for key, value in desired.items():
             if key not in ("metadata", "status"):
                 existing[key] = value
@@ -454,6 +486,8 @@ class SimCluster:
             meta["ownerReferences"] = new_meta["ownerReferences"]
         if canonical(existing.get("spec")) != old_spec:
             meta["generation"] = meta.get("generation", 1) + 1
+        if ref.kind == CRD_KIND:
+            self._crds.establish(existing, ctx.stamp())
         self._store.put(existing)
         if ref.kind == "Deployment":
             ctx.dirty_deploy.add(ref)
@@ -463,6 +497,7 @@ class SimCluster:
             ctx.dirty_svc.add(ref)
         elif ref.kind == "Pod" and old_labels != meta["labels"]:
             ctx.dirty_pods.add(ref)
+        self._work.updated(ref)
 
     def _editable(self, ref: ObjRef) -> dict[str, Any]:
         self._advance()
@@ -477,7 +512,10 @@ class SimCluster:
     def _spec_edited(self, ref: ObjRef, obj: dict[str, Any]) -> None:
         obj["metadata"]["generation"] = obj["metadata"].get("generation", 1) + 1
         self._store.touch(obj)
-        (self._ctx.dirty_deploy if ref.kind == "Deployment" else self._ctx.dirty_rs).add(ref)
+        if ref.kind == "Deployment":
+            self._ctx.dirty_deploy.add(ref)
+        else:
+            self._work.owner_changed(ref)
         self._finish()
         self._commit()
 
@@ -496,6 +534,7 @@ class SimCluster:
                 self._traffic.forget_pod(f"{ref.namespace}/{ref.name}")
             for child in self._store.children(obj["metadata"]["uid"]):
                 self._remove(child, graceful)
+            self._work.removed(obj)
         # Controllers put back what they own: a deleted pod or ReplicaSet is recreated.
         if ref.kind == "Service":
             ctx.dirty_svc.add(ref)  # its endpoints controller lets go of it
@@ -504,6 +543,9 @@ class SimCluster:
             owner = self._store.by_uid(owner_uid(obj, kind))
             if owner is not None:
                 dirty.add(owner)
+        owner = self._store.by_uid(owner_uid(obj))
+        if owner is not None and owner.kind in self._work.syncs:
+            ctx.dirty_work.add(owner)
         if ref.kind == "Deployment":
             self._dc.forget(ref)
 
@@ -533,12 +575,13 @@ def _system_annotations(meta: dict[str, Any]) -> dict[str, str]:
             if k.startswith(SYSTEM_ANNOTATION_PREFIXES)}
 
 
-def _same(existing: dict[str, Any], desired: dict[str, Any]) -> bool:
+def _same(existing: dict[str, Any], desired: dict[str, Any], owned: tuple[str, ...] = ()
+          ) -> bool:
     kind = str(existing.get("kind"))
     have = {k: v for k, v in existing.items() if k not in ("metadata", "status")}
     want = {k: v for k, v in desired.items() if k != "metadata"}
     if isinstance(have.get("spec"), dict) and isinstance(want.get("spec"), dict):
-        skip = [f for f in SERVER_FIELDS.get(kind, ()) if f not in want["spec"]]
+        skip = [f for f in SERVER_FIELDS.get(kind, ()) + owned if f not in want["spec"]]
         have["spec"] = {k: v for k, v in have["spec"].items() if k not in skip}
         if kind == "Service":
             have["spec"] = without_allocated(have["spec"], want["spec"])

@@ -15,7 +15,11 @@ from sandbox.registry import ImageProfile
 
 # Where the events say they come from, as in `kubectl describe`'s "From" column.
 SOURCES = {"Pod": "kubelet", "ReplicaSet": "replicaset-controller",
-           "Deployment": "deployment-controller", "Service": "endpoint-controller"}
+           "Deployment": "deployment-controller", "Service": "endpoint-controller",
+           "StatefulSet": "statefulset-controller", "DaemonSet": "daemonset-controller",
+           "Job": "job-controller", "CronJob": "cronjob-controller",
+           "HorizontalPodAutoscaler": "horizontal-pod-autoscaler",
+           "PersistentVolumeClaim": "persistentvolume-controller"}
 
 
 @dataclass
@@ -37,7 +41,15 @@ class Ctx:
     max_pods: int = DEFAULT_MAX_PODS
     starved: set[ObjRef] = field(default_factory=set)
     emitted: int = 0  # events ever emitted: the journal's sequence for the history
-
+    # The controllers of workloads.py (StatefulSet, DaemonSet, Job, CronJob, HPA, PVC)
+    # with something to look at, and their own state per object (persisted with it).
+    dirty_work: set[ObjRef] = field(default_factory=set)
+    ctl: dict[ObjRef, dict[str, Any]] = field(default_factory=dict)
+    # Pods per node, kept by the scheduler so that placing a pod does not count them all.
+    node_pods: dict[str, int] = field(default_factory=dict)
+    # Controllers whose pods could not be created (a missing ServiceAccount), by
+    # namespace: they look again when that namespace gets a ServiceAccount.
+    blocked: dict[str, set[ObjRef]] = field(default_factory=dict)
 
     def emit(self, reason: str, ref: ObjRef, message: str, type: str = "Normal",
              **data: Any) -> None:

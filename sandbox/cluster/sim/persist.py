@@ -117,6 +117,8 @@ def _row(sim: SimCluster, ref: ObjRef, obj: dict[str, Any]) -> dict[str, Any]:
     prog = sim._dc.progress.get(ref) if ref.kind == "Deployment" else None
     if prog is not None:
         row["progress"] = asdict(prog)
+    if ref in sim._ctx.ctl:
+        row["ctl"] = sim._ctx.ctl[ref]  # a workload controller's memory (workloads.py)
     return row
 
 
@@ -165,10 +167,14 @@ def restore(sim: SimCluster, saved: Saved) -> None:
             sim._dc.progress[ref] = prog
             deadline = float((obj.get("spec") or {}).get("progressDeadlineSeconds", 600))
             timers.append((prog.last_progress + deadline, "deadline", ref, 0))
+        if "ctl" in row:
+            ctx.ctl[ref] = row["ctl"]
         if ref.kind == "Deployment":
             ctx.dirty_deploy.add(ref)  # controllers look once: a restart converges
         elif ref.kind == "ReplicaSet":
             ctx.dirty_rs.add(ref)
+    # The cluster serves again the kinds its stored CRDs had established.
+    sim._crds.restore(store.of_kind("CustomResourceDefinition").values())
     for at, what, ref, gen in sorted(timers, key=lambda t: (t[0], t[2], t[1])):
         ctx.timers.push(at, what, ref, gen)
     ctx.now = float(state["now"])

@@ -4,21 +4,32 @@ A pod goes Pending -> (Scheduled) ContainerCreating -> Running -> Ready. What ha
 in between comes from the registry: an image that cannot be pulled waits in
 ErrImagePull / ImagePullBackOff and is retried with back-off (a later push heals it), a
 crashing image restarts with back-off 10s, 20s, 40s ... 300s (CrashLoopBackOff), an
-unready one runs but never passes its readiness probe.
+unready one runs but never passes its readiness probe. A pod that does not restart
+(restartPolicy Never/OnFailure: a Job's) runs to completion for the profile's
+run_seconds and ends Succeeded (or Failed when it crashes under Never).
+
+What the pod needs from the API is checked where Kubernetes checks it: the scheduler
+(scheduling.py) places it on a node and binds its claims, the volume manager mounts
+its ConfigMap and Secret volumes (FailedMount until they exist), and the container
+runtime resolves its env references (CreateContainerConfigError).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sandbox.cluster.base import ObjRef
+from sandbox.cluster.sim.admission import missing_config, missing_volumes
 from sandbox.cluster.sim.context import Ctx
 from sandbox.cluster.sim.store import owner_uid, rfc3339
 from sandbox.registry import ImageProfile, PullError, parse_image
 
-NODE = "sim-node"
+NODE = "sim-node-1"  # where pods go when no scheduler is attached
 HOST_IP = "172.18.0.2"
+MOUNT_RETRY_START = 0.5  # the volume manager's exponential back-off, as in Kubernetes
+MOUNT_RETRY_MAX = 122.0
+CONFIG_RETRY_START = 10.0
 BACKOFF_START = 10.0
 BACKOFF_MAX = 300.0
 TERMINATION_SECONDS = 1.0  # containers in the sim exit promptly on SIGTERM
@@ -46,6 +57,25 @@ class PodSim:
     version: str = ""  # image tag of the first container
     pod_ip: str = ""
     due: float | None = None  # when its pending transition fires (timer generation `gen`)
+    node: str = ""
+    wait_backoff: float = 0.0  # scheduling, mount or container-config retries
+    waiting_on: str = ""  # why it waits there (the last FailedMount / config error text)
+    finished_at: float | None = None  # when a pod that does not restart ended
+    waits: bool = False  # listed in Kubelet.waiting (kept so a restore lists it again)
+
+
+class Scheduler(Protocol):
+    def place(self, ps: PodSim, pod: dict[str, Any]) -> tuple[str | None, str]:
+        """A node for the pod, or (None, why not) ("" when it only waits a moment)."""
+        ...
+
+    def host_ip(self, node: str) -> str: ...
+
+    def release(self, node: str) -> None: ...
+
+
+WAIT_STAGES = ("pending", "mount_wait", "config_err")
+BATCH_POLICIES = ("Never", "OnFailure")
 
 
 def combined_profile(profiles: list[ImageProfile]) -> ImageProfile:
@@ -61,6 +91,9 @@ def combined_profile(profiles: list[ImageProfile]) -> ImageProfile:
         ready_fail=any(p.ready_fail for p in profiles),
         error_rate=max(p.error_rate for p in profiles),
         latency_ms=max(p.latency_ms for p in profiles),
+        run_seconds=max(p.run_seconds for p in profiles),
+        cpu_millicores=sum(p.cpu_millicores for p in profiles),
+        memory_mib=sum(p.memory_mib for p in profiles),
     )
 
 
@@ -72,6 +105,10 @@ class Kubelet:
         # Images already on the node: as with imagePullPolicy IfNotPresent, a second pod
         # of the same image starts without a pull.
         self.images: set[str] = set()
+        self.scheduler: Scheduler | None = None
+        # Pods waiting on something another object can give (a claim, a ConfigMap...),
+        # by namespace: creating such an object in the namespace wakes them at once.
+        self.waiting: dict[str, set[ObjRef]] = {}
 
     # -- lifecycle entry points -------------------------------------------------------
 
@@ -104,8 +141,39 @@ class Kubelet:
         return True
 
     def forget(self, ref: ObjRef) -> None:
-        self.pods.pop(ref, None)
+        ps = self.pods.pop(ref, None)
+        if ps is not None:
+            self._unwait(ps)
+            if ps.node and self.scheduler is not None:
+                self.scheduler.release(ps.node)
         self.ctx.dirty_pods.add(ref)
+
+    def kick(self, namespace: str) -> None:
+        """Something pods may wait for appeared in the namespace: they retry now."""
+        for ref in sorted(self.waiting.pop(namespace, set())):
+            ps = self.pods.get(ref)
+            if ps is not None:
+                ps.waits = False
+            if ps is not None and ps.stage in WAIT_STAGES and not ps.terminating:
+                self._later(ps, 0.0)
+
+    def _wait(self, ps: PodSim, delay: float) -> None:
+        ps.waits = True
+        self.waiting.setdefault(ps.ref.namespace, set()).add(ps.ref)
+        self._later(ps, delay)
+
+    def relist(self) -> None:
+        """After a restore: the waiting lists follow from the pods."""
+        self.waiting = {}
+        for ps in self.pods.values():
+            if ps.waits:
+                self.waiting.setdefault(ps.ref.namespace, set()).add(ps.ref)
+
+    def _unwait(self, ps: PodSim) -> None:
+        ps.waits = False
+        waiting = self.waiting.get(ps.ref.namespace)
+        if waiting is not None:
+            waiting.discard(ps.ref)
 
     def fire(self, ref: ObjRef, gen: int) -> ObjRef | None:
         """Run a due transition. Returns the pod's owner ReplicaSet when the pod vanished
@@ -114,6 +182,7 @@ class Kubelet:
         if ps is None or pod is None or gen != ps.gen:
             return None
         ps.due = None  # fired; the step may schedule the next one
+        self._unwait(ps)
         if ps.terminating:
             self.ctx.store.remove(ref)
             self.forget(ref)
@@ -128,17 +197,51 @@ class Kubelet:
 
     def _on_pending(self, ps: PodSim, pod: dict[str, Any]) -> bool:
         ctx = self.ctx
+        node, problem = (self.scheduler.place(ps, pod) if self.scheduler is not None
+                         else (NODE, ""))
+        if node is None:
+            if problem:
+                ctx.emit("FailedScheduling", ps.ref, problem, "Warning",
+                         source="default-scheduler")
+                pod["status"]["conditions"] = [{
+                    "type": "PodScheduled", "status": "False", "lastProbeTime": None,
+                    "lastTransitionTime": ctx.stamp(), "reason": "Unschedulable",
+                    "message": problem}]
+                ps.wait_backoff = min(60.0, ps.wait_backoff * 2 or 1.0)
+            self._wait(ps, ps.wait_backoff if problem else 0.5)
+            return False
+        ps.wait_backoff = 0.0
+        ps.node = node
         ps.scheduled_at = ctx.now
         self._ips += 1
         ps.pod_ip = f"10.244.{self._ips // 250}.{self._ips % 250 + 2}"
-        pod["spec"]["nodeName"] = NODE
+        pod["spec"]["nodeName"] = node
         ctx.dirty_pods.add(ps.ref)  # it has an IP now: a not-ready endpoint
         ctx.emit("Scheduled", ps.ref,
-                 f"Successfully assigned {ps.ref.namespace}/{ps.ref.name} to {NODE}",
+                 f"Successfully assigned {ps.ref.namespace}/{ps.ref.name} to {node}",
                  source="default-scheduler")
         return self._pull(ps, pod)
 
+    def _on_mount_wait(self, ps: PodSim, pod: dict[str, Any]) -> bool:
+        return self._pull(ps, pod)
+
+    def _on_config_err(self, ps: PodSim, pod: dict[str, Any]) -> bool:
+        return self._on_creating(ps, pod)
+
     def _pull(self, ps: PodSim, pod: dict[str, Any]) -> bool:
+        missing = missing_volumes(self.ctx, pod)
+        if missing:
+            for volume, why in missing:
+                self.ctx.emit("FailedMount", ps.ref,
+                              f'MountVolume.SetUp failed for volume "{volume}" : {why}',
+                              "Warning")
+            ps.stage = "mount_wait"
+            ps.waiting_on = missing[0][1]
+            ps.wait_backoff = min(MOUNT_RETRY_MAX, ps.wait_backoff * 2 or MOUNT_RETRY_START)
+            self._wait(ps, ps.wait_backoff)
+            return False
+        ps.waiting_on = ""
+        ps.wait_backoff = 0.0
         images = [str(c.get("image", "")) for c in pod["spec"].get("containers") or []]
         ps.stage = "creating"
         if images and all(image in self.images for image in images):
@@ -185,6 +288,17 @@ class Kubelet:
             if image not in self.images:
                 self.images.add(image)
                 ctx.emit("Pulled", ps.ref, f'Successfully pulled image "{image}"')
+        problem = missing_config(ctx, pod)
+        if problem:
+            ctx.emit("Failed", ps.ref, f"Error: {problem}", "Warning")
+            changed = ps.stage != "config_err"
+            ps.stage = "config_err"
+            ps.waiting_on = problem
+            ps.wait_backoff = min(BACKOFF_MAX, ps.wait_backoff * 2 or CONFIG_RETRY_START)
+            self._wait(ps, ps.wait_backoff)
+            return changed
+        ps.waiting_on = ""
+        ps.wait_backoff = 0.0
         return self._start(ps, pod)
 
     def _on_pull_err(self, ps: PodSim, pod: dict[str, Any]) -> bool:
@@ -218,6 +332,12 @@ class Kubelet:
     def _on_running(self, ps: PodSim, pod: dict[str, Any]) -> bool:
         ctx = self.ctx
         prof = ps.profile or ImageProfile()
+        policy = pod["spec"].get("restartPolicy", "Always")
+        if prof.crash and policy == "Never":
+            ps.stage = "failed"
+            ps.finished_at = ctx.now
+            self._set_ready(ps, False)
+            return True
         if prof.crash:
             ps.last_crash = (ps.started_at or ctx.now, ctx.now)
             ps.crash_backoff = min(BACKOFF_MAX, ps.crash_backoff * 2 or BACKOFF_START)
@@ -233,6 +353,15 @@ class Kubelet:
                      "Readiness probe failed: HTTP probe failed with statuscode: 503", "Warning")
             return False
         self._set_ready(ps, True)
+        if policy in BATCH_POLICIES:
+            ps.stage = "finishing"
+            self._later(ps, max(0.0, prof.run_seconds))
+        return True
+
+    def _on_finishing(self, ps: PodSim, pod: dict[str, Any]) -> bool:
+        ps.stage = "succeeded"
+        ps.finished_at = self.ctx.now
+        self._set_ready(ps, False)
         return True
 
     def _on_crash_backoff(self, ps: PodSim, pod: dict[str, Any]) -> bool:
@@ -253,6 +382,10 @@ class Kubelet:
             self.ctx.dirty_pods.add(ps.ref)
 
     def _owner(self, pod: dict[str, Any]) -> ObjRef | None:
+        """The controller that owns the pod, whatever its kind."""
+        for owner in pod["metadata"].get("ownerReferences") or []:
+            if owner.get("controller"):
+                return self.ctx.store.by_uid(owner.get("uid"))
         return self.ctx.store.by_uid(owner_uid(pod, "ReplicaSet"))
 
     def _render(self, ps: PodSim, pod: dict[str, Any]) -> None:
@@ -260,12 +393,13 @@ class Kubelet:
         now, stamp = self.ctx.now, self.ctx.stamp()
         status = pod["status"]
         containers = pod["spec"].get("containers") or []
-        running = ps.stage == "running"
-        status["phase"] = "Running" if ps.stage in ("running", "crash_backoff") else "Pending"
+        running = ps.stage in ("running", "finishing")
+        status["phase"] = PHASES.get(ps.stage, "Pending")
         if ps.scheduled_at is None:
             return
-        status.update(hostIP=HOST_IP, podIP=ps.pod_ip, podIPs=[{"ip": ps.pod_ip}],
-                      startTime=rfc3339(ps.scheduled_at))
+        host_ip = self.scheduler.host_ip(ps.node) if self.scheduler and ps.node else HOST_IP
+        status.update(hostIP=host_ip, hostIPs=[{"ip": host_ip}], podIP=ps.pod_ip,
+                      podIPs=[{"ip": ps.pod_ip}], startTime=rfc3339(ps.scheduled_at))
         ready = "True" if ps.ready else "False"
         old = {c["type"]: c for c in status.get("conditions") or []}
         conds = []
@@ -285,6 +419,16 @@ class Kubelet:
             if running:
                 cs["imageID"] = f"{image}@sha256:sim"
                 cs["state"] = {"running": {"startedAt": rfc3339(ps.started_at or now)}}
+            elif ps.stage in ("succeeded", "failed"):
+                ok = ps.stage == "succeeded"
+                cs["imageID"] = f"{image}@sha256:sim"
+                cs["state"] = {"terminated": {
+                    "exitCode": 0 if ok else 1, "reason": "Completed" if ok else "Error",
+                    "startedAt": rfc3339(ps.started_at or now),
+                    "finishedAt": rfc3339(ps.finished_at or now)}}
+            elif ps.stage == "config_err":
+                cs["state"] = {"waiting": {"reason": "CreateContainerConfigError",
+                                           "message": ps.waiting_on}}
             elif ps.stage == "crash_backoff":
                 cs["state"] = {"waiting": {"reason": "CrashLoopBackOff", "message":
                                f"back-off {ps.crash_backoff:g}s restarting failed "
@@ -302,3 +446,7 @@ class Kubelet:
                     "finishedAt": rfc3339(ps.last_crash[1])}}
             statuses.append(cs)
         status["containerStatuses"] = statuses
+
+
+PHASES = {"running": "Running", "finishing": "Running", "crash_backoff": "Running",
+          "succeeded": "Succeeded", "failed": "Failed"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox.cluster.base import ObjRef
+from sandbox.cluster.sim.admission import refuse_pod
 from sandbox.cluster.sim.context import Ctx
 from sandbox.cluster.sim.pods import Kubelet, PodSim
 from sandbox.cluster.sim.store import clone, owner_uid
@@ -38,7 +39,10 @@ class ReplicaSetController:
             return
         desired = int(rs.get("spec", {}).get("replicas", 1))
         pods = self.active_pods(rs)
-        if len(pods) < desired:
+        template_spec = (rs.get("spec", {}).get("template") or {}).get("spec") or {}
+        if len(pods) < desired and refuse_pod(ctx, ref, f"{ref.name}-", template_spec):
+            pass  # no pod without its ServiceAccount; the namespace's next one wakes it
+        elif len(pods) < desired:
             room = max(0, ctx.max_pods - len(self.kubelet.pods))
             for _ in range(min(desired - len(pods), room)):
                 name = self._create_pod(ref, rs)
@@ -62,9 +66,17 @@ class ReplicaSetController:
 
     def update_status(self, ref: ObjRef, rs: dict[str, Any]) -> None:
         live, ready = self.counts(rs)
-        status = {"replicas": live, "fullyLabeledReplicas": live, "readyReplicas": ready,
-                  "availableReplicas": ready,
-                  "observedGeneration": rs["metadata"].get("generation", 1)}
+        status: dict[str, Any] = {
+            "replicas": live, "fullyLabeledReplicas": live, "readyReplicas": ready,
+            "availableReplicas": ready, "observedGeneration": rs["metadata"].get("generation", 1)}
+        refused = (self.ctx.ctl.get(ref) or {}).get("refused")
+        if refused:
+            old = [c for c in (rs.get("status") or {}).get("conditions") or []
+                   if c.get("type") == "ReplicaFailure"]
+            status["conditions"] = [{
+                "type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
+                "message": refused, "lastTransitionTime":
+                    old[0]["lastTransitionTime"] if old else self.ctx.stamp()}]
         if status != rs.get("status"):
             rs["status"] = status
             self.ctx.store.touch(rs)

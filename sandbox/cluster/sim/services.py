@@ -256,7 +256,7 @@ class EndpointsController:
             ps = self.kubelet.pods.get(pref)
             if pod is None or ps is None or not ps.pod_ip or ps.terminating:
                 continue
-            addr: dict[str, Any] = {"ip": ps.pod_ip, "nodeName": NODE, "targetRef": {
+            addr: dict[str, Any] = {"ip": ps.pod_ip, "nodeName": ps.node or NODE, "targetRef": {
                 "kind": "Pod", "name": ps.ref.name, "namespace": ps.ref.namespace,
                 "uid": pod["metadata"]["uid"]}}
             pod_spec = pod.get("spec") or {}

@@ -19,7 +19,8 @@ from sandbox.cluster.base import CLUSTER_SCOPED, ObjRef
 from sandbox.cluster.sim.index import LabelIndex
 
 # Annotations the controllers own; an apply keeps them instead of wiping them.
-SYSTEM_ANNOTATION_PREFIXES = ("deployment.kubernetes.io/",)
+SYSTEM_ANNOTATION_PREFIXES = ("deployment.kubernetes.io/", "pv.kubernetes.io/",
+                              "volume.kubernetes.io/")
 
 
 def clone(value: Any) -> Any:

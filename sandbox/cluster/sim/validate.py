@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from sandbox import limits
 from sandbox.cluster.discovery import unserved
+from sandbox.cluster.sim.cron import CronError
+from sandbox.cluster.sim.cron import parse as parse_schedule
 from sandbox.cluster.sim.store import is_namespaced, matches_selector
 
 if TYPE_CHECKING:
@@ -154,5 +156,54 @@ def _data(spec: Any, obj: dict[str, Any]) -> str | None:
     return None
 
 
+def _job_template(spec: Any, where: str) -> str | None:
+    if not isinstance(spec, dict) or not isinstance(spec.get("template"), dict):
+        return f"{where}.template: Required value"
+    pod_spec = spec["template"].get("spec")
+    problem = _pod_spec(pod_spec, f"{where}.template.spec")
+    if problem:
+        return problem
+    policy = pod_spec.get("restartPolicy", "Always")
+    if policy not in ("OnFailure", "Never"):
+        return (f'{where}.template.spec.restartPolicy: Unsupported value: "{policy}": '
+                'supported values: "OnFailure", "Never"')
+    return None
+
+
+def _job(spec: Any, obj: dict[str, Any]) -> str | None:
+    return _job_template(spec, "spec")
+
+
+def _cronjob(spec: Any, obj: dict[str, Any]) -> str | None:
+    if not isinstance(spec, dict):
+        return "spec: Required value"
+    schedule = spec.get("schedule")
+    if not isinstance(schedule, str) or not schedule.strip():
+        return "spec.schedule: Required value"
+    try:
+        parse_schedule(schedule)
+    except CronError as exc:
+        return f'spec.schedule: Invalid value: "{schedule}": {exc}'
+    return _job_template((spec.get("jobTemplate") or {}).get("spec"), "spec.jobTemplate.spec")
+
+
+def _hpa(spec: Any, obj: dict[str, Any]) -> str | None:
+    if not isinstance(spec, dict):
+        return "spec: Required value"
+    target = spec.get("scaleTargetRef")
+    if not isinstance(target, dict) or not target.get("kind") or not target.get("name"):
+        return "spec.scaleTargetRef: Required value"
+    high, low = spec.get("maxReplicas"), spec.get("minReplicas", 1)
+    if not isinstance(high, int) or isinstance(high, bool) or high < 1:
+        return "spec.maxReplicas: Invalid value: must be greater than 0"
+    if not isinstance(low, int) or isinstance(low, bool) or low < 1:
+        return "spec.minReplicas: Invalid value: must be greater than or equal to 1"
+    if high < low:
+        return f"spec.maxReplicas: Invalid value: {high}: must be greater than or equal to minReplicas"
+    return None
+
+
 _CHECKS = {"Deployment": _workload, "ReplicaSet": _workload, "Pod": _pod,
-           "Service": _service, "ConfigMap": _data, "Secret": _data}
+           "Service": _service, "ConfigMap": _data, "Secret": _data,
+           "StatefulSet": _workload, "DaemonSet": _workload, "Job": _job,
+           "CronJob": _cronjob, "HorizontalPodAutoscaler": _hpa}
