@@ -136,8 +136,20 @@ def test_get_watch_sees_a_deleted_pod_replaced(cluster: Cluster) -> None:
         assert watch.stdout is not None
         header = watch.stdout.readline()
         assert header.split()[:3] == ["NAME", "READY", "STATUS"]
-        first = watch.stdout.readline().split()[0]
-        cluster.kubectl("delete", "pod", first, "--wait=false")
+        # An earlier test may have left a rollout finishing: a listed pod can be gone by
+        # the time it is deleted, so take a Running one and move on if it went away.
+        first = ""
+        while not first:
+            line = watch.stdout.readline()
+            assert line, "the watch ended early"
+            if " Running " not in line:
+                continue
+            name = line.split()[0]
+            deleted = cluster.kubectl("delete", "pod", name, "--wait=false", check=False)
+            if deleted.returncode == 0:
+                first = name
+            else:
+                assert "NotFound" in deleted.stderr, deleted.stderr
         seen: list[str] = []
         while not any(" Running " in line and not line.startswith(first) for line in seen[1:]):
             line = watch.stdout.readline()
