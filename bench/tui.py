@@ -204,8 +204,10 @@ async def drive(sb: Any, pr_id: int, services: int, keys: int) -> dict[str, floa
         await watcher
         still_rolling = "Progressing" in str(sb.health().get("app"))
     ms = [x * 1000 for x in latencies]
+    load = os.getloadavg()[0]
     return {"p50_ms": median(ms), "p95_ms": percentile(ms, 95), "max_ms": max(ms),
-            "stall_s": probe.max_lag, "keys": keys, "rolling": float(still_rolling)}
+            "stall_s": probe.max_lag, "keys": keys, "rolling": float(still_rolling),
+            "load": load}
 
 
 def _column(table: Any, label: str) -> list[object]:
@@ -248,6 +250,8 @@ def run(services: int = SERVICES, keys: int = KEYS) -> dict[str, float]:
           f" (goal <= {GOAL_P95_MS:.0f} ms), max {result['max_ms']:.0f} ms")
     print(f"  longest stall of the UI loop: {result['stall_s']:.2f} s "
           f"(goal < {GOAL_STALL_S:.0f} s)")
+    # Wall-clock figures: on a machine busy with other work they stretch with the load.
+    print(f"  load average during the run: {result['load']:.1f} on {os.cpu_count()} cores")
     if not result["rolling"]:
         print("  note: the rollout had finished before the last keystroke")
     return result

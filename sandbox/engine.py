@@ -29,6 +29,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -43,7 +44,7 @@ from .deployments import DeploymentTracker
 from .events import EventBus
 from .flux import Reconciler
 from .gitserver.http import GitServer
-from .gitutil import git, refs, short, trailers
+from .gitutil import git, refs, refs_stamp, short, trailers
 from .metrics import MetricsSampler
 from .monitor import Monitor
 from .pipelines import CIRunner, enqueue, pending_job
@@ -55,6 +56,9 @@ from .workspace import EngineLock, Workspace
 POLL_SECONDS = 1.0  # safety net under the watchers for the job queue and refs
 DRIFT_CHECK_SECONDS = 2.0  # how often the live cluster is compared with git (a dry run)
 GUARD_SECONDS = 1.0  # how often leases are renewed and the lock and database checked
+# The polls under the watchers look at file stats first and run git only when a ref
+# file moved, or at least this often.
+FULL_SCAN_SECONDS = 30.0
 
 
 class EngineError(Exception):
@@ -78,6 +82,18 @@ class _Wake(FileSystemEventHandler):
         if path.endswith(".lock"):
             return
         self.wake()
+
+
+def _tree_stamp(root: Path) -> tuple[tuple[str, int], ...]:
+    """The folders' and files' modification times under root (a new file changes them)."""
+    out: list[tuple[str, int]] = []
+    try:
+        for dirpath, _dirs, files in os.walk(root):
+            out.append((dirpath, os.stat(dirpath).st_mtime_ns))
+            out += [(f, os.stat(os.path.join(dirpath, f)).st_mtime_ns) for f in files]
+    except OSError:
+        return ()
+    return tuple(sorted(out))
 
 
 def make_cluster(ws: Workspace, clock: Clock) -> ClusterBackend:
@@ -161,6 +177,8 @@ class Engine:
         self._objects: dict[str, list[str]] = {}
         self._inventory_seen: tuple[Any, list[ObjRef]] = (None, [])
         self._guard_due = 0.0
+        self._stamps: dict[str, tuple[Any, float]] = {}
+        self._head: str | None = None
         self._started = False
         self.health: dict[str, Any] = {}
         # Why the engine stopped itself (its lock or database was taken from under it).
@@ -331,7 +349,19 @@ class Engine:
         if kind == "generate":
             self._wake_flux.set()  # the reconciler may have waited for this record
 
+    def _moved(self, name: str, stamp: Any) -> bool:
+        """Whether a polled thing changed since the last full look (always true once
+        every FULL_SCAN_SECONDS), remembering this look."""
+        last = self._stamps.get(name)
+        now = time.monotonic()
+        if last is not None and last[0] == stamp and now < last[1]:
+            return False
+        self._stamps[name] = (stamp, now + FULL_SCAN_SECONDS)
+        return True
+
     def scan_hld_refs(self) -> None:
+        if not self._moved("hld", refs_stamp(self.ws.hld_git)):
+            return  # an idle poll: no git process
         store = self.ws.store
         now = refs(self.ws.hld_git, "refs/heads/")
         before = json.loads(store.get_meta("hld.refs", "null") or "null")
@@ -356,6 +386,8 @@ class Engine:
                     enqueue(self.ws, "validate", pr=pr.id, sha=sha)
 
     def scan_registry(self) -> None:
+        if not self._moved("registry", _tree_stamp(self.ws.registry_dir)):
+            return
         store = self.ws.store
         seen = set(json.loads(store.get_meta("images.seen", "[]") or "[]"))
         images = self.ws.registry.images()
@@ -379,7 +411,9 @@ class Engine:
         return bool(hld_sha) and pending_job(self.ws, "generate", sha=hld_sha)
 
     def _flux_step(self) -> None:
-        head = self.flux.head()
+        if self._moved("manifests", refs_stamp(self.ws.manifests_git)) or self._head is None:
+            self._head = self.flux.head()
+        head = self._head
         if head != self.flux.status.last_attempted and self.generate_pending_for(head):
             return  # woken again when the job finishes
         now = self.clock.now()

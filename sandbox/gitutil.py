@@ -83,6 +83,32 @@ def refs(git_dir: Path, pattern: str = "refs/") -> dict[str, str]:
     return result
 
 
+def refs_stamp(git_dir: Path) -> tuple[tuple[str, int, int, int], ...]:
+    """Something that changes whenever a ref of the repository moves (the stat of
+    packed-refs, HEAD and every loose ref): a few stat calls instead of a git process,
+    so pollers can skip `refs()` while nothing moved."""
+    out: list[tuple[str, int, int, int]] = []
+    stack = [str(Path(git_dir) / "refs")]
+    paths = [str(Path(git_dir) / "packed-refs"), str(Path(git_dir) / "HEAD")]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(entry.path)
+            else:
+                paths.append(entry.path)
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        out.append((path, st.st_mtime_ns, st.st_size, st.st_ino))
+    return tuple(sorted(out))
+
+
 def rev(git_dir: Path, ref: str) -> str | None:
     out = git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", git_dir=git_dir,
               check=False).strip()

@@ -159,3 +159,27 @@ def test_a_new_commit_compares_and_applies_only_its_change_set(engine) -> None: 
     status = flux.reconcile("new commit")
     assert cluster.get(ObjRef("Deployment", "svc-6", "demo")) is None
     assert len(status.inventory) == (SERVICES - 1) * 3 + 1
+
+
+def test_an_idle_poll_runs_no_git_until_a_ref_moves(engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    eng, _, _, _ = engine
+    import sandbox.engine as engine_module
+
+    calls: list[str] = []
+    real = engine_module.refs
+
+    def counting(git_dir: Path, pattern: str = "refs/") -> dict[str, str]:
+        calls.append(str(git_dir))
+        return real(git_dir, pattern)
+
+    monkeypatch.setattr(engine_module, "refs", counting)
+    eng.scan_hld_refs()
+    first = len(calls)
+    for _ in range(5):
+        eng.scan_hld_refs()
+    assert len(calls) == first  # nothing moved: file stats only
+    subprocess.run(["git", "--git-dir", str(eng.ws.hld_git), "update-ref", "refs/heads/moved",
+                    "refs/heads/main"], check=True)
+    eng.scan_hld_refs()
+    assert len(calls) == first + 1
+    assert "hld.git: moved" in read_events(eng.ws.store, kinds=("push.received",))[-1].message

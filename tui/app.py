@@ -55,6 +55,7 @@ class GitOpsApp(Operations, ClusterOperations, ScenarioOperations, App[int]):
         self._events_due = False
         # The engine this app started in a child process, stopped when the app quits.
         self.engine_process: EngineProcess | None = None
+        self._child_gone = False
         self._follower: ClusterFollower | None = None
         self.cluster_rows = ClusterRows()  # touched by the refresh worker only
 
@@ -150,6 +151,10 @@ class GitOpsApp(Operations, ClusterOperations, ScenarioOperations, App[int]):
     def _read_snapshot(self) -> None:
         sb = self.sandbox
         rows = None
+        child = self.engine_process
+        if child is not None and not child.running() and not self._child_gone:
+            self._child_gone = True  # said once; `gitops-sandbox up` starts another
+            self.call_from_thread(self._engine_gone, child.last_words())
         try:
             status = sb.status()
             snap = Snapshot(status=status, prs=sb.list_prs(), branches=sb.branches(),
@@ -166,6 +171,11 @@ class GitOpsApp(Operations, ClusterOperations, ScenarioOperations, App[int]):
             self._follower, self.cluster_rows = None, ClusterRows()
         # A message rather than call_from_thread: it never blocks this thread at exit.
         self.post_message(SnapshotReady(snap, rows))
+
+    def _engine_gone(self, why: str) -> None:
+        self.sub_title = f"{self.sandbox.root}  ·  the engine stopped: nothing will move"
+        self.notify(f"the engine this TUI started has stopped: {why}", title="engine",
+                    severity="error", timeout=30)
 
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
         self._refreshing = False

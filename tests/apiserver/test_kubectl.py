@@ -126,6 +126,59 @@ def test_set_image_rollout_status_history_restart_and_wait(cluster: Cluster) -> 
         cluster.sb.resume()
 
 
+def _image(cluster: Cluster, name: str) -> str:
+    return cluster.kubectl("get", "deploy", name, "-o",
+                           "jsonpath={.spec.template.spec.containers[0].image}").stdout
+
+
+def test_rollout_undo_and_the_reconciler_treats_the_result_as_drift(cluster: Cluster) -> None:
+    cluster.suspend()  # two rollouts by hand first, with no reconcile in between
+    try:
+        in_git = _image(cluster, "web")
+        for tag in ("9.0.0", "9.0.1"):  # images that exist, so both rollouts complete
+            cluster.sb.push_image("web", tag)
+        cluster.kubectl("set", "image", "deployment/web", "web=localhost:5001/web:9.0.0")
+        cluster.kubectl("rollout", "status", "deployment/web", "--timeout=60s")
+        cluster.kubectl("set", "image", "deployment/web", "web=localhost:5001/web:9.0.1")
+        cluster.kubectl("rollout", "status", "deployment/web", "--timeout=60s")
+        undone = cluster.kubectl("rollout", "undo", "deployment/web").stdout.strip()
+        assert undone == "deployment.apps/web rolled back"
+        # undo goes back to the previous ReplicaSet's template: the first hand-set image,
+        # which is still not what git says.
+        assert _image(cluster, "web") == "localhost:5001/web:9.0.0"
+        cluster.kubectl("rollout", "status", "deployment/web", "--timeout=60s")
+        count = len(cluster.sb.events(limit=5000))
+    finally:
+        cluster.sb.resume()
+    # GitOps: an undo by hand is a direct change like any other; the image differs from
+    # git, so the reconciler puts git's image back.
+    until(lambda: any(e.kind == "drift.corrected" and "Deployment/web" in e.message
+                      for e in cluster.sb.events(limit=5000)[count:]),
+          timeout=120, why="the undone image corrected as drift")
+    until(lambda: _image(cluster, "web") == in_git, timeout=120,
+          why="git's image back after the undo")
+    cluster.kubectl("rollout", "status", "deployment/web", "--timeout=60s")
+
+
+def test_rollout_undo_back_to_git_leaves_nothing_to_correct(cluster: Cluster) -> None:
+    cluster.suspend()
+    try:
+        in_git = _image(cluster, "api")
+        cluster.sb.push_image("api", "9.9.9")
+        cluster.kubectl("set", "image", "deployment/api", "api=localhost:5001/api:9.9.9")
+        cluster.kubectl("rollout", "status", "deployment/api", "--timeout=60s")
+        cluster.kubectl("rollout", "undo", "deployment/api")
+        assert _image(cluster, "api") == in_git
+        cluster.kubectl("rollout", "status", "deployment/api", "--timeout=60s")
+    finally:
+        cluster.sb.resume()
+    # The image matches git again: the reconciler's drift check finds nothing on it.
+    engine = cluster.sb.engine
+    assert engine is not None
+    drifted = [d for d in engine.flux.check_drift() if "Deployment/api" in d]
+    assert drifted == [], drifted
+
+
 def test_get_watch_sees_a_deleted_pod_replaced(cluster: Cluster) -> None:
     binary = kubectl_binary()
     assert binary
@@ -136,8 +189,20 @@ def test_get_watch_sees_a_deleted_pod_replaced(cluster: Cluster) -> None:
         assert watch.stdout is not None
         header = watch.stdout.readline()
         assert header.split()[:3] == ["NAME", "READY", "STATUS"]
-        first = watch.stdout.readline().split()[0]
-        cluster.kubectl("delete", "pod", first, "--wait=false")
+        # An earlier test may have left a rollout finishing: a listed pod can be gone by
+        # the time it is deleted, so take a Running one and move on if it went away.
+        first = ""
+        while not first:
+            line = watch.stdout.readline()
+            assert line, "the watch ended early"
+            if " Running " not in line:
+                continue
+            name = line.split()[0]
+            deleted = cluster.kubectl("delete", "pod", name, "--wait=false", check=False)
+            if deleted.returncode == 0:
+                first = name
+            else:
+                assert "NotFound" in deleted.stderr, deleted.stderr
         seen: list[str] = []
         while not any(" Running " in line and not line.startswith(first) for line in seen[1:]):
             line = watch.stdout.readline()

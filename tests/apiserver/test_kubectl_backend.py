@@ -24,6 +24,28 @@ def host(tmp_path: Path) -> Iterator[Cluster]:
     c.sb.close()
 
 
+def _remove_component(sb: Sandbox, name: str) -> str:
+    """Drop a subcomponent from the HLD through a reviewed, merged pull request; the
+    merge commit."""
+    def edit(work: Path) -> None:
+        component = work / "component.yaml"
+        text = component.read_text()
+        block = (f"  - name: {name}\n    type: static\n    path: ./{name}\n"
+                 "    substitute: true\n")
+        assert block in text
+        component.write_text(text.replace(block, ""))
+
+    branch = f"remove-{name}"
+    sb.commit_files(branch, {f"{name}/deployment.yaml": None, f"{name}/service.yaml": None},
+                    f"Remove {name}", edit=edit)
+    pr = sb.open_pr(branch, f"Remove {name}")
+    assert sb.wait_for_checks(pr.id, 120).checks_state == "success", sb.pr_diff(pr.id)["log"]
+    sb.approve_pr(pr.id, "reviewer")
+    merged = sb.merge_pr(pr.id, "operator")
+    assert merged.merge_sha
+    return merged.merge_sha
+
+
 def test_the_kubectl_backend_runs_the_whole_loop_against_the_sandbox(
         host: Cluster, tmp_path: Path) -> None:
     from sandbox.cluster.kubectl import KubectlCluster
@@ -60,5 +82,17 @@ def test_the_kubectl_backend_runs_the_whole_loop_against_the_sandbox(
             why="the driver corrected the drift")
         until(lambda: host.live("Deployment", "web")["spec"]["replicas"] == 2, timeout=120,
               why="the driver put replicas back")
+        # Prune: a component removed from the HLD and merged is deleted from the cluster.
+        assert host.live("Deployment", "api") is not None
+        assert host.live("Service", "api") is not None
+        merged = _remove_component(driver, "api")
+        dep = driver.wait_for_deployment(merged, timeout=180)
+        assert dep["sync_status"] == "synced", dep
+        until(lambda: host.live("Deployment", "api") is None
+              and host.live("Service", "api") is None, timeout=120,
+              why="the removed component's objects pruned")
+        gone = host.kubectl("get", "deploy", "api", check=False)
+        assert 'deployments.apps "api" not found' in gone.stderr
+        assert host.live("Deployment", "web") is not None  # the rest stays
     finally:
         driver.close()

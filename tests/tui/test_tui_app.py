@@ -72,6 +72,26 @@ def test_starts_the_engine_in_a_child_process_and_stops_it_on_exit(
         sb.close()
 
 
+def test_says_so_when_the_engine_it_started_dies(workspace: Path, wait_for) -> None:
+    sb = Sandbox(workspace)
+
+    async def scenario() -> None:
+        app = GitOpsApp(sb)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.engine_process is not None,
+                           what="the engine to start")
+            assert app.engine_process is not None
+            os.kill(app.engine_process.pid, signal.SIGKILL)
+            await wait_for(pilot, lambda: "the engine stopped" in app.sub_title,
+                           what="the header to say the engine stopped")
+            assert any("has stopped" in str(n.message) for n in app._notifications)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        sb.close()
+
+
 def test_attaches_to_a_running_engine_and_leaves_it_running(
         workspace: Path, wait_for) -> None:
     sb = Sandbox(workspace)
