@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .gitutil import GitError, git, rev, short
+from .gitutil import is_ancestor, rev, short
 from .pullrequests import PullRequest, PullRequests
 
 if TYPE_CHECKING:
@@ -94,7 +93,7 @@ class Waiting:
             return True, dep, "sync"
         if dep.get("sync_status") != "synced":
             applied = rev(self.ws.manifests_git, "refs/tags/flux-sync")
-            if applied and applied != manifest and _is_ancestor(
+            if applied and applied != manifest and is_ancestor(
                     self.ws.manifests_git, manifest, applied):
                 # A later commit was applied first: this change is in the cluster with it.
                 return True, {**dep, "sync_status": "superseded", "synced_in": applied,
@@ -136,11 +135,3 @@ class Waiting:
                 raise TimeoutError(f"no release pull request for {repository}:{tag} within "
                                    f"{timeout:g}s")
             time.sleep(0.05)
-
-
-def _is_ancestor(git_dir: Path, sha: str, of: str) -> bool:
-    try:
-        git("merge-base", "--is-ancestor", sha, of, git_dir=git_dir)
-    except GitError:
-        return False
-    return True

@@ -115,6 +115,15 @@ def rev(git_dir: Path, ref: str) -> str | None:
     return out or None
 
 
+def is_ancestor(git_dir: Path | str, sha: str, of: str) -> bool:
+    """Whether commit `sha` is `of` or one of its ancestors (False when either is unknown)."""
+    try:
+        git("merge-base", "--is-ancestor", sha, of, git_dir=git_dir)
+    except GitError:
+        return False
+    return True
+
+
 def short(sha: str | None) -> str:
     return (sha or "")[:7]
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .gitutil import GitError, git, rev
+from .gitutil import git, is_ancestor, rev
 
 if TYPE_CHECKING:
     from .workspace import Workspace
@@ -41,14 +41,6 @@ def generated(manifests_git: Path, limit: int = MAINLINE_LIMIT) -> Iterator[tupl
         start, page = f"{lines[-1].split()[0]}^1", min(page * 2, MAX_PAGE)
 
 
-def _is_ancestor(git_dir: Path, sha: str, of: str) -> bool:
-    try:
-        git("merge-base", "--is-ancestor", sha, of, git_dir=git_dir)
-    except GitError:
-        return False
-    return True
-
-
 def manifest_commit_for(manifests_git: Path, hld_sha: str,
                         hld_git: Path | None = None) -> str | None:
     """The manifest commit on main generated from this HLD commit, found by its trailer
@@ -58,7 +50,7 @@ def manifest_commit_for(manifests_git: Path, hld_sha: str,
     for sha, source in generated(manifests_git):
         if source == hld_sha:
             return sha
-        if source and _is_ancestor(hld_git, source, hld_sha):
+        if source and is_ancestor(hld_git, source, hld_sha):
             return None  # generated in order: this one's would be newer than `sha`
     return None
 

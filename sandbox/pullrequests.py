@@ -26,7 +26,7 @@ from . import faults, gitserver
 from .branches import delete_merged_branch
 from .events import EventBus
 from .gitserver import remote
-from .gitutil import GitError, git, rev, short, with_trailers
+from .gitutil import GitError, git, is_ancestor, rev, short, with_trailers
 from .safetext import body_problem, one_line, title_problem
 from .users import User, UserError, Users, may_approve_rollback, may_merge, may_open, may_review
 from .workspace import Workspace
@@ -374,8 +374,4 @@ class _LostRace(Exception):
 
 
 def _is_ancestor(git_dir: object, sha: str, branch: str) -> bool:
-    try:
-        git("merge-base", "--is-ancestor", sha, f"refs/heads/{branch}", git_dir=str(git_dir))
-    except GitError:
-        return False
-    return True
+    return is_ancestor(str(git_dir), sha, f"refs/heads/{branch}")

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sandbox.cluster.base import ClusterEvent, ObjRef
-from sandbox.cluster.kubectl_tables import tables
+from sandbox.cluster.kubectl_tables import _name, _spec, _status, tables
 
 Row = list[str]
 
@@ -54,18 +54,6 @@ def human_age(seconds: float) -> str:
 def age(obj: dict[str, Any], now: float) -> str:
     created = parse_time((obj.get("metadata") or {}).get("creationTimestamp"))
     return "<unknown>" if created is None else human_age(now - created)
-
-
-def _name(o: dict[str, Any]) -> str:
-    return str((o.get("metadata") or {}).get("name", ""))
-
-
-def _spec(o: dict[str, Any]) -> dict[str, Any]:
-    return o.get("spec") or {}
-
-
-def _status(o: dict[str, Any]) -> dict[str, Any]:
-    return o.get("status") or {}
 
 
 def pod_status(pod: dict[str, Any]) -> str:
