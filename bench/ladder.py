@@ -135,7 +135,8 @@ def child(services: int, tmp: str) -> None:
 
     root = Path(tmp)
     hermetic_env(root / "home")
-    settings = Settings(clock_speed=1.0, ci_job_seconds=3600.0,
+    # merge -> Healthy as Flux sees it: the SLO analysis window is not part of it.
+    settings = Settings(clock_speed=1.0, ci_job_seconds=3600.0, analysis_count=0,
                         max_pods=max(DEFAULT_MAX_PODS, 2 * services + 50))
     init_workspace(root / "ws", settings=settings, sample=build_hld(root, services))
     sb = Sandbox(root / "ws")

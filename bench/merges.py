@@ -109,7 +109,8 @@ def child(merges: int, tmp: str) -> None:
 
     root = Path(tmp)
     hermetic_env(root / "home")
-    sb = Sandbox.init(root / "ws", settings=Settings(clock_speed=1.0))
+    # merge -> Healthy as Flux sees it: the SLO analysis window is not part of it.
+    sb = Sandbox.init(root / "ws", settings=Settings(clock_speed=1.0, analysis_count=0))
     sb.ws.registry.push("web", "1.0.0", "fast")
     sb.ws.registry.push("api", "1.0.0", "fast")
     sb.start_engine()
