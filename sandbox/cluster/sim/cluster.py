@@ -20,6 +20,7 @@ from sandbox.clock import Clock
 from sandbox.cluster.base import ApplyResult, ClusterError, ClusterEvent, ObjRef
 from sandbox.cluster.discovery import DEFAULT_VERSION, Discovery
 from sandbox.cluster.lists import unpack_all
+from sandbox.cluster.sim import gcpause
 from sandbox.cluster.sim.admission import service_account_problem
 from sandbox.cluster.sim.crds import CRD_KIND, batch_order
 from sandbox.cluster.sim.immutable import immutable_problem
@@ -102,7 +103,7 @@ class SimCluster(SimRuntime):
 
     def apply(self, objects: list[dict[str, Any]], dry_run: bool = False) -> list[ApplyResult]:
         objects = unpack_all(objects)  # one result per item of a `kind: List`, as kubectl
-        with self._lock:
+        with self._lock, gcpause.paused():
             self._advance()
             namespaces = {r.name for r in self._store.of_kind("Namespace")}
             namespaces |= {str((o.get("metadata") or {}).get("name")) for o in objects
@@ -231,7 +232,7 @@ class SimCluster(SimRuntime):
             return fn(lambda kind: list(self._store.of_kind(kind).values()))
 
     def step(self) -> list[ClusterEvent]:
-        with self._lock:
+        with self._lock, gcpause.paused():
             self._advance()
             self._commit()
             events, self._ctx.events = self._ctx.events, []
