@@ -11,13 +11,14 @@ clock settles a whole rollout exactly as small steps would.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sandbox import limits
 from sandbox.clock import Clock
-from sandbox.cluster.base import ApplyResult, ClusterError, ClusterEvent, ObjRef
+from sandbox.cluster.base import ApplyResult, ClusterError, ClusterEvent, ObjRef, custom_group
 from sandbox.cluster.discovery import DEFAULT_VERSION, Discovery
 from sandbox.cluster.lists import unpack_all
 from sandbox.cluster.sim import gcpause
@@ -63,6 +64,7 @@ class SimCluster(SimRuntime):
         self._work.ensure_defaults()
         self._journal: Journal | None = None
         self._restored = False
+        self._rekey: list[ObjRef] = []  # restored rows to write under their new key
         self._sink: Callable[[Delta], None] | None = None
 
     # -- persistence (persist.py) -----------------------------------------------------
@@ -70,7 +72,7 @@ class SimCluster(SimRuntime):
     def restore(self, saved: Saved) -> None:
         """Carry on from a journal's state (the clock must not be behind its time)."""
         with self._lock:
-            restore(self, saved)
+            self._rekey = restore(self, saved)
             self._eps.reindex()
             for sref in sorted(self._store.of_kind("Service")):
                 self._serve(sref)
@@ -84,7 +86,7 @@ class SimCluster(SimRuntime):
         with self._lock:
             self._journal = Journal(self)
             if self._restored:
-                self._journal.mark_written()
+                self._journal.mark_written(self._rekey)
             self._sink = sink
             self._commit()
 
@@ -165,6 +167,7 @@ class SimCluster(SimRuntime):
     def delete(self, ref: ObjRef) -> bool:
         with self._lock:
             self._advance()
+            ref = self._resolve(ref)
             if self._store.get(ref) is None:
                 return False
             if ref.kind == "Namespace" and ref.name in PROTECTED_NAMESPACES:
@@ -189,6 +192,7 @@ class SimCluster(SimRuntime):
         """DeleteOptions' propagationPolicy Orphan: what `ref` owns loses that owner
         reference, so deleting `ref` next leaves it in place."""
         with self._lock:
+            ref = self._resolve(ref)
             obj = self._store.get(ref)
             if obj is None:
                 return
@@ -208,15 +212,35 @@ class SimCluster(SimRuntime):
 
     def get(self, ref: ObjRef) -> dict[str, Any] | None:
         with self._lock:
-            obj = self._store.get(ref)
+            obj = self._store.get(self._resolve(ref))
             return None if obj is None else clone(obj)
 
+    def _resolve(self, ref: ObjRef) -> ObjRef:
+        """A ref written by kind alone (`Widget/default/w`, or an inventory saved before
+        refs carried groups) for a kind that only custom groups hold means the object of
+        that kind and name in the first such group, as kubectl picks one group for a
+        bare kind."""
+        store = self._store
+        if ref.group or store.get(ref) is not None:
+            return ref
+        for group in store.groups_of(ref.kind):
+            found = dataclasses.replace(ref, group=group)
+            if group and store.get(found) is not None:
+                return found
+        return ref
+
     def list(self, kind: str | None = None, namespace: str | None = None,
-             labels: dict[str, str] | None = None) -> list[dict[str, Any]]:
+             labels: dict[str, str] | None = None, group: str | None = None
+             ) -> list[dict[str, Any]]:
+        """Copies of the objects of a kind (all kinds when None) of every group, or of
+        one group when `group` is given (a custom resource's kind may exist in several)."""
         with self._lock:
             out = []
-            for k in [kind] if kind else self._store.kinds():
-                for ref, obj in sorted(self._store.of_kind(k).items()):
+            store = self._store
+            for k in [kind] if kind else store.kinds():
+                groups = store.groups_of(k) if group is None else [custom_group(group)]
+                items = [item for g in groups for item in store.of_kind(k, g).items()]
+                for ref, obj in sorted(items):
                     if namespace is not None and ref.namespace not in (namespace, ""):
                         continue
                     have = obj["metadata"].get("labels") or {}
