@@ -144,7 +144,9 @@ CR_PER_CRD = 15
 
 
 def _crd(i: int) -> list[Obj]:
-    group, kind = f"ops{i}.example.test", f"Widget{i}"
+    # The last two serve one kind in two groups, as two operators may (store keyed by
+    # group and kind): their same-named resources must stay two objects.
+    group, kind = f"ops{i}.example.test", f"Widget{min(i, 3)}"
     plural = kind.lower() + "s"
     schema = {"type": "object", "properties": {"spec": {
         "type": "object", "required": ["size"], "properties": {
@@ -158,7 +160,7 @@ def _crd(i: int) -> list[Obj]:
                     "versions": [{"name": "v1", "served": True, "storage": True,
                                   "schema": {"openAPIV3Schema": schema}}]}}
     return [crd] + [{"apiVersion": f"{group}/v1", "kind": kind,
-                     "metadata": _meta(f"w{i}-{j:02d}"), "spec": {"size": j + 1}}
+                     "metadata": _meta(f"w-{j:02d}"), "spec": {"size": j + 1}}
                     for j in range(CR_PER_CRD)]
 
 
