@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.cluster.base import custom_group
 from sandbox.cluster.discovery import Discovery, resources_from_crd
 from sandbox.cluster.sim.schema import (
     FieldError,
@@ -338,8 +339,7 @@ class CrdRegistry:
         crd = self._crds.get(name)
         if crd is None:
             return []
-        return sorted(ref for ref, obj in store.of_kind(crd.kind).items()
-                      if str(obj.get("apiVersion", "")).rpartition("/")[0] == crd.group)
+        return sorted(store.of_kind(crd.kind, custom_group(crd.group)))
 
     def admit(self, obj: dict[str, Any]) -> str | None:
         """Prune, default and validate a custom resource in place against its version's
