@@ -220,7 +220,8 @@ def cmd_image(args: argparse.Namespace) -> int:
         else:
             print_table(["IMAGE", "PROFILE"], [[i.ref, i.profile.name] for i in images])
         return 0
-    image = sb.push_image(args.service, args.tag, args.profile, force=args.force)
+    image = sb.push_image(args.service, args.tag, args.profile, force=args.force,
+                          regress_after=args.after)
     print(f"pushed {image.ref} (profile {image.profile.name})")
     if args.wait is None:
         return 0

@@ -266,11 +266,13 @@ class Sandbox(Identities, ClusterView, Waiting):
 
     # -- registry and releases ----------------------------------------------
     def push_image(self, repository: str, tag: str, profile: str = "default",
-                   force: bool = False) -> Image:
-        """Push a tag; one that exists already is refused unless ``force`` moves it."""
+                   force: bool = False, regress_after: float | None = None) -> Image:
+        """Push a tag; one that exists already is refused unless ``force`` moves it.
+        ``regress_after`` delays a late-* profile's regression (seconds after ready)."""
         before = self.ws.registry.get(repository, tag) if force else None
         try:
-            image = self.ws.registry.push(repository, tag, profile, overwrite=force)
+            image = self.ws.registry.push(repository, tag, profile, overwrite=force,
+                                          regress_after=regress_after)
         except RegistryError as exc:
             raise SandboxError(str(exc)) from exc
         moved = f"; moved from profile {before.profile.name}" if before else ""

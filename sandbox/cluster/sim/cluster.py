@@ -318,6 +318,19 @@ class SimCluster:
                                for r in sorted(self._store.of_kind("Deployment"))]
             return self._traffic.metrics(self._ctx.now, deployments)
 
+    def usage(self) -> dict[str, tuple[float, float]]:
+        """Per running pod ("namespace/name"): (CPU millicores, memory MiB) in use now,
+        from its image's behaviour (sim/behaviour.py), for the metrics sampler."""
+        with self._lock:
+            rps = self._traffic.pod_rps()
+            out = {}
+            for ref, ps in self._kubelet.pods.items():
+                pod = self._store.get(ref)
+                if pod is not None and ps.started_at is not None:
+                    key = f"{ref.namespace}/{ref.name}"
+                    out[key] = self._kubelet.usage(ps, pod, rps.get(key, 0.0))
+            return out
+
     def error_candidates(self, min_rate: float = 0.0) -> set[str]:
         """Deployments ("namespace/name") with a ready pod whose image fails more than
         `min_rate` of its requests: the only ones whose error rate can go above it."""
@@ -421,7 +434,7 @@ class SimCluster:
                 continue
             image = str((pod["spec"].get("containers") or [{}])[0].get("image", ""))
             eps.append(Endpoint(f"{pref.namespace}/{pref.name}", ps.deployment,
-                                ps.version, image, ps.profile))
+                                ps.version, image, ps.profile, ps.ready_since))
         self._traffic.serve(f"{sref.namespace}/{sref.name}", eps)
 
     def _namespaces(self) -> set[str]:
