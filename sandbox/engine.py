@@ -35,7 +35,7 @@ from typing import Any
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from . import clusterops, faults, repair
+from . import clusterops, countdowns, faults, repair
 from .analysis import Analyzer, Objectives, abandon_unfinished, objectives_at
 from .clock import Clock, RealClock
 from .cluster.base import ClusterBackend, ObjRef, parse_ref
@@ -154,6 +154,7 @@ class Engine:
                                       self._default_objectives()),
             self._default_objectives, lambda: self.ws.settings)
         self.sampler.listeners.append(self.analyzer.on_sample)
+        self.countdowns = countdowns.for_engine(self)  # what `status` says is pending
         self._stop = threading.Event()
         self._wake_ci = threading.Event()
         self._wake_flux = threading.Event()
@@ -498,6 +499,7 @@ class Engine:
             # still knows on restart what it last said (and does not say it again).
             self.ws.store.put_snapshot("health", self.health)
             self._health_written = verdict
+        self.countdowns.publish()
 
     def _expected_refs(self) -> list[ObjRef]:
         """The reconciler's inventory as refs, rebuilt only when it changed."""

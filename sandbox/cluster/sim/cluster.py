@@ -337,10 +337,11 @@ class SimCluster:
         with self._lock:
             return self._traffic.error_candidates(min_rate)
 
-    def watch(self) -> Watch:
-        """A watch on every object: the refs written or removed since its last take()."""
+    def watch(self, kinds: frozenset[str] | None = None) -> Watch:
+        """A watch on every object (or those of these kinds): the refs written or
+        removed since its last take()."""
         with self._lock:
-            return self._store.watch()
+            return self._store.watch(kinds=kinds)
 
     def revision(self) -> tuple[int, int]:
         """Moves whenever an object or the event history changed."""
