@@ -14,6 +14,7 @@ writes nothing while the countdowns still move.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -90,14 +91,16 @@ class RolloutWatch:
         self.cluster = cluster
         self.watch = cluster.watch(frozenset({"Deployment"}))
         self.found: dict[str, Deadline] = {}
+        self._lock = threading.Lock()  # the engine's tick and a caller's status
 
     def __call__(self) -> list[Deadline]:
-        changed = self.watch.take()
-        if changed is None or changed:
-            names = None if changed is None else {
-                f"Deployment/{ref.namespace}/{ref.name}" for ref in changed}
-            self.cluster.inspect(lambda read: self._scan(read("Deployment"), names))
-        return list(self.found.values())
+        with self._lock:
+            changed = self.watch.take()
+            if changed is None or changed:
+                names = None if changed is None else {
+                    f"Deployment/{ref.namespace}/{ref.name}" for ref in changed}
+                self.cluster.inspect(lambda read: self._scan(read("Deployment"), names))
+            return list(self.found.values())
 
     def _scan(self, deployments: list[dict[str, Any]], names: set[str] | None) -> None:
         if names is None:
@@ -124,6 +127,7 @@ class Countdowns:
         self._engine_deadlines = engine_deadlines
         self._rollouts = rollouts  # None: a cluster on another clock (kind)
         self._written: Any = None
+        self.last: dict[str, Any] | None = None
         self.writes = 0  # tests count them: an idle engine writes none
 
     def deadlines(self) -> list[Deadline]:
@@ -134,6 +138,10 @@ class Countdowns:
         return {"now": self.now(), "wall": time.time(), "speed": self.speed(),
                 "deadlines": [asdict(d) for d in self.deadlines()]}
 
+    def current(self) -> dict[str, Any]:
+        """What the last tick published (a fresh look before the first one)."""
+        return self.last if self.last is not None else self.snapshot()
+
     def publish(self) -> None:
         """Called on every engine tick: writes only when a deadline or the speed moved."""
         deadlines = self.deadlines()
@@ -142,8 +150,9 @@ class Countdowns:
             return
         self._written = key
         self.writes += 1
-        self._publish({"now": self.now(), "wall": time.time(), "speed": key[0],
-                       "deadlines": [asdict(d) for d in deadlines]})
+        self.last = {"now": self.now(), "wall": time.time(), "speed": key[0],
+                     "deadlines": [asdict(d) for d in deadlines]}
+        self._publish(self.last)
 
 
 def next_check_at(next_check: float, sample_interval: float) -> float:
@@ -172,8 +181,8 @@ def for_engine(engine: Any) -> Countdowns:
             out.append(Deadline(RESYNC, "manifests main", engine._last_resync + s.resync_seconds))
         run = engine.analyzer.run
         if run is not None:
-            out.append(Deadline(ANALYSIS, f"{short(run.hld_sha)}: check {len(run.checks) + 1} "
-                                f"of {s.analysis_count}",
+            out.append(Deadline(ANALYSIS, f"{short(run.hld_sha)} (check {len(run.checks) + 1} "
+                                f"of {s.analysis_count})",
                                 next_check_at(run.next_check, s.metrics_interval_seconds)))
         return out
 

@@ -384,7 +384,8 @@ class Sandbox(Identities, ClusterView, Waiting):
         from .countdowns import remaining
 
         if self.engine is not None:
-            return remaining(self.engine.countdowns.snapshot(), time.time())
+            return remaining(self.engine.countdowns.current(), time.time(),
+                             self.engine.clock.now())
         if not self.engine_running():
             return []  # nothing counts down while no engine runs
         snap = self.ws.store.get_snapshot("waits")

@@ -136,7 +136,7 @@ def test_the_engine_deadlines_count_down_on_the_clock(tmp_path: Path) -> None:
     assert now[HEALTH]["target"] == "revision fffffff"
     assert now[HEALTH]["remaining_sim_s"] == 290.0  # 300 s from the sync at 90 s
     # Checks fall on the metric samples: the first at or after 110 s is at 120 s.
-    assert now[ANALYSIS] == {"what": ANALYSIS, "target": "aaaaaaa: check 1 of 5",
+    assert now[ANALYSIS] == {"what": ANALYSIS, "target": "aaaaaaa (check 1 of 5)",
                              "remaining_sim_s": 20.0, "remaining_wall_s": 20.0}
     engine._health_check = "Passed"
     engine.flux.status.suspended = True  # a suspended reconciler does not resync

@@ -231,3 +231,22 @@ def test_every_profile_is_explained_in_the_help() -> None:
     assert set(PROFILE_HELP) == set(PROFILES)
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     assert all(f"`{name}`" in readme for name in PROFILES)
+
+
+def test_a_leaking_pod_is_oom_killed_on_time_after_a_restore(tmp_path: Path) -> None:
+    from sandbox.cluster.sim import persist
+    from sandbox.store import Store
+
+    store = Store(tmp_path / "state.db")
+    clock, cluster = make(PROFILES["leak"])
+    cluster.journal_to(persist.sink(store, lambda: 0.0))
+    cluster.apply([web("web:1", replicas=1)])
+    run(clock, cluster, 60)  # half way to its limit
+    saved = persist.load(store)
+    assert saved is not None
+    clock = VirtualClock(clock.now())
+    again = SimCluster(clock, {"web:1": PROFILES["leak"]}.get, seed=5)
+    again.restore(saved)
+    run(clock, again, 80)
+    cs = again.list("Pod")[0]["status"]["containerStatuses"][0]
+    assert cs["lastState"]["terminated"]["reason"] == "OOMKilled"
