@@ -174,8 +174,9 @@ def for_engine(engine: Any) -> Countdowns:
     def engine_deadlines() -> list[Deadline]:
         s = settings()
         out = []
-        revision, synced = engine._synced_at
-        if engine._health_check == "Waiting" and revision:
+        gate = getattr(engine, "publisher", engine)  # where Flux's health check is kept
+        revision, synced = gate._synced_at
+        if gate._health_check == "Waiting" and revision:
             out.append(Deadline(HEALTH, f"revision {short(revision)}", synced + s.health_timeout))
         if engine.poll and engine._started and not engine.flux.status.suspended:
             out.append(Deadline(RESYNC, "manifests main", engine._last_resync + s.resync_seconds))
