@@ -275,10 +275,11 @@ class Registry:
         path = self.root / repository / f"{tag}.json"
         try:
             data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            return None
-        return Image(data["repository"], data["tag"], ImageProfile.from_dict(data["profile"]),
-                     float(data.get("pushed_at", 0)))
+            return Image(data["repository"], data["tag"],
+                         ImageProfile.from_dict(data["profile"]),
+                         float(data.get("pushed_at", 0)))
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            return None  # not a tag this registry wrote: as if it were not there
 
     def resolve(self, image: str) -> ImageProfile:
         """The behaviour of an image reference; PullError (with the runtime's words) when

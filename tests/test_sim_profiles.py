@@ -250,3 +250,10 @@ def test_a_leaking_pod_is_oom_killed_on_time_after_a_restore(tmp_path: Path) -> 
     run(clock, again, 80)
     cs = again.list("Pod")[0]["status"]["containerStatuses"][0]
     assert cs["lastState"]["terminated"]["reason"] == "OOMKilled"
+
+
+def test_a_tag_file_that_is_not_one_reads_as_missing(tmp_path: Path) -> None:
+    reg = Registry(tmp_path)
+    reg.push("web", "1.0.0")
+    (tmp_path / "web" / "1.0.0.json").write_text('{"repository": "web", "profile": []}')
+    assert reg.get("web", "1.0.0") is None and reg.images() == []

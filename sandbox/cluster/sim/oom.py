@@ -8,7 +8,8 @@ without a failure). The restarted container starts again from the image's memory
 Without a memory limit, the container grows until it has the node's allocatable
 memory; the kernel's OOM killer then takes the biggest process, the leaking one, and
 the kubelet's OOM watcher records a `SystemOOM` event on the Node. (A real kubelet may
-evict the pod first under memory pressure; eviction is not simulated.)
+evict the pod first under memory pressure; eviction is not simulated.) Pods that run to
+completion (a Job's) finish before any leak matters: they are not watched.
 """
 
 from __future__ import annotations
