@@ -123,11 +123,14 @@ def test_a_leaking_image_is_oom_killed_at_its_limit_and_restarted() -> None:
     pod = cluster.list("Pod")[0]
     cs = pod["status"]["containerStatuses"][0]
     assert pod_status(pod) == "OOMKilled" and not cs["ready"]
-    last = cs["lastState"]["terminated"]
-    assert (last["reason"], last["exitCode"]) == ("OOMKilled", 137)
+    dead = cs["state"]["terminated"]
+    assert (dead["reason"], dead["exitCode"]) == ("OOMKilled", 137)
+    assert cs["lastState"] == {}  # no earlier run to tell of yet
     run(clock, cluster, 1)
     pod = cluster.list("Pod")[0]
     assert pod_status(pod) == "CrashLoopBackOff"
+    last = pod["status"]["containerStatuses"][0]["lastState"]["terminated"]
+    assert (last["reason"], last["exitCode"]) == ("OOMKilled", 137)
     run(clock, cluster, 12)  # the 10 s back-off, then a fresh container
     pod = cluster.list("Pod")[0]
     cs = pod["status"]["containerStatuses"][0]

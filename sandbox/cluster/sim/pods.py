@@ -437,11 +437,12 @@ class Kubelet(MemoryKills):
             else:
                 cs["state"] = {"waiting": {"reason": "ContainerCreating"}}
             if ps.stage == "exited" and ps.last_crash:
+                # The dead container itself, until the kubelet's next sync restarts it.
                 cs["state"] = {"terminated": {
                     "exitCode": ps.last_exit, "reason": ps.last_reason,
                     "startedAt": rfc3339(ps.last_crash[0]),
                     "finishedAt": rfc3339(ps.last_crash[1])}}
-            if ps.last_crash:
+            elif ps.last_crash:
                 cs["lastState"] = {"terminated": {
                     "exitCode": ps.last_exit, "reason": ps.last_reason,
                     "startedAt": rfc3339(ps.last_crash[0]),
