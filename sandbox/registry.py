@@ -62,6 +62,15 @@ class ImageProfile:
     leak_mib_per_second: float = 0.0  # memory growth while the container runs
     cpu_per_request: float = 2.0  # millicores one request per second costs a pod
 
+    @property
+    def label(self) -> str:
+        """The name, with the regression's start when it is not the profile's own."""
+        own = PROFILES.get(self.name)
+        if self.regress_after is not None and own is not None \
+                and own.regress_after != self.regress_after:
+            return f"{self.name} (after {self.regress_after:g}s)"
+        return self.name
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ImageProfile:
         """A stored profile; keys this version does not know (a newer one wrote them)

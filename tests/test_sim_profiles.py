@@ -214,6 +214,8 @@ def test_push_sets_when_the_regression_starts(tmp_path: Path) -> None:
     img = reg.push("web", "1.4.0", "late-latency", regress_after=300)
     assert reg.get("web", "1.4.0").profile.regress_after == 300.0  # type: ignore[union-attr]
     assert img.profile.regress_latency_ms == 900.0
+    assert img.profile.label == "late-latency (after 300s)"
+    assert PROFILES["late-latency"].label == "late-latency"
     with pytest.raises(RegistryError, match="has no regression to delay"):
         reg.push("web", "1.4.1", "leak", regress_after=30)
     with pytest.raises(RegistryError, match="seconds between 0 and"):
