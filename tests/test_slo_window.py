@@ -85,6 +85,8 @@ def test_a_late_latency_regression_is_caught_after_the_first_checks_pass(
     assert checks[0]["workloads"]["demo/web"]["p95_ms"] < 150
     assert done["reason"].startswith("web: p95 latency ")
     assert "ms is above its SLO of 500ms in 2 of " in done["reason"], done["reason"]
+    late = [c for c in checks if c["broken"]][0]["sim"] - done["started"]
+    assert late > 30 and f"first broken {late:.0f}s into the analysis" in done["reason"]
     assert all(c["sim"] > done["started"] for c in checks)
 
 
