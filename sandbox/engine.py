@@ -28,7 +28,7 @@ from typing import Any
 
 from watchdog.observers import Observer
 
-from . import clusterops, repair
+from . import clusterops, countdowns, repair
 from .analysis import Analyzer, Objectives, abandon_unfinished, objectives_at
 from .clock import Clock, RealClock
 from .cluster.base import ClusterBackend
@@ -118,6 +118,7 @@ class Engine:
                                       self._default_objectives()),
             self._default_objectives, lambda: self.ws.settings)
         self.sampler.listeners.append(self.analyzer.on_sample)
+        self.countdowns = countdowns.for_engine(self)  # what `status` says is pending
         self._stop = threading.Event()
         self._wake_ci = threading.Event()
         self._wake_flux = threading.Event()
@@ -363,6 +364,7 @@ class Engine:
                                  f"{ev.ref.short}: {ev.reason}: {ev.message}",
                                  reason=ev.reason, object=str(ev.ref), type=ev.type)
         self.publisher.publish()
+        self.countdowns.publish()
 
     @property
     def health(self) -> dict[str, Any]:

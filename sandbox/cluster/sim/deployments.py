@@ -298,7 +298,9 @@ class DeploymentController:
             if value is None:
                 continue
             same = prev is not None and (prev["status"], prev["reason"], prev["message"]) == value
-            if not same:
+            # As the controller does, any progress moves Progressing's lastUpdateTime:
+            # the deadline (and its countdown) runs from there.
+            if not same or (ctype == "Progressing" and progressed):
                 changed_status = prev is None or prev["status"] != value[0]
                 conds[ctype] = {
                     "type": ctype, "status": value[0], "reason": value[1],
