@@ -7,11 +7,8 @@ and `Patcher` (patch.py); this module only speaks HTTP.
 
 from __future__ import annotations
 
-import calendar
-import functools
 import ipaddress
 import json
-import re
 import select
 import ssl
 import threading
@@ -26,6 +23,7 @@ from . import apis, openapi, table
 from . import errors as E
 from .handlers import Caller
 from .routing import Target, route, split, truthy
+from .stamps import shift
 
 MAX_BODY = 3 * 1024 * 1024  # the real API server's limit on a request body
 JSON = "application/json"
@@ -108,7 +106,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _json(self, code: int, data: Any, headers: dict[str, str] | None = None) -> None:
-        data = shift(data, self.server.app.time_offset())
+        data = shift(data, self.server.app.time_map())
         accept = self.headers.get("Accept", "")
         if "yaml" in accept and "json" not in accept:
             self._send(code, yaml.safe_dump(data, sort_keys=False).encode(), "application/yaml",
@@ -312,12 +310,12 @@ class _Handler(BaseHTTPRequestHandler):
                     include=query.get("includeObject", "Metadata"),
                     headers=not headers_sent[0])}
                 headers_sent[0] = True
-            event = shift(event, offset)
+            event = shift(event, wall)
             line = json.dumps(event, separators=(",", ":")).encode() + b"\n"
             self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
             self.wfile.flush()
 
-        offset = app.time_offset()
+        wall = app.time_map()
         deadline = time.monotonic() + timeout
         next_mark = time.monotonic() + BOOKMARK_SECONDS
         try:
@@ -355,29 +353,6 @@ class _Handler(BaseHTTPRequestHandler):
             return True
         except (OSError, ValueError):
             return False
-
-
-_SIM_STAMP = re.compile(r"^19[67]\d-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-
-
-def shift(data: Any, offset: float) -> Any:
-    """The simulated clock starts at 1970; clients compute ages from their own clock, so
-    timestamps go out moved to wall time (`offset`), keeping every age as simulated."""
-    if not offset:
-        return data
-    if isinstance(data, dict):
-        return {k: shift(v, offset) for k, v in data.items()}
-    if isinstance(data, list):
-        return [shift(v, offset) for v in data]
-    if isinstance(data, str) and len(data) == 20 and data[:2] == "19" and _SIM_STAMP.match(data):
-        return _moved(data, offset)
-    return data
-
-
-@functools.lru_cache(maxsize=65536)
-def _moved(stamp: str, offset: float) -> str:
-    t = calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ")) + offset
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
 class HttpServer:
