@@ -31,7 +31,7 @@ from .routing import Target, truthy
 from .selectors import field_selector, label_selector
 from .server import HttpServer
 from .stamps import Mapping, WallTime
-from .watch import WatchHub, bookmark, error_event, event
+from .watch import Change, WatchHub, bookmark, error_event, event
 
 __all__ = ["ApiServer", "Caller"]
 
@@ -338,12 +338,14 @@ class ApiServer:
         return [], int(rv)
 
     def follow(self, target: Target, query: dict[str, str], rv: int | None, deadline: float,
-               alive: Callable[[], bool]) -> Iterator[dict[str, Any] | None]:
+               alive: Callable[[], bool]) -> Iterator[list[Change | dict[str, Any]] | None]:
+        """Batches of what a watch sends (changes, or error events), None when idle."""
         if rv is None:
             return
         r = target.resource
         if r.kind == "Event":
-            yield from self._follow_events(target, query, deadline, alive)
+            for ev in self._follow_events(target, query, deadline, alive):
+                yield None if ev is None else [ev]
             return
         labels = label_selector(query.get("labelSelector"))
         fields = field_selector(query.get("fieldSelector"), r.kind, r.api_version)
@@ -351,9 +353,9 @@ class ApiServer:
             try:
                 changes, rv = self.hub.since(rv, r.kind, min(1.0, deadline - time.monotonic()))
             except E.ApiError as err:
-                yield error_event(err)
+                yield [error_event(err)]
                 return
-            sent = False
+            batch: list[Change | dict[str, Any]] = []
             for c in changes:
                 meta = c.obj.get("metadata") or {}
                 if target.namespace and meta.get("namespace") != target.namespace:
@@ -362,10 +364,8 @@ class ApiServer:
                     continue
                 if not (labels(meta.get("labels") or {}) and fields(c.obj)):
                     continue
-                sent = True
-                yield event(c.type, with_version(dict(c.obj), r))
-            if not sent:
-                yield None
+                batch.append(c)
+            yield batch or None
 
     def _follow_events(self, target: Target, query: dict[str, str], deadline: float,
                        alive: Callable[[], bool]) -> Iterator[dict[str, Any] | None]:

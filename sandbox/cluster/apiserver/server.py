@@ -21,9 +21,10 @@ import yaml
 
 from . import apis, openapi, table
 from . import errors as E
-from .handlers import Caller
+from .handlers import Caller, with_version
 from .routing import Target, route, split, truthy
-from .stamps import shift
+from .stamps import Mapping, shift
+from .watch import Change, encode, event
 
 MAX_BODY = 3 * 1024 * 1024  # the real API server's limit on a request body
 JSON = "application/json"
@@ -301,33 +302,40 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         headers_sent = [False]
 
-        def emit(event: dict[str, Any]) -> None:
-            obj = event["object"]
-            if as_table and event["type"] in ("ADDED", "MODIFIED", "DELETED"):
-                event = {"type": event["type"], "object": table.table(
-                    [obj], target.resource.kind, app.api.now(),
+        def line(item: Change | dict[str, Any], wall: Mapping | None) -> bytes:
+            if isinstance(item, Change):
+                if not as_table:
+                    return item.line(r.api_version, r.kind, shift, wall)
+                item = event(item.type, with_version(dict(item.obj), r))
+            if as_table and item["type"] in ("ADDED", "MODIFIED", "DELETED"):
+                obj = item["object"]
+                item = {"type": item["type"], "object": table.table(
+                    [obj], r.kind, app.api.now(),
                     str(obj["metadata"].get("resourceVersion", "")),
                     include=query.get("includeObject", "Metadata"),
                     headers=not headers_sent[0])}
                 headers_sent[0] = True
-            event = shift(event, wall)
-            line = json.dumps(event, separators=(",", ":")).encode() + b"\n"
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
-            self.wfile.flush()
+            return encode(shift(item, wall))
 
-        wall = app.time_map()
+        def send(items: list[Change | dict[str, Any]]) -> None:
+            # One chunk and one flush per batch: a watcher that fell behind catches up
+            # in one write instead of one TLS record per event.
+            wall = app.time_map()
+            self._chunk(b"".join(line(item, wall) for item in items))
+
+        r = target.resource
         deadline = time.monotonic() + timeout
         next_mark = time.monotonic() + BOOKMARK_SECONDS
         try:
-            for ev in start_events:
-                emit(ev)
-            for ev in app.follow(target, query, rv, deadline, lambda: self._alive()):
-                if ev is None:  # idle: a bookmark keeps the client's version fresh
+            if start_events:
+                send(start_events)
+            for batch in app.follow(target, query, rv, deadline, lambda: self._alive()):
+                if batch is None:  # idle: a bookmark keeps the client's version fresh
                     if bookmarks and time.monotonic() >= next_mark:
                         next_mark = time.monotonic() + BOOKMARK_SECONDS
-                        emit(app.bookmark(target))
+                        send([app.bookmark(target)])
                     continue
-                emit(ev)
+                send(batch)
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError, OSError):

@@ -5,8 +5,9 @@ resourceVersion still in the window; an older one is answered with 410 Expired."
 from __future__ import annotations
 
 import bisect
+import json
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.cluster.sim.store import clone
@@ -22,6 +23,18 @@ class Change:
     type: str  # ADDED | MODIFIED | DELETED
     kind: str
     obj: dict[str, Any]
+    # The event as a watch stream line, per (apiVersion, stamp map): encoded once for
+    # all the watchers that receive it, not once per watcher.
+    lines: dict[tuple[Any, ...], bytes] = field(default_factory=dict, compare=False)
+
+    def line(self, api_version: str, kind: str, shift: Any, wall: Any) -> bytes:
+        key = (api_version, wall)
+        out = self.lines.get(key)
+        if out is None:
+            # Two watchers may encode the same change at once: both get the same bytes.
+            obj = {**self.obj, "apiVersion": api_version, "kind": kind}
+            out = self.lines[key] = encode(shift(event(self.type, obj), wall))
+        return out
 
 
 class WatchHub:
@@ -75,6 +88,10 @@ class WatchHub:
         with self._cond:
             self.closed = True
             self._cond.notify_all()
+
+
+def encode(ev: dict[str, Any]) -> bytes:
+    return json.dumps(ev, separators=(",", ":")).encode() + b"\n"
 
 
 def event(type_: str, obj: dict[str, Any]) -> dict[str, Any]:
