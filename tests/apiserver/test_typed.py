@@ -135,6 +135,34 @@ def test_orphan_delete_then_apply_adopts_the_old_replicaset(fast: Cluster,
             assert owner == before[key][1] == after[rs_name][0], key
 
 
+def test_a_replicaset_made_again_adopts_its_orphaned_pods(fast: Cluster,
+                                                         tmp_path: Path) -> None:
+    manifest = tmp_path / "rs.yaml"
+    manifest.write_text(json.dumps({
+        "apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "metadata": {"name": "solo", "namespace": "demo"},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "solo"}},
+                 "template": {"metadata": {"labels": {"app": "solo"}}, "spec": {
+                     "containers": [{"name": "c", "image": "nginx"}]}}}}))
+    fast.kubectl("apply", "-f", str(manifest))
+
+    def pods() -> dict[str, str]:
+        items = json.loads(fast.kubectl("get", "pods", "-n", "demo", "-l", "app=solo", "-o",
+                                        "json").stdout)["items"]
+        return {p["metadata"]["uid"]: ",".join(
+            r["uid"] for r in p["metadata"].get("ownerReferences") or []) for p in items}
+
+    until(lambda: len(pods()) == 2, why="two pods")
+    before = pods()
+    fast.kubectl("delete", "replicaset", "solo", "-n", "demo", "--cascade=orphan")
+    assert set(pods().values()) == {""}
+    fast.kubectl("apply", "-f", str(manifest))
+    rs_uid = fast.kubectl("get", "replicaset", "solo", "-n", "demo", "-o",
+                          "jsonpath={.metadata.uid}").stdout
+    until(lambda: set(pods().values()) == {rs_uid}, why="the pods adopted")
+    assert pods().keys() == before.keys()  # the same two pods, none made or removed
+
+
 def _stamps(text: str) -> list[float]:
     return [calendar.timegm(time.strptime(s, "%Y-%m-%dT%H:%M:%SZ"))
             for s in STAMP.findall(text)]
