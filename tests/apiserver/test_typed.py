@@ -92,6 +92,18 @@ def test_typed_commands_send_protobuf_and_make_what_kubectl_meant(fast: Cluster)
     until(lambda: fast.kubectl("get", "deployment", "d1", "-n", "demo", "-o",
                                "jsonpath={.status.readyReplicas}").stdout == "2",
           why="the typed Deployment rolled out")
+    # drain deletes pods with a typed client: a DeleteOptions body in protobuf.
+    node = fast.kubectl("get", "pods", "-n", "demo", "-l", "app=d1", "-o",
+                        "jsonpath={.items[0].spec.nodeName}").stdout
+    try:
+        drained = fast.kubectl("drain", node, "--ignore-daemonsets", "--timeout=90s",
+                               "--delete-emptydir-data", timeout=120).stdout
+        assert f"node/{node} drained" in drained, drained
+        on_node = fast.kubectl("get", "pods", "-A", "--field-selector",
+                               f"spec.nodeName={node}", "-o", "name").stdout
+        assert "pod/d1-" not in on_node
+    finally:
+        fast.kubectl("uncordon", node)
 
 
 def test_orphan_delete_then_apply_adopts_the_old_replicaset(fast: Cluster,

@@ -44,14 +44,19 @@ def _schema() -> dict[str, dict[int, Field]]:
 
 
 def struct_for(api_version: str, kind: str) -> str | None:
-    """The Go type of a built-in kind: k8s.io/api/<dir>/<version>.<Kind>."""
+    """The Go type of a built-in kind: k8s.io/api/<dir>/<version>.<Kind>, or a meta/v1
+    options type."""
     group, _, version = api_version.rpartition("/")
     schema = _schema()
     key = f"k8s.io/api/{_DIRS.get(group, group.split('.')[0])}/{version}.{kind}"
     if key in schema:
         return key
     found = [k for k in schema if k.startswith("k8s.io/api/") and k.endswith(f"/{version}.{kind}")]
-    return found[0] if len(found) == 1 else None
+    if len(found) == 1:
+        return found[0]
+    # Options sent as bodies (DeleteOptions in a typed delete or an eviction) are
+    # meta/v1 types, registered in every group version.
+    return META + kind if version == "v1" and META + kind in schema else None
 
 
 def _fields(data: bytes) -> list[tuple[int, int, Any]]:

@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 OUT = Path(__file__).with_name("protobuf.json")
-PACKAGES = ("k8s.io/api/", "k8s.io/apimachinery/pkg/apis/meta/v1",
-            "k8s.io/apimachinery/pkg/util/intstr", "k8s.io/apimachinery/pkg/runtime",
-            "k8s.io/apimachinery/pkg/api/resource")
+API = "k8s.io/api/"
+PACKAGES = {"k8s.io/apimachinery/pkg/apis/meta/v1", "k8s.io/apimachinery/pkg/util/intstr",
+            "k8s.io/apimachinery/pkg/runtime", "k8s.io/apimachinery/pkg/api/resource"}
 KINDS = {1: "bool", 2: "int64", 3: "int32", 4: "int32", 5: "int32", 6: "int64",
          7: "int64", 8: "int32", 9: "int32", 10: "int64", 11: "int64", 13: "float64",
          14: "float64", 24: "string"}
@@ -105,6 +105,10 @@ def _varint(b: bytes, i: int) -> tuple[int, int]:
             return value, i
 
 
+def _wanted(package: str) -> bool:
+    return package.startswith(API) or package in PACKAGES
+
+
 def _tag(tag: str, key: str) -> str | None:
     """One key's value in a Go struct tag (`json:"a,omitempty" protobuf:"..."`)."""
     marker = f'{key}:"'
@@ -150,20 +154,22 @@ class Reader:
                 continue  # not every typelink entry is a type this reader follows
         while self._todo:
             self._struct(self._todo.pop())
-        return {k: v for k, v in sorted(self.structs.items()) if k.startswith(PACKAGES)}
+        # Exported API types only (the serializers' own structs are linked in too).
+        return {k: v for k, v in sorted(self.structs.items())
+                if _wanted(k.rsplit(".", 1)[0]) and k.rsplit(".", 1)[1][:1].isupper()}
 
     def _walk(self, t: int) -> None:
         b = self.b
         kind = b.kind(t)
         if kind in (POINTER, SLICE, ARRAY):
             self._walk(b.u64(t + 48))
-        elif kind == STRUCT and b.pkg_path(t).startswith(PACKAGES):
+        elif kind == STRUCT and _wanted(b.pkg_path(t)):
             self.ref(t)
 
     def _struct(self, t: int) -> None:
         b = self.b
         key = f"{b.pkg_path(t)}.{b.type_name(t).rsplit('.', 1)[-1]}"
-        if not key.startswith(PACKAGES):
+        if not _wanted(b.pkg_path(t)):
             return
         fields_at, count = b.u64(t + 56), b.u64(t + 64)
         out: list[list[Any]] = []
