@@ -6,14 +6,18 @@ from __future__ import annotations
 import json
 import socket
 import ssl
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from sandbox.cluster.apiserver.errors import ApiError
 from sandbox.cluster.apiserver.stamps import shift
 from sandbox.cluster.apiserver.watch import WatchHub
+
+from .conftest import until
 
 TOKEN = "fanout-token"
 
@@ -83,3 +87,24 @@ def test_a_watcher_behind_gets_the_backlog_in_one_write(served: tuple[Any, Any],
     sock.close()
     events = [json.loads(line) for line in chunk.splitlines()]
     assert [e["object"]["data"]["n"] for e in events] == [str(n) for n in range(20)]
+
+
+def test_a_watch_waiting_while_the_window_moves_past_it_gets_410() -> None:
+    hub = WatchHub(0, window=2)
+    outcome: list[Any] = []
+
+    def wait() -> None:
+        try:
+            outcome.append(hub.since(0, "ConfigMap", 30))
+        except ApiError as err:
+            outcome.append(err.code)
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    until(lambda: hub._cond._waiters, why="the watch is waiting")  # type: ignore[attr-defined]
+    with hub._cond:  # five changes before the waiter runs again: the window drops 1 to 3
+        for n in range(1, 6):
+            hub.record("MODIFIED", {"kind": "ConfigMap", "metadata": {
+                "name": "a", "resourceVersion": str(n)}})
+    waiter.join(30)
+    assert outcome == [410]  # not changes 4 and 5 as if 1 to 3 had never happened

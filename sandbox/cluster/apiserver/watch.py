@@ -80,6 +80,8 @@ class WatchHub:
                 raise gone(str(rv), self._oldest + 1)
             if self._last <= rv and not self.closed:
                 self._cond.wait(timeout)
+                if rv < self._oldest:  # the window moved past rv while this one waited
+                    raise gone(str(rv), self._oldest + 1)
             start = bisect.bisect_right(self._rvs, rv)
             upto = max(rv, self._rvs[-1]) if self._rvs else rv
             return [c for c in self._changes[start:] if c.kind == kind], upto
