@@ -7,7 +7,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import App
@@ -159,7 +159,8 @@ class GitOpsApp(Operations, ClusterOperations, ScenarioOperations, App[int]):
             status = sb.status()
             snap = Snapshot(status=status, prs=sb.list_prs(), branches=sb.branches(),
                             required_approvals=sb.settings.required_approvals,
-                            health=sb.health())
+                            health=sb.health(), verdicts=sb.service_verdicts(),
+                            waits=waits_of(sb))
             if self._follower is None:
                 self._follower = sb.follow_cluster()
             rows = self.cluster_rows.update(self._follower.poll(),
@@ -201,6 +202,13 @@ class GitOpsApp(Operations, ClusterOperations, ScenarioOperations, App[int]):
             return  # the bus outlives the screens by a moment at exit
         self.main_screen.add_events(events)
         self.refresh_snapshot()
+
+
+def waits_of(sb: Sandbox) -> list[dict[str, Any]]:
+    """The countdowns (issue 12 point 4), from a facade that has them: a workspace's
+    engine may be older than this TUI's, and the countdowns are not worth an error."""
+    waits = getattr(sb, "waits", None)
+    return list(waits()) if callable(waits) else []
 
 
 def run(workspace: Path | None = None) -> int:

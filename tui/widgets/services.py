@@ -1,0 +1,104 @@
+"""Under the pipeline's stages: each service's health with the verdict of the newest
+change that touched it (issue 12 point 5), and what the pipeline is waiting for with
+how long is left (point 4: a rollout's progressDeadlineSeconds, the health check's
+timeout, the reconciler's next resync)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import DataTable, Static
+
+from ..messages import Snapshot
+from .format import health_text, health_word, safe, short
+from .tables import sync_rows
+
+WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
+# The analysis's states in the words Flagger and Argo Rollouts use, in their colours.
+VERDICT_WORD = {"Running": "Running analysis", "Pending": "Pending health check"}
+VERDICT_STYLE = {"Succeeded": "bold green", "Failed": "bold red", "Inconclusive": "yellow",
+                 "Running": "yellow", "Pending": "dim yellow"}
+WHY_WIDTH = 70
+
+
+def verdict_text(verdict: str | None) -> Text:
+    if not verdict:
+        return Text("-", style="dim")
+    return Text(VERDICT_WORD.get(verdict, verdict), style=VERDICT_STYLE.get(verdict, ""))
+
+
+def verdict_of(verdicts: dict[str, dict[str, Any]], namespace: str,
+               name: str) -> dict[str, Any]:
+    """The facade names a service as the sync did: `name`, or `namespace/name`; "*" is
+    a change that touched no Deployment and was judged on all of them."""
+    return (verdicts.get(f"{namespace}/{name}") or verdicts.get(name)
+            or verdicts.get("*") or {})
+
+
+def service_rows(snap: Snapshot) -> list[tuple[str, tuple[Any, ...]]]:
+    objects = ((snap.status.get("health") or {}).get("objects")) or {}
+    rows = []
+    for key, value in sorted(objects.items()):
+        kind, _, rest = str(key).partition("/")
+        namespace, _, name = rest.rpartition("/")
+        if kind not in WORKLOADS:
+            continue
+        v = verdict_of(snap.verdicts, namespace, name) if kind == "Deployment" else {}
+        change = f"#{v['pr']}" if v.get("pr") else short(v.get("hld_sha"))
+        why = str(v.get("reason") or "")
+        rows.append((str(key), (
+            safe(f"{namespace}/{name}" if namespace else name), health_text(health_word(value)),
+            verdict_text(v.get("verdict")), change,
+            safe(why if len(why) <= WHY_WIDTH else why[:WHY_WIDTH - 1] + "…", "dim"))))
+    return rows
+
+
+class ServicesTable(DataTable[Any]):
+    def __init__(self) -> None:
+        super().__init__(id="services", cursor_type="row")
+        self.border_title = "Services (health, and the verdict of the last change to each)"
+
+    def on_mount(self) -> None:
+        self.add_columns("SERVICE", "HEALTH", "VERDICT", "CHANGE", "WHY")
+
+    def show(self, snap: Snapshot) -> None:
+        sync_rows(self, service_rows(snap))
+
+
+def duration(seconds: float) -> str:
+    """Time left, as `kubectl get` writes ages: 45s, 4m12s, 1h05m."""
+    total = max(0, int(round(seconds)))
+    if total < 60:
+        return f"{total}s"
+    if total < 3600:
+        return f"{total // 60}m{total % 60:02d}s"
+    return f"{total // 3600}h{total % 3600 // 60:02d}m"
+
+
+def countdown_text(waits: list[dict[str, Any]]) -> Text:
+    text = Text()
+    for i, wait in enumerate(waits):
+        if i:
+            text.append("\n")
+        text.append(f"{wait.get('what', '?')} ", style="bold")
+        text.append_text(safe(wait.get("target", "")))
+        text.append(f"  {duration(float(wait.get('remaining_sim_s') or 0))} left",
+                    style="yellow")
+        text.append(f" in simulated time, {duration(float(wait.get('remaining_wall_s') or 0))}"
+                    " wall at the current clock speed", style="dim")
+    return text
+
+
+class Countdowns(Static):
+    """Shown only while something waits."""
+
+    def __init__(self) -> None:
+        super().__init__(id="countdowns")
+        self.border_title = "Waiting for"
+        self.display = False
+
+    def show(self, waits: list[dict[str, Any]]) -> None:
+        self.display = bool(waits)
+        if waits:
+            self.update(countdown_text(waits))
