@@ -64,9 +64,11 @@ class Monitoring:
 
         ensure_schema(self.ws.store)
         kind, namespace, name = (workload.split("/", 2) + ["", ""])[:3]
-        newest = self.ws.store.one("SELECT MAX(sim) AS m FROM metric_samples WHERE "
-                                   "workload=? AND kind=?", workload, kind)
-        now = float(newest["m"]) if newest and newest["m"] is not None else None
+        # Backwards along the (workload, sim) index to the first row of the workload
+        # itself (its pods share the key): MAX() would read every row of them.
+        newest = self.ws.store.one("SELECT sim FROM metric_samples WHERE workload=? AND "
+                                   "kind=? ORDER BY sim DESC LIMIT 1", workload, kind)
+        now = float(newest["sim"]) if newest is not None else None
         samples: list[dict[str, Any]] = []
         syncs: list[dict[str, Any]] = []
         if now is not None:
@@ -125,30 +127,35 @@ class Monitoring:
     def _syncs(self, since_sim: float | None = None,
                limit: int = RECENT_SYNCS) -> list[dict[str, Any]]:
         """Syncs of a new revision, newest first: sim, hld_sha, targets, and the change's
-        pr, verdict and its reason from the deployment trace. A sync's targets are parsed
-        once per process (its `changed` list can be long)."""
-        sql = ("SELECT id, sim, json_extract(data, '$.hld_sha') AS hld_sha FROM events "
-               "WHERE kind='sync.finished' AND json_extract(data, '$.new_revision') "
-               + ("AND sim>=? " if since_sim is not None else "") + "ORDER BY id DESC LIMIT ?")
-        args = (since_sim, limit) if since_sim is not None else (limit,)
-        found = [r for r in self.ws.store.query(sql, *args) if r["hld_sha"]]
-        cache: dict[int, list[str]] = self.__dict__.setdefault("_targets_cache", {})
-        missing = [r["id"] for r in found if r["id"] not in cache]
+        pr, verdict and its reason from the deployment trace. Of the last `limit` syncs,
+        and only those at or after `since_sim` (an event's simulated time never goes
+        back in id order). Each event's data is parsed once per process: the first
+        sync's `changed` list names every object, and this runs every refresh."""
+        cache: dict[int, tuple[str | None, list[str]]] = self.__dict__.setdefault(
+            "_sync_cache", {})
+        listed = self.ws.store.query("SELECT id, sim FROM events WHERE kind='sync.finished' "
+                                     "ORDER BY id DESC LIMIT ?", limit)
+        if since_sim is not None:
+            listed = [r for r in listed if float(r["sim"] or 0.0) >= since_sim]
+        missing = [r["id"] for r in listed if r["id"] not in cache]
         if len(cache) + len(missing) > 4 * RECENT_SYNCS:
             cache.clear()
-            missing = [r["id"] for r in found]
-        if missing:
-            marks = ",".join("?" * len(missing))
-            for r in self.ws.store.query(f"SELECT id, data FROM events WHERE id IN ({marks})",
-                                         *missing):
-                cache[r["id"]] = _touched(json.loads(r["data"]))
-        rows = self._deployments_of([r["hld_sha"] for r in found])
+            missing = [r["id"] for r in listed]
+        for i in range(0, len(missing), 500):  # SQLite's limit on parameters
+            part = missing[i:i + 500]
+            for r in self.ws.store.query(f"SELECT id, data FROM events WHERE id IN "
+                                         f"({','.join('?' * len(part))})", *part):
+                data = json.loads(r["data"])
+                new = bool(data.get("new_revision")) and data.get("hld_sha")
+                cache[r["id"]] = (str(data["hld_sha"]) if new else None, _touched(data))
+        found = [(r, *cache[r["id"]]) for r in listed if cache[r["id"]][0]]
+        rows = self._deployments_of([sha for _r, sha, _t in found])
         out = []
-        for r in found:
-            dep = rows.get(r["hld_sha"]) or {}
-            out.append({"sim": float(r["sim"] or 0.0), "hld_sha": r["hld_sha"],
-                        "targets": cache[r["id"]], "pr": dep.get("pr"),
-                        "verdict": dep.get("verdict"), "reason": dep.get("verdict_reason")})
+        for r, sha, targets in found:
+            dep = rows.get(sha) or {}
+            out.append({"sim": float(r["sim"] or 0.0), "hld_sha": sha, "targets": targets,
+                        "pr": dep.get("pr"), "verdict": dep.get("verdict"),
+                        "reason": dep.get("verdict_reason")})
         return out
 
     def _deployments_of(self, shas: list[str]) -> dict[str, dict[str, Any]]:

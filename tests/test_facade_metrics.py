@@ -6,8 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
+from sandbox.deployments import DeploymentTracker
+from sandbox.events import EventBus
 from sandbox.facade import Sandbox
+from sandbox.gitutil import Identity, git
 from tests.tui.seed_metrics import CHANGE_SHA, DEPLOY_AT, END, FIRST_SHA, PR, REASON, seed
 
 
@@ -63,3 +67,48 @@ def test_each_service_has_the_verdict_of_the_newest_change_that_touched_it(
                                "hld_sha": CHANGE_SHA}
     assert verdicts["api"]["verdict"] == "Succeeded" and verdicts["api"]["pr"] is None
     assert "*" not in verdicts
+
+
+def _commit_on_main(sb: Sandbox, path: str, text: str) -> None:
+    """A commit on the HLD's main without the server (plumbing: no hook, no checkout),
+    as a merged pull request would leave it."""
+    hld = sb.ws.hld_git
+    index = {"GIT_INDEX_FILE": str(sb.root / "tmp-test-index")}
+    git("read-tree", "refs/heads/main", git_dir=hld, env_extra=index)
+    blob = git("hash-object", "-w", "--stdin", git_dir=hld, input=text).strip()
+    git("update-index", "--add", "--cacheinfo", f"100644,{blob},{path}", git_dir=hld,
+        env_extra=index)
+    tree = git("write-tree", git_dir=hld, env_extra=index).strip()
+    commit = git("commit-tree", tree, "-p", "refs/heads/main", "-m", "slo for web",
+                 git_dir=hld, identity=Identity("Test", "test@example.com")).strip()
+    git("update-ref", "refs/heads/main", commit, git_dir=hld)
+
+
+def test_objectives_of_a_service_come_from_its_slo_block_on_main(seeded: Sandbox) -> None:
+    common = seeded.hld_file("config/common.yaml")
+    data = yaml.safe_load(common)
+    data["subcomponents"]["web"]["config"]["slo"] = {"error_rate": 0.01, "p95_ms": 300}
+    _commit_on_main(seeded, "config/common.yaml", yaml.safe_dump(data))
+    web = seeded.slo_objectives("web")
+    assert (web["max_error_rate"], web["max_p95_ms"], web["error"]) == (0.01, 300.0, None)
+    assert seeded.slo_objectives("api")["max_p95_ms"] == 500.0  # the workspace's default
+    # A broken block: the defaults, and why.
+    data["subcomponents"]["web"]["config"]["slo"] = {"p95": 300}
+    _commit_on_main(seeded, "config/common.yaml", yaml.safe_dump(data))
+    web = seeded.slo_objectives("web")
+    assert web["max_p95_ms"] == 500.0 and "unknown slo key 'p95'" in web["error"]
+
+
+def test_a_change_that_touched_no_deployment_was_judged_on_all_of_them(
+        seeded: Sandbox) -> None:
+    bus = EventBus(seeded.ws.store)
+    tracker = DeploymentTracker(seeded.ws.store, bus)
+    try:
+        bus.publish("sync.finished", "flux", "config", revision="r3", hld_sha="d" * 40,
+                    changed=["ConfigMap/app-config configured"], new_revision=True)
+        bus.publish("analysis.started", "monitor", "running", hld_sha="d" * 40)
+    finally:
+        tracker.close()
+    verdicts = seeded.service_verdicts()
+    assert verdicts == {"*": {"verdict": "Running", "reason": "running", "pr": None,
+                              "hld_sha": "d" * 40}}

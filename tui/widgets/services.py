@@ -57,13 +57,17 @@ def service_rows(snap: Snapshot) -> list[tuple[str, tuple[Any, ...]]]:
 class ServicesTable(DataTable[Any]):
     def __init__(self) -> None:
         super().__init__(id="services", cursor_type="row")
+        self._shown: list[tuple[str, tuple[Any, ...]]] = []
         self.border_title = "Services (health, and the verdict of the last change to each)"
 
     def on_mount(self) -> None:
         self.add_columns("SERVICE", "HEALTH", "VERDICT", "CHANGE", "WHY")
 
     def show(self, snap: Snapshot) -> None:
-        sync_rows(self, service_rows(snap))
+        rows = service_rows(snap)
+        if rows != self._shown:  # most refreshes change nothing here
+            self._shown = rows
+            sync_rows(self, rows)
 
 
 def duration(seconds: float) -> str:
