@@ -25,7 +25,7 @@ from sandbox.facade import Sandbox
 from tests.tui.seed_metrics import END, INTERVAL, PR, add_samples, seed
 from tui.app import GitOpsApp
 from tui.widgets.metrics import MetricsView
-from tui.widgets.services import Countdowns, ServicesTable
+from tui.widgets.services import Countdowns, ServicesTable, countdown_text
 
 SIZE = (110, 40)
 WAIT = {"what": "rollout progressDeadlineSeconds", "target": "Deployment/demo/web",
@@ -153,3 +153,10 @@ def test_metrics_view_snapshot(seeded: Sandbox, snap_compare, wait_for) -> None:
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=drawn)
+
+
+def test_countdowns_run_down_between_two_reads_at_the_clock_speed() -> None:
+    wait = {**WAIT, "remaining_sim_s": 300.0, "remaining_wall_s": 150.0}  # speed 2
+    assert "5m00s left in simulated time, 2m30s wall" in str(countdown_text([wait]))
+    assert "4m40s left in simulated time, 2m20s wall" in str(countdown_text([wait], 10.0))
+    assert "0s left in simulated time, 0s wall" in str(countdown_text([wait], 200.0))

@@ -5,6 +5,7 @@ timeout, the reconciler's next resync)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rich.text import Text
@@ -80,29 +81,43 @@ def duration(seconds: float) -> str:
     return f"{total // 3600}h{total % 3600 // 60:02d}m"
 
 
-def countdown_text(waits: list[dict[str, Any]]) -> Text:
+def countdown_text(waits: list[dict[str, Any]], elapsed: float = 0.0) -> Text:
+    """The waits as read, `elapsed` wall seconds later: the simulated time left runs
+    down at the clock's speed (the ratio of the two remainders)."""
     text = Text()
     for i, wait in enumerate(waits):
+        sim = float(wait.get("remaining_sim_s") or 0)
+        wall = float(wait.get("remaining_wall_s") or 0)
+        speed = sim / wall if wall > 0 else 0.0
         if i:
             text.append("\n")
         text.append(f"{wait.get('what', '?')} ", style="bold")
         text.append_text(safe(wait.get("target", "")))
-        text.append(f"  {duration(float(wait.get('remaining_sim_s') or 0))} left",
-                    style="yellow")
-        text.append(f" in simulated time, {duration(float(wait.get('remaining_wall_s') or 0))}"
-                    " wall at the current clock speed", style="dim")
+        text.append(f"  {duration(sim - elapsed * speed)} left", style="yellow")
+        text.append(f" in simulated time, {duration(wall - elapsed)} wall at the current "
+                    "clock speed", style="dim")
     return text
 
 
 class Countdowns(Static):
-    """Shown only while something waits."""
+    """Shown only while something waits; between two reads of the engine it counts down
+    by itself, once a second, so it moves however often the pipeline is read."""
 
     def __init__(self) -> None:
         super().__init__(id="countdowns")
         self.border_title = "Waiting for"
         self.display = False
+        self.waits: list[dict[str, Any]] = []
+        self._read_at = 0.0
+
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self._tick)
 
     def show(self, waits: list[dict[str, Any]]) -> None:
+        self.waits, self._read_at = list(waits), time.monotonic()
         self.display = bool(waits)
-        if waits:
-            self.update(countdown_text(waits))
+        self._tick()
+
+    def _tick(self) -> None:
+        if self.waits:
+            self.update(countdown_text(self.waits, time.monotonic() - self._read_at))
