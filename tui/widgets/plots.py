@@ -48,7 +48,10 @@ def x_range(series: dict[str, Any]) -> tuple[float, float] | None:
     if not samples or series.get("now") is None:
         return None
     end = float(series["now"])
-    start = max(end - float(series.get("since") or 0.0), float(samples[0]["sim"]))
+    # From the first sample, or the first sync in the window if it came before (the
+    # first deploy syncs before there is traffic to sample).
+    first = min([float(samples[0]["sim"])] + [float(s["sim"]) for s in series.get("syncs") or []])
+    start = max(end - float(series.get("since") or 0.0), first)
     return (start, end) if end > start else (start - 1.0, end + 1.0)
 
 
