@@ -7,7 +7,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App
@@ -23,6 +23,7 @@ from .operations import Operations
 from .scenario_ops import ScenarioOperations
 from .screens.main import MainScreen
 from .widgets.cluster import ClusterRows
+from .widgets.services import waits_of
 
 if TYPE_CHECKING:
     from sandbox.facade import ClusterFollower, EngineProcess
@@ -160,7 +161,7 @@ class GitOpsApp(Operations, ClusterOperations, ScenarioOperations, App[int]):
             snap = Snapshot(status=status, prs=sb.list_prs(), branches=sb.branches(),
                             required_approvals=sb.settings.required_approvals,
                             health=sb.health(), verdicts=sb.service_verdicts(),
-                            waits=waits_of(sb))
+                            waits=waits_of(sb, status))
             if self._follower is None:
                 self._follower = sb.follow_cluster()
             rows = self.cluster_rows.update(self._follower.poll(),
@@ -202,13 +203,6 @@ class GitOpsApp(Operations, ClusterOperations, ScenarioOperations, App[int]):
             return  # the bus outlives the screens by a moment at exit
         self.main_screen.add_events(events)
         self.refresh_snapshot()
-
-
-def waits_of(sb: Sandbox) -> list[dict[str, Any]]:
-    """The countdowns (issue 12 point 4), from a facade that has them: a workspace's
-    engine may be older than this TUI's, and the countdowns are not worth an error."""
-    waits = getattr(sb, "waits", None)
-    return list(waits()) if callable(waits) else []
 
 
 def run(workspace: Path | None = None) -> int:

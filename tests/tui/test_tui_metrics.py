@@ -76,8 +76,8 @@ def test_metrics_tab_plots_a_service_with_deploy_markers_slo_lines_and_live_samp
             await wait_for(pilot, lambda: countdowns.display, what="the countdowns")
             shown = str(countdowns.render())
             # It runs down between two reads at the clock's speed (2 here).
-            assert re.search(r"progressDeadlineSeconds Deployment/demo/web  4m\d\ds left in "
-                             r"simulated time, 2m\d\ds wall", shown), shown
+            assert re.search(r"progressDeadlineSeconds: Deployment/demo/web  4m\d\ds left in "
+                             r"simulated time \(2m\d\ds wall\)", shown), shown
 
             # The Metrics tab: web by default (the latest change touched it).
             await pilot.press("6")
@@ -162,9 +162,9 @@ def test_metrics_view_snapshot(seeded: Sandbox, snap_compare, wait_for) -> None:
 
 def test_countdowns_run_down_between_two_reads_at_the_clock_speed() -> None:
     wait = {**WAIT, "remaining_sim_s": 300.0, "remaining_wall_s": 150.0}  # speed 2
-    assert "5m00s left in simulated time, 2m30s wall" in str(countdown_text([wait]))
-    assert "4m40s left in simulated time, 2m20s wall" in str(countdown_text([wait], 10.0))
-    assert "0s left in simulated time, 0s wall" in str(countdown_text([wait], 200.0))
+    assert "5m00s left in simulated time (2m30s wall)" in str(countdown_text([wait]))
+    assert "4m40s left in simulated time (2m20s wall)" in str(countdown_text([wait], 10.0))
+    assert " 0s left in simulated time (0s wall)" in str(countdown_text([wait], 200.0))
 
 
 def test_a_sync_before_the_first_sample_is_still_drawn() -> None:

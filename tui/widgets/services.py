@@ -71,6 +71,15 @@ class ServicesTable(DataTable[Any]):
             sync_rows(self, rows)
 
 
+def waits_of(sb: Any, status: dict[str, Any]) -> list[dict[str, Any]]:
+    """The countdowns (issue 12 point 4): `status` carries them, else the facade's
+    `waits()` when it has one, else none (they are not worth an error)."""
+    if isinstance(status.get("waits"), list):
+        return list(status["waits"])
+    waits = getattr(sb, "waits", None)
+    return list(waits()) if callable(waits) else []
+
+
 def duration(seconds: float) -> str:
     """Time left, as `kubectl get` writes ages: 45s, 4m12s, 1h05m."""
     total = max(0, int(round(seconds)))
@@ -91,11 +100,10 @@ def countdown_text(waits: list[dict[str, Any]], elapsed: float = 0.0) -> Text:
         speed = sim / wall if wall > 0 else 0.0
         if i:
             text.append("\n")
-        text.append(f"{wait.get('what', '?')} ", style="bold")
+        text.append(f"{wait.get('what', '?')}: ", style="bold")
         text.append_text(safe(wait.get("target", "")))
         text.append(f"  {duration(sim - elapsed * speed)} left", style="yellow")
-        text.append(f" in simulated time, {duration(wall - elapsed)} wall at the current "
-                    "clock speed", style="dim")
+        text.append(f" in simulated time ({duration(wall - elapsed)} wall)", style="dim")
     return text
 
 
