@@ -20,7 +20,7 @@ WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
 VERDICT_WORD = {"Running": "Running analysis", "Pending": "Pending health check"}
 VERDICT_STYLE = {"Succeeded": "bold green", "Failed": "bold red", "Inconclusive": "yellow",
                  "Running": "yellow", "Pending": "dim yellow"}
-WHY_WIDTH = 70
+WHY_WIDTH = 48  # the rest is in `gitops-sandbox deployments`
 
 
 def verdict_text(verdict: str | None) -> Text:
