@@ -45,8 +45,8 @@ def service_label(workload: str) -> str:
 def caption(series: dict[str, Any]) -> Text:
     """Under the choosers: where the plots end, the objectives, the markers' legend."""
     if series.get("now") is None:
-        return Text("no samples yet: metrics are sampled every 15 simulated seconds while "
-                    "the engine runs", style="dim")
+        return Text("no samples yet: the engine samples every workload each "
+                    "metrics_interval_seconds of simulated time while it runs", style="dim")
     obj = series.get("objectives") or {}
     text = Text.assemble(("last sample at ", "dim"), (sim_time(series["now"]), "bold"),
                          (" simulated   SLO ", "dim"),
@@ -87,6 +87,8 @@ class MetricsView(Vertical):
         self.series: dict[str, Any] | None = None
         self.services: list[str] = []
         self.draws = 0  # tests wait on it: how many times the plots were redrawn
+        self._reading = False
+        self._again = False
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="metrics-bar"):
@@ -114,21 +116,32 @@ class MetricsView(Vertical):
         sandbox = getattr(self.app, "sandbox", None)
         if sandbox is None:
             return
+        if self._reading:  # one read at a time on a loaded machine; then one more
+            self._again = True
+            return
+        self._reading, self._again = True, False
         workload, since = (self.workload if self.chosen else None), self.since
         self.run_worker(lambda: self._read(sandbox, workload, since), thread=True,
-                        exclusive=True, group="metrics", exit_on_error=False)
+                        group="metrics", exit_on_error=False)
 
     def _read(self, sandbox: Any, workload: str | None, since: float) -> None:
+        services: dict[str, Any] = {}
+        series = None
         try:
             services = sandbox.metric_services()
             workload = workload or services.get("default")
             series = sandbox.metric_series(workload, since) if workload else None
         except Exception as exc:  # noqa: BLE001 - a database being written is read next poll
             self.log.warning(f"metrics read failed: {exc!r}")
-            return
+            services, series = {"failed": True}, None
         self.post_message(MetricsRead(services, series))
 
     def on_metrics_read(self, message: MetricsRead) -> None:
+        self._reading = False
+        if self._again:
+            self.poll()
+        if message.services.get("failed"):
+            return
         services = list(message.services.get("services") or [])
         chooser: Select[str] = self.query_one("#metrics-service", Select)
         if services != self.services:
