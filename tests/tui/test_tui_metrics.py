@@ -179,3 +179,21 @@ def test_a_sync_before_the_first_sample_is_still_drawn() -> None:
     plot.plotsize(80, 12)
     draw(plot, METRICS[2], series)
     assert "#3" in plot.build() and "0:30" in plot.build()
+
+
+def test_metrics_view_says_so_when_nothing_was_sampled(workspace: Path, wait_for) -> None:
+    sb = Sandbox(workspace)
+
+    async def scenario() -> None:
+        app = MetricsHarness(sb)
+        async with app.run_test(size=SIZE) as pilot:
+            view = app.query_one(MetricsView)
+            await wait_for(pilot, lambda: view.draws > 0, what="the empty plots")
+            caption = str(view.query_one("#metrics-caption", Static).render())
+            assert caption.startswith("no samples yet"), caption
+            assert "no samples yet" in plot_text(view, "rps")
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        sb.close()
