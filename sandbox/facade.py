@@ -24,6 +24,7 @@ from .deployments import get_deployment, list_deployments
 from .engineproc import EngineProcess
 from .events import Event, EventBus, last_event_id, read_events
 from .facade_cluster import ClusterView
+from .facade_metrics import Monitoring
 from .facade_users import USER_ENV_VAR, Identities
 from .facade_waits import SandboxError, Waiting
 from .gitserver import remote
@@ -67,7 +68,7 @@ def _refuse_unknown_keys(work: Path, assignments: list[str], subcomponent: str |
                            "To add a new key, repeat with --new-key")
 
 
-class Sandbox(Identities, ClusterView, Waiting):
+class Sandbox(Identities, ClusterView, Waiting, Monitoring):
     def __init__(self, workspace: Path | str | None = None, user: str | None = None) -> None:
         self.ws = Workspace(Path(workspace) if workspace else default_workspace())
         self.bus = EventBus(self.ws.store)
