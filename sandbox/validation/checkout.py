@@ -19,6 +19,11 @@ from pathlib import Path
 from sandbox.gitutil import UnsafePath, git, safe_tree_path
 
 
+def tree_listing(git_dir: Path, sha: str) -> dict[str, tuple[str, int]]:
+    """path -> (blob id, size) of every file in the commit, as the check reads them."""
+    return _listing(git_dir, sha)
+
+
 def _listing(git_dir: Path, sha: str) -> dict[str, tuple[str, int]]:
     """path -> (blob id, size) of every file in the commit."""
     out = git("ls-tree", "-r", "-l", "-z", "--full-tree", sha, git_dir=git_dir)

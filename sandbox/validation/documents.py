@@ -83,7 +83,7 @@ def validate_documents(docs: list[ManifestDoc], kubernetes_version: str = "1.30.
     if cache is not None:
         for index, doc in enumerate(docs):
             if not _missing_fields(doc.obj):
-                key = incremental.object_key(doc.obj, kubernetes_version)
+                key = incremental.object_key(doc, kubernetes_version)
                 if key is not None:
                     keys[index] = key
         known = cache.get_many("validate", list(keys.values()))
