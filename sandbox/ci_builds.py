@@ -17,6 +17,7 @@ from .gitutil import export_tree, git, short
 from .workspace import Workspace
 
 if TYPE_CHECKING:
+    from .cluster.discovery import Discovery
     from .hld import GeneratedComponent, GenerateResult, ManifestDoc
     from .validation import CheckReport, Finding
     from .validation.bounds import Deadline
@@ -41,9 +42,10 @@ def touched_files(git_dir: Path, base: str, head: str) -> list[str]:
 
 
 def build_check(ws: Workspace, cache: CheckCache, sha: str, log: Log,
-                deadline: Deadline | None = None,
-                base: str | None = None) -> tuple[CheckReport, list[dict[str, Any]]]:
-    """Every check on ``sha``; with ``base``, only the files it changed are linted."""
+                deadline: Deadline | None = None, base: str | None = None,
+                served: Discovery | None = None) -> tuple[CheckReport, list[dict[str, Any]]]:
+    """Every check on ``sha``; with ``base``, only the files it changed are linted.
+    ``served``: the live cluster's API discovery, when there is one."""
     from .validation import check_hld
     from .validation.checkout import Checkout
 
@@ -56,7 +58,7 @@ def build_check(ws: Workspace, cache: CheckCache, sha: str, log: Log,
     touched = touched_files(ws.hld_git, base, sha) if base else None
     report = check_hld(folder, ws.settings.environments, ws.settings.kubernetes_version,
                        max_replicas=ws.settings.max_replicas, deadline=deadline,
-                       cache=cache, tree=tree_of(ws.hld_git, sha), touched=touched,
+                       served=served, cache=cache, tree=tree_of(ws.hld_git, sha), touched=touched,
                        listing=checkout.listing)
     log(f"{short(sha)}: {len(report.documents)} objects, {len(report.findings)} "
         f"findings ({checkout.written} files written for the checkout)")
@@ -83,8 +85,8 @@ def generation(ws: Workspace, cache: CheckCache | None, sha: str, allow_hooks: b
 
     # The exported folder holds exactly the commit's files: its listing names their
     # contents, so unchanged components are taken from the cache.
-    listing = tree_listing(ws.hld_git, sha) if cache is not None else None
-    return cached_generation(cache, tree_of(ws.hld_git, sha), envs, build, listing)
+    return cached_generation(cache, tree_of(ws.hld_git, sha), envs, build,
+                             lambda: tree_listing(ws.hld_git, sha))
 
 
 def _parts(components: list[GeneratedComponent],
@@ -94,6 +96,23 @@ def _parts(components: list[GeneratedComponent],
         out.append((component, documents[start:start + component.objects]))
         start += component.objects
     return out
+
+
+_KEYS_OF: dict[str, frozenset[tuple[str, str, str]]] = {}  # by component fingerprint
+
+
+def _object_keys(component: GeneratedComponent,
+                 docs: list[ManifestDoc]) -> frozenset[tuple[str, str, str]]:
+    """The (kind, namespace, name) of a component's objects; the same fingerprint makes
+    the same objects, so they are worked out once."""
+    from .manifestdiff import object_key
+
+    found = _KEYS_OF.get(component.key)
+    if found is None:
+        if len(_KEYS_OF) >= 20_000:
+            _KEYS_OF.clear()
+        found = _KEYS_OF[component.key] = frozenset(object_key(d.obj) for d in docs)
+    return found
 
 
 def changed_documents(base: GenerateResult, components: list[GeneratedComponent],
@@ -116,7 +135,7 @@ def changed_documents(base: GenerateResult, components: list[GeneratedComponent]
     same: set[tuple[str, str, str]] = set()
     for component, docs in _parts(components, documents):
         if component.key and (component.output_path, component.key) in base_keys:
-            same.update(object_key(d.obj) for d in docs)
+            same.update(_object_keys(component, docs))
         else:
             head_changed.extend(docs)
     base_changed = [d for component, docs in _parts(base.components, base.documents)

@@ -137,6 +137,7 @@ class Engine:
         self.flux = Reconciler(ws, self.cluster, self.bus)
         # The PR check dry-runs the head's objects against this cluster, as Flux will.
         self.ci.dry_run = lambda objects: self.cluster.apply(objects, dry_run=True)
+        self.ci.served = lambda: getattr(self.cluster, "discovery", None)  # with its CRDs
         self.monitor = Monitor(self.cluster, self._publish_health)
         self.tick_seconds = tick_seconds
         # False turns off the timed wake-ups under the watchers (the job-queue poll, the

@@ -41,6 +41,7 @@ from .users import GENERATE_BOT, RELEASE_BOT, Users
 from .workspace import Workspace
 
 if TYPE_CHECKING:
+    from .cluster.discovery import Discovery
     from .hld import GenerateResult
     from .validation.bounds import Deadline
     from .validation.cache import CheckCache
@@ -114,6 +115,10 @@ class CIRunner:
         self._cache: CheckCache | None = None
         # The live cluster's server-side dry run (set by the engine); None: no cluster.
         self.dry_run: Callable[[list[dict[str, Any]]], list[Any]] | None = None
+        # The live cluster's API discovery, its CRDs included (set by the engine): every
+        # object's kind is judged against what the cluster serves, where the dry run
+        # judges only the changed objects. None: no cluster, or one that cannot say.
+        self.served: Callable[[], Discovery | None] | None = None
 
     @property
     def cache(self) -> CheckCache:
@@ -192,7 +197,8 @@ class CIRunner:
                base: str | None = None) -> tuple[Any, list[dict[str, Any]]]:
         from .ci_builds import build_check
 
-        return build_check(self.ws, self.cache, sha, log, deadline, base)
+        served = self.served() if self.served is not None else None
+        return build_check(self.ws, self.cache, sha, log, deadline, base, served)
 
     def _generated(self, sha: str, allow_hooks: bool = False,
                    deadline: Deadline | None = None) -> GenerateResult:
@@ -249,7 +255,12 @@ class CIRunner:
                    f" ({len(changed[1])} objects of changed components compared)"))
         log(diff_text)
         if build_error is None:
-            refused = self._dry_run(report, log, None if changed is None else changed[1])
+            fresh = None
+            if changed is not None:
+                # Within a changed component, an object identical to the base's is not new.
+                before = {d.digest for d in changed[0] if d.digest}
+                fresh = [d for d in changed[1] if not d.digest or d.digest not in before]
+            refused = self._dry_run(report, log, fresh)
             report.findings.extend(refused)
             errors.extend(refused)
         ok = report.ok and not errors

@@ -368,11 +368,9 @@ class _Walker:
                 or component.method != "local"
                 or (self.allow_hooks and component.has_hooks)):
             return None
-        try:
-            files_dir = inside(self.root, node.folder / relative_part(
-                component.path, component, "path"), component, "path")
-        except HldError:
-            return None  # the build reports it
+        # Resolved as text (see Fingerprints): a path leaving the HLD gets no key, and the
+        # build then reports it.
+        files_dir = node.folder / component.path
         inputs = self.prints.static_inputs(component, files_dir, node.config, node.sources,
                                            self.envs)
         return None if inputs is None else self.reuse.key(inputs)

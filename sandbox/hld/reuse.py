@@ -16,6 +16,7 @@ component or a hook may read anything, so they are always generated.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
@@ -55,11 +56,12 @@ class Fingerprints:
                 self.nested.add("/".join(parts[:end]))
 
     def _relative(self, folder: Path) -> str | None:
-        try:
-            rel = folder.resolve().relative_to(self.root).as_posix()
-        except ValueError:
-            return None
-        return "" if rel == "." else rel
+        # A folder the listing describes holds no symlinks (git's are written as files),
+        # so the path is normalised as text, without asking the file system.
+        text, root = os.path.normpath(folder), str(self.root)
+        if text == root:
+            return ""
+        return text[len(root) + 1:] if text.startswith(root + os.sep) else None
 
     def _config_files(self, folder: Path) -> list[Any] | None:
         if folder in self._configs:

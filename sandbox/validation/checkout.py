@@ -52,6 +52,25 @@ def _contents(git_dir: Path, objects: list[str]) -> list[bytes]:
     return out
 
 
+def _present(root: str) -> dict[str, os.stat_result]:
+    """Every file under ``root`` (relative path -> lstat); symlinked folders are removed.
+    String paths and scandir: a 3,000-file HLD is walked in milliseconds."""
+    present: dict[str, os.stat_result] = {}
+    pending = [("", root)]
+    while pending:
+        rel, folder = pending.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                shown = f"{rel}{entry.name}"
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append((f"{shown}/", entry.path))
+                elif entry.is_symlink() and os.path.isdir(entry.path):
+                    os.unlink(entry.path)
+                else:
+                    present[shown] = entry.stat(follow_symlinks=False)
+    return present
+
+
 class Checkout:
     """The check's HLD folder under ``root``; :meth:`move_to` returns it at a commit."""
 
@@ -84,15 +103,7 @@ class Checkout:
             self.folder.unlink()
         self.folder.mkdir(parents=True, exist_ok=True)
         root = self.folder.resolve()
-        present: dict[str, os.stat_result] = {}
-        for dirpath, dirnames, filenames in os.walk(root):
-            for name in filenames:
-                full = os.path.join(dirpath, name)
-                present[os.path.relpath(full, root).replace(os.sep, "/")] = os.lstat(full)
-            for name in list(dirnames):
-                if os.path.islink(os.path.join(dirpath, name)):
-                    os.unlink(os.path.join(dirpath, name))
-                    dirnames.remove(name)
+        present = _present(str(root))
         for path in present.keys() - blobs.keys():
             os.unlink(root / path)
         stale = []

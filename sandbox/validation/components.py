@@ -20,6 +20,7 @@ from sandbox.hld import GenerateResult, HldError, ManifestDoc
 from sandbox.hld.results import ComponentOutput, GeneratedComponent
 from sandbox.validation.cache import CheckCache, digest
 
+Listing = Mapping[str, tuple[str, int]]  # path -> (git blob id, size)
 MEMO_OBJECTS = 60_000  # objects kept decoded in this process, across components
 MEMO_TREES = 8
 
@@ -169,20 +170,21 @@ def _copy(result: GenerateResult) -> GenerateResult:
 
 def cached_generation(cache: CheckCache | None, tree: str | None, envs: list[str],
                       build: Callable[[ComponentStore | None], GenerateResult],
-                      listing: Mapping[str, tuple[str, int]] | None = None) -> GenerateResult:
+                      listing: Listing | Callable[[], Listing] | None = None) -> GenerateResult:
     """The generation of ``tree`` from the cache, else ``build(store)`` stored for next
-    time; ``store`` reuses unchanged components when ``listing`` describes the folder.
+    time; ``store`` reuses unchanged components when ``listing`` (or what it returns,
+    asked only when something is built) describes the folder.
 
     Raises what ``build`` raises (a broken HLD is not cached: it is cheap to refuse)."""
     if cache is None or tree is None:
         return build(None)
     key = digest("generate", tree, envs)
     trees: OrderedDict[str, GenerateResult] = cache.memo.setdefault("trees", OrderedDict())
-    store = ComponentStore(cache, listing)
     if key in trees:
         trees.move_to_end(key)
         cache.stats["generate.hit"] += 1
         return _copy(trees[key])
+    store = ComponentStore(cache)
     found = cache.get("generate", key)
     result: GenerateResult | None = None
     if found is not None:
@@ -192,6 +194,9 @@ def cached_generation(cache: CheckCache | None, tree: str | None, envs: list[str
             cache.stats["rejected"] += 1  # signed but of an older shape: rebuild it
     if result is None:
         cache.stats["generate.build"] += 1
+        if callable(listing):
+            listing = listing()
+        store.listing = listing or {}
         result = build(store if listing is not None else None)
         store.flush()
         try:

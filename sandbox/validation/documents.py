@@ -67,6 +67,10 @@ def _quoted_path(doc: ManifestDoc, message: str) -> tuple[str | int, ...]:
     return ()
 
 
+# Cached answers already decoded in this process, by cache key (read-only tuples/lists).
+_DECODED: dict[str, tuple[Any, list[tuple[str, str]]]] = {}
+
+
 def validate_documents(docs: list[ManifestDoc], kubernetes_version: str = "1.30.0",
                        served: Discovery | None = None,
                        cache: CheckCache | None = None) -> list[Finding]:
@@ -80,13 +84,14 @@ def validate_documents(docs: list[ManifestDoc], kubernetes_version: str = "1.30.
     keys: dict[int, str] = {}
     known: dict[str, Any] = {}
     fresh: dict[str, Any] = {}
+    lacking = [_missing_fields(doc.obj) for doc in docs]
     if cache is not None:
         for index, doc in enumerate(docs):
-            if not _missing_fields(doc.obj):
+            if not lacking[index]:
                 key = incremental.object_key(doc, kubernetes_version)
                 if key is not None:
                     keys[index] = key
-        known = cache.get_many("validate", list(keys.values()))
+        known = cache.get_many("validate", [k for k in keys.values() if k not in _DECODED])
     findings: list[Finding] = []
     seen: dict[tuple[str, str, str], ManifestDoc] = {}
     api = ServedCheck([d.obj for d in docs if isinstance(d.obj, dict)], kubernetes_version,
@@ -100,7 +105,7 @@ def validate_documents(docs: list[ManifestDoc], kubernetes_version: str = "1.30.
             file, line, message = locate(_doc, path, message)
             findings.append(Finding(severity, file, line, message, rule, _ref))
 
-        missing = _missing_fields(obj)
+        missing = lacking[index]
         if missing:
             add("required-fields", f"object has no {', '.join(missing)}")
             continue
@@ -116,12 +121,18 @@ def validate_documents(docs: list[ManifestDoc], kubernetes_version: str = "1.30.
             if unserved[0] == "error":
                 continue  # the server refuses it whole: its fields do not matter yet
         cache_key = keys.get(index)
-        if cache_key is not None and cache_key in known:
+        if cache_key is not None and cache_key in _DECODED:
+            errors, policy = _DECODED[cache_key]
+        elif cache_key is not None and cache_key in known:
             errors, policy = incremental.problems_from(known[cache_key])
+            if len(_DECODED) >= 100_000:
+                _DECODED.clear()
+            _DECODED[cache_key] = (errors, policy)
         else:
             errors, policy = schema_problems(obj, kubernetes_version), policy_problems(obj)
             if cache_key is not None:
                 fresh[cache_key] = incremental.problems_json(errors, policy)
+                _DECODED[cache_key] = incremental.problems_from(fresh[cache_key])
         if errors is None:
             if unserved is None:  # a served kind with no bundled schema: a custom resource
                 add("schema", f"no Kubernetes {kubernetes_version} schema for "

@@ -54,8 +54,15 @@ def lint_with_cache(hld_dir: Path, cache: CheckCache | None, touched: Collection
     keys: dict[str, str] = {}
     if listing is not None:  # the folder holds exactly this commit: blob ids name contents
         for shown in listed_yaml_files(listing):
-            if not config.is_file_ignored(shown):
-                keys[shown] = digest("lint", config_text, shown, listing[shown][0])
+            memo = (config_text, shown, listing[shown][0])
+            key = _LINT_KEYS.get(memo)
+            if key is None:
+                if config.is_file_ignored(shown):
+                    continue
+                key = _LINT_KEYS[memo] = digest("lint", config_text, shown, listing[shown][0])
+                if len(_LINT_KEYS) >= 50_000:
+                    _LINT_KEYS.clear()
+            keys[shown] = key
     else:
         for path in yaml_files(hld_dir):
             shown = path.relative_to(hld_dir).as_posix()
@@ -81,6 +88,9 @@ def lint_with_cache(hld_dir: Path, cache: CheckCache | None, touched: Collection
     return findings
 
 
+# Keys of files linted (or seen) before, by configuration, path and blob: a check of a
+# 3,000-file HLD then hashes only the files that changed.
+_LINT_KEYS: dict[tuple[bytes, str, str], str] = {}
 _HASHES: dict[tuple[str, int, int, int], bytes] = {}  # by file state, as in bounds.py
 
 
@@ -120,8 +130,19 @@ def _finding_from(data: list[Any]) -> Finding:
 def object_key(doc: ManifestDoc, kubernetes_version: str) -> str | None:
     """The key of a document's validation answers: its object's content and the version.
     A document from the component cache carries its content hash already."""
-    text = doc.digest or object_digest(doc.obj)
+    if doc.digest:
+        memo = (doc.digest, kubernetes_version)
+        key = _VALIDATE_KEYS.get(memo)
+        if key is None:
+            if len(_VALIDATE_KEYS) >= 100_000:
+                _VALIDATE_KEYS.clear()
+            key = _VALIDATE_KEYS[memo] = digest("validate", kubernetes_version, doc.digest)
+        return key
+    text = object_digest(doc.obj)
     return digest("validate", kubernetes_version, text) if text else None
+
+
+_VALIDATE_KEYS: dict[tuple[str, str], str] = {}
 
 
 def problems_json(schema: Problems | None, policy: list[tuple[str, str]]) -> list[Any]:
