@@ -64,17 +64,49 @@ def test_a_one_line_change_regenerates_one_component(sb: Sandbox) -> None:
     assert runner.cache.stats["component.build"] - built == 1
 
 
-def test_a_shared_config_change_regenerates_every_component_reading_it(sb: Sandbox) -> None:
+def test_a_shared_config_file_regenerates_the_components_reading_the_change(
+        sb: Sandbox) -> None:
     runner = CIRunner(sb.ws, sb.bus, sb.prs)
     assert check(sb, runner, "one", web_replicas(sb, "6"))["status"] == "success"
     built = runner.cache.stats["component.build"]
-    common = sb.hld_file("config/common.yaml").replace("logLevel: info", "logLevel: debug")
-    job = check(sb, runner, "two", {"config/common.yaml": common})
+    # An edit of one component's settings in the shared file: that component only, and
+    # the value set there reaches its objects.
+    common = sb.hld_file("config/common.yaml")
+    job = check(sb, runner, "two", {"config/common.yaml": common.replace("logLevel: info",
+                                                                         "logLevel: debug")})
     assert job["status"] == "success"
-    # Every component reads the root's config files: all are generated again, and the
-    # value set there reaches the objects.
+    assert runner.cache.stats["component.build"] - built == 1
+    assert "+  LOG_LEVEL: debug" in job["result"]["diff"].replace("+    ", "+  ")
+    # A line added in the first component's part moves every later part's lines (a
+    # finding names them): every component reading the file is generated again.
+    built = runner.cache.stats["component.build"]
+    assert common.startswith("subcomponents:\n  api:\n")
+    moved = common.replace("  api:\n", "  api:\n    injectNamespace: false\n", 1)
+    job = check(sb, runner, "three", {"config/common.yaml": moved})
+    assert job["status"] == "success"
     assert runner.cache.stats["component.build"] - built == STATIC_COMPONENTS
-    assert "debug" in job["result"]["diff"]
+
+
+def test_a_value_from_a_moved_config_line_is_reported_at_its_new_line(sb: Sandbox) -> None:
+    runner = CIRunner(sb.ws, sb.bus, sb.prs)
+    common = sb.hld_file("config/common.yaml")
+    web = "  web:\n    namespace: demo\n    config:\n      replicas: 2"
+    too_many = common.replace(web, web.replace("replicas: 2", "replicas: 5000"))
+    assert too_many != common
+
+    def reported_line(job: dict[str, Any]) -> int:
+        assert job["status"] == "failure"
+        [line] = {int(f.split(":")[1]) for f in job["result"]["findings"]
+                  if f.startswith("config/common.yaml:") and "replicas" in f}
+        return line
+
+    first = reported_line(check(sb, runner, "one", {"config/common.yaml": too_many}))
+    assert too_many.splitlines()[first - 1] == "      replicas: 5000"
+    # The same web settings two lines lower: its own part's text is unchanged, yet the
+    # finding must name the new line, not the one a cached build saw.
+    moved = too_many.replace("  api:\n", "  api:\n    injectNamespace: false\n", 1) \
+        .replace("\n  config:\n", "\n  config:\n    injectNamespace: false\n", 1)
+    assert reported_line(check(sb, runner, "two", {"config/common.yaml": moved})) == first + 2
 
 
 def test_the_diff_of_changed_components_is_a_full_rebuilds_diff(sb: Sandbox,

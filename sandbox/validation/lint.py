@@ -113,16 +113,28 @@ def yaml_files(hld_dir: Path) -> Iterator[Path]:
                 yield path
 
 
+# path -> a YAML file outside hidden, fetched and generated folders (its own name says)
+_PLAIN: dict[str, bool] = {}
+
+
 def listed_yaml_files(names: Collection[str]) -> list[str]:
     """:func:`yaml_files` over a commit's file names (relative paths) instead of a walk."""
     present = set(names)
     out = []
     for shown in sorted(present):
+        plain = _PLAIN.get(shown)
+        if plain is None:
+            parts = shown.split("/")
+            plain = _PLAIN[shown] = shown.endswith((".yaml", ".yml")) and not any(
+                part.startswith(".") or part in _SKIPPED_DIRS for part in parts[:-1])
+            if len(_PLAIN) >= 100_000:
+                _PLAIN.clear()
+        if not plain:
+            continue
+        if "templates/" not in shown:
+            out.append(shown)
+            continue
         parts = shown.split("/")
-        if any(part.startswith(".") or part in _SKIPPED_DIRS for part in parts[:-1]):
-            continue
-        if not shown.endswith((".yaml", ".yml")):
-            continue
         charts = ["/".join(parts[:i]) for i, part in enumerate(parts[:-1]) if part == "templates"]
         if any(f"{c}/Chart.yaml" in present or f"{c}/Chart.yml" in present
                or (not c and ({"Chart.yaml", "Chart.yml"} & present)) for c in charts):
