@@ -98,6 +98,7 @@ class Engine:
         self.flux = Reconciler(ws, self.cluster, self.bus)
         # The PR check dry-runs the head's objects against this cluster, as Flux will.
         self.ci.dry_run = lambda objects: self.cluster.apply(objects, dry_run=True)
+        self.ci.served = lambda: getattr(self.cluster, "discovery", None)  # with its CRDs
         self.monitor = Monitor(self.cluster, self._publish_health)
         self.publisher = HealthPublisher(ws, self.bus, self.clock, self.cluster, self.flux,
                                          self.monitor)
