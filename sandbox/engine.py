@@ -411,24 +411,28 @@ class Engine:
         return bool(hld_sha) and pending_job(self.ws, "generate", sha=hld_sha)
 
     def _flux_step(self) -> None:
-        if self._moved("manifests", refs_stamp(self.ws.manifests_git)) or self._head is None:
+        now = self.clock.now()
+        due = now - self._last_resync >= self.ws.settings.resync_seconds
+        # A resync or a request reads main afresh, so the cheap stamp must not hide a
+        # commit whose generate job is still running from the causal check below.
+        if (self._moved("manifests", refs_stamp(self.ws.manifests_git)) or self._head is None
+                or due or self._reconcile_requested.is_set()):
             self._head = self.flux.head()
         head = self._head
         if head != self.flux.status.last_attempted and self.generate_pending_for(head):
             return  # woken again when the job finishes
-        now = self.clock.now()
-        due = now - self._last_resync >= self.ws.settings.resync_seconds
         if self._reconcile_requested.is_set():
             self._reconcile_requested.clear()
-            self.flux.reconcile("requested")
+            self.flux.reconcile("requested", sha=head)
             self._last_resync = now
         elif not self._reconciled_once or head != self.flux.status.last_attempted:
             # A commit that failed is retried at the next resync, not on every wake.
-            self.flux.reconcile("new commit" if self._reconciled_once else "engine start")
+            self.flux.reconcile("new commit" if self._reconciled_once else "engine start",
+                                sha=head)
             self._reconciled_once = True
             self._last_resync = now
         elif due:
-            self.flux.reconcile("periodic resync")
+            self.flux.reconcile("periodic resync", sha=head)
             self.monitor.resync()  # the safety net: health is judged in full again
             self._last_resync = now
         elif time.monotonic() >= self._drift_due:

@@ -136,20 +136,22 @@ class Reconciler:
     def _files(self, sha: str) -> list[tuple[str, str, list[dict[str, Any]], list[str]]]:
         return self.source.files(sha)
 
-    def reconcile(self, reason: str = "manual") -> SyncStatus:
+    def reconcile(self, reason: str = "manual", sha: str | None = None) -> SyncStatus:
+        """Reconcile main, or the commit `sha` the caller already vetted (the engine
+        checks that its generate job has finished; main may have moved on since)."""
         with self.lock:
-            return self._reconcile(reason)
+            return self._reconcile(reason, sha)
 
     def _condition(self, status: str, reason: str, message: str) -> None:
         st = self.status
         st.ready_status, st.reason, st.message = status, reason, message
         st.ready = status == "True"
 
-    def _reconcile(self, reason: str) -> SyncStatus:
+    def _reconcile(self, reason: str, sha: str | None = None) -> SyncStatus:
         st = self.status
         if st.suspended:
             return st
-        sha = self.head()
+        sha = sha or self.head()
         if sha is None:
             return st
         if rev(self.ws.manifests_git, sha) is None:
