@@ -62,6 +62,8 @@ def test_scale_from_the_cluster_tab_shows_drift(sandbox: Sandbox, wait_for) -> N
             await pilot.press("y")
             await wait_for(pilot, lambda: _replicas(sandbox, "web") == 5, what="the scale")
             await wait_for(pilot, lambda: _notified(app, DRIFT_NOTE), what="the drift note")
+            # The Reconciler box is on the Pipeline tab (a hidden tab paints when shown).
+            await pilot.press("1")
             await wait_for(pilot, lambda: "OutOfSync" in _reconciler(app),
                            what="OutOfSync in the Reconciler box")
             assert WEB in _reconciler(app)

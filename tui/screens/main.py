@@ -8,13 +8,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, TabbedContent, TabPane
+from textual.widgets import DataTable, Header, TabbedContent, TabPane
 
 from sandbox.events import Event
 
 from ..messages import Snapshot
 from ..widgets.cluster import ClusterTable, RowsDelta
 from ..widgets.eventlog import MAX_LINES, EventLog, RecentEvents
+from ..widgets.lazy import LeanFooter
 from ..widgets.pipeline import PipelineView
 from ..widgets.prlist import PullRequestTable
 from ..widgets.scenarios import ScenarioPanel, ScenarioTable
@@ -56,7 +57,7 @@ class MainScreen(Screen[None]):
                 yield EventLog(id="event-log")
             with TabPane("5 Scenarios", id="scenarios"):
                 yield ScenarioPanel(id="scenario-panel")
-        yield Footer()
+        yield LeanFooter()
 
     def on_mount(self) -> None:
         # A screen's Mount comes after every descendant is composed and mounted.
@@ -100,7 +101,7 @@ class MainScreen(Screen[None]):
 
     def log_command(self, command: str) -> None:
         """The commands the TUI ran on the user's behalf, so they can repeat them by hand."""
-        self.event_log.write(Text.assemble(("$ ", "bold magenta"), (command, "bold")))
+        self.event_log.note(Text.assemble(("$ ", "bold magenta"), (command, "bold")))
 
     @property
     def pr_table(self) -> PullRequestTable:

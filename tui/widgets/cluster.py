@@ -160,7 +160,7 @@ class ClusterTable(RowTable):
     BINDINGS = [*RowTable.BINDINGS, *CLUSTER]
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(COLUMNS, _order, **kwargs)
+        super().__init__(COLUMNS, _order, order_columns=3, **kwargs)  # kind, ns, name
         self.filter_text = ""
         self.objects: dict[str, dict[str, Any]] = {}
         self._all: dict[str, Cells] = {}  # every row's cells, shown or filtered out

@@ -76,10 +76,13 @@ class RowTable(ScrollView, can_focus=True):
     """
 
     def __init__(self, columns: Sequence[str], order: Callable[[Cells], Any],
-                 **kwargs: Any) -> None:
+                 order_columns: int | None = None, **kwargs: Any) -> None:
+        """`order_columns`: a row's place depends on its first cells only, so a change
+        in the others never moves it (None: any cell may)."""
         super().__init__(**kwargs)
         self.column_labels = tuple(columns)
         self._order = order
+        self._order_columns = len(columns) if order_columns is None else order_columns
         self._keys: list[str] = []  # on screen, in order
         self._sort_keys: list[Any] = []  # order(cells) of each, for bisect
         self._index: dict[str, int] = {}
@@ -145,31 +148,41 @@ class RowTable(ScrollView, can_focus=True):
         that changed are repainted; the rest of the window is left alone unless rows
         came or went. Returns how many cells changed in rows already shown."""
         selected, at = self.selected_key, self._cursor
-        gone = {k for k in removed if k in self._index}
-        touched: list[str] = []
+        index, order, versions = self._index, self._order, self._versions
+        gone = {k for k in removed if k in index}
+        touched: list[int] = []
         added: list[str] = []
+        widths, widened = self._widths, False
         cells_changed = 0
         for key, cells in changed.items():
-            shown = key in self._index and key not in gone
-            old = self._cells.get(key) if shown else None
-            if old is not None and old == cells:
-                continue
-            if old is not None:
-                if self._order(old) != self._order(cells):  # it moves: out, and in again
-                    gone.add(key)
+            old = self._cells.get(key) if key in index and key not in gone else None
+            if old is None:
+                added.append(key)
+                widened |= self._grow_widths((cells,))
+            else:
+                diff = [i for i, (a, b) in enumerate(zip(old, cells, strict=True))
+                        if a is not b and a != b]
+                if not diff:
+                    continue
+                cells_changed += len(diff)
+                if diff[0] < self._order_columns and order(old) != order(cells):
+                    gone.add(key)  # it moves: out, and in again
                     added.append(key)
                 else:
-                    touched.append(key)
-                cells_changed += sum(1 for a, b in zip(old, cells, strict=True) if a != b)
-            else:
-                added.append(key)
+                    touched.append(index[key])
+                for i in diff:  # only the cells that changed are measured
+                    cell = cells[i]
+                    width = cell.cell_len if isinstance(cell, Text) else len(str(cell))
+                    if width > widths[i]:
+                        widths[i], widened = width, True
             self._cells[key] = cells
-            self._versions[key] = self._versions.get(key, 0) + 1
-        widened = self._grow_widths(self._cells[k] for k in (*touched, *added))
+            versions[key] = versions.get(key, 0) + 1
+        if widened:
+            self._header = None
         if gone or added:
             self._remove(gone, keep=set(added))
             for key in added:
-                sort_key = self._order(self._cells[key])
+                sort_key = order(self._cells[key])
                 at_index = bisect.bisect_left(self._sort_keys, sort_key)
                 self._keys.insert(at_index, key)
                 self._sort_keys.insert(at_index, sort_key)
@@ -183,9 +196,11 @@ class RowTable(ScrollView, can_focus=True):
         elif widened:
             self._resized()
             self.refresh()
-        else:
-            for key in touched:
-                self._refresh_line(self._index[key])
+        elif touched:
+            top, height = round(self.scroll_y), self.size.height
+            for row in touched:  # on screen: its line; out of sight: nothing
+                if 1 <= row + 1 - top < height:
+                    self.refresh(Region(0, row + 1 - top, self.size.width, 1))
         return cells_changed
 
     def _remove(self, keys: set[str], keep: set[str]) -> None:
