@@ -15,12 +15,13 @@ from sandbox.scenario import ScenarioResult
 from .widgets.cluster import RowsDelta
 
 
-class EngineEvent(Message):
-    """One event from the sandbox's bus, whichever process published it."""
+class EngineEvents(Message):
+    """Events from the sandbox's bus, whichever process published them: one message
+    per batch, since a big rollout publishes hundreds at once."""
 
-    def __init__(self, event: Event) -> None:
+    def __init__(self, events: list[Event]) -> None:
         super().__init__()
-        self.event = event
+        self.events = events
 
 
 @dataclass

@@ -8,13 +8,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, TabbedContent, TabPane
+from textual.widgets import DataTable, Header, TabbedContent, TabPane
 
 from sandbox.events import Event
 
 from ..messages import Snapshot
 from ..widgets.cluster import ClusterTable, RowsDelta
 from ..widgets.eventlog import MAX_LINES, EventLog, RecentEvents
+from ..widgets.lazy import LeanFooter
 from ..widgets.metrics import MetricsView
 from ..widgets.pipeline import PipelineView
 from ..widgets.prlist import PullRequestTable
@@ -60,7 +61,7 @@ class MainScreen(Screen[None]):
                 yield ScenarioPanel(id="scenario-panel")
             with TabPane("6 Metrics", id="metrics"):
                 yield MetricsView(id="metrics-view")
-        yield Footer()
+        yield LeanFooter()
 
     def on_mount(self) -> None:
         # A screen's Mount comes after every descendant is composed and mounted.
@@ -104,7 +105,7 @@ class MainScreen(Screen[None]):
 
     def log_command(self, command: str) -> None:
         """The commands the TUI ran on the user's behalf, so they can repeat them by hand."""
-        self.event_log.write(Text.assemble(("$ ", "bold magenta"), (command, "bold")))
+        self.event_log.note(Text.assemble(("$ ", "bold magenta"), (command, "bold")))
 
     @property
     def pr_table(self) -> PullRequestTable:

@@ -15,6 +15,7 @@ from sandbox.facade import shown
 from ..messages import Snapshot
 from .eventlog import RecentEvents
 from .format import HEALTH_STYLE, age, check_text, health_text, health_word, short
+from .lazy import WhenShown
 from .services import Countdowns, ServicesTable, verdict_text
 from .tables import sync_rows
 
@@ -28,14 +29,23 @@ STAGES = (
 )
 
 
-class Stage(Static):
+class Stage(WhenShown, Static):
     """One stage of the pipeline; its border colour says how the stage is doing."""
 
     def __init__(self, key: str, title: str) -> None:
         super().__init__(Text("…", style="dim"), id=f"stage-{key}", classes="stage")
         self.border_title = title
+        self._shown: tuple[Text, str] | None = None
 
     def show(self, body: Text, state: str) -> None:
+        # Each update asks for a new layout of the screen: only a change is painted,
+        # and only once the Pipeline tab is on screen.
+        if self._shown == (body, state):
+            return
+        self._shown = (body, state)
+        self.when_shown("body", lambda: self._paint(body, state))
+
+    def _paint(self, body: Text, state: str) -> None:
         self.update(body)
         for cls in ("ok", "busy", "bad", "idle"):
             self.set_class(cls == state, f"-{cls}")
