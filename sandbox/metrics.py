@@ -6,8 +6,11 @@ simulated time, as Prometheus scrapes a cluster every interval.
 - Workloads: rate, errors and latency over the traffic window (like `rate(x[1m])`),
   CPU and memory summed over their pods.
 - Pods: rate and errors since the pod's previous sample (the first sample of a pod has
-  none), latency of the version it runs, CPU from its request rate (capped by its limit)
-  and memory near half its request, with a small deterministic jitter.
+  none), latency of the version it runs, CPU and memory as the simulated cluster says
+  its image uses them (`usage()`, sim/behaviour.py: CPU grows with requests, memory of
+  a leaking image with time), CPU with a small deterministic jitter. A cluster that does
+  not say (kind): CPU from the request rate (capped by the limit), memory near half
+  the request.
 Settings: `metrics_interval_seconds` (simulated, default 15) and
 `metrics_retention_seconds` (simulated, default 6 h): older samples are deleted after
 each sample, so the table holds at most retention / interval samples per target.
@@ -126,6 +129,7 @@ class MetricsSampler:
         self.listeners: list[Callable[[float, list[Sample]], None]] = []
         self._counts: dict[str, tuple[float, int, int]] = {}  # pod -> (sim, requests, errors)
         self._sizes_of: dict[str, tuple[float, float | None, float]] = {}  # pod uid -> sizes
+        self._usage: dict[str, tuple[float, float]] = {}
         self._next = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -179,6 +183,8 @@ class MetricsSampler:
     def _collect(self, now: float, read: Callable[[str], list[dict[str, Any]]]
                  ) -> list[Sample]:
         traffic: dict[str, dict[str, Any]] = self.cluster.metrics()
+        usage = getattr(self.cluster, "usage", None)  # what the images use (simulated)
+        self._usage: dict[str, tuple[float, float]] = usage() if callable(usage) else {}
         pods = read("Pod")
         owners = self._owners(pods, read)
         counts: dict[str, tuple[int, int]] = {}
@@ -271,6 +277,11 @@ class MetricsSampler:
             values["p99_ms"] = values["p99_ms"] or version.get("p95_ms")
         limit, request, mem_limit = self._sizes(pod, key)
         jitter = _jitter(key, now)
+        used = self._usage.get(key)
+        if used is not None:  # the simulated cluster's own figures (sim/behaviour.py)
+            values["cpu_m"] = round(min(used[0] * (1 + 0.1 * jitter), limit), 1)
+            values["memory_mib"] = round(used[1], 1)
+            return values
         cpu = (IDLE_CPU_M + CPU_M_PER_RPS * rps) * (1 + 0.1 * jitter)
         values["cpu_m"] = round(min(cpu, limit), 1)
         memory = (request or 2 * DEFAULT_MEMORY_MIB) * (0.5 + 0.05 * jitter)

@@ -310,16 +310,30 @@ class SimCluster(SimRuntime):
                                for r in sorted(self._store.of_kind("Deployment"))]
             return self._traffic.metrics(self._ctx.now, deployments)
 
+    def usage(self) -> dict[str, tuple[float, float]]:
+        """Per running pod ("namespace/name"): (CPU millicores, memory MiB) in use now,
+        from its image's behaviour (sim/behaviour.py), for the metrics sampler."""
+        with self._lock:
+            rps = self._traffic.pod_rps()
+            out = {}
+            for ref, ps in self._kubelet.pods.items():
+                pod = self._store.get(ref)
+                if pod is not None and ps.started_at is not None:
+                    key = f"{ref.namespace}/{ref.name}"
+                    out[key] = self._kubelet.usage(ps, pod, rps.get(key, 0.0))
+            return out
+
     def error_candidates(self, min_rate: float = 0.0) -> set[str]:
         """Deployments ("namespace/name") with a ready pod whose image fails more than
         `min_rate` of its requests: the only ones whose error rate can go above it."""
         with self._lock:
             return self._traffic.error_candidates(min_rate)
 
-    def watch(self) -> Watch:
-        """A watch on every object: the refs written or removed since its last take()."""
+    def watch(self, kinds: frozenset[str] | None = None) -> Watch:
+        """A watch on every object (or those of these kinds): the refs written or
+        removed since its last take()."""
         with self._lock:
-            return self._store.watch()
+            return self._store.watch(kinds=kinds)
 
     def revision(self) -> tuple[int, int]:
         """Moves whenever an object or the event history changed."""

@@ -171,7 +171,7 @@ def restore(sim: SimCluster, saved: Saved) -> list[ObjRef]:
         if "pod" in row:
             data = {k: v for k, v in row["pod"].items() if k in pod_fields}
             if data.get("profile"):
-                data["profile"] = ImageProfile(**data["profile"])
+                data["profile"] = ImageProfile.from_dict(data["profile"])
             if data.get("last_crash"):
                 data["last_crash"] = tuple(data["last_crash"])
             ps = PodSim(ref, **data)

@@ -140,7 +140,7 @@ class SimRuntime:
                 continue
             image = str((pod["spec"].get("containers") or [{}])[0].get("image", ""))
             eps.append(Endpoint(f"{pref.namespace}/{pref.name}", ps.deployment,
-                                ps.version, image, ps.profile))
+                                ps.version, image, ps.profile, ps.ready_since))
         self._traffic.serve(f"{sref.namespace}/{sref.name}", eps)
 
     def _service_rps(self, namespace: str, labels: dict[str, str]) -> float:

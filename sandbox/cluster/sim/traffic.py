@@ -1,6 +1,7 @@
 """Simulated traffic: each Service receives requests that its ready pods answer with the
-error rate and latency of their image's profile, so a bad release shows in the numbers
-and a revert visibly heals them.
+error rate and latency of their image's profile at that moment (behaviour.py: a
+regression may start a while after the pod became Ready), so a bad release shows in
+the numbers and a revert visibly heals them.
 
 Traffic is accounted per whole simulated second over a sliding window; a long jump in
 time only plays back the last window second by second and adds the rest in bulk.
@@ -17,6 +18,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.cluster.sim import behaviour
 from sandbox.registry import ImageProfile
 
 WINDOW = 60  # seconds of history behind rps, error rate and latency percentiles
@@ -30,6 +32,10 @@ class Endpoint:
     version: str
     image: str
     profile: ImageProfile
+    ready_since: float | None = None  # simulated time it became Ready (behaviour.py)
+
+    def ready_for(self, second: float) -> float | None:
+        return None if self.ready_since is None else second - self.ready_since
 
 
 @dataclass
@@ -87,8 +93,19 @@ class Traffic:
         if found is None:
             found = self._candidates[min_rate] = {
                 ep.deployment for eps in self._serving.values() for ep in eps
-                if ep.deployment and ep.profile.error_rate > min_rate}
+                if ep.deployment and behaviour.worst_error_rate(ep.profile) > min_rate}
         return set(found)
+
+    def pod_rps(self) -> dict[str, float]:
+        """Per serving pod ("namespace/name"): the requests per second its Services send
+        it, their nominal rates shared among their ready pods (for CPU use)."""
+        out: dict[str, float] = {}
+        for svc, eps in self._serving.items():
+            if eps:
+                share = self.base_rps(svc) / len(eps)
+                for ep in eps:
+                    out[ep.pod] = out.get(ep.pod, 0.0) + share
+        return out
 
     def base_rps(self, service: str) -> float:
         if service not in self._base:
@@ -111,7 +128,7 @@ class Traffic:
             skipped = first_detailed - start
             rps = self.base_rps(svc)
             if skipped:
-                self._bulk(rps * skipped, eps)
+                self._bulk(rps * skipped, eps, start, skipped)
             for second in range(first_detailed, end + 1):
                 self._second(second, rps, eps)
             for dep in {ep.deployment for ep in eps}:
@@ -125,21 +142,22 @@ class Traffic:
             while series and series[0].second <= horizon:
                 series.popleft()
 
-    def _bulk(self, requests: float, eps: list[Endpoint]) -> None:
+    def _bulk(self, requests: float, eps: list[Endpoint], start: int, seconds: int) -> None:
         share = requests / len(eps)
         for ep in eps:
             tot = self._pod(ep)
             tot["requests"] += int(share)
-            tot["errors"] += int(share * ep.profile.error_rate)
+            rate = behaviour.mean_error_rate(ep.profile, ep.ready_for(start), seconds)
+            tot["errors"] += int(share * rate)
 
     def _second(self, second: int, rps: float, eps: list[Endpoint]) -> None:
         rng = self.rng
         n = max(0, round(rps * (1.0 + 0.1 * rng.gauss(0.0, 1.0))))
         per, extra = divmod(n, len(eps))
-        groups: dict[tuple[str, str], ImageProfile] = {}
+        groups: dict[tuple[str, str], list[float]] = {}
         for i, ep in enumerate(eps):
             req = per + (1 if i < extra else 0)
-            expected = req * ep.profile.error_rate
+            expected = req * behaviour.error_rate(ep.profile, ep.ready_for(second))
             # Deterministic rounding with a random tie-break keeps the mean exact.
             err = int(expected) + (1 if rng.random() < expected - int(expected) else 0)
             tot = self._pod(ep)
@@ -150,11 +168,13 @@ class Traffic:
             bucket.requests += req
             bucket.errors += err
             self._images[key] = ep.image
-            groups[key] = ep.profile
-        for key, prof in groups.items():
+            groups.setdefault(key, []).append(
+                behaviour.latency_ms(ep.profile, ep.ready_for(second)))
+        for key, medians in groups.items():
             bucket = self._bucket(key, second)
-            bucket.latencies.extend(prof.latency_ms * rng.lognormvariate(0.0, 0.35)
-                                    for _ in range(SAMPLES))
+            # The samples go round the version's pods: one that regressed shows in them.
+            bucket.latencies.extend(medians[i % len(medians)] * rng.lognormvariate(0.0, 0.35)
+                                    for i in range(SAMPLES))
 
     def _pod(self, ep: Endpoint) -> dict[str, Any]:
         tot = self.pods.get(ep.pod)
