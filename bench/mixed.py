@@ -144,7 +144,9 @@ CR_PER_CRD = 15
 
 
 def _crd(i: int) -> list[Obj]:
-    group, kind = f"ops{i}.example.test", f"Widget{i}"
+    # The last two serve one kind in two groups, as two operators may (store keyed by
+    # group and kind): their same-named resources must stay two objects.
+    group, kind = f"ops{i}.example.test", f"Widget{min(i, 3)}"
     plural = kind.lower() + "s"
     schema = {"type": "object", "properties": {"spec": {
         "type": "object", "required": ["size"], "properties": {
@@ -158,7 +160,7 @@ def _crd(i: int) -> list[Obj]:
                     "versions": [{"name": "v1", "served": True, "storage": True,
                                   "schema": {"openAPIV3Schema": schema}}]}}
     return [crd] + [{"apiVersion": f"{group}/v1", "kind": kind,
-                     "metadata": _meta(f"w{i}-{j:02d}"), "spec": {"size": j + 1}}
+                     "metadata": _meta(f"w-{j:02d}"), "spec": {"size": j + 1}}
                     for j in range(CR_PER_CRD)]
 
 
@@ -242,23 +244,25 @@ def run(rounds: int = 3) -> dict[str, float]:
         with tempfile.TemporaryDirectory(prefix="bench-mixed-") as tmp:
             runs.append(child_python("bench.mixed", "--child", tmp))
 
-    def med(key: str) -> float:
-        return median([float(d[key]) for d in runs])
-
-    data = runs[-1]
-    result = {"converged_s": med("converged_wall_s"), "cpu_s": med("converged_cpu_s"),
-              "queued_s": med("converged_queued_s"), "other_s": med("converged_other_s"),
-              "reconcile_s": med("reconcile_wall_s"), "peak_mb": max(d["peak_mb"] for d in runs)}
-    # The wall time an unloaded machine would see: the run queue's share is the
-    # neighbours' (cpuclock.py); sleeps or I/O in the code would show as "other".
-    result["unloaded_s"] = result["converged_s"] - result["queued_s"]
+    # The run of median wall time, shown whole (medians of each part would not add up).
+    runs.sort(key=lambda d: float(d["converged_wall_s"]))
+    data = runs[len(runs) // 2]
+    # What an unloaded machine would take: the CPU plus any wait that is not the run
+    # queue (sleeps, I/O, git); the run queue's share is the neighbours' (cpuclock.py).
+    unloaded = median([float(d["converged_cpu_s"]) + float(d["converged_other_s"])
+                       for d in runs])
+    result = {"converged_s": float(data["converged_wall_s"]),
+              "cpu_s": float(data["converged_cpu_s"]), "unloaded_s": unloaded,
+              "reconcile_s": float(data["reconcile_wall_s"]),
+              "peak_mb": max(d["peak_mb"] for d in runs)}
     print(f"mixed: {int(data['objects'])} objects of {len(data['kinds'])} kinds "
           f"({', '.join(data['kinds'])}), {int(data['pods'])} pods")
-    print(f"  reconciled to converged ({int(data['simulated_s'])} simulated s), median of "
-          f"{rounds}: {result['converged_s']:.3f}s wall = {result['cpu_s']:.3f} CPU s + "
-          f"{result['queued_s']:.3f}s waiting for a CPU + {result['other_s']:.3f}s other "
-          f"(git, I/O); of which the reconcile {result['reconcile_s']:.3f}s wall")
-    print(f"  without the machine's load: {result['unloaded_s']:.3f}s (goal <= 2 s); "
+    print(f"  reconciled to converged ({int(data['simulated_s'])} simulated s), the median "
+          f"of {rounds} runs: {data['converged_wall_s']:.3f}s wall = "
+          f"{data['converged_cpu_s']:.3f} CPU s + {data['converged_queued_s']:.3f}s waiting "
+          f"for a CPU + {data['converged_other_s']:.3f}s other (git, I/O); of which the "
+          f"reconcile {data['reconcile_wall_s']:.3f}s wall")
+    print(f"  on an unloaded machine (CPU + other, median): {unloaded:.3f}s (goal <= 2 s); "
           f"peak {result['peak_mb']:.0f} MB (goal <= 300 MB)")
     disabled = [k for k, (_, _, on) in MIXED.items() if not on]
     if disabled:

@@ -43,5 +43,8 @@ def test_the_mixed_hld_converges_to_healthy() -> None:
     job = cluster.get(ObjRef("Job", "migrate-00", mixed.NS))
     assert job is not None and job["status"].get("succeeded") == 1
     assert len(cluster.list("PersistentVolumeClaim", mixed.NS)) == 20 + 20 * 2  # claim templates
+    # Two CRDs serve Widget3 in two groups: 15 resources each, same names, apart.
+    assert len(cluster.list("Widget3", mixed.NS)) == 2 * mixed.CR_PER_CRD
+    assert cluster.get(ObjRef("Widget3", "w-00", mixed.NS, "ops4.example.test")) is not None
     hpa_target = cluster.get(ObjRef("Deployment", "api-00", mixed.NS))
     assert hpa_target is not None and hpa_target["spec"]["replicas"] >= 2

@@ -88,3 +88,22 @@ def test_an_error_in_the_burst_still_gives_the_collector_back(collector_on: None
     with pytest.raises(RuntimeError), gcpause.paused():
         raise RuntimeError("boom")
     assert gc.isenabled()
+
+
+def test_what_a_big_burst_leaves_is_swept_once_when_it_ends(collector_on: None) -> None:
+    seen: list[int] = []
+
+    def note(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            seen.append(info["generation"])
+
+    gc.collect()  # every generation's count at zero: the next pass would be a young one
+    gc.callbacks.append(note)
+    try:
+        with gcpause.paused():
+            kept = [[i] for i in range(3 * gcpause.SWEEP_AFTER)]
+            assert seen == []  # nothing collected meanwhile
+        assert seen[:1] == [1]  # one pass through the middle generation, at the end
+    finally:
+        gc.callbacks.remove(note)
+    assert len(kept) == 3 * gcpause.SWEEP_AFTER

@@ -10,7 +10,6 @@ clock settles a whole rollout exactly as small steps would.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import threading
 from collections.abc import Callable
@@ -26,14 +25,10 @@ from sandbox.cluster.sim.admission import service_account_problem
 from sandbox.cluster.sim.crds import CRD_KIND, batch_order
 from sandbox.cluster.sim.immutable import immutable_problem
 from sandbox.cluster.sim.persist import Delta, Journal, Saved, restore
-from sandbox.cluster.sim.runtime import SERVER_FIELDS, SimRuntime
-from sandbox.cluster.sim.services import without_allocated
+from sandbox.cluster.sim.runtime import SimRuntime, normalize, same_as_applied
 from sandbox.cluster.sim.store import (
-    SYSTEM_ANNOTATION_PREFIXES,
     Watch,
-    canonical,
     clone,
-    is_namespaced,
 )
 from sandbox.cluster.sim.validate import validate
 from sandbox.registry import ImageProfile
@@ -139,11 +134,11 @@ class SimCluster(SimRuntime):
                 if error:
                     results.append(ApplyResult(ref, "invalid", error))
                     continue
-                desired = self._crds.shape(_normalize(obj, ref))
+                desired = self._crds.shape(normalize(obj, ref))
                 existing = self._store.get(ref)
                 if existing is None:
                     action = "created"
-                elif _same(existing, desired, self._work.owned_fields(ref)):
+                elif same_as_applied(existing, desired, self._work.owned_fields(ref)):
                     action = "unchanged"
                 else:
                     action = "configured"
@@ -391,44 +386,6 @@ class SimCluster(SimRuntime):
             self._work.owner_changed(ref)
         self._finish()
         self._commit()
-
-
-def _normalize(obj: dict[str, Any], ref: ObjRef) -> dict[str, Any]:
-    """What gets stored from an applied manifest: no status, no server-owned metadata,
-    Secret stringData folded into base64 data as the API server does."""
-    out = {k: clone(v) for k, v in obj.items() if k not in ("metadata", "status")}
-    meta = obj.get("metadata") or {}
-    new_meta: dict[str, Any] = {"name": ref.name}
-    if is_namespaced(ref.kind):
-        new_meta["namespace"] = ref.namespace
-    for key in ("labels", "annotations", "ownerReferences"):
-        if meta.get(key):
-            new_meta[key] = clone(meta[key])
-    out["metadata"] = new_meta
-    if ref.kind == "Secret" and out.get("stringData"):
-        data = dict(out.get("data") or {})
-        for key, value in out.pop("stringData").items():
-            data[key] = base64.b64encode(str(value).encode()).decode()
-        out["data"] = data
-    return out
-
-
-def _same(existing: dict[str, Any], desired: dict[str, Any], owned: tuple[str, ...] = ()
-          ) -> bool:
-    kind = str(existing.get("kind"))
-    have = {k: v for k, v in existing.items() if k not in ("metadata", "status")}
-    want = {k: v for k, v in desired.items() if k != "metadata"}
-    if isinstance(have.get("spec"), dict) and isinstance(want.get("spec"), dict):
-        skip = [f for f in SERVER_FIELDS.get(kind, ()) + owned if f not in want["spec"]]
-        have["spec"] = {k: v for k, v in have["spec"].items() if k not in skip}
-        if kind == "Service":
-            have["spec"] = without_allocated(have["spec"], want["spec"])
-    meta, new_meta = existing["metadata"], desired["metadata"]
-    user_annotations = {k: v for k, v in (meta.get("annotations") or {}).items()
-                        if not k.startswith(SYSTEM_ANNOTATION_PREFIXES)}
-    return (canonical(have) == canonical(want)
-            and (meta.get("labels") or {}) == (new_meta.get("labels") or {})
-            and user_annotations == (new_meta.get("annotations") or {}))
 
 
 def event_dict(event: ClusterEvent) -> dict[str, Any]:

@@ -327,6 +327,8 @@ class CrdRegistry:
         if obj.get("kind") == CRD_KIND and str(obj.get("apiVersion", "")).startswith(
                 f"{CRD_GROUP}/"):
             return check(obj, existing)
+        if not self.serves(obj):
+            return None  # no CRD's kind: discovery decides (validate.py), no copy needed
         return self.admit(clone(obj))
 
     def shape(self, obj: dict[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ checks and stores what callers ask for and leaves the moving to this class.
 
 from __future__ import annotations
 
+import base64
 import random
 from collections.abc import Callable
 from typing import Any
@@ -20,13 +21,14 @@ from sandbox.cluster.sim.deployments import DeploymentController
 from sandbox.cluster.sim.ingress import IngressController
 from sandbox.cluster.sim.pods import Kubelet
 from sandbox.cluster.sim.replicasets import ReplicaSetController
-from sandbox.cluster.sim.services import EndpointsController, keep_allocated
+from sandbox.cluster.sim.services import EndpointsController, keep_allocated, without_allocated
 from sandbox.cluster.sim.store import (
     SYSTEM_ANNOTATION_PREFIXES,
     Store,
     Timers,
     canonical,
     clone,
+    is_namespaced,
     matches_selector,
     owner_uid,
 )
@@ -247,3 +249,41 @@ class SimRuntime:
 def _system_annotations(meta: dict[str, Any]) -> dict[str, str]:
     return {k: v for k, v in (meta.get("annotations") or {}).items()
             if k.startswith(SYSTEM_ANNOTATION_PREFIXES)}
+
+
+def normalize(obj: dict[str, Any], ref: ObjRef) -> dict[str, Any]:
+    """What gets stored from an applied manifest: no status, no server-owned metadata,
+    Secret stringData folded into base64 data as the API server does."""
+    out = {k: clone(v) for k, v in obj.items() if k not in ("metadata", "status")}
+    meta = obj.get("metadata") or {}
+    new_meta: dict[str, Any] = {"name": ref.name}
+    if is_namespaced(ref.kind):
+        new_meta["namespace"] = ref.namespace
+    for key in ("labels", "annotations", "ownerReferences"):
+        if meta.get(key):
+            new_meta[key] = clone(meta[key])
+    out["metadata"] = new_meta
+    if ref.kind == "Secret" and out.get("stringData"):
+        data = dict(out.get("data") or {})
+        for key, value in out.pop("stringData").items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
+        out["data"] = data
+    return out
+
+
+def same_as_applied(existing: dict[str, Any], desired: dict[str, Any], owned: tuple[str, ...] = ()
+          ) -> bool:
+    kind = str(existing.get("kind"))
+    have = {k: v for k, v in existing.items() if k not in ("metadata", "status")}
+    want = {k: v for k, v in desired.items() if k != "metadata"}
+    if isinstance(have.get("spec"), dict) and isinstance(want.get("spec"), dict):
+        skip = [f for f in SERVER_FIELDS.get(kind, ()) + owned if f not in want["spec"]]
+        have["spec"] = {k: v for k, v in have["spec"].items() if k not in skip}
+        if kind == "Service":
+            have["spec"] = without_allocated(have["spec"], want["spec"])
+    meta, new_meta = existing["metadata"], desired["metadata"]
+    user_annotations = {k: v for k, v in (meta.get("annotations") or {}).items()
+                        if not k.startswith(SYSTEM_ANNOTATION_PREFIXES)}
+    return (canonical(have) == canonical(want)
+            and (meta.get("labels") or {}) == (new_meta.get("labels") or {})
+            and user_annotations == (new_meta.get("annotations") or {}))
