@@ -67,6 +67,7 @@ def child(services: int, tmp: str) -> None:
         traffic = getattr(engine.cluster, "_traffic", None)
         windows = traffic.computed if traffic is not None else 0
         written, samples = engine.sampler.writer.written, engine.sampler.samples
+        computed = engine.sampler.computed
         wall, cpu = time.perf_counter(), time.process_time()
         kids = resource.getrusage(resource.RUSAGE_CHILDREN)
         time.sleep(IDLE_SECONDS)
@@ -79,6 +80,7 @@ def child(services: int, tmp: str) -> None:
         idle_windows = (traffic.computed if traffic is not None else 0) - windows
         idle_written = engine.sampler.writer.written - written
         idle_samples = engine.sampler.samples - samples
+        idle_computed = engine.sampler.computed - computed
         # The safety net's price: one periodic resync compares every object with git.
         cpu_resync = time.process_time()
         engine.flux.reconcile("periodic resync")
@@ -96,7 +98,7 @@ def child(services: int, tmp: str) -> None:
         engine.stop()
     print(json.dumps({"converge_s": converge, "settle_s": settle, "idle_cpu": cpu / wall,
                       "idle_windows": idle_windows, "idle_written": idle_written,
-                      "idle_samples": idle_samples,
+                      "idle_samples": idle_samples, "idle_computed": idle_computed,
                       "idle_child_cpu": child_cpu / wall,
                       "idle_evaluations": idle_evaluations, "idle_compared": idle_compared,
                       "resync_cpu": resync_cpu,
@@ -146,7 +148,8 @@ def run(sizes: tuple[int, ...] = (10, 3000)) -> dict[str, float]:
               f"children), {int(data['idle_evaluations'])} health evaluations and "
               f"{int(data['idle_compared'])} drift comparisons over {IDLE_SECONDS:.0f}s; "
               f"peak {data['peak_mb']:.0f} MB", flush=True)
-        print(f"  metrics while idle: {int(data['idle_samples'])} samples, "
+        print(f"  metrics while idle: {int(data['idle_samples'])} samples "
+              f"({int(data['idle_computed'])} computed), "
               f"{int(data['idle_windows'])} traffic windows computed, "
               f"{int(data['idle_written'])} runs written (settled "
               f"{data['settle_s']:.0f}s after Healthy)", flush=True)

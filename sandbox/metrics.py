@@ -108,7 +108,11 @@ class MetricsSampler:
         self.samples = 0  # tests wait on this
         # Called with (now, rows) after each sample: the analysis of a change reads them.
         self.listeners: list[Callable[[float, list[Sample]], None]] = []
-        self._counts: dict[str, tuple[float, float, float]] = {}  # pod -> (sim, requests, errors)
+        # pod -> (sim, requests, errors, requests/s, error rate) at its last sample
+        self._counts: dict[str, tuple[float, float, float, float, float]] = {}
+        self.computed = 0  # samples computed from the cluster (a repeated one is not)
+        self._rows: list[Sample] = []
+        self._steady: Any = None  # the cluster's metrics key while samples repeat
         self._sizes_of: dict[str, tuple[float, float | None, float]] = {}  # pod uid -> sizes
         self._usage: dict[str, tuple[float, float]] = {}
         self._next = 0.0
@@ -127,15 +131,42 @@ class MetricsSampler:
         now = self.now() if now is None else now
         # The next sample falls on the next multiple of the interval in simulated time.
         self._next = (math.floor(now / self.interval) + 1) * self.interval
-        rows = self.collect(now)
-        self.writer.write(now, time.time(), [
-            ((r.kind, r.namespace, r.name), (r.workload, *(r.values.get(f) for f in FIELDS)))
-            for r in rows])
+        key = self._metrics_key()
+        if (key is not None and key[0] == self._steady and now >= key[1]
+                and self.writer.continues(now)):
+            # Nothing changed since a sample that repeated the one before, and time alone
+            # moves no number: this sample is that one again, written as one row.
+            rows = self._rows
+            self._carry_counts(now)
+            self.writer.repeat(now, time.time())
+        else:
+            rows = self.collect(now)
+            self.computed += 1
+            written = self.writer.written
+            self.writer.write(now, time.time(), [
+                ((r.kind, r.namespace, r.name), (r.workload, *(r.values.get(f) for f in FIELDS)))
+                for r in rows])
+            repeated = self.writer.written == written and self._rows is not None
+            self._steady = key[0] if key is not None and repeated and now >= key[1] else None
+            self._rows = rows
         self.prune(now)
         self.samples += 1
         for listener in self.listeners:
             listener(now, rows)
         return rows
+
+    def _metrics_key(self) -> tuple[Any, float] | None:
+        key_of = getattr(self.cluster, "metrics_key", None)
+        key: tuple[Any, float] | None = key_of() if callable(key_of) else None
+        return key
+
+    def _carry_counts(self, now: float) -> None:
+        """Move each pod's totals to now at its steady rate, as a computed sample would
+        have read them, so the next computed one measures from this sample."""
+        for pod, (then, requests, errors, rps, error_rate) in self._counts.items():
+            elapsed = max(0.0, now - then)
+            self._counts[pod] = (now, requests + rps * elapsed,
+                                 errors + rps * error_rate * elapsed, rps, error_rate)
 
     def prune(self, now: float) -> int:
         """Drop samples older than the retention, and any from a simulated time after
@@ -233,7 +264,8 @@ class MetricsSampler:
         if count is not None:
             before = self._counts.get(key)
             requests_now, errors_now = float(count["requests"]), float(count["errors"])
-            self._counts[key] = (now, requests_now, errors_now)
+            self._counts[key] = (now, requests_now, errors_now, float(count.get("rps", 0.0)),
+                                 float(count.get("error_rate", 0.0)))
             if before is not None and now > before[0]:
                 steady = count.get("steady_since")
                 if steady is not None and steady <= before[0]:

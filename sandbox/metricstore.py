@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS metric_runs (
 );
 CREATE INDEX IF NOT EXISTS metric_runs_from ON metric_runs(sim_from);
 CREATE INDEX IF NOT EXISTS metric_runs_to ON metric_runs(sim_to);
+CREATE INDEX IF NOT EXISTS metric_runs_workload ON metric_runs(workload, kind, sim_from);
 CREATE VIEW IF NOT EXISTS metric_samples AS
     SELECT t.sim AS sim, t.ts AS ts, r.kind AS kind, r.namespace AS namespace,
            r.name AS name, r.workload AS workload, r.rps AS rps,
@@ -40,6 +41,15 @@ CREATE VIEW IF NOT EXISTS metric_samples AS
            r.p99_ms AS p99_ms, r.cpu_m AS cpu_m, r.memory_mib AS memory_mib
     FROM metric_times t JOIN metric_runs r
       ON r.sim_from <= t.sim AND (r.sim_to IS NULL OR t.sim <= r.sim_to);
+-- A row written straight into the view (a fixture, an import) is a run of one sample.
+CREATE TRIGGER IF NOT EXISTS metric_samples_insert INSTEAD OF INSERT ON metric_samples
+BEGIN
+    INSERT OR IGNORE INTO metric_times(sim, ts) VALUES(NEW.sim, NEW.ts);
+    INSERT INTO metric_runs(sim_from, sim_to, kind, namespace, name, workload, rps,
+                            error_rate, p50_ms, p95_ms, p99_ms, cpu_m, memory_mib)
+    VALUES(NEW.sim, NEW.sim, NEW.kind, NEW.namespace, NEW.name, NEW.workload, NEW.rps,
+           NEW.error_rate, NEW.p50_ms, NEW.p95_ms, NEW.p99_ms, NEW.cpu_m, NEW.memory_mib);
+END;
 """
 
 
@@ -94,6 +104,17 @@ class RunWriter:
             for key in [k for k in self._open if k not in seen]:  # gone: its run ends
                 db.execute("UPDATE metric_runs SET sim_to=? WHERE id=?",
                            (self._last, self._open.pop(key)[0]))
+        self._last = now
+
+    def continues(self, now: float) -> bool:
+        """Whether a sample at `now` follows this writer's previous one."""
+        return self._last is not None and now > self._last
+
+    def repeat(self, now: float, stamp: float) -> None:
+        """A sample whose every value is the previous sample's: one row."""
+        with self.store.tx() as db:
+            if self._open:
+                db.execute("INSERT INTO metric_times(sim, ts) VALUES(?,?)", (now, stamp))
         self._last = now
 
     def _restart(self, db: Any, now: float) -> None:

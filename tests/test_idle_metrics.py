@@ -40,13 +40,15 @@ def test_a_steady_cluster_samples_at_no_cost_and_reads_back_every_sample(
         sampler.sample()
         run(clock, sim, 15)
     computed, written, stored = sim._traffic.computed, sampler.writer.written, runs(store)
-    targets = len(sampler.sample())
+    targets = len(sampler.sample())  # the same numbers again: steady from here
     assert targets == SERVICES * 3  # a Deployment and its two pods each
+    samples = sampler.computed
     for _ in range(10):
         run(clock, sim, 15)
         rows = sampler.sample()
         assert len(rows) == targets
-    assert sim._traffic.computed == computed  # no traffic window recomputed
+    assert sampler.computed == samples  # each sample repeated the last one...
+    assert sim._traffic.computed == computed  # ...with no traffic window recomputed
     assert sampler.writer.written == written and runs(store) == stored  # nothing stored
     # ...yet every sample reads back in full, with the same numbers each time.
     web = query(store, "Deployment/demo/web-2", since=150, pods=True)
@@ -65,10 +67,16 @@ def test_a_change_is_written_for_the_targets_it_touched(tmp_path: Path) -> None:
         sampler.sample()
         run(clock, sim, 15)
     computed, written = sim._traffic.computed, sampler.writer.written
+    samples = sampler.computed
     sim.scale(ObjRef("Deployment", "web-4", "demo"), 3)
     for _ in range(8):  # the new pod starts, and the window moves past the change
         run(clock, sim, 15)
         sampler.sample()
+    assert sampler.computed > samples  # a change is computed again
+    # Its new pod's rate is measured between two samples as ever, repeated or not.
+    run(clock, sim, 15)
+    new_pod = [r for r in sampler.sample() if r.kind == "Pod" and r.workload.endswith("web-4")]
+    assert len(new_pod) == 3 and all(r.values["rps"] for r in new_pod)
     # Only web-4 (its window) was computed again, and only its targets were written.
     assert 1 <= sim._traffic.computed - computed <= 8
     changed = {r[0] for r in store.query("SELECT DISTINCT name FROM metric_runs WHERE id>?",

@@ -156,6 +156,10 @@ class Traffic:
         # `steady from` has these numbers, until the Deployment's endpoints change.
         self._window: dict[str, tuple[float, dict[str, Any]]] = {}
         self._candidates: dict[float, set[str]] = {}  # error_candidates(), until serve()
+        # From when no number changes with time alone (every window in one steady
+        # segment, every pod at a steady rate); moved by each change of endpoints.
+        self.settled_at = 0.0
+        self.version = 0  # moves with every change of endpoints
         self.computed = 0  # Deployment windows computed (the cached ones are not counted)
 
     def _at(self, now: float) -> float:
@@ -200,6 +204,9 @@ class Traffic:
                 if ep.pod not in self.pods:
                     self.pods[ep.pod] = _PodTotals(ep, now)
                     self._pods_of.setdefault(ep.deployment, set()).add(ep.pod)
+        self.version += 1
+        self.settled_at = max(self.settled_at, now + WINDOW, *(
+            _steady_from(ep, now) + WINDOW for ep in eps or ()))
         serving = {ep.pod: ep for ep in eps or ()}
         for pod in touched:
             tot = self.pods.get(pod)
