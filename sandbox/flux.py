@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from . import faults
@@ -67,7 +67,8 @@ class SyncStatus:
     last_applied: str | None = None
     last_attempted: str | None = None
     hld_sha: str | None = None
-    inventory: list[list[str]] = field(default_factory=list)  # [kind, name, namespace]
+    # [kind, name, namespace], plus the group of a custom resource's kind (ObjRef.group)
+    inventory: list[list[str]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     suspended: bool = False
     last_run: float = 0.0
@@ -136,20 +137,22 @@ class Reconciler:
     def _files(self, sha: str) -> list[tuple[str, str, list[dict[str, Any]], list[str]]]:
         return self.source.files(sha)
 
-    def reconcile(self, reason: str = "manual") -> SyncStatus:
+    def reconcile(self, reason: str = "manual", sha: str | None = None) -> SyncStatus:
+        """Reconcile main, or the commit `sha` the caller already vetted (the engine
+        checks that its generate job has finished; main may have moved on since)."""
         with self.lock:
-            return self._reconcile(reason)
+            return self._reconcile(reason, sha)
 
     def _condition(self, status: str, reason: str, message: str) -> None:
         st = self.status
         st.ready_status, st.reason, st.message = status, reason, message
         st.ready = status == "True"
 
-    def _reconcile(self, reason: str) -> SyncStatus:
+    def _reconcile(self, reason: str, sha: str | None = None) -> SyncStatus:
         st = self.status
         if st.suspended:
             return st
-        sha = self.head()
+        sha = sha or self.head()
         if sha is None:
             return st
         if rev(self.ws.manifests_git, sha) is None:
@@ -215,7 +218,7 @@ class Reconciler:
 
         def ref_of(o: dict[str, Any]) -> ObjRef:
             ref = ObjRef.of(o)
-            return ObjRef(ref.kind, ref.name) if ref.namespace and ref.kind in cluster_kinds \
+            return replace(ref, namespace="") if ref.namespace and ref.kind in cluster_kinds \
                 else ref
 
         bad = {r.ref for r in invalid}
@@ -244,7 +247,8 @@ class Reconciler:
         for r in results:
             if r.error:
                 errors.append(f"{r.ref.short}: {r.error}")
-        st.inventory = [[r.kind, r.name, r.namespace] for r in sorted(applied | bad)]
+        st.inventory = [[r.kind, r.name, r.namespace, *([r.group] if r.group else [])]
+                        for r in sorted(applied | bad)]
         st.errors = errors
         st.sync, st.drifted = "Synced", []
         st.hld_sha = hld_sha

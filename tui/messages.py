@@ -15,12 +15,13 @@ from sandbox.scenario import ScenarioResult
 from .widgets.cluster import RowsDelta
 
 
-class EngineEvent(Message):
-    """One event from the sandbox's bus, whichever process published it."""
+class EngineEvents(Message):
+    """Events from the sandbox's bus, whichever process published them: one message
+    per batch, since a big rollout publishes hundreds at once."""
 
-    def __init__(self, event: Event) -> None:
+    def __init__(self, events: list[Event]) -> None:
         super().__init__()
-        self.event = event
+        self.events = events
 
 
 @dataclass
@@ -33,6 +34,10 @@ class Snapshot:
     branches: dict[str, str] = field(default_factory=dict)
     required_approvals: int = 1
     health: dict[str, Any] = field(default_factory=dict)  # with Flux's health `check` state
+    # Per service, the verdict of the newest change that touched it (facade.service_verdicts).
+    verdicts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # What the pipeline waits for and how long is left (facade.waits).
+    waits: list[dict[str, Any]] = field(default_factory=list)
 
 
 class SnapshotReady(Message):

@@ -2,26 +2,35 @@
 Its cursor picks the object that `d`, `s`, `e` and `ctrl+d` act on.
 
 Like k9s, it repaints only the rows that changed. `ClusterRows` runs in the refresh
-worker: it takes what changed in the cluster (the facade's follower) and the monitor's
-health, and works out the cells of the rows that differ. `ClusterTable.apply` then
-updates those cells, adds and removes rows, on the UI thread; the whole table is
-rebuilt only on the first data and when the filter changes.
+worker, off the UI thread: it takes what changed in the cluster (the facade's follower)
+and the monitor's health, and works out the cells of the rows that differ, ages
+included (each row's AGE is worked out again only when its text changes: "5m" once a
+minute). `ClusterTable.apply` hands those rows to a virtualised table (`RowTable`) that
+draws only the lines on screen that changed; it refills the whole table only on the
+first data and when the filter changes.
 """
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from typing import Any
 
 from rich.text import Text
-from textual.widgets import DataTable
-from textual.widgets.data_table import CellKey, RowKey
 
 from sandbox.facade import ClusterChanges, object_key
 
 from ..keys import CLUSTER
-from .format import age, cluster_now, image_of, parse_time, ready_column, status_column
-from .tables import cell_width, selected_key
+from .format import (
+    age,
+    age_changes_at,
+    cluster_now,
+    image_of,
+    parse_time,
+    ready_column,
+    status_column,
+)
+from .rowtable import RowTable
 
 KINDS = ("Deployment", "Pod", "Service")
 ORDER = {k: i for i, k in enumerate(KINDS)}
@@ -63,12 +72,18 @@ class ClusterRows:
         self._health: dict[str, Any] = {}
         self._created: dict[str, float | None] = {}
         self._now: float | None = None
+        # When each row's AGE text changes next, soonest first; an entry is current
+        # while `_due` holds the same time for its key (the rest are skipped).
+        self._ages: list[tuple[float, str]] = []
+        self._due: dict[str, float] = {}
+        self.ages_computed = 0  # how many AGE texts were worked out, for the tests
 
     def update(self, changes: ClusterChanges, health: dict[str, Any] | None) -> RowsDelta:
         health = health or {}
         delta = RowsDelta(full=changes.full)
         if changes.full:
             self.objects, self.cells, self._created = {}, {}, {}
+            self._ages, self._due = [], {}
         dirty: set[str] = set()
         for key, obj in changes.changed.items():
             if obj.get("kind") in ORDER:
@@ -80,6 +95,7 @@ class ClusterRows:
             if self.objects.pop(key, None) is not None:
                 self.cells.pop(key, None)
                 self._created.pop(key, None)
+                self._due.pop(key, None)
                 delta.removed.append(key)
         # A health verdict that moved repaints its row even when the object did not.
         dirty |= {k for k in self.objects if health.get(k) != self._health.get(k)}
@@ -94,16 +110,43 @@ class ClusterRows:
                 self.cells[key] = cells
                 delta.cells[key] = cells
                 delta.objects[key] = self.objects[key]
-        # Ages move with the clock alone; only the ones whose text changed are sent.
-        for key, cells in self.cells.items():
-            if key in delta.cells:
-                continue
-            shown = age(self._created.get(key), self._now)
+        for key in delta.cells:
+            self._schedule_age(key)
+        self._tick_ages(delta)
+        return delta
+
+    def _schedule_age(self, key: str) -> None:
+        if self._now is None:
+            return
+        due = age_changes_at(self._created.get(key), self._now)
+        if due == float("inf"):
+            self._due.pop(key, None)
+            return
+        self._due[key] = due
+        heapq.heappush(self._ages, (due, key))
+
+    def _tick_ages(self, delta: RowsDelta) -> None:
+        """Ages move with the clock alone: only the rows whose AGE text is due to change
+        are looked at, and only those whose text did change are sent."""
+        now = self._now
+        if now is None:
+            return
+        while self._ages and self._ages[0][0] <= now:
+            due, key = heapq.heappop(self._ages)
+            if self._due.get(key) != due or key not in self.cells:
+                continue  # superseded, or the row is gone
+            del self._due[key]
+            self.ages_computed += 1
+            cells = self.cells[key]
+            shown = age(self._created.get(key), now)
             if shown != cells[AGE]:
                 cells = (*cells[:AGE], shown)
                 self.cells[key] = cells
                 delta.cells[key] = cells
-        return delta
+            self._schedule_age(key)
+            if self._due.get(key, float("inf")) <= now:  # a float's rounding at the edge
+                self._due[key] = now + 0.001
+                heapq.heappush(self._ages, (now + 0.001, key))
 
     def _cells(self, obj: dict[str, Any], health: Any) -> Cells:
         meta = obj.get("metadata") or {}
@@ -113,22 +156,18 @@ class ClusterRows:
                 age(self._created.get(_key(obj)), self._now))
 
 
-class ClusterTable(DataTable[Any]):
-    BINDINGS = CLUSTER
+class ClusterTable(RowTable):
+    BINDINGS = [*RowTable.BINDINGS, *CLUSTER]
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        super().__init__(COLUMNS, _order, order_columns=3, **kwargs)  # kind, ns, name
         self.filter_text = ""
         self.objects: dict[str, dict[str, Any]] = {}
-        self._cells: dict[str, Cells] = {}  # every row's cells, shown or filtered out
-        self._columns: list[Any] = []
-        # How often the table was cleared and filled again, and how many cells changed
-        # in place: the tests hold the view to repainting only what changed.
+        self._all: dict[str, Cells] = {}  # every row's cells, shown or filtered out
+        # How often the table was refilled, and how many cells changed in place: the
+        # tests hold the view to repainting only what changed.
         self.rebuilds = 0
         self.cell_updates = 0
-
-    def on_mount(self) -> None:
-        self._columns = list(self.add_columns(*COLUMNS))
 
     def _visible(self, key: str, cells: Cells) -> bool:
         needle = self.filter_text.lower()
@@ -136,90 +175,33 @@ class ClusterTable(DataTable[Any]):
         return not needle or needle in f"{key} {status}".lower()
 
     def apply(self, delta: RowsDelta) -> None:
-        """Change the rows that changed; keep the cursor on the object it was on."""
+        """Change the rows that changed; the cursor stays on the object it was on."""
         if not delta:
             return
         if delta.full:
-            self.objects, self._cells = {}, {}
+            self.objects, self._all = {}, {}
         self.objects.update(delta.objects)
-        self._cells.update(delta.cells)
+        self._all.update(delta.cells)
         for key in delta.removed:
             self.objects.pop(key, None)
-            self._cells.pop(key, None)
-        if delta.full or not self._columns:
+            self._all.pop(key, None)
+        if delta.full:
             self.rebuild()
             return
-        selected = selected_key(self)
-        at = self.cursor_row
-        added = False
-        gone = [key for key in delta.removed if key in self.rows]
-        for key, cells in delta.cells.items():
-            visible = self._visible(key, cells)
-            if key in self.rows:
-                if not visible:
-                    gone.append(key)
-                    continue
-                for column, cell in zip(self._columns, cells, strict=True):
-                    if self.get_cell(key, column) != cell:
-                        # Textual measures the whole column again when a cell gets
-                        # narrower; a column here only ever grows, so it measures one cell.
-                        wider = cell_width(cell) > self.columns[column].content_width
-                        self.update_cell(key, column, cell, update_width=wider)
-                        self.cell_updates += 1
-            elif visible:
-                self.add_row(*cells, key=key)
-                added = True
-        if gone:
-            self._remove_rows(gone)
-        if added:
-            self.sort(*self._columns[:3], key=_order)
-        self._keep_cursor(selected, at)
-
-    def _remove_rows(self, keys: list[str]) -> None:
-        """DataTable.remove_row renumbers every row and moves the cursor for each row it
-        removes; a rollout removes hundreds of pods at once, so they go in one pass."""
-        locations, data = getattr(self, "_row_locations", None), getattr(self, "_data", None)
-        if locations is None or data is None:  # another Textual: its own way
-            for key in keys:
-                self.remove_row(key)
-            return
-        for key in keys:
-            row_key = RowKey(key)
-            for column in data.pop(row_key, {}):
-                self._updated_cells.discard(CellKey(row_key, column))
-            self.rows.pop(row_key, None)
-        # Sorting renumbers the rows that are left, once.
-        self.sort(*self._columns[:3], key=_order)
-        self._require_update_dimensions = True
-        self.check_idle()
+        shown = {k: c for k, c in delta.cells.items() if self._visible(k, c)}
+        hidden = [k for k in delta.cells if k not in shown]
+        self.cell_updates += self.patch(shown, [*delta.removed, *hidden])
 
     def rebuild(self) -> None:
-        """Clear and fill again: the first data, a new filter."""
+        """Fill again: the first data, a new filter."""
         self.rebuilds += 1
-        selected = selected_key(self)
-        self.clear()
-        if not self._columns:
-            return
-        for key in sorted(self._cells, key=lambda k: _order(self._cells[k])):
-            if self._visible(key, self._cells[key]):
-                self.add_row(*self._cells[key], key=key)
-        self._keep_cursor(selected, 0)
+        self.replace_rows((k, c) for k, c in self._all.items() if self._visible(k, c))
 
     def set_filter(self, text: str) -> None:
         self.filter_text = text
         self.rebuild()
 
-    def _keep_cursor(self, selected: str | None, fallback: int) -> None:
-        if not self.row_count:
-            return
-        if selected is not None and selected in self.rows:
-            row = self.get_row_index(selected)
-        else:
-            row = min(fallback, self.row_count - 1)
-        if row != self.cursor_row:
-            self.move_cursor(row=row, animate=False)
-
     @property
     def selected_object(self) -> dict[str, Any] | None:
-        key = selected_key(self)
+        key = self.selected_key
         return self.objects.get(key) if key else None

@@ -59,6 +59,21 @@ def age(then: float | str | None, now: float | None = None) -> str:
     return f"{secs // 86400}d"
 
 
+# The unit `age` shows below each bound: a text in seconds changes every second, one in
+# days once a day.
+_AGE_STEPS = ((120, 1), (7200, 60), (172800, 3600), (float("inf"), 86400))
+
+
+def age_changes_at(then: float | None, now: float) -> float:
+    """When the text `age(then, now)` next changes: a table redraws an AGE cell then
+    and not before, so "5m" costs one update a minute, not sixty."""
+    if then is None:
+        return float("inf")
+    secs = max(0, int(now - then))
+    step = next(step for bound, step in _AGE_STEPS if secs < bound)
+    return then + (secs // step + 1) * step
+
+
 def styled(word: str, table: dict[str, str], default: str = "") -> Text:
     return Text(word, style=table.get(word, default))
 
