@@ -107,3 +107,55 @@ def _where(frame: Any) -> str:
     stack = traceback.extract_stack(frame)[-3:]
     return " < ".join(f"{'/'.join(s.filename.split('/')[-2:])}:{s.lineno} {s.name}"
                       for s in reversed(stack))
+
+
+class WidgetCosts:
+    """UI thread CPU in each widget class's `render_lines` and in whole-screen layouts
+    (with BENCH_TUI_WHY): which views the repaints cost, and how many layouts ran."""
+
+    def __init__(self) -> None:
+        from textual.screen import Screen
+        from textual.widget import Widget
+
+        self.render: Counter[str] = Counter()
+        self.calls: Counter[str] = Counter()
+        self.layouts, self.layout_s = 0, 0.0
+        self._undo: list[tuple[Any, str, Any]] = []
+        render_lines, refresh_layout = Widget.render_lines, Screen._refresh_layout
+
+        def timed_render(widget: Any, crop: Any) -> Any:
+            t0 = time.thread_time()
+            try:
+                return render_lines(widget, crop)
+            finally:
+                name = type(widget).__name__
+                self.render[name] += time.thread_time() - t0
+                self.calls[name] += 1
+
+        def timed_layout(screen: Any, *args: Any, **kwargs: Any) -> Any:
+            t0 = time.thread_time()
+            try:
+                return refresh_layout(screen, *args, **kwargs)
+            finally:
+                self.layouts += 1
+                self.layout_s += time.thread_time() - t0
+
+        self._undo = [(Widget, "render_lines", render_lines),
+                      (Screen, "_refresh_layout", refresh_layout)]
+        Widget.render_lines = timed_render  # type: ignore[method-assign]
+        Screen._refresh_layout = timed_layout  # type: ignore[method-assign]
+
+    def reset(self) -> None:
+        self.render.clear()
+        self.calls.clear()
+        self.layouts, self.layout_s = 0, 0.0
+
+    def undo(self) -> None:
+        for owner, name, original in self._undo:
+            setattr(owner, name, original)
+
+    def report(self, top: int = 8) -> str:
+        parts = [f"{name} {s * 1000:.0f} ms/{self.calls[name]}"
+                 for name, s in self.render.most_common(top)]
+        return (f"  screen layouts: {self.layouts}, {self.layout_s * 1000:.0f} ms CPU "
+                f"(repaints included); render_lines by widget: {', '.join(parts)}")

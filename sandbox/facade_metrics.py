@@ -45,7 +45,7 @@ class Monitoring:
         marks = ",".join("?" * len(WORKLOADS))
         rows = self.ws.store.query(
             f"SELECT kind, workload FROM metric_samples WHERE sim=(SELECT MAX(sim) FROM "
-            f"metric_samples) AND kind IN ({marks})", *WORKLOADS)
+            f"metric_times) AND kind IN ({marks})", *WORKLOADS)
         services = [r["workload"] for r in sorted(
             rows, key=lambda r: (WORKLOADS.index(r["kind"]), r["workload"]))]
         default = services[0] if services else None

@@ -97,7 +97,7 @@ class Fingerprints:
         """The first line and text of the value at ``prefix`` in a config file, as the
         generator's origin lookup walks it; the whole file's blob when that cannot be
         told apart (aliases may point anywhere, or the file does not parse)."""
-        parsed = _composed(self.root / path, blob)
+        parsed = _composed(self.root, path, blob)
         if parsed is None:
             return blob
         node, lines = parsed
@@ -105,12 +105,10 @@ class Fingerprints:
         for key in prefix:
             if not isinstance(node, yaml.MappingNode):
                 return "absent"
-            for key_node, value_node in node.value:
-                if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
-                    node, key_line = value_node, key_node.start_mark.line
-                    break
-            else:
+            found = _children(node).get(key)
+            if found is None:
                 return "absent"
+            key_line, node = found
         text = "".join(lines[key_line:node.end_mark.line + 1])
         return blob if "*" in text else [key_line, text]
 
@@ -138,19 +136,34 @@ class Fingerprints:
 
 
 _COMPOSED: dict[str, tuple[yaml.Node, list[str]] | None] = {}  # by blob id
+# id(mapping node) -> its first entry per scalar key (the origin lookup's choice): a
+# shared file with a thousand components is searched in constant time per component.
+_CHILDREN: dict[int, dict[str, tuple[int, yaml.Node]]] = {}
 
 
-def _composed(path: Path, blob: str) -> tuple[yaml.Node, list[str]] | None:
+def _children(node: yaml.MappingNode) -> dict[str, tuple[int, yaml.Node]]:
+    found = _CHILDREN.get(id(node))
+    if found is None:
+        found = {}
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value not in found:
+                found[key_node.value] = (key_node.start_mark.line, value_node)
+        _CHILDREN[id(node)] = found
+    return found
+
+
+def _composed(root: Path, path: str, blob: str) -> tuple[yaml.Node, list[str]] | None:
     """A config file's YAML node tree and lines, once per content in this process."""
     if blob not in _COMPOSED:
         from sandbox.hld.yamlio import _Loader
 
         try:
-            text = path.read_text("utf-8")
+            text = (root / path).read_text("utf-8")
             node = yaml.compose(text, Loader=_Loader)
         except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
             node = None
         if len(_COMPOSED) >= 64:
             _COMPOSED.clear()
+            _CHILDREN.clear()  # its nodes' ids may be reused once they are gone
         _COMPOSED[blob] = None if node is None else (node, text.splitlines(keepends=True))
     return _COMPOSED[blob]

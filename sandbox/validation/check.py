@@ -159,7 +159,8 @@ def _phases(hld_dir: Path, env_list: list[str], kubernetes_version: str, max_rep
         bad = {(f.file, f.line) for f in bounds if f.rule in ("bounds/kind", "bounds/objects")}
         # A kind or apiVersion that is not a name must never reach the schema lookup.
         checked = [d for d in documents[: limits.MAX_OBJECTS_PER_COMMIT]
-                   if (d.source_file, d.source_line) not in bad]
+                   if (d.source_file, d.source_line) not in bad] if bad \
+            else documents[: limits.MAX_OBJECTS_PER_COMMIT]
         log.append(f"validate against Kubernetes {kubernetes_version}")
         validation = validate_documents(checked, kubernetes_version, served, reuse.cache)
         findings.extend(validation)

@@ -280,10 +280,11 @@ def test_events_watch_sees_new_events(cluster: Cluster) -> None:
         cluster.kubectl("--context", "sandbox-reconciler", "scale", "deployment", "api",
                         "--replicas=3")
         line = ""
-        while "ScalingReplicaSet" not in line:
+        # Other deployments' scaling (an earlier test's drift being undone) may come
+        # first on a loaded machine: wait for this one's.
+        while not ("ScalingReplicaSet" in line and "deployment/api" in line.lower()):
             line = watch.stdout.readline()
-            assert line, "the watch ended early"
-        assert "deployment/api" in line.lower()
+            assert line, f"the watch ended early: {watch.stderr.read() if watch.stderr else ''}"
     finally:
         watch.kill()
         watch.wait()

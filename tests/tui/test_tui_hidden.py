@@ -14,6 +14,7 @@ import tui.app
 from sandbox.events import Event
 from tui.messages import Snapshot
 from tui.screens.main import MainScreen
+from tui.widgets import eventlog
 from tui.widgets.eventlog import EventLog
 from tui.widgets.lazy import LeanFooter
 from tui.widgets.pipeline import PipelineView
@@ -36,7 +37,8 @@ def _status(pending: int) -> dict[str, object]:
     return {"ci": {"pending_jobs": pending}}
 
 
-def test_a_hidden_tab_paints_when_it_is_shown(wait_for) -> None:
+def test_a_hidden_tab_paints_when_it_is_shown(wait_for, monkeypatch) -> None:
+    monkeypatch.setattr(eventlog, "HIDDEN_FLUSH_SECONDS", 3600.0)  # only showing writes
     screen = MainScreen()
 
     async def scenario() -> None:
@@ -63,6 +65,37 @@ def test_a_hidden_tab_paints_when_it_is_shown(wait_for) -> None:
             await pilot.press("1")
             await wait_for(pilot, lambda: "2 pending" in str(ci.render()),
                            what="the CI box painted on show")
+
+    asyncio.run(scenario())
+
+
+def test_a_hidden_log_writes_its_lines_in_batches(wait_for, monkeypatch) -> None:
+    """Hidden, the log still writes what came, a batch at a time (one layout a batch),
+    so showing it later has little left to write."""
+    monkeypatch.setattr(eventlog, "HIDDEN_FLUSH_SECONDS", 0.05)
+    screen = MainScreen()
+
+    async def scenario() -> None:
+        app = _Bare(screen)
+        async with app.run_test(size=SIZE) as pilot:
+            log = screen.query_one(EventLog)
+            await pilot.press("4", "1")
+            await pilot.pause()
+            shown = len(log.lines)
+            writes: list[int] = []
+            original = log._write_unwritten
+
+            def counting() -> None:
+                writes.append(len(log._unwritten))
+                original()
+
+            monkeypatch.setattr(log, "_write_unwritten", counting)
+            for i in range(1, 201):
+                screen.add_events([Event("image.pushed", "registry", f"web:{i}", id=i)])
+            await wait_for(pilot, lambda: len(log.lines) == shown + 200,
+                           what="the lines written while hidden")
+            assert screen.current_tab == "pipeline"
+            assert len([n for n in writes if n]) < 200  # batches, not one write each
 
     asyncio.run(scenario())
 

@@ -73,11 +73,11 @@ def test_metrics_tab_plots_a_service_with_deploy_markers_slo_lines_and_live_samp
             await wait_for(pilot, lambda: trace.row_count == 2, what="the trace")
             assert [str(trace.get_row_at(i)[6]) for i in range(2)] == ["Failed", "Succeeded"]
             countdowns = screen.query_one(Countdowns)
-            await wait_for(pilot, lambda: countdowns.display, what="the countdowns")
-            shown = str(countdowns.render())
             # It runs down between two reads at the clock's speed (2 here).
-            assert re.search(r"progressDeadlineSeconds: Deployment/demo/web  4m\d\ds left in "
-                             r"simulated time \(2m\d\ds wall\)", shown), shown
+            line = re.compile(r"progressDeadlineSeconds: Deployment/demo/web  4m\d\ds left in "
+                              r"simulated time \(2m\d\ds wall\)")
+            await wait_for(pilot, lambda: countdowns.display
+                           and line.search(str(countdowns.render())), what="the countdowns")
 
             # The Metrics tab: web by default (the latest change touched it).
             await pilot.press("6")
@@ -85,6 +85,13 @@ def test_metrics_tab_plots_a_service_with_deploy_markers_slo_lines_and_live_samp
                            what="the metrics tab drawn")
             assert view.workload == "Deployment/demo/web"
             assert isinstance(app.focused, Select)
+            # Off screen, the countdowns tick without painting (a paint lays out the screen).
+            await wait_for(pilot, lambda: not countdowns._on_screen, what="countdowns hidden")
+            painted: list[object] = []
+            countdowns.update = lambda *a, **k: painted.append(a)  # type: ignore[method-assign]
+            countdowns._tick()
+            del countdowns.update
+            assert painted == []
             errors = plot_text(view, "error_rate")
             # The objective is a line across the plot, labelled; the marker is labelled.
             assert f"#{PR}" in errors and "SLO 5.0%───" in errors, errors

@@ -17,6 +17,7 @@ from .lazy import WhenShown
 
 MAX_LINES = 1000
 RECENT = 10
+HIDDEN_FLUSH_SECONDS = 1.0
 
 
 def event_line(event: Event, first_line_only: bool = False) -> Text:
@@ -38,6 +39,7 @@ class EventLog(WhenShown, RichLog):
         self.events: list[Event] = []
         self.filter_text = ""
         self._unwritten: list[Text] = []  # lines that came while the log was hidden
+        self._flush_due = False
 
     def add(self, events: list[Event]) -> None:
         # The initial read and the live subscription overlap by design; ids dedupe them.
@@ -50,11 +52,19 @@ class EventLog(WhenShown, RichLog):
             self.note(event_line(event))
 
     def note(self, line: Text) -> None:
-        """Write a line, or keep it until the log is on screen: each write asks for a
-        new layout of the whole screen, even from a hidden tab."""
+        """Write a line now when the log is on screen; when hidden, at most once a second
+        (each write asks for a new layout of the whole screen, even from a hidden tab),
+        and the rest when it shows, so showing it has little left to write."""
         self._unwritten.append(line)
         del self._unwritten[:-MAX_LINES]
         self.when_shown("write", self._write_unwritten)
+        if not self._on_screen and not self._flush_due and self.is_mounted:
+            self._flush_due = True
+            self.set_timer(HIDDEN_FLUSH_SECONDS, self._flush_hidden)
+
+    def _flush_hidden(self) -> None:
+        self._flush_due = False
+        self._write_unwritten()
 
     def _write_unwritten(self) -> None:
         lines, self._unwritten = self._unwritten, []

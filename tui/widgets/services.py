@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Static
 
 from ..messages import Snapshot
 from .format import health_text, health_word, safe, short
+from .lazy import WhenShown
 from .tables import sync_rows
 
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
@@ -55,7 +56,7 @@ def service_rows(snap: Snapshot) -> list[tuple[str, tuple[Any, ...]]]:
     return rows
 
 
-class ServicesTable(DataTable[Any]):
+class ServicesTable(WhenShown, DataTable[Any]):
     def __init__(self) -> None:
         super().__init__(id="services", cursor_type="row")
         self._shown: list[tuple[str, tuple[Any, ...]]] = []
@@ -68,7 +69,7 @@ class ServicesTable(DataTable[Any]):
         rows = service_rows(snap)
         if rows != self._shown:  # most refreshes change nothing here
             self._shown = rows
-            sync_rows(self, rows)
+            self.when_shown("rows", lambda: sync_rows(self, rows))
 
 
 def waits_of(sb: Any, status: dict[str, Any]) -> list[dict[str, Any]]:
@@ -107,9 +108,10 @@ def countdown_text(waits: list[dict[str, Any]], elapsed: float = 0.0) -> Text:
     return text
 
 
-class Countdowns(Static):
+class Countdowns(WhenShown, Static):
     """Shown only while something waits; between two reads of the engine it counts down
-    by itself, once a second, so it moves however often the pipeline is read."""
+    by itself, once a second, so it moves however often the pipeline is read. Off
+    screen it paints nothing (each paint lays the whole screen out again)."""
 
     def __init__(self) -> None:
         super().__init__(id="countdowns")
@@ -123,9 +125,14 @@ class Countdowns(Static):
 
     def show(self, waits: list[dict[str, Any]]) -> None:
         self.waits, self._read_at = list(waits), time.monotonic()
-        self.display = bool(waits)
-        self._tick()
+        if self.display != bool(waits):
+            self.display = bool(waits)
+        self.when_shown("paint", self._paint)
 
     def _tick(self) -> None:
+        if self._on_screen:
+            self._paint()
+
+    def _paint(self) -> None:
         if self.waits:
             self.update(countdown_text(self.waits, time.monotonic() - self._read_at))

@@ -261,8 +261,7 @@ class ApiServer:
         previous = truthy(query.get("previous"))
         now = self.api.now()
         lines = podlogs.log_lines(pod, container, previous, now, self.resolve_image)
-        wall = self.time_map()
-        yield podlogs.render(lines, query, now, wall)
+        yield podlogs.render(lines, query, now, self.time_map())
         if not truthy(query.get("follow")) or previous:
             return
         sent = len(lines)
@@ -281,7 +280,7 @@ class ApiServer:
                 return
             if len(lines) > sent:
                 yield podlogs.render(lines[sent:], {"timestamps": query.get("timestamps", "")},
-                                     self.api.now(), wall)
+                                     self.api.now(), self.time_map())
                 sent = len(lines)
             else:
                 yield []

@@ -340,6 +340,21 @@ class SimCluster(SimRuntime):
         with self._lock:
             return self._store.version, self._ctx.emitted
 
+    def metrics_key(self) -> tuple[Any, ...] | None:
+        """What the metric numbers depend on besides time, and from when time alone no
+        longer moves them: (key, settled at). None while a running container's numbers
+        move with time (a leaking image), so every sample is computed afresh."""
+        with self._lock:
+            version = self._store.version
+            leaks = getattr(self, "_leaks_at", (None, False))
+            if leaks[0] != version:  # looked at again only when an object changed
+                leaks = self._leaks_at = (version, any(
+                    ps.profile is not None and ps.profile.leak_mib_per_second > 0
+                    and ps.started_at is not None for ps in self._kubelet.pods.values()))
+            if leaks[1]:
+                return None
+            return (version, self._traffic.version), self._traffic.settled_at
+
     def snapshot(self) -> dict[str, Any]:
         """The full state as JSON-ready data, for processes that cannot see this one."""
         with self._lock:
