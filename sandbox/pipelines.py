@@ -23,14 +23,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import faults
+from . import faults, manifestcommit
 from .events import EventBus
 from .gitserver import remote
 from .gitutil import git, rev, short, trailers, with_trailers
@@ -113,6 +112,7 @@ class CIRunner:
         }
         self.monotonic: Callable[[], float] = time.monotonic  # the jobs' time budget clock
         self._cache: CheckCache | None = None
+        self.files_written = 0  # manifest files the generate job wrote, for tests
         # The live cluster's server-side dry run (set by the engine); None: no cluster.
         self.dry_run: Callable[[list[dict[str, Any]]], list[Any]] | None = None
         # The live cluster's API discovery, its CRDs included (set by the engine): every
@@ -297,8 +297,7 @@ class CIRunner:
             return {"ok": True, "sha": sha, "manifest_sha": done, "pr": pr_id,
                     "recovered": True}
         with self.ws.tempdir("gen-") as tmp:
-            out, work = Path(tmp) / "generated", Path(tmp) / "work"
-            from . import hld as hldlib
+            work = Path(tmp) / "work"
             from .validation.bounds import Deadline
 
             # The same budget as a check: a generate past it fails before anything is
@@ -309,26 +308,28 @@ class CIRunner:
             deadline.check("manifest generation")
             if self.cache.stats["generate.build"] == builds:
                 log(f"manifests of HLD {short(sha)} reused from the cache (built by its check)")
-            hldlib.write_output(result, out)
             log(f"generated {len(result.documents)} objects from HLD {short(sha)} "
                 f"for {'-'.join(envs)}")
             faults.point("generate.after_build")
             bot = Users(self.ws.store).get(GENERATE_BOT)
             auth = remote.auth_env(self.ws.root, bot)
-            # Only main's newest tree: a full clone would cost more with every merge.
-            git("clone", "--quiet", "--depth=1", remote.repo_url(self.ws.root, "manifests"),
-                str(work), env_extra=auth)
+            # Only main's newest tree, and no checkout: the commit is made in the index
+            # from the files that changed (a full clone or checkout would cost more with
+            # every merge and every service).
+            git("clone", "--quiet", "--depth=1", "--no-checkout",
+                remote.repo_url(self.ws.root, "manifests"), str(work), env_extra=auth)
             env_dir = "-".join(envs)
-            shutil.rmtree(work / env_dir, ignore_errors=True)
-            shutil.copytree(out / env_dir, work / env_dir)
-            git("add", "-A", cwd=work)
-            if not git("status", "--porcelain", cwd=work).strip():
+            staged = manifestcommit.stage(work, manifestcommit.output_files(result, env_dir),
+                                          env_dir)
+            self.files_written += len(staged.written)
+            if not staged.changed:
                 log("manifests unchanged; nothing to commit")
                 manifest_sha = rev(self.ws.manifests_git, "refs/heads/main")
                 self.bus.publish("manifests.generated", "pipelines",
                                  f"HLD {short(sha)} gives the same manifests; nothing to commit",
                                  sha=sha, manifest_sha=manifest_sha, pr=pr_id, unchanged=True)
                 return {"ok": True, "sha": sha, "manifest_sha": manifest_sha, "unchanged": True}
+            log(f"{len(staged.written)} manifest file(s) written, {len(staged.removed)} removed")
             subject = _subject(self.ws.hld_git, sha)
             message = with_trailers(
                 f"Update {env_dir} manifests from HLD {short(sha)}\n\n{one_line(subject)}\n",
