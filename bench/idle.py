@@ -59,7 +59,7 @@ def child(services: int, tmp: str) -> None:
         converge = _wait(lambda: engine.health.get("app") == "Healthy", 900, "convergence")
         # Idle means nothing changes any more: the last snapshots of the convergence are
         # written, and the metrics' traffic window has moved past the last rollout (a
-        # sample then starts no new run).
+        # sample then repeats the one before without being computed).
         settle = _wait(engine.snapshots_current, 300, "the last snapshot")
         settle += _wait(lambda: _metrics_settled(engine), 600, "steady metrics")
         evaluations = engine.monitor.evaluations
@@ -107,14 +107,14 @@ def child(services: int, tmp: str) -> None:
 
 
 def _metrics_settled(engine: Any) -> bool:
-    """Whether the last metric sample started no new run (nothing changed since the one
-    before), waiting for the next sample otherwise."""
+    """Whether the last metric sample repeated the one before without computing it
+    (nothing changed and time alone moves no number), waiting for the next sample."""
     sampler = engine.sampler
     if not sampler.supported:
         return True
-    samples, written = sampler.samples, sampler.writer.written
+    samples, computed = sampler.samples, sampler.computed
     _wait(lambda: sampler.samples >= samples + 1, 120, "a metric sample")
-    return bool(sampler.writer.written == written and sampler.samples == samples + 1)
+    return bool(sampler.computed == computed and sampler.samples == samples + 1)
 
 
 def _objects(i: int, tag: str) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@
   retention), and what it amounts to per engine tick (a tick every 50 ms at 1x, a sample
   every `metrics_interval_seconds`).
 - SQLite growth per simulated hour: 100 pods sampled every 15 s for three simulated
-  hours, once with a one-hour retention and once keeping everything; the database's
+  hours (a leaking image, so every sample differs), once with a one-hour retention and once keeping everything; the database's
   used pages at the end of each hour. With the retention it stays flat after the first.
 Anchor: Prometheus' default scrape interval (15 s on most installs, 1 m in its own).
 """
@@ -47,13 +47,13 @@ def objects(deployments: int) -> list[dict[str, Any]]:
     return out
 
 
-def _cluster(deployments: int) -> Any:
+def _cluster(deployments: int, profile: str = "fast") -> Any:
     from sandbox.clock import VirtualClock
     from sandbox.cluster import SimCluster
     from sandbox.registry import PROFILES
 
     clock = VirtualClock()
-    cluster = SimCluster(clock, {"web:1": PROFILES["fast"]}.get, max_pods=5000)
+    cluster = SimCluster(clock, {"web:1": PROFILES[profile]}.get, max_pods=5000)
     cluster.apply(objects(deployments))
     for _ in range(20):
         clock.advance(1)
@@ -66,11 +66,11 @@ def _used_mb(store: Any) -> float:
     return float(pages * store.one("PRAGMA page_size")[0]) / 1e6
 
 
-def child_cost(tmp: str) -> None:
+def child_cost(tmp: str, profile: str) -> None:
     from sandbox.metrics import MetricsSampler
     from sandbox.store import Store
 
-    clock, cluster = _cluster(PODS_DEPLOYMENTS)
+    clock, cluster = _cluster(PODS_DEPLOYMENTS, profile)
     store = Store(Path(tmp) / "state.db")
     sampler = MetricsSampler(store, cluster, clock.now, interval=INTERVAL_S)
     times = []
@@ -88,7 +88,9 @@ def child_growth(tmp: str, retention: float) -> None:
     from sandbox.metrics import MetricsSampler
     from sandbox.store import Store
 
-    clock, cluster = _cluster(GROWTH_DEPLOYMENTS)
+    # A leaking image: every sample differs, so nothing is stored as a repeat and the
+    # rows grow as they would with live traffic.
+    clock, cluster = _cluster(GROWTH_DEPLOYMENTS, "leak")
     store = Store(Path(tmp) / "state.db")
     sampler = MetricsSampler(store, cluster, clock.now, interval=INTERVAL_S,
                              retention=retention)
@@ -105,16 +107,22 @@ def child_growth(tmp: str, retention: float) -> None:
 
 
 def run(quick: bool = False) -> dict[str, float]:
-    with tempfile.TemporaryDirectory(prefix="bench-metrics-") as tmp:
-        cost = child_python("bench.metrics", "--cost", tmp)
-    per_tick_ms = cost["sample_s"] * 1000 * TICK_S / INTERVAL_S
-    print(f"metrics sampling: {cost['pods']:.0f} pods in {PODS_DEPLOYMENTS} Deployments "
-          f"({cost['rows']:.0f} rows per sample)")
-    print(f"  one sample: median {cost['sample_s'] * 1000:.1f} ms; one every "
-          f"{INTERVAL_S:g} s of simulated time, so {per_tick_ms:.3f} ms per 50 ms engine tick "
-          f"at 1x ({per_tick_ms / (TICK_S * 1000):.2%} of a core; Prometheus' default scrape "
-          f"interval is 15 s)")
-    result = {"sample_ms": cost["sample_s"] * 1000, "per_tick_ms": per_tick_ms}
+    result: dict[str, float] = {}
+    # Steady traffic repeats the last sample (stored as one small row, not computed
+    # again); a leaking image changes every pod's memory, so every sample is computed.
+    for profile, what in (("fast", "steady traffic, a repeat"),
+                          ("leak", "every value changing, computed in full")):
+        with tempfile.TemporaryDirectory(prefix="bench-metrics-") as tmp:
+            cost = child_python("bench.metrics", "--cost", tmp, profile)
+        per_tick_ms = cost["sample_s"] * 1000 * TICK_S / INTERVAL_S
+        print(f"metrics sampling, {what}: {cost['pods']:.0f} pods in {PODS_DEPLOYMENTS} "
+              f"Deployments ({cost['rows']:.0f} rows per sample)")
+        print(f"  one sample: median {cost['sample_s'] * 1000:.1f} ms; one every "
+              f"{INTERVAL_S:g} s of simulated time, so {per_tick_ms:.3f} ms per 50 ms engine "
+              f"tick at 1x ({per_tick_ms / (TICK_S * 1000):.2%} of a core; Prometheus' "
+              f"default scrape interval is 15 s)")
+        result[f"sample_ms_{profile}"] = cost["sample_s"] * 1000
+        result[f"per_tick_ms_{profile}"] = per_tick_ms
     for label, retention in (("retention 1 h", 3600.0), ("no retention", 1e9)):
         with tempfile.TemporaryDirectory(prefix="bench-metrics-") as tmp:
             growth = child_python("bench.metrics", "--growth", tmp, str(retention))
@@ -129,8 +137,8 @@ def run(quick: bool = False) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 2 and sys.argv[1] == "--cost":
-        child_cost(sys.argv[2])
+    if len(sys.argv) > 3 and sys.argv[1] == "--cost":
+        child_cost(sys.argv[2], sys.argv[3])
     elif len(sys.argv) > 3 and sys.argv[1] == "--growth":
         child_growth(sys.argv[2], float(sys.argv[3]))
     else:
