@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import faults
@@ -113,12 +113,16 @@ class Reconciler:
         self._watch = watch() if callable(watch) else None
         self._suspects: set[ObjRef] | None = None
         self.compared = 0  # objects dry-run against git, for tests of the change set
+        # The inventory as a set of refs, beside the list it was read from.
+        self._inventory: tuple[list[list[str]], set[ObjRef]] | None = None
 
     def head(self) -> str | None:
         return refs(self.ws.manifests_git, "refs/heads/main").get("refs/heads/main")
 
     def _save(self) -> None:
-        self.ws.store.put_snapshot("flux", asdict(self.status))
+        # Shallow: asdict would deep-copy the whole inventory on every run.
+        st = self.status
+        self.ws.store.put_snapshot("flux", {f: getattr(st, f) for f in st.__dataclass_fields__})
 
     def set_suspended(self, suspended: bool) -> None:
         self.status.suspended = suspended
@@ -216,10 +220,16 @@ class Reconciler:
         # CRD comes in the same commit must not be read as namespaced here.
         cluster_kinds = {r.ref.kind for r in checks if not r.ref.namespace}
 
-        def ref_of(o: dict[str, Any]) -> ObjRef:
+        # Each object's ref is worked out once per run: at thousands of objects the
+        # lookups below would otherwise cost more than the change set's apply.
+        refs: dict[int, ObjRef] = {}
+        for o in objects:
             ref = ObjRef.of(o)
-            return replace(ref, namespace="") if ref.namespace and ref.kind in cluster_kinds \
-                else ref
+            refs[id(o)] = replace(ref, namespace="") \
+                if ref.namespace and ref.kind in cluster_kinds else ref
+
+        def ref_of(o: dict[str, Any]) -> ObjRef:
+            return refs[id(o)]
 
         bad = {r.ref for r in invalid}
         valid = [o for o in objects if ref_of(o) not in bad]
@@ -242,13 +252,19 @@ class Reconciler:
         results += [ApplyResult(ref_of(o), "unchanged") for o in valid
                     if ref_of(o) not in todo]
         applied = {r.ref for r in results if not r.error}
-        pruned = self._prune(st.refs(), applied | bad)
+        current = applied | bad
+        if self._inventory is None or self._inventory[0] is not st.inventory:
+            self._inventory = (st.inventory, set(st.refs()))
+        pruned = self._prune(self._inventory[1], current)
         changed = [r for r in results if r.action in ("created", "configured")]
         for r in results:
             if r.error:
                 errors.append(f"{r.ref.short}: {r.error}")
-        st.inventory = [[r.kind, r.name, r.namespace, *([r.group] if r.group else [])]
-                        for r in sorted(applied | bad)]
+        if current != self._inventory[1]:
+            # Sorted (for readers) only when it changed: a change set keeps most runs'.
+            st.inventory = [[r.kind, r.name, r.namespace, *([r.group] if r.group else [])]
+                            for r in sorted(current)]
+            self._inventory = (st.inventory, current)
         st.errors = errors
         st.sync, st.drifted = "Synced", []
         st.hld_sha = hld_sha
@@ -379,7 +395,7 @@ class Reconciler:
             self.bus.publish("drift.corrected", "flux", f"{_line(r)} (drift corrected)",
                              object=str(r.ref))
 
-    def _prune(self, before: list[ObjRef], keep: set[ObjRef]) -> list[ObjRef]:
+    def _prune(self, before: set[ObjRef], keep: set[ObjRef]) -> list[ObjRef]:
         pruned: list[ObjRef] = []
         gone = [ref for ref in before if ref not in keep]
         # Reverse apply order: workloads first, their namespace last.
