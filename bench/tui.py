@@ -9,6 +9,14 @@ keystrokes: tab switches and cursor moves on the Cluster tab. For each one, the 
 from the key press to the first screen update that shows its effect; and the longest
 stall of the UI's event loop over the whole run. Anchor: k9s repaints only changed rows.
 Goals: p95 <= 150 ms, no stall over 1 s.
+
+Every key changes what the screen shows, and a key's time ends at the first frame the
+compositor rendered with the new tab or cursor row. Printed: p50/p95/max, the same per
+kind of key, the UI thread's own CPU per key (the figure the machine's load does not
+stretch), and the count of event-loop stalls over 1 s. Diagnostics, off by default:
+BENCH_TUI_WHY=1 (screen layouts, render time per widget class, gc pauses),
+BENCH_TUI_STACKS=1 (samples the UI thread's stack while the loop is held),
+BENCH_TUI_PROFILE=file (cProfile of the UI thread over the keys).
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from .common import ROOT, hermetic_env, median, percentile
-from .tui_probe import Probe, WidgetCosts
+from .tui_probe import GcPauses, Probe, WidgetCosts
 
 SERVICES = 300
 KEYS = 60
@@ -162,8 +170,9 @@ async def drive(sb: Any, pr_id: int, services: int, keys: int) -> dict[str, floa
             await pilot.pause(0.2)
         probe.reset()  # the stall goal is about the rollout, not the start
         costs = WidgetCosts() if os.environ.get("BENCH_TUI_WHY") else None
+        gc_pauses = GcPauses() if costs is not None else None
         stop_sampler = threading.Event()
-        sampler = probe.sampler(stop_sampler) if os.environ.get("BENCH_TUI_WHY") else None
+        sampler = probe.sampler(stop_sampler) if os.environ.get("BENCH_TUI_STACKS") else None
         if sampler is not None:
             sampler.start()
         profile = os.environ.get("BENCH_TUI_PROFILE")
@@ -208,9 +217,11 @@ async def drive(sb: Any, pr_id: int, services: int, keys: int) -> dict[str, floa
     load = os.getloadavg()[0]
     if sampler is not None:
         print(sampler.report())
-    if costs is not None:
+    if costs is not None and gc_pauses is not None:
         costs.undo()
+        gc_pauses.undo()
         print(costs.report())
+        print(gc_pauses.report())
         print("  UI thread CPU per key, median: " + ", ".join(
             f"{kind} {median([x * 1000 for x in v]):.0f} ms" for kind, v in kind_cpu.items()))
     by_kind = {kind: (percentile([x * 1000 for x in v], 50), percentile([x * 1000 for x in v], 95))

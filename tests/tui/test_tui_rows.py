@@ -6,6 +6,7 @@ read and turned into cells off the UI thread. These count work; they never time 
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from collections import Counter
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from sandbox.events import Event
 from sandbox.facade import Sandbox
 from tui import app as tui_app
 from tui.app import GitOpsApp
+from tui.messages import SnapshotReady
 from tui.widgets.cluster import ClusterRows, ClusterTable, RowsDelta
 from tui.widgets.eventlog import EventLog
 
@@ -193,5 +195,30 @@ def test_a_burst_of_events_reaches_the_ui_as_one_message(idle_sandbox: Sandbox, 
             await wait_for(pilot, lambda: sum(e.id >= 10_000 for e in log.events) == 300,
                            what="the 300 events in the log")
             assert len(handled) - before == 1
+
+    asyncio.run(scenario())
+
+
+def test_the_first_cluster_data_settles_memory_once(idle_sandbox: Sandbox, wait_for,
+                                                    monkeypatch) -> None:
+    """What exists when the cluster first shows goes to the collector's permanent
+    generation, so full collections (which stop the UI) scan only what came later."""
+    monkeypatch.setattr(tui_app, "_settled", False)
+    gc.unfreeze()
+    frozen: list[int] = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(1))  # the test process stays
+
+    async def scenario() -> None:
+        app = GitOpsApp(idle_sandbox, close_on_exit=False, start_engine=False)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: app.snapshot is not None, what="a first snapshot")
+            snap = app.snapshot
+            table = app.main_screen.query_one(ClusterTable)
+            for _ in range(2):
+                rebuilds = table.rebuilds
+                app.post_message(SnapshotReady(snap, RowsDelta(cells=_cells(3), full=True)))
+                await wait_for(pilot, lambda want=rebuilds + 1: table.rebuilds == want,
+                               what="the rows filled")
+            assert frozen == [1]
 
     asyncio.run(scenario())
