@@ -102,7 +102,65 @@ def _watch(server: Any, token: str, root: Path, rv: str, got: dict[str, float],
     conn.close()
 
 
-def run(quick: bool = False) -> None:
+def _get_pods(cluster: Any, server: Any, token: str, root: Path, kubectl: str | None) -> None:
+    pods = len(cluster.list("Pod"))
+    if not kubectl:
+        print("kubectl get pods -A: skipped, kubectl not installed (dev extra)")
+        return
+    env = {**os.environ, "KUBECONFIG": str(_kubeconfig(root, server, token))}
+    subprocess.run([kubectl, "get", "pods", "-A"], env=env, check=True,
+                   capture_output=True)  # fills kubectl's discovery cache
+    walls, shares = [], []
+    for _ in range(5):
+        busy = server.busy[0]
+        started = time.perf_counter()
+        out = subprocess.run([kubectl, "get", "pods", "-A"], env=env, check=True,
+                             capture_output=True, text=True).stdout
+        walls.append(time.perf_counter() - started)
+        shares.append(server.busy[0] - busy)
+    assert len(out.splitlines()) == pods + 1
+    print(f"kubectl get pods -A over {pods} pods: {median(walls) * 1000:.0f} ms "
+          f"wall (median of 5), server {median(shares) * 1000:.0f} ms of it "
+          f"({median(shares) / median(walls):.0%})")
+
+
+def _watch_latency(cluster: Any, server: Any, token: str, root: Path, hold: float) -> None:
+    cluster.apply([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+        "name": "tick", "namespace": "team0"}, "data": {"n": "start"}}])
+    rv = str(server.hub.last)
+    gots = [dict[str, float]() for _ in range(WATCHERS)]
+    stop = threading.Event()
+    threads = []
+    for got in gots:
+        ready = threading.Event()
+        t = threading.Thread(target=_watch, args=(server, token, root, rv, got, ready,
+                                                  stop, hold), daemon=True)
+        t.start()
+        ready.wait(30)
+        threads.append(t)
+    sent: dict[str, float] = {}
+    began, cpu = time.perf_counter(), time.process_time()
+    for n in range(CHANGES):
+        # Paced over the hold time so the watchers stay connected all of it.
+        pause = began + n * hold / CHANGES - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+        sent[str(n)] = time.perf_counter()
+        cluster.apply([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+            "name": "tick", "namespace": "team0"}, "data": {"n": str(n)}}])
+    for t in threads:
+        t.join(timeout=hold + 60)
+    stop.set()
+    took, cpu = time.perf_counter() - began, time.process_time() - cpu
+    lat = [(got[k] - sent[k]) * 1000 for got in gots for k in got if k in sent]
+    lost = sum(CHANGES - len([k for k in got if k in sent]) for got in gots)
+    print(f"watch latency over {CHANGES} changes x {WATCHERS} watchers held "
+          f"{took:.1f} s: p50 {percentile(lat, 50):.1f} ms, "
+          f"p95 {percentile(lat, 95):.1f} ms; events lost: {lost}; "
+          f"{cpu:.2f} CPU s (server and the {WATCHERS} clients, one process)")
+
+
+def run(quick: bool = False, parts: tuple[str, ...] = ("get", "watch", "loop")) -> None:
     hold = QUICK_HOLD_S if quick else HOLD_S
     kubectl = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shutil.which(
         "kubectl")
@@ -110,59 +168,19 @@ def run(quick: bool = False) -> None:
         root = Path(tmp)
         cluster, server, token = _server(root)
         try:
-            pods = len(cluster.list("Pod"))
-            if kubectl:
-                env = {**os.environ, "KUBECONFIG": str(_kubeconfig(root, server, token))}
-                subprocess.run([kubectl, "get", "pods", "-A"], env=env, check=True,
-                               capture_output=True)  # fills kubectl's discovery cache
-                walls, shares = [], []
-                for _ in range(5):
-                    busy = server.busy[0]
-                    started = time.perf_counter()
-                    out = subprocess.run([kubectl, "get", "pods", "-A"], env=env, check=True,
-                                         capture_output=True, text=True).stdout
-                    walls.append(time.perf_counter() - started)
-                    shares.append(server.busy[0] - busy)
-                assert len(out.splitlines()) == pods + 1
-                print(f"kubectl get pods -A over {pods} pods: {median(walls) * 1000:.0f} ms "
-                      f"wall (median of 5), server {median(shares) * 1000:.0f} ms of it "
-                      f"({median(shares) / median(walls):.0%})")
-            else:
-                print("kubectl get pods -A: skipped, kubectl not installed (dev extra)")
-            cluster.apply([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
-                "name": "tick", "namespace": "team0"}, "data": {"n": "start"}}])
-            rv = str(server.hub.last)
-            gots = [dict[str, float]() for _ in range(WATCHERS)]
-            stop = threading.Event()
-            threads = []
-            for got in gots:
-                ready = threading.Event()
-                t = threading.Thread(target=_watch, args=(server, token, root, rv, got, ready,
-                                                          stop, hold), daemon=True)
-                t.start()
-                ready.wait(30)
-                threads.append(t)
-            sent: dict[str, float] = {}
-            began = time.perf_counter()
-            for n in range(CHANGES):
-                # Paced over the hold time so the watchers stay connected all of it.
-                pause = began + n * hold / CHANGES - time.perf_counter()
-                if pause > 0:
-                    time.sleep(pause)
-                sent[str(n)] = time.perf_counter()
-                cluster.apply([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
-                    "name": "tick", "namespace": "team0"}, "data": {"n": str(n)}}])
-            for t in threads:
-                t.join(timeout=hold + 60)
-            stop.set()
-            took = time.perf_counter() - began
-            lat = [(got[k] - sent[k]) * 1000 for got in gots for k in got if k in sent]
-            lost = sum(CHANGES - len([k for k in got if k in sent]) for got in gots)
-            print(f"watch latency over {CHANGES} changes x {WATCHERS} watchers held "
-                  f"{took:.1f} s: p50 {percentile(lat, 50):.1f} ms, "
-                  f"p95 {percentile(lat, 95):.1f} ms; events lost: {lost}")
+            if "get" in parts:
+                _get_pods(cluster, server, token, root, kubectl)
+            if "watch" in parts:
+                _watch_latency(cluster, server, token, root, hold)
         finally:
             server.stop()
-        from . import apiserver_loop
+        if "loop" in parts:
+            from . import apiserver_loop
 
-        apiserver_loop.run(root, kubectl, QUICK_LOOP_MERGES if quick else LOOP_MERGES)
+            apiserver_loop.run(root, kubectl, QUICK_LOOP_MERGES if quick else LOOP_MERGES)
+
+
+if __name__ == "__main__":
+    # One part alone: python -m bench.apiserver [--quick] [get|watch|loop ...]
+    args = sys.argv[1:]
+    run("--quick" in args, tuple(a for a in args if a != "--quick") or ("get", "watch", "loop"))

@@ -9,39 +9,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .common import median
+from .common import bench_sandbox, median, merge_latencies
 
-# merge -> converged as Flux sees it: the SLO analysis window is not part of it.
-SETTINGS = {"clock_speed": 1.0, "resync_seconds": 60.0, "analysis_count": 0}
+SETTINGS = {"clock_speed": 1.0, "resync_seconds": 60.0}
 
 
 def _sandbox(root: Path) -> Any:
-    from sandbox.facade import Sandbox
-    from sandbox.workspace import Settings
-
-    sb = Sandbox.init(root, settings=Settings(**SETTINGS))
-    for service in ("web", "api"):
-        sb.ws.registry.push(service, "1.0.0", "fast")
-    return sb
+    return bench_sandbox(root, **SETTINGS)
 
 
 def _merges(sb: Any, merges: int) -> list[float]:
-    """Seconds from each `pr.merged` to the app Healthy on that change."""
-    latencies: list[float] = []
-    for i in range(merges):
-        branch = f"bench-{i}"
-        sb.change(branch, [f"replicas={3 + i % 2}"], subcomponent="web")
-        pr = sb.open_pr(branch, f"Bench change {i}")
-        sb.wait_for_checks(pr.id, 120)
-        sb.approve_pr(pr.id, "reviewer")
-        merged = sb.merge_pr(pr.id)
-        assert merged.merge_sha
-        dep = sb.wait_for_deployment(merged.merge_sha, 180)
-        if dep.get("health") != "Healthy":
-            raise RuntimeError(f"merge {i} did not converge: {dep}")
-        merged_at = sb.events(kinds=("pr.merged",))[-1].ts
-        latencies.append(float(dep["healthy"]) - merged_at)
-    return latencies
+    return merge_latencies(sb, merges, checks_timeout=120, deploy_timeout=180)
 
 
 def in_process(root: Path, merges: int) -> list[float]:

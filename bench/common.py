@@ -58,3 +58,39 @@ def percentile(values: list[float], pct: float) -> float:
 
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
+
+
+def bench_sandbox(root: Path, **settings: object) -> object:
+    """A workspace for the loop benches: web and api on images with zero start-up time,
+    merge -> converged as Flux sees it (no SLO analysis window unless asked)."""
+    from sandbox.facade import Sandbox
+    from sandbox.workspace import Settings
+
+    sb = Sandbox.init(root, settings=Settings(**{"analysis_count": 0, **settings}))
+    for service in ("web", "api"):
+        sb.ws.registry.push(service, "1.0.0", "fast")
+    return sb
+
+
+def merge_latencies(sb: object, merges: int, checks_timeout: float = 60,
+                    deploy_timeout: float = 60) -> list[float]:
+    """Seconds from each merge's own `pr.merged` event to the app Healthy on it."""
+    latencies: list[float] = []
+    for i in range(merges):
+        branch = f"bench-{i}"
+        sb.change(branch, [f"replicas={3 + i % 2}"], subcomponent="web")
+        pr = sb.open_pr(branch, f"Bench change {i}")
+        sb.wait_for_checks(pr.id, checks_timeout)
+        sb.approve_pr(pr.id, "reviewer")
+        before = sb.last_event_id()
+        merged = sb.merge_pr(pr.id)
+        assert merged.merge_sha
+        dep = sb.wait_for_deployment(merged.merge_sha, deploy_timeout)
+        if dep.get("health") != "Healthy":
+            raise RuntimeError(f"merge {i} did not converge: {dep}")
+        # Read from just before this merge: the event log pages, and only this PR's
+        # event counts (an earlier page's last event is some other merge's).
+        merged_at = next(e.ts for e in sb.events(before, kinds=("pr.merged",))
+                         if e.data.get("pr") == pr.id)
+        latencies.append(float(dep["healthy"]) - merged_at)
+    return latencies

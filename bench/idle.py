@@ -57,9 +57,17 @@ def child(services: int, tmp: str) -> None:
     engine = Engine(ws).start()
     try:
         converge = _wait(lambda: engine.health.get("app") == "Healthy", 900, "convergence")
-        time.sleep(2.0)  # the last snapshots and journal writes after convergence
+        # Idle means nothing changes any more: the last snapshots of the convergence are
+        # written, and the metrics' traffic window has moved past the last rollout (a
+        # sample then starts no new run).
+        settle = _wait(engine.snapshots_current, 300, "the last snapshot")
+        settle += _wait(lambda: _metrics_settled(engine), 600, "steady metrics")
         evaluations = engine.monitor.evaluations
         compared = engine.flux.compared
+        traffic = getattr(engine.cluster, "_traffic", None)
+        windows = traffic.computed if traffic is not None else 0
+        written, samples = engine.sampler.writer.written, engine.sampler.samples
+        computed = engine.sampler.computed
         wall, cpu = time.perf_counter(), time.process_time()
         kids = resource.getrusage(resource.RUSAGE_CHILDREN)
         time.sleep(IDLE_SECONDS)
@@ -69,6 +77,10 @@ def child(services: int, tmp: str) -> None:
                      - kids.ru_utime - kids.ru_stime)
         idle_evaluations = engine.monitor.evaluations - evaluations
         idle_compared = engine.flux.compared - compared
+        idle_windows = (traffic.computed if traffic is not None else 0) - windows
+        idle_written = engine.sampler.writer.written - written
+        idle_samples = engine.sampler.samples - samples
+        idle_computed = engine.sampler.computed - computed
         # The safety net's price: one periodic resync compares every object with git.
         cpu_resync = time.process_time()
         engine.flux.reconcile("periodic resync")
@@ -84,12 +96,25 @@ def child(services: int, tmp: str) -> None:
         change = time.perf_counter() - pushed
     finally:
         engine.stop()
-    print(json.dumps({"converge_s": converge, "idle_cpu": cpu / wall,
+    print(json.dumps({"converge_s": converge, "settle_s": settle, "idle_cpu": cpu / wall,
+                      "idle_windows": idle_windows, "idle_written": idle_written,
+                      "idle_samples": idle_samples, "idle_computed": idle_computed,
                       "idle_child_cpu": child_cpu / wall,
                       "idle_evaluations": idle_evaluations, "idle_compared": idle_compared,
                       "resync_cpu": resync_cpu,
                       "resync_every": ws.settings.resync_seconds,
                       "change_s": change}))
+
+
+def _metrics_settled(engine: Any) -> bool:
+    """Whether the last metric sample started no new run (nothing changed since the one
+    before), waiting for the next sample otherwise."""
+    sampler = engine.sampler
+    if not sampler.supported:
+        return True
+    samples, written = sampler.samples, sampler.writer.written
+    _wait(lambda: sampler.samples >= samples + 1, 120, "a metric sample")
+    return bool(sampler.writer.written == written and sampler.samples == samples + 1)
 
 
 def _objects(i: int, tag: str) -> list[dict[str, Any]]:
@@ -123,6 +148,11 @@ def run(sizes: tuple[int, ...] = (10, 3000)) -> dict[str, float]:
               f"children), {int(data['idle_evaluations'])} health evaluations and "
               f"{int(data['idle_compared'])} drift comparisons over {IDLE_SECONDS:.0f}s; "
               f"peak {data['peak_mb']:.0f} MB", flush=True)
+        print(f"  metrics while idle: {int(data['idle_samples'])} samples "
+              f"({int(data['idle_computed'])} computed), "
+              f"{int(data['idle_windows'])} traffic windows computed, "
+              f"{int(data['idle_written'])} runs written (settled "
+              f"{data['settle_s']:.0f}s after Healthy)", flush=True)
         print(f"  periodic resync (the safety net, every {data['resync_every']:.0f} simulated s): "
               f"{data['resync_cpu']:.2f} CPU s, {data['resync_cpu'] / data['resync_every']:.2%} "
               f"of a core averaged at 1x", flush=True)

@@ -182,13 +182,7 @@ def run(quick: bool = False, sizes: tuple[int, ...] | None = None
         ) -> dict[int, dict[str, float]]:
     sizes = sizes or (QUICK if quick else FULL)
     results: dict[int, dict[str, float]] = {}
-    from sandbox.limits import MAX_OBJECTS_PER_COMMIT
-
     for services in sizes:
-        if 3 * services + 1 > MAX_OBJECTS_PER_COMMIT:
-            print(f"  {services:,} services: skipped: {3 * services + 1:,} objects is over "
-                  f"the {MAX_OBJECTS_PER_COMMIT:,} a commit may generate (sandbox/limits.py)")
-            continue
         with tempfile.TemporaryDirectory(prefix="bench-ladder-") as tmp:
             try:
                 results[services] = child_python("bench.ladder", "--child", str(services), tmp)

@@ -12,39 +12,19 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from .common import hermetic_env, median, percentile
+from .common import bench_sandbox, hermetic_env, median, merge_latencies, percentile
 
 FLUX_POLL_AVERAGE_S = 30.0
 
 
 def run(merges: int = 20) -> dict[str, float]:
-    from sandbox.facade import Sandbox
-    from sandbox.workspace import Settings
-
     with tempfile.TemporaryDirectory(prefix="bench-loop-") as tmp:
         hermetic_env(Path(tmp) / "home")
-        # merge -> converged as Flux sees it: the SLO analysis window is not part of it.
-        sb = Sandbox.init(Path(tmp) / "ws",
-                          settings=Settings(clock_speed=1.0, analysis_count=0))
-        for service in ("web", "api"):
-            sb.ws.registry.push(service, "1.0.0", "fast")
+        sb = bench_sandbox(Path(tmp) / "ws", clock_speed=1.0)
         sb.start_engine()
         try:
             sb.wait_for_deployment(sb.branches()["main"], timeout=120)
-            latencies: list[float] = []
-            for i in range(merges):
-                branch = f"bench-{i}"
-                sb.change(branch, [f"replicas={3 + i % 2}"], subcomponent="web")
-                pr = sb.open_pr(branch, f"Bench change {i}")
-                sb.wait_for_checks(pr.id, 60)
-                sb.approve_pr(pr.id, "reviewer")
-                merged = sb.merge_pr(pr.id)
-                assert merged.merge_sha
-                dep = sb.wait_for_deployment(merged.merge_sha, 60)
-                if dep.get("health") != "Healthy":
-                    raise RuntimeError(f"merge {i} did not converge: {dep}")
-                merged_at = sb.events(kinds=("pr.merged",))[-1].ts
-                latencies.append(float(dep["healthy"]) - merged_at)
+            latencies = merge_latencies(sb, merges)
         finally:
             sb.close()
     first5 = latencies[:5]

@@ -13,13 +13,13 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from . import reconcile
 from .common import child_python, hermetic_env, median
+from .cpuclock import Stopwatch
 
 NS = "mixed"
 TARGET = 1000
@@ -61,18 +61,120 @@ def _load_balancer(i: int) -> list[Obj]:
                       "ports": [{"port": 443, "targetPort": 8443}]}}]
 
 
+IMAGE = "localhost:5001/web:1.0.0"
+TASK = "localhost:5001/task:1.0.0"  # runs to completion in 10 simulated seconds
+
+
+def _pod_template(app: str, image: str = IMAGE, **spec: Any) -> Obj:
+    return {"metadata": {"labels": {"app": app}},
+            "spec": {"containers": [{"name": "app", "image": image}], **spec}}
+
+
+def _statefulset(i: int) -> list[Obj]:
+    name = f"db-{i:02d}"
+    mount = {"volumeMounts": [{"name": "data", "mountPath": "/data"}]}
+    template = _pod_template(name)
+    template["spec"]["containers"][0].update(mount)
+    return [
+        {"apiVersion": "v1", "kind": "Service", "metadata": _meta(name),
+         "spec": {"clusterIP": "None", "selector": {"app": name},
+                  "ports": [{"port": 5432}]}},
+        {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": _meta(name),
+         "spec": {"serviceName": name, "replicas": 2, "selector": {"matchLabels": {"app": name}},
+                  "template": template,
+                  "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {
+                      "accessModes": ["ReadWriteOnce"],
+                      "resources": {"requests": {"storage": "1Gi"}}}}]}}]
+
+
+def _daemonset(i: int) -> list[Obj]:
+    name = f"agent-{i:02d}"
+    return [{"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": _meta(name),
+             "spec": {"selector": {"matchLabels": {"app": name}},
+                      "updateStrategy": {"type": "RollingUpdate",
+                                         "rollingUpdate": {"maxUnavailable": 1}},
+                      "template": _pod_template(name)}}]
+
+
+def _job_and_cronjob(i: int) -> list[Obj]:
+    job, cron = f"migrate-{i:02d}", f"report-{i:02d}"
+    return [
+        {"apiVersion": "batch/v1", "kind": "Job", "metadata": _meta(job),
+         "spec": {"completions": 1, "backoffLimit": 2,
+                  "template": _pod_template(job, TASK, restartPolicy="Never")}},
+        {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": _meta(cron),
+         "spec": {"schedule": "0 3 * * *", "concurrencyPolicy": "Forbid",
+                  "jobTemplate": {"spec": {"template": _pod_template(
+                      cron, TASK, restartPolicy="OnFailure")}}}}]
+
+
+def _autoscaled(i: int) -> list[Obj]:
+    name = f"api-{i:02d}"
+    template = _pod_template(name)
+    template["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "100m"}}
+    return [
+        # No replicas: the HPA owns them, as charts ship an autoscaled Deployment.
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": _meta(name),
+         "spec": {"selector": {"matchLabels": {"app": name}}, "template": template}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": _meta(name),
+         "spec": {"selector": {"app": name}, "ports": [{"port": 80, "targetPort": 8080}]}},
+        {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+         "metadata": _meta(name),
+         "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
+                                     "name": name},
+                  "minReplicas": 2, "maxReplicas": 4,
+                  "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
+                      "type": "Utilization", "averageUtilization": 60}}}]}}]
+
+
+def _claimed(i: int) -> list[Obj]:
+    # The default class binds on first consumer: a claim alone would stay Pending.
+    name = f"files-{i:02d}"
+    return [
+        {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": _meta(name),
+         "spec": {"accessModes": ["ReadWriteOnce"],
+                  "resources": {"requests": {"storage": "1Gi"}}}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": _meta(name),
+         "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
+                  "template": _pod_template(name, volumes=[
+                      {"name": "files", "persistentVolumeClaim": {"claimName": name}}])}}]
+
+
+CR_PER_CRD = 15
+
+
+def _crd(i: int) -> list[Obj]:
+    # The last two serve one kind in two groups, as two operators may (store keyed by
+    # group and kind): their same-named resources must stay two objects.
+    group, kind = f"ops{i}.example.test", f"Widget{min(i, 3)}"
+    plural = kind.lower() + "s"
+    schema = {"type": "object", "properties": {"spec": {
+        "type": "object", "required": ["size"], "properties": {
+            "size": {"type": "integer", "minimum": 1},
+            "tier": {"type": "string", "enum": ["gold", "silver"], "default": "silver"}}}}}
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           "metadata": {"name": f"{plural}.{group}"},
+           "spec": {"group": group, "scope": "Namespaced",
+                    "names": {"kind": kind, "plural": plural, "singular": kind.lower(),
+                              "listKind": f"{kind}List"},
+                    "versions": [{"name": "v1", "served": True, "storage": True,
+                                  "schema": {"openAPIV3Schema": schema}}]}}
+    return [crd] + [{"apiVersion": f"{group}/v1", "kind": kind,
+                     "metadata": _meta(f"w-{j:02d}"), "spec": {"size": j + 1}}
+                    for j in range(CR_PER_CRD)]
+
+
 # kind -> (factory of one unit's objects, units, enabled). A kind is enabled once the
-# simulated cluster has its controller, so that "converged" means what it says; the
-# workload and CRD kinds join here as their controllers land (set enabled=True).
+# simulated cluster has its controller, so that "converged" means what it says.
 MIXED: dict[str, tuple[Callable[[int], list[Obj]], int, bool]] = {
-    "Deployment+Service+ConfigMap+Secret+ServiceAccount+Ingress": (_deployment, 160, True),
+    "Deployment+Service+ConfigMap+Secret+ServiceAccount+Ingress": (_deployment, 115, True),
     "LoadBalancer Service": (_load_balancer, 20, True),
-    "StatefulSet": (lambda i: [], 0, False),
-    "DaemonSet": (lambda i: [], 0, False),
-    "Job/CronJob": (lambda i: [], 0, False),
-    "HorizontalPodAutoscaler": (lambda i: [], 0, False),
-    "PersistentVolumeClaim": (lambda i: [], 0, False),
-    "CustomResourceDefinition + custom resources": (lambda i: [], 0, False),
+    "StatefulSet (+headless Service, claim templates)": (_statefulset, 20, True),
+    "DaemonSet": (_daemonset, 10, True),
+    "Job/CronJob": (_job_and_cronjob, 20, True),
+    "HorizontalPodAutoscaler (+Deployment, Service)": (_autoscaled, 20, True),
+    "PersistentVolumeClaim (+Deployment mounting it)": (_claimed, 20, True),
+    "CustomResourceDefinition + custom resources": (_crd, 5, True),
 }
 
 
@@ -107,6 +209,7 @@ def child(tmp: str) -> None:
     hermetic_env(root / "home")
     ws = init_workspace(root / "ws")
     ws.registry.push("web", "1.0.0", "fast")
+    ws.registry.push("task", "1.0.0", "fast")
     docs = manifests()
     repo = BotRepo(ws, root / "clone")
     repo.commit({"prod/mixed.yaml": docs})
@@ -115,10 +218,10 @@ def child(tmp: str) -> None:
     cluster = SimCluster(clock, ws.registry.resolve)
     flux = Reconciler(ws, cluster, EventBus(ws.store))
     monitor = Monitor(cluster, lambda *args: None)
-    started, cpu = time.perf_counter(), time.process_time()
+    watch = Stopwatch()
     status = flux.reconcile("bench")
     assert status.ready, status.errors[:3]
-    applied = time.perf_counter() - started
+    applied = watch.span()
     simulated = 0
     while True:
         health, why = monitor.overall(monitor.evaluate(status.refs()))
@@ -128,29 +231,39 @@ def child(tmp: str) -> None:
         clock.advance(1.0)
         cluster.step()
         simulated += 1
-    took, cpu = time.perf_counter() - started, time.process_time() - cpu
+    took = watch.span()
     kinds = sorted({str(d["kind"]) for d in docs})
-    print(json.dumps({"converged_s": took, "cpu_s": cpu, "reconcile_s": applied, "simulated_s": simulated,
-                      "objects": len(docs), "kinds": kinds}))
+    print(json.dumps({**took.as_dict("converged_"), **applied.as_dict("reconcile_"),
+                      "simulated_s": simulated, "objects": len(docs), "kinds": kinds,
+                      "pods": len(cluster.list("Pod"))}))
 
 
 def run(rounds: int = 3) -> dict[str, float]:
-    times, applies, peaks, cpus = [], [], [], []
-    data: dict[str, Any] = {}
+    runs: list[dict[str, Any]] = []
     for _ in range(rounds):
         with tempfile.TemporaryDirectory(prefix="bench-mixed-") as tmp:
-            data = child_python("bench.mixed", "--child", tmp)
-        times.append(data["converged_s"])
-        applies.append(data["reconcile_s"])
-        cpus.append(data["cpu_s"])
-        peaks.append(data["peak_mb"])
-    result = {"converged_s": median(times), "reconcile_s": median(applies),
-              "cpu_s": median(cpus), "peak_mb": max(peaks)}
+            runs.append(child_python("bench.mixed", "--child", tmp))
+
+    # The run of median wall time, shown whole (medians of each part would not add up).
+    runs.sort(key=lambda d: float(d["converged_wall_s"]))
+    data = runs[len(runs) // 2]
+    # What an unloaded machine would take: the CPU plus any wait that is not the run
+    # queue (sleeps, I/O, git); the run queue's share is the neighbours' (cpuclock.py).
+    unloaded = median([float(d["converged_cpu_s"]) + float(d["converged_other_s"])
+                       for d in runs])
+    result = {"converged_s": float(data["converged_wall_s"]),
+              "cpu_s": float(data["converged_cpu_s"]), "unloaded_s": unloaded,
+              "reconcile_s": float(data["reconcile_wall_s"]),
+              "peak_mb": max(d["peak_mb"] for d in runs)}
     print(f"mixed: {int(data['objects'])} objects of {len(data['kinds'])} kinds "
-          f"({', '.join(data['kinds'])})")
-    print(f"  reconciled to converged ({int(data['simulated_s'])} simulated s): median "
-          f"{result['converged_s']:.3f}s ({result['cpu_s']:.3f} CPU s), of which the reconcile "
-          f"{result['reconcile_s']:.3f}s (goal <= 2 s); peak {result['peak_mb']:.0f} MB (goal <= 300 MB)")
+          f"({', '.join(data['kinds'])}), {int(data['pods'])} pods")
+    print(f"  reconciled to converged ({int(data['simulated_s'])} simulated s), the median "
+          f"of {rounds} runs: {data['converged_wall_s']:.3f}s wall = "
+          f"{data['converged_cpu_s']:.3f} CPU s + {data['converged_queued_s']:.3f}s waiting "
+          f"for a CPU + {data['converged_other_s']:.3f}s other (git, I/O); of which the "
+          f"reconcile {data['reconcile_wall_s']:.3f}s wall")
+    print(f"  on an unloaded machine (CPU + other, median): {unloaded:.3f}s (goal <= 2 s); "
+          f"peak {result['peak_mb']:.0f} MB (goal <= 300 MB)")
     disabled = [k for k, (_, _, on) in MIXED.items() if not on]
     if disabled:
         print(f"  not yet in the mix (no controller in the simulated cluster): "

@@ -6,16 +6,21 @@ forward in one-second steps until every Deployment is available and every Servic
 lists its pod. Each size runs in a child process, so its memory is its own. The ratio
 of the 3,000 time to the 1,000 time shows the growth: 3.0 is linear, 10 quadratic.
 Goal: ratio <= 3.5.
+
+Fair to each size: every service is the same three objects, every size converges in
+the same simulated seconds (printed), and the figure is CPU seconds (wall time on a
+shared machine mostly measures the neighbours), the median of a few rounds that
+interleave the sizes, so a burst of load elsewhere hits all sizes alike.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-import time
 from typing import Any
 
-from .common import child_python
+from .common import child_python, median
+from .cpuclock import Stopwatch
 
 SIZES = (300, 1000, 3000)
 NAMESPACES = 10
@@ -66,8 +71,7 @@ def child(services: int) -> None:
     cluster = SimCluster(clock, lambda image: PROFILES["default"],
                          max_pods=services * 2 + 100)
     docs = manifests(services)
-    started = time.perf_counter()
-    cpu = time.process_time()
+    watch = Stopwatch()
     for i in range(0, len(docs), BATCH):
         batch = docs[i:i + BATCH]
         results = cluster.apply(batch, dry_run=True)
@@ -81,28 +85,35 @@ def child(services: int) -> None:
         if steps % 5 == 0 and converged(cluster):
             break
         assert steps < 600, "did not converge in ten simulated minutes"
-    took = time.perf_counter() - started
+    span = watch.span()
     listed = sum(1 for ep in cluster._store.of_kind("Endpoints").values()
                  if any(s.get("addresses") for s in ep.get("subsets") or []))
     assert listed == services, (listed, services)
-    print(json.dumps({"seconds": took, "cpu_s": time.process_time() - cpu,
-                      "objects": len(docs), "pods": len(cluster._kubelet.pods),
-                      "simulated_s": steps}))
+    print(json.dumps({**span.as_dict("run_"), "objects": len(docs),
+                      "pods": len(cluster._kubelet.pods), "simulated_s": steps}))
 
 
-def run(rounds: int = 3) -> dict[str, float]:
+def run(rounds: int = 5) -> dict[str, float]:
+    runs: dict[int, list[dict[str, float]]] = {n: [] for n in SIZES}
+    for _ in range(rounds):
+        for n in SIZES:
+            runs[n].append(child_python("bench.scale", "--child", str(n)))
     times: dict[int, float] = {}
     for n in SIZES:
-        # The least disturbed of a few runs: on a shared machine CPU time too grows
-        # with the neighbours' load (caches), and the ratio is what matters.
-        runs = [child_python("bench.scale", "--child", str(n)) for _ in range(rounds)]
-        data = min(runs, key=lambda d: d["cpu_s"])
-        times[n] = data["cpu_s"]
+        cpu = [d["run_cpu_s"] for d in runs[n]]
+        data = runs[n][0]
+        times[n] = median(cpu)
         print(f"scale: {n} services ({int(data['objects'])} objects, {int(data['pods'])} "
               f"pods) applied and converged in {data['simulated_s']:.0f} simulated s: "
-              f"{data['cpu_s']:.2f} CPU s (best of {rounds}), peak {data['peak_mb']:.0f} MB", flush=True)
+              f"median {times[n]:.2f} CPU s of {rounds} (range {min(cpu):.2f}-{max(cpu):.2f}; "
+              f"wall {median([d['run_wall_s'] for d in runs[n]]):.2f} s, of which waiting for a "
+              f"CPU {median([d['run_queued_s'] for d in runs[n]]):.2f} s), peak "
+              f"{max(d['peak_mb'] for d in runs[n]):.0f} MB", flush=True)
     ratio = times[3000] / times[1000]
-    print(f"  ratio 3,000/1,000: {ratio:.2f} (3.0 is linear; goal <= 3.5)")
+    per_round = sorted(b["run_cpu_s"] / a["run_cpu_s"] for a, b in zip(runs[1000], runs[3000],
+                                                               strict=True))
+    print(f"  ratio 3,000/1,000: {ratio:.2f} (3.0 is linear; goal <= 3.5); "
+          f"per round {', '.join(f'{r:.2f}' for r in per_round)}")
     return {"ratio": ratio, **{f"s_{n}": t for n, t in times.items()}}
 
 

@@ -206,9 +206,13 @@ class Analyzer:
             if check["broken"]:
                 run.failed += 1
             if run.failed > s.analysis_failure_limit:
+                # When it broke first: a regression that starts late shows as such.
+                first = next(c for c in run.checks if c["broken"])
                 self._finish("Failed", f"{check['broken'][0]} in {run.failed} of "
                              f"{len(run.checks)} checks (failure limit "
-                             f"{s.analysis_failure_limit})", self._summary(run))
+                             f"{s.analysis_failure_limit}; first broken "
+                             f"{first['sim'] - run.started:.0f}s into the analysis)",
+                             self._summary(run))
             elif len(run.checks) >= s.analysis_count:
                 self._conclude(run)
 

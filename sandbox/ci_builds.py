@@ -17,7 +17,8 @@ from .gitutil import export_tree, git, short
 from .workspace import Workspace
 
 if TYPE_CHECKING:
-    from .hld import GenerateResult
+    from .cluster.discovery import Discovery
+    from .hld import GeneratedComponent, GenerateResult, ManifestDoc
     from .validation import CheckReport, Finding
     from .validation.bounds import Deadline
     from .validation.cache import CheckCache
@@ -41,9 +42,10 @@ def touched_files(git_dir: Path, base: str, head: str) -> list[str]:
 
 
 def build_check(ws: Workspace, cache: CheckCache, sha: str, log: Log,
-                deadline: Deadline | None = None,
-                base: str | None = None) -> tuple[CheckReport, list[dict[str, Any]]]:
-    """Every check on ``sha``; with ``base``, only the files it changed are linted."""
+                deadline: Deadline | None = None, base: str | None = None,
+                served: Discovery | None = None) -> tuple[CheckReport, list[dict[str, Any]]]:
+    """Every check on ``sha``; with ``base``, only the files it changed are linted.
+    ``served``: the live cluster's API discovery, when there is one."""
     from .validation import check_hld
     from .validation.checkout import Checkout
 
@@ -56,7 +58,7 @@ def build_check(ws: Workspace, cache: CheckCache, sha: str, log: Log,
     touched = touched_files(ws.hld_git, base, sha) if base else None
     report = check_hld(folder, ws.settings.environments, ws.settings.kubernetes_version,
                        max_replicas=ws.settings.max_replicas, deadline=deadline,
-                       cache=cache, tree=tree_of(ws.hld_git, sha), touched=touched,
+                       served=served, cache=cache, tree=tree_of(ws.hld_git, sha), touched=touched,
                        listing=checkout.listing)
     log(f"{short(sha)}: {len(report.documents)} objects, {len(report.findings)} "
         f"findings ({checkout.written} files written for the checkout)")
@@ -68,39 +70,112 @@ def generation(ws: Workspace, cache: CheckCache | None, sha: str, allow_hooks: b
     """The generation of an HLD commit: from the cache when its tree was built before.
     The caller passes no cache when hooks run: they may act outside the HLD."""
     from . import hld as hldlib
-    from .validation.incremental import cached_generation
+    from .validation.checkout import tree_listing
+    from .validation.components import ComponentStore, cached_generation
 
     envs = ws.settings.environments
 
-    def build() -> GenerateResult:
+    def build(store: ComponentStore | None) -> GenerateResult:
         with ws.tempdir("gen-") as tmp:
             folder = Path(tmp) / "hld"
             export_tree(ws.hld_git, sha, folder)
             if deadline is not None:
                 deadline.check(f"export of {short(sha)}")
-            return hldlib.generate(folder, envs, allow_hooks=allow_hooks)
+            return hldlib.generate(folder, envs, allow_hooks=allow_hooks, reuse=store)
 
-    return cached_generation(cache, tree_of(ws.hld_git, sha), envs, build)
+    # The exported folder holds exactly the commit's files: its listing names their
+    # contents, so unchanged components are taken from the cache.
+    return cached_generation(cache, tree_of(ws.hld_git, sha), envs, build,
+                             lambda: tree_listing(ws.hld_git, sha))
+
+
+def _parts(components: list[GeneratedComponent],
+           documents: list[ManifestDoc]) -> list[tuple[GeneratedComponent, list[ManifestDoc]]]:
+    out, start = [], 0
+    for component in components:
+        out.append((component, documents[start:start + component.objects]))
+        start += component.objects
+    return out
+
+
+_KEYS_OF: dict[str, frozenset[tuple[str, str, str]]] = {}  # by component fingerprint
+
+
+def _object_keys(component: GeneratedComponent,
+                 docs: list[ManifestDoc]) -> frozenset[tuple[str, str, str]]:
+    """The (kind, namespace, name) of a component's objects; the same fingerprint makes
+    the same objects, so they are worked out once."""
+    from .manifestdiff import object_key
+
+    found = _KEYS_OF.get(component.key)
+    if found is None:
+        if len(_KEYS_OF) >= 20_000:
+            _KEYS_OF.clear()
+        found = _KEYS_OF[component.key] = frozenset(object_key(d.obj) for d in docs)
+    return found
+
+
+def changed_documents(base: GenerateResult, components: list[GeneratedComponent],
+                      documents: list[ManifestDoc]
+                      ) -> tuple[list[ManifestDoc], list[ManifestDoc]] | None:
+    """The base's and the head's documents of the components whose inputs differ, or
+    None when only a comparison of everything says what changed.
+
+    A component with the same fingerprint in both made the same objects, so comparing
+    the rest gives the whole diff, unless an object of the rest is also defined by an
+    unchanged component (a duplicate: which one wins depends on the order of all)."""
+    from .manifestdiff import object_key
+
+    if (sum(c.objects for c in base.components) != len(base.documents)
+            or sum(c.objects for c in components) != len(documents)):
+        return None  # a result from before components were counted
+    base_keys = {(c.output_path, c.key) for c in base.components if c.key}
+    head_keys = {(c.output_path, c.key) for c in components if c.key}
+    head_changed: list[ManifestDoc] = []
+    same: set[tuple[str, str, str]] = set()
+    for component, docs in _parts(components, documents):
+        if component.key and (component.output_path, component.key) in base_keys:
+            same.update(_object_keys(component, docs))
+        else:
+            head_changed.extend(docs)
+    base_changed = [d for component, docs in _parts(base.components, base.documents)
+                    if not (component.key and (component.output_path, component.key)
+                            in head_keys) for d in docs]
+    if any(object_key(d.obj) in same for d in (*head_changed, *base_changed)):
+        return None
+    return base_changed, head_changed
 
 
 def dry_run_refusals(dry_run: Callable[[list[dict[str, Any]]], list[Any]] | None,
-                     report: CheckReport, log: Log) -> list[Finding]:
-    """What the live cluster would refuse of the report's objects, as Flux's dry run
-    would find it at reconcile; objects with errors of their own are not repeated.
-    Warnings (the dry run could not run) go into the report."""
+                     report: CheckReport, log: Log,
+                     changed: list[ManifestDoc] | None = None) -> list[Finding]:
+    """What the live cluster would refuse of the report's objects (or of ``changed``
+    only: the others are what main holds, applied already), as Flux's dry run would
+    find it at reconcile; objects with errors of their own are not repeated. Warnings
+    (the dry run could not run) go into the report."""
     if dry_run is None:
         log("server-side dry run: no live cluster (the engine is not running); skipped")
         return []
     from . import limits
     from .validation.dryrun import dry_run_findings
 
-    docs = report.documents[: limits.MAX_OBJECTS_PER_COMMIT]
+    docs = (report.documents if changed is None else changed)[: limits.MAX_OBJECTS_PER_COMMIT]
+    if changed is not None:
+        # The commit's CRDs and Namespaces go along unjudged: the changed objects may
+        # need them, as they would in Flux's one apply of the whole commit.
+        ids = {id(d) for d in docs}
+        context = [d.obj for d in report.documents if id(d) not in ids
+                   and d.obj.get("kind") in ("CustomResourceDefinition", "Namespace")]
+        if context:
+            said_for = dry_run
+            dry_run = lambda objects: said_for([*objects, *context])[: len(objects)]  # noqa: E731
     said = dry_run_findings(docs, dry_run)
     report.findings.extend(f for f in said if f.severity != "error")
     found = [f for f in said if f.severity == "error"
              and not any(e.file == f.file and e.line == f.line and e.object == f.object
                          for e in report.errors)]
-    log(f"server-side dry run against the live cluster: {len(docs)} objects, "
+    what = "objects" if changed is None else "changed objects"
+    log(f"server-side dry run against the live cluster: {len(docs)} {what}, "
         f"{len(found)} refused")
     log("".join(f"  {f}\n" for f in found).rstrip("\n"))
     return found

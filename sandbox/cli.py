@@ -218,10 +218,11 @@ def cmd_image(args: argparse.Namespace) -> int:
             dump([{"image": i.ref, "repository": i.repository, "tag": i.tag,
                     "profile": i.profile.__dict__, "pushed_at": i.pushed_at} for i in images])
         else:
-            print_table(["IMAGE", "PROFILE"], [[i.ref, i.profile.name] for i in images])
+            print_table(["IMAGE", "PROFILE"], [[i.ref, i.profile.label] for i in images])
         return 0
-    image = sb.push_image(args.service, args.tag, args.profile, force=args.force)
-    print(f"pushed {image.ref} (profile {image.profile.name})")
+    image = sb.push_image(args.service, args.tag, args.profile, force=args.force,
+                          regress_after=args.after)
+    print(f"pushed {image.ref} (profile {image.profile.label})")
     if args.wait is None:
         return 0
     pr = sb.wait_for_release(args.service, args.tag, args.wait)

@@ -77,12 +77,25 @@ def print_status(data: dict[str, Any]) -> None:
         # Beside health, not instead of it: healthy pods can still break their SLOs.
         print(f"verdict     {verdict['verdict']} ({short(verdict['hld_sha'])}): "
               f"{verdict.get('reason') or ''}")
+    for wait in data.get("waits") or []:
+        print(f"waiting     {wait_line(wait)}")
     prs = data["pull_requests"]
     print(f"open PRs    {len(prs)}")
     for p in prs:
         print(f"  #{p['id']} {shown(p['title'])} [checks {p['checks']}, "
               f"{len(p['approvals'])} approval(s)]")
     print_damage(data.get("damage") or [])
+
+
+def wait_line(wait: dict[str, Any]) -> str:
+    """One countdown: `health check timeout for revision 1a2b3c4: 41s left (0.8s wall)`."""
+    return (f"{wait['what']} for {shown(wait['target'])}: {_secs(wait['remaining_sim_s'])} "
+            f"left (simulated; {_secs(wait['remaining_wall_s'])} wall at this clock speed)")
+
+
+def _secs(value: float) -> str:
+    minutes, seconds = divmod(float(value), 60.0)
+    return f"{int(minutes)}m{seconds:04.1f}s" if minutes else f"{seconds:.1f}s"
 
 
 def ready_line(sync: dict[str, Any]) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from . import __version__
-from .registry import PROFILES
+from .registry import PROFILE_HELP, PROFILES
 
 # workspace.DEFAULT_ENV_VAR, spelled out so that --help does not load the workspace
 # (tests/test_cli_startup.py checks that the two agree).
@@ -157,7 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("service")
     p.add_argument("tag")
     p.add_argument("--profile", default="default", choices=sorted(PROFILES),
-                   help="how the container behaves in the simulated cluster")
+                   help="how the container behaves in the simulated cluster: "
+                   + "; ".join(f"{name}: {text}" for name, text in PROFILE_HELP.items()
+                               ).replace("%", "%%"))
+    p.add_argument("--after", type=float, default=None, metavar="SECONDS",
+                   help="for late-errors and late-latency: simulated seconds after a pod "
+                   "became ready when the regression starts (default 45)")
     p.add_argument("--force", action="store_true",
                    help="move a tag that exists already (refused without it)")
     _wait_arg(p, "the release pull request's checks finish")

@@ -1,27 +1,22 @@
 """The engine: the one process per workspace that runs the watchers, the CI runner, the
-reconciler and the simulated cluster.
+reconciler and the simulated cluster, each stage on its own thread.
 
 Threads, each with its own SQLite connection and git calls:
-- watcher (watchdog): any event under hld.git, manifests.git, registry/ or signal/
-  wakes the stage that cares; lock files are ignored, and the stage then re-reads the
-  truth with `git for-each-ref` rather than trusting the event;
+- watcher (watchdog): wakes the stage that cares (enginescan.py);
 - ci: reacts to ref changes in hld.git (push to a PR branch -> validate; main moved ->
   generate), to new registry tags (release) and runs the job queue;
 - flux: reconciles when the manifest repo's main moves, and every resync period;
-- tick: steps the cluster to the clock's now, evaluates health, keeps snapshots in
-  SQLite for other processes, renews the leases of running jobs and checks that its
-  lock file and database are still the ones it opened.
+- tick: steps the cluster to the clock's now, then publishes health and snapshots
+  (enginehealth.py); renews the leases of running jobs and checks that its lock file
+  and database are still the ones it opened.
 
 Causal order: the reconciler does not start on a manifest commit while the generate
 job that pushed it has not finished, so the log reads generate -> manifests.generated
--> job.finished -> sync.started -> apply -> sync.finished -> health.check. Health is
-evaluated under the reconciler's lock, so a verdict always belongs to the revision
-that was live when it was taken.
+-> job.finished -> sync.started -> apply -> sync.finished -> health.check.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import sys
@@ -29,25 +24,25 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from . import clusterops, faults, repair
+from . import clusterops, countdowns, repair
 from .analysis import Analyzer, Objectives, abandon_unfinished, objectives_at
 from .clock import Clock, RealClock
-from .cluster.base import ClusterBackend, ObjRef, parse_ref
+from .cluster.base import ClusterBackend
 from .clusterstate import ClusterState
 from .deployments import DeploymentTracker
+from .enginehealth import HealthPublisher
+from .enginescan import Scanner, Wake
 from .events import EventBus
 from .flux import Reconciler
 from .gitserver.http import GitServer
-from .gitutil import git, refs, refs_stamp, short, trailers
+from .gitutil import git, refs_stamp, trailers
 from .metrics import MetricsSampler
 from .monitor import Monitor
-from .pipelines import CIRunner, enqueue, pending_job
+from .pipelines import CIRunner, pending_job
 from .pullrequests import PullRequests
 from .retention import Pruner
 from .rollback import AutoRollback
@@ -56,44 +51,10 @@ from .workspace import EngineLock, Workspace
 POLL_SECONDS = 1.0  # safety net under the watchers for the job queue and refs
 DRIFT_CHECK_SECONDS = 2.0  # how often the live cluster is compared with git (a dry run)
 GUARD_SECONDS = 1.0  # how often leases are renewed and the lock and database checked
-# The polls under the watchers look at file stats first and run git only when a ref
-# file moved, or at least this often.
-FULL_SCAN_SECONDS = 30.0
 
 
 class EngineError(Exception):
     pass
-
-
-CHANGES = frozenset({"created", "deleted", "modified", "moved", "closed"})
-
-
-class _Wake(FileSystemEventHandler):
-    def __init__(self, wake: Callable[[], None]) -> None:
-        self.wake = wake
-
-    def on_any_event(self, event: FileSystemEvent) -> None:
-        # Opening or reading a file changes nothing, and the engine's own git reads
-        # would otherwise wake it again and again.
-        if event.event_type not in CHANGES:
-            return
-        # git writes `x.lock` and renames it to `x`: the rename's destination is the news.
-        path = str(getattr(event, "dest_path", "") or event.src_path)
-        if path.endswith(".lock"):
-            return
-        self.wake()
-
-
-def _tree_stamp(root: Path) -> tuple[tuple[str, int], ...]:
-    """The folders' and files' modification times under root (a new file changes them)."""
-    out: list[tuple[str, int]] = []
-    try:
-        for dirpath, _dirs, files in os.walk(root):
-            out.append((dirpath, os.stat(dirpath).st_mtime_ns))
-            out += [(f, os.stat(os.path.join(dirpath, f)).st_mtime_ns) for f in files]
-    except OSError:
-        return ()
-    return tuple(sorted(out))
 
 
 def make_cluster(ws: Workspace, clock: Clock) -> ClusterBackend:
@@ -137,7 +98,11 @@ class Engine:
         self.flux = Reconciler(ws, self.cluster, self.bus)
         # The PR check dry-runs the head's objects against this cluster, as Flux will.
         self.ci.dry_run = lambda objects: self.cluster.apply(objects, dry_run=True)
+        self.ci.served = lambda: getattr(self.cluster, "discovery", None)  # with its CRDs
         self.monitor = Monitor(self.cluster, self._publish_health)
+        self.publisher = HealthPublisher(ws, self.bus, self.clock, self.cluster, self.flux,
+                                         self.monitor)
+        self.scanner = Scanner(ws, self.bus, self.prs)
         self.tick_seconds = tick_seconds
         # False turns off the timed wake-ups under the watchers (the job-queue poll, the
         # resync and drift timer), so tests can prove that watcher events alone drive
@@ -154,6 +119,7 @@ class Engine:
                                       self._default_objectives()),
             self._default_objectives, lambda: self.ws.settings)
         self.sampler.listeners.append(self.analyzer.on_sample)
+        self.countdowns = countdowns.for_engine(self)  # what `status` says is pending
         self._stop = threading.Event()
         self._wake_ci = threading.Event()
         self._wake_flux = threading.Event()
@@ -166,21 +132,9 @@ class Engine:
         self._last_resync = self.clock.now()
         self._drift_due = 0.0
         self._reconciled_once = False
-        self._synced_at: tuple[str | None, float] = (None, 0.0)
-        self._health_check = "Unknown"
-        self._app_health: tuple[str | None, str] = (None, "")
-        self._snapshot_due = 0.0
-        self._health_written: Any = None
-        self._cluster_written: Any = None
-        self._verdict_seen: Any = None
-        self._verdict: tuple[str, str] = ("Unknown", "not synced")
-        self._objects: dict[str, list[str]] = {}
-        self._inventory_seen: tuple[Any, list[ObjRef]] = (None, [])
         self._guard_due = 0.0
-        self._stamps: dict[str, tuple[Any, float]] = {}
         self._head: str | None = None
         self._started = False
-        self.health: dict[str, Any] = {}
         # Why the engine stopped itself (its lock or database was taken from under it).
         self.fatal: str | None = None
 
@@ -215,7 +169,7 @@ class Engine:
             raise
         if self._cluster_state:
             self._cluster_state.attach(self.cluster, self.bus)
-            self._seed_health()
+            self.publisher.seed()
         self.ws.signal_dir.mkdir(exist_ok=True)
         self.ws.registry_dir.mkdir(exist_ok=True)
         observer = Observer()
@@ -223,10 +177,10 @@ class Engine:
                                                                self._wake_flux)):
             # Refs live in refs/ (loose) and in the repo folder (packed-refs); watching
             # objects/ would only add noise from every pack a push writes.
-            observer.schedule(_Wake(wake.set), str(repo), recursive=False)
-            observer.schedule(_Wake(wake.set), str(repo / "refs"), recursive=True)
-        observer.schedule(_Wake(self._wake_ci.set), str(self.ws.registry_dir), recursive=True)
-        observer.schedule(_Wake(self._wake_ci.set), str(self.ws.signal_dir), recursive=False)
+            observer.schedule(Wake(wake.set), str(repo), recursive=False)
+            observer.schedule(Wake(wake.set), str(repo / "refs"), recursive=True)
+        observer.schedule(Wake(self._wake_ci.set), str(self.ws.registry_dir), recursive=True)
+        observer.schedule(Wake(self._wake_ci.set), str(self.ws.signal_dir), recursive=False)
         observer.start()
         self._observer = observer
         self.pruner.start()
@@ -349,55 +303,11 @@ class Engine:
         if kind == "generate":
             self._wake_flux.set()  # the reconciler may have waited for this record
 
-    def _moved(self, name: str, stamp: Any) -> bool:
-        """Whether a polled thing changed since the last full look (always true once
-        every FULL_SCAN_SECONDS), remembering this look."""
-        last = self._stamps.get(name)
-        now = time.monotonic()
-        if last is not None and last[0] == stamp and now < last[1]:
-            return False
-        self._stamps[name] = (stamp, now + FULL_SCAN_SECONDS)
-        return True
-
     def scan_hld_refs(self) -> None:
-        if not self._moved("hld", refs_stamp(self.ws.hld_git)):
-            return  # an idle poll: no git process
-        store = self.ws.store
-        now = refs(self.ws.hld_git, "refs/heads/")
-        before = json.loads(store.get_meta("hld.refs", "null") or "null")
-        if now == before:
-            return  # the poll runs every second; most of the time nothing moved
-        store.set_meta("hld.refs", json.dumps(now))
-        for ref, sha in sorted(now.items()):
-            if before is not None and before.get(ref) == sha:
-                continue
-            branch = ref.removeprefix("refs/heads/")
-            if before is not None:
-                self.bus.publish("push.received", "gitserver",
-                                 f"hld.git: {branch} -> {short(sha)}", branch=branch, sha=sha)
-            if branch == "main":
-                # Every commit main gained gets its manifests, in order, even when
-                # several merges landed between two scans.
-                repair.enqueue_missing_generations(self.ws)
-                continue
-            for pr in self.prs.open_for_branch(branch):
-                if pr.head_sha != sha:
-                    self.prs.update_head(pr.id, sha)
-                    enqueue(self.ws, "validate", pr=pr.id, sha=sha)
+        self.scanner.scan_hld_refs()
 
     def scan_registry(self) -> None:
-        if not self._moved("registry", _tree_stamp(self.ws.registry_dir)):
-            return
-        store = self.ws.store
-        seen = set(json.loads(store.get_meta("images.seen", "[]") or "[]"))
-        images = self.ws.registry.images()
-        new = [i for i in images if f"{i.repository}:{i.tag}" not in seen]
-        if not new:
-            return
-        store.set_meta("images.seen", json.dumps(sorted(seen | {
-            f"{i.repository}:{i.tag}" for i in images})))
-        for image in new:
-            enqueue(self.ws, "release", repository=image.repository, tag=image.tag)
+        self.scanner.scan_registry()
 
     # -- flux ----------------------------------------------------------------
     def generate_pending_for(self, manifest_sha: str | None) -> bool:
@@ -415,8 +325,8 @@ class Engine:
         due = now - self._last_resync >= self.ws.settings.resync_seconds
         # A resync or a request reads main afresh, so the cheap stamp must not hide a
         # commit whose generate job is still running from the causal check below.
-        if (self._moved("manifests", refs_stamp(self.ws.manifests_git)) or self._head is None
-                or due or self._reconcile_requested.is_set()):
+        moved = self.scanner.moved("manifests", refs_stamp(self.ws.manifests_git))
+        if moved or self._head is None or due or self._reconcile_requested.is_set():
             self._head = self.flux.head()
         head = self._head
         if head != self.flux.status.last_attempted and self.generate_pending_for(head):
@@ -454,110 +364,19 @@ class Engine:
                 self.bus.publish("cluster.event", "cluster",
                                  f"{ev.ref.short}: {ev.reason}: {ev.message}",
                                  reason=ev.reason, object=str(ev.ref), type=ev.type)
-        # One snapshot under the reconciler's lock: the objects, their health and the
-        # revision they belong to are read with no apply in between. The monitor judges
-        # only what the cluster changed since the last tick.
-        with self.flux.lock:
-            expected = self._expected_refs()
-            results = self.monitor.evaluate(expected)
-            faults.point("tick.after_evaluate")
-            revision = self.flux.status.last_applied
-            hld_sha = self.flux.status.hld_sha
-        seen = (self.monitor.version, revision, bool(expected))
-        if seen != self._verdict_seen:
-            # Something changed: aggregate again (an idle tick skips all of this).
-            self._verdict_seen = seen
-            if expected:
-                health, why = self.monitor.overall(results)
-                word = health.value
-            else:  # an empty revision has nothing to wait for; no revision, nothing to say
-                word, why = (("Healthy", "nothing to watch") if revision
-                             else ("Unknown", "not synced"))
-            self._verdict = (word, why)
-            self._objects = {str(ref): [h.value, msg] for ref, (h, msg) in results.items()}
-        word, why = self._verdict
-        if expected and (revision, word) != self._app_health:
-            self._app_health = (revision, word)
-            self.bus.publish("health.changed", "monitor",
-                             f"app is {word} at {short(revision)}: {why}", scope="app",
-                             health=word, revision=revision, hld_sha=hld_sha)
-        self._health_gate(revision, word, why)
-        self.health = {"app": word, "message": why, "revision": revision,
-                       "check": self._health_check, "now": self.clock.now(),
-                       "objects": self._objects}
-        verdict = (revision, word, self._health_check, self._verdict_seen)
-        cluster_rev = self._cluster_revision()
-        if time.monotonic() >= self._snapshot_due and (
-                cluster_rev is None or cluster_rev != self._cluster_written):
-            started = time.monotonic()
-            self.write_snapshots()
-            self._cluster_written = cluster_rev
-            self._health_written = verdict
-            # Other processes read these snapshots; a big cluster makes them costly, so
-            # they are kept to a fifth of the engine's time at most.
-            cost = time.monotonic() - started
-            self._snapshot_due = time.monotonic() + max(0.25, 4 * cost)
-        elif verdict != self._health_written:
-            # A verdict is written when it changes, so an engine killed right after
-            # still knows on restart what it last said (and does not say it again).
-            self.ws.store.put_snapshot("health", self.health)
-            self._health_written = verdict
+        self.publisher.publish()
+        self.countdowns.publish()
 
-    def _expected_refs(self) -> list[ObjRef]:
-        """The reconciler's inventory as refs, rebuilt only when it changed."""
-        inventory = self.flux.status.inventory
-        if inventory is not self._inventory_seen[0]:
-            self._inventory_seen = (inventory, self.flux.status.refs())
-        return self._inventory_seen[1]
+    @property
+    def health(self) -> dict[str, Any]:
+        """The last verdict: the app's health, Flux's health check and each object's."""
+        return self.publisher.health
 
     def snapshots_current(self) -> bool:
-        """Whether the cluster snapshot other processes read shows the cluster as it is."""
-        revision = self._cluster_revision()
-        return revision is not None and revision == self._cluster_written
+        return self.publisher.snapshots_current()
 
-    def _cluster_revision(self) -> Any:
-        """Whatever moves when the cluster changed (None: no way to know, so the
-        snapshot is rewritten on its timer)."""
-        revision = getattr(self.cluster, "revision", None)
-        return revision() if callable(revision) else None
-
-    def _seed_health(self) -> None:
-        """A restarted engine finds the cluster as it was: it takes the health it last
-        published as known, so only real changes make events."""
-        snap = self.ws.store.get_snapshot("health")
-        data = snap[1] if snap else {}
-        revision = data.get("revision")
-        if not revision or revision != self.flux.status.last_applied:
-            return
-        self._app_health = (revision, str(data.get("app")))
-        self._synced_at = (revision, self.clock.now())
-        self._health_check = str(data.get("check") or "Waiting")
-        self.monitor.seed({ref: health for ref, health in (
-            (parse_ref(key), value) for key, value in (data.get("objects") or {}).items())
-            if ref is not None})
-
-    def _health_gate(self, revision: str | None, word: str, why: str) -> None:
-        """Flux's health check: after a sync, wait (in simulated time) for every applied
-        object to be healthy, up to the timeout. A newer revision replaces the wait."""
-        now = self.clock.now()
-        if revision != self._synced_at[0]:
-            self._synced_at = (revision, now)
-            self._health_check = "Waiting"
-        if self._health_check != "Waiting" or revision is None:
-            return
-        waited = now - self._synced_at[1]
-        if word == "Healthy":
-            self._health_check = "Passed"
-            self.bus.publish("health.check", "flux",
-                             f"Health check passed in {waited:.1f}s for {short(revision)}",
-                             revision=revision, result="Passed", seconds=round(waited, 3))
-        elif word == "Degraded" or waited > self.ws.settings.health_timeout:
-            self._health_check = "Failed"
-            reason = (why if word == "Degraded" else
-                      f"timeout after {self.ws.settings.health_timeout:g}s waiting for: {why}")
-            self.bus.publish("health.check", "flux",
-                             f"Health check failed for {short(revision)}: {reason}",
-                             revision=revision, result="Failed", reason=reason)
+    def write_snapshots(self) -> None:
+        self.publisher.write_snapshots()
 
     def _guard(self) -> bool:
         """Renew job leases; check the lock file and the database are still ours."""
@@ -598,11 +417,3 @@ class Engine:
             pass  # the database may be the thing that is gone
         # stop() joins this very thread, so it runs on another one.
         threading.Thread(target=self.stop, name="engine-stop", daemon=True).start()
-
-    def write_snapshots(self) -> None:
-        snap = getattr(self.cluster, "snapshot", None)
-        data = snap() if callable(snap) else {"objects": self.cluster.list()}
-        if data.get("backend") not in ("kind", "kubectl"):  # a real cluster keeps Unix time
-            data["now"] = self.clock.now()
-        self.ws.store.put_snapshot("cluster", data)
-        self.ws.store.put_snapshot("health", self.health)

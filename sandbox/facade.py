@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ from .deployments import get_deployment, list_deployments
 from .engineproc import EngineProcess
 from .events import Event, EventBus, last_event_id, read_events
 from .facade_cluster import ClusterView
+from .facade_metrics import Monitoring
 from .facade_users import USER_ENV_VAR, Identities
 from .facade_waits import SandboxError, Waiting
 from .gitserver import remote
@@ -66,7 +68,7 @@ def _refuse_unknown_keys(work: Path, assignments: list[str], subcomponent: str |
                            "To add a new key, repeat with --new-key")
 
 
-class Sandbox(Identities, ClusterView, Waiting):
+class Sandbox(Identities, ClusterView, Waiting, Monitoring):
     def __init__(self, workspace: Path | str | None = None, user: str | None = None) -> None:
         self.ws = Workspace(Path(workspace) if workspace else default_workspace())
         self.bus = EventBus(self.ws.store)
@@ -266,11 +268,13 @@ class Sandbox(Identities, ClusterView, Waiting):
 
     # -- registry and releases ----------------------------------------------
     def push_image(self, repository: str, tag: str, profile: str = "default",
-                   force: bool = False) -> Image:
-        """Push a tag; one that exists already is refused unless ``force`` moves it."""
+                   force: bool = False, regress_after: float | None = None) -> Image:
+        """Push a tag; one that exists already is refused unless ``force`` moves it.
+        ``regress_after`` delays a late-* profile's regression (seconds after ready)."""
         before = self.ws.registry.get(repository, tag) if force else None
         try:
-            image = self.ws.registry.push(repository, tag, profile, overwrite=force)
+            image = self.ws.registry.push(repository, tag, profile, overwrite=force,
+                                          regress_after=regress_after)
         except RegistryError as exc:
             raise SandboxError(str(exc)) from exc
         moved = f"; moved from profile {before.profile.name}" if before else ""
@@ -373,6 +377,21 @@ class Sandbox(Identities, ClusterView, Waiting):
         rows = self.ws.store.query("SELECT id FROM jobs ORDER BY id DESC LIMIT ?", limit)
         return [j for j in (job_row(self.ws, r["id"]) for r in rows) if j]
 
+    def waits(self) -> list[dict[str, Any]]:
+        """What the pipeline waits for and how long is left, soonest first: dicts of
+        what, target, remaining_sim_s and remaining_wall_s (wall seconds at the current
+        clock speed). A rollout's progressDeadlineSeconds, Flux's health check timeout,
+        the next resync, the SLO analysis's next check (sandbox/countdowns.py)."""
+        from .countdowns import remaining
+
+        if self.engine is not None:
+            return remaining(self.engine.countdowns.current(), time.time(),
+                             self.engine.clock.now())
+        if not self.engine_running():
+            return []  # nothing counts down while no engine runs
+        snap = self.ws.store.get_snapshot("waits")
+        return remaining(snap[1] if snap else None, time.time())
+
     def status(self) -> dict[str, Any]:
         hld_main = rev(self.ws.hld_git, "refs/heads/main")
         man_main = rev(self.ws.manifests_git, "refs/heads/main")
@@ -396,6 +415,7 @@ class Sandbox(Identities, ClusterView, Waiting):
                        "objects": health.get("objects", {}), "verdict": self.verdict()},
             "deployments": self.deployments(5),
             "damage": self.damage(),
+            "waits": self.waits(),
             "images": [{"image": i.ref, "profile": i.profile.name} for i in self.images()],
         }
 

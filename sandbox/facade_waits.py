@@ -99,7 +99,7 @@ class Waiting:
                 return True, {**dep, "sync_status": "superseded", "synced_in": applied,
                               "health": dep.get("health") or self._app_health()}, "done"
             return False, dep, f"sync of manifests {short(manifest)} (not applied yet)"
-        row = store.one("SELECT data FROM events WHERE kind='health.check' AND "
+        row = store.one("SELECT data, ts FROM events WHERE kind='health.check' AND "
                         "json_extract(data, '$.revision')=? ORDER BY id DESC LIMIT 1", manifest)
         if row is None:
             return False, dep, (f"health check of {short(manifest)} "
@@ -107,6 +107,10 @@ class Waiting:
         check = json.loads(row["data"])
         dep["health_check"] = check.get("result")
         dep["health"] = "Healthy" if check.get("result") == "Passed" else "Degraded"
+        if dep["health"] == "Healthy" and not dep.get("healthy"):
+            # The app's health.changed for this revision may come after its check (or
+            # never, when the app stayed Healthy): the passed check is the moment.
+            dep["healthy"] = row["ts"]
         if check.get("reason"):
             dep["error"] = check["reason"]
         if check.get("result") == "Passed" and dep.get("verdict") in ("Pending", "Running"):

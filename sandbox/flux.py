@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from . import faults
@@ -67,7 +67,8 @@ class SyncStatus:
     last_applied: str | None = None
     last_attempted: str | None = None
     hld_sha: str | None = None
-    inventory: list[list[str]] = field(default_factory=list)  # [kind, name, namespace]
+    # [kind, name, namespace], plus the group of a custom resource's kind (ObjRef.group)
+    inventory: list[list[str]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     suspended: bool = False
     last_run: float = 0.0
@@ -217,7 +218,7 @@ class Reconciler:
 
         def ref_of(o: dict[str, Any]) -> ObjRef:
             ref = ObjRef.of(o)
-            return ObjRef(ref.kind, ref.name) if ref.namespace and ref.kind in cluster_kinds \
+            return replace(ref, namespace="") if ref.namespace and ref.kind in cluster_kinds \
                 else ref
 
         bad = {r.ref for r in invalid}
@@ -246,7 +247,8 @@ class Reconciler:
         for r in results:
             if r.error:
                 errors.append(f"{r.ref.short}: {r.error}")
-        st.inventory = [[r.kind, r.name, r.namespace] for r in sorted(applied | bad)]
+        st.inventory = [[r.kind, r.name, r.namespace, *([r.group] if r.group else [])]
+                        for r in sorted(applied | bad)]
         st.errors = errors
         st.sync, st.drifted = "Synced", []
         st.hld_sha = hld_sha

@@ -19,9 +19,16 @@ DEFAULT_MAX_PODS = 3000
 # Seconds one CI job may take before it fails and the queue moves on (setting ci_job_seconds).
 DEFAULT_CI_JOB_SECONDS = 120.0
 
-# Ten times the sample-sized HLDs people write; the benchmarks generate 500 components
-# (1,500 objects) and reconcile 1,001 objects, well inside.
-MAX_OBJECTS_PER_COMMIT = 5000
+# Neither the API server nor Flux counts objects: the API server bounds bytes (3 MiB
+# per request, etcd 1.5 MiB per object, a 2 GiB etcd quota by default) and Flux's
+# kustomize-controller is bounded by its pod's memory limit. So the real guard against a
+# hostile HLD is memory: MAX_GENERATED_BYTES of generated manifests (parsed, about ten
+# times that in this process). The count stays as a second, cheap guard, sized to
+# Kubernetes' scalability threshold of 10,000 Services per cluster with a Deployment, a
+# Service and a ConfigMap each; the ladder's 3,000-service rung (9,001 objects, about
+# 5 MB of manifests) is well inside both.
+MAX_OBJECTS_PER_COMMIT = 30_000
+MAX_GENERATED_BYTES = 64 * 1024 * 1024
 MAX_COMPONENTS = 1000
 # etcd refuses objects over 1.5 MiB; an HLD file is one or a few objects.
 MAX_HLD_FILE_BYTES = 2 * 1024 * 1024

@@ -6,12 +6,17 @@ simulated time, as Prometheus scrapes a cluster every interval.
 - Workloads: rate, errors and latency over the traffic window (like `rate(x[1m])`),
   CPU and memory summed over their pods.
 - Pods: rate and errors since the pod's previous sample (the first sample of a pod has
-  none), latency of the version it runs, CPU from its request rate (capped by its limit)
-  and memory near half its request, with a small deterministic jitter.
+  none), latency of the version it runs, CPU and memory as the simulated cluster says
+  its image uses them (`usage()`, sim/behaviour.py: CPU grows with requests, memory of
+  a leaking image with time), CPU with a small deterministic jitter per pod. A
+  cluster that does not say (kind): CPU from the request rate (capped by the limit),
+  memory near half the request.
 Settings: `metrics_interval_seconds` (simulated, default 15) and
 `metrics_retention_seconds` (simulated, default 6 h): older samples are deleted after
 each sample, so the table holds at most retention / interval samples per target.
-Another process reads the table (`gitops-sandbox metrics`).
+Samples are stored as runs of unchanged values (metricstore.py), so a steady cluster
+costs a row per sample, not one per target. Another process reads the view
+`metric_samples` (`gitops-sandbox metrics`).
 """
 
 from __future__ import annotations
@@ -25,36 +30,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .metricstore import FIELDS, RunWriter, ensure_schema, newest
 from .store import Store
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS metric_samples (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    sim REAL NOT NULL,
-    ts REAL NOT NULL,
-    kind TEXT NOT NULL,
-    namespace TEXT NOT NULL,
-    name TEXT NOT NULL,
-    workload TEXT NOT NULL,
-    rps REAL, error_rate REAL, p50_ms REAL, p95_ms REAL, p99_ms REAL,
-    cpu_m REAL, memory_mib REAL
-);
-CREATE INDEX IF NOT EXISTS metric_samples_workload ON metric_samples(workload, sim);
-CREATE INDEX IF NOT EXISTS metric_samples_sim ON metric_samples(sim);
-"""
+__all__ = ["FIELDS", "MetricsSampler", "Sample", "ensure_schema", "query"]
+
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
-FIELDS = ("rps", "error_rate", "p50_ms", "p95_ms", "p99_ms", "cpu_m", "memory_mib")
 IDLE_CPU_M, CPU_M_PER_RPS = 2.0, 1.5  # the model of a pod's CPU
 DEFAULT_MEMORY_MIB = 32.0  # a pod without a memory request
-BATCH = 2000  # rows deleted per transaction by the retention
 MIN_WALL_GAP = 0.25  # seconds between two samples of the engine's thread, at any speed
-
-
-def ensure_schema(store: Store) -> None:
-    if getattr(store, "_metrics_schema", False):
-        return
-    store._conn().executescript(SCHEMA)
-    store._metrics_schema = True  # type: ignore[attr-defined]
 
 
 def workload_key(kind: str, namespace: str, name: str) -> str:
@@ -115,7 +99,7 @@ class MetricsSampler:
 
     def __init__(self, store: Store, cluster: Any, now: Callable[[], float],
                  interval: float = 15.0, retention: float = 21_600.0) -> None:
-        ensure_schema(store)
+        self.writer = RunWriter(store)
         self.store = store
         self.cluster = cluster
         self.now = now
@@ -124,8 +108,13 @@ class MetricsSampler:
         self.samples = 0  # tests wait on this
         # Called with (now, rows) after each sample: the analysis of a change reads them.
         self.listeners: list[Callable[[float, list[Sample]], None]] = []
-        self._counts: dict[str, tuple[float, int, int]] = {}  # pod -> (sim, requests, errors)
+        # pod -> (sim, requests, errors, requests/s, error rate) at its last sample
+        self._counts: dict[str, tuple[float, float, float, float, float]] = {}
+        self.computed = 0  # samples computed from the cluster (a repeated one is not)
+        self._rows: list[Sample] = []
+        self._steady: Any = None  # the cluster's metrics key while samples repeat
         self._sizes_of: dict[str, tuple[float, float | None, float]] = {}  # pod uid -> sizes
+        self._usage: dict[str, tuple[float, float]] = {}
         self._next = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -142,32 +131,47 @@ class MetricsSampler:
         now = self.now() if now is None else now
         # The next sample falls on the next multiple of the interval in simulated time.
         self._next = (math.floor(now / self.interval) + 1) * self.interval
-        rows = self.collect(now)
-        stamp = time.time()
-        with self.store.tx() as db:
-            db.executemany(
-                "INSERT INTO metric_samples(sim, ts, kind, namespace, name, workload, "
-                + ", ".join(FIELDS) + ") VALUES(?,?,?,?,?,?," + ",".join("?" * len(FIELDS))
-                + ")", [(now, stamp, s.kind, s.namespace, s.name, s.workload,
-                         *(s.values.get(f) for f in FIELDS)) for s in rows])
+        key = self._metrics_key()
+        if (key is not None and key[0] == self._steady and now >= key[1]
+                and self.writer.continues(now)):
+            # Nothing changed since a sample that repeated the one before, and time alone
+            # moves no number: this sample is that one again, written as one row.
+            rows = self._rows
+            self._carry_counts(now)
+            self.writer.repeat(now, time.time())
+        else:
+            rows = self.collect(now)
+            self.computed += 1
+            written = self.writer.written
+            self.writer.write(now, time.time(), [
+                ((r.kind, r.namespace, r.name), (r.workload, *(r.values.get(f) for f in FIELDS)))
+                for r in rows])
+            repeated = self.writer.written == written and self._rows is not None
+            self._steady = key[0] if key is not None and repeated and now >= key[1] else None
+            self._rows = rows
         self.prune(now)
         self.samples += 1
         for listener in self.listeners:
             listener(now, rows)
         return rows
 
+    def _metrics_key(self) -> tuple[Any, float] | None:
+        key_of = getattr(self.cluster, "metrics_key", None)
+        key: tuple[Any, float] | None = key_of() if callable(key_of) else None
+        return key
+
+    def _carry_counts(self, now: float) -> None:
+        """Move each pod's totals to now at its steady rate, as a computed sample would
+        have read them, so the next computed one measures from this sample."""
+        for pod, (then, requests, errors, rps, error_rate) in self._counts.items():
+            elapsed = max(0.0, now - then)
+            self._counts[pod] = (now, requests + rps * elapsed,
+                                 errors + rps * error_rate * elapsed, rps, error_rate)
+
     def prune(self, now: float) -> int:
         """Drop samples older than the retention, and any from a simulated time after
         now (a cluster that was reset starts its clock again)."""
-        deleted = 0
-        while True:
-            with self.store.tx() as db:
-                n = db.execute("DELETE FROM metric_samples WHERE id IN (SELECT id FROM "
-                               "metric_samples WHERE sim<? OR sim>? LIMIT ?)",
-                               (now - self.retention, now, BATCH)).rowcount
-            deleted += n
-            if n < BATCH:
-                return deleted
+        return self.writer.prune(now, self.retention)
 
     def collect(self, now: float) -> list[Sample]:
         inspect = getattr(self.cluster, "inspect", None)
@@ -179,13 +183,14 @@ class MetricsSampler:
     def _collect(self, now: float, read: Callable[[str], list[dict[str, Any]]]
                  ) -> list[Sample]:
         traffic: dict[str, dict[str, Any]] = self.cluster.metrics()
+        usage = getattr(self.cluster, "usage", None)  # what the images use (simulated)
+        self._usage: dict[str, tuple[float, float]] = usage() if callable(usage) else {}
         pods = read("Pod")
         owners = self._owners(pods, read)
-        counts: dict[str, tuple[int, int]] = {}
+        counts: dict[str, dict[str, Any]] = {}
         for dep in traffic.values():
             for pod, tot in (dep.get("pods") or {}).items():
-                counts[f"{dep['namespace']}/{pod}"] = (int(tot.get("requests", 0)),
-                                                       int(tot.get("errors", 0)))
+                counts[f"{dep['namespace']}/{pod}"] = tot
         totals: dict[str, dict[str, float]] = {}
         out: list[Sample] = []
         seen: set[str] = set()
@@ -249,7 +254,7 @@ class MetricsSampler:
         return owners
 
     def _pod_values(self, pod: dict[str, Any], key: str, now: float,
-                    count: tuple[int, int] | None, traffic: dict[str, dict[str, Any]],
+                    count: dict[str, Any] | None, traffic: dict[str, dict[str, Any]],
                     workload: str) -> dict[str, float | None]:
         running = (pod.get("status") or {}).get("phase") == "Running"
         values: dict[str, float | None] = dict.fromkeys(FIELDS)
@@ -258,19 +263,37 @@ class MetricsSampler:
         rps = 0.0
         if count is not None:
             before = self._counts.get(key)
-            self._counts[key] = (now, *count)
+            requests_now, errors_now = float(count["requests"]), float(count["errors"])
+            self._counts[key] = (now, requests_now, errors_now, float(count.get("rps", 0.0)),
+                                 float(count.get("error_rate", 0.0)))
             if before is not None and now > before[0]:
-                requests, errors = count[0] - before[1], count[1] - before[2]
-                rps = max(0, requests) / (now - before[0])
-                values["rps"] = round(rps, 2)
-                values["error_rate"] = round(errors / requests, 4) if requests > 0 else 0.0
+                steady = count.get("steady_since")
+                if steady is not None and steady <= before[0]:
+                    # The same rate since before the last sample: that rate, exactly (the
+                    # totals' float noise would make a steady pod's numbers flicker).
+                    rps = float(count["rps"])
+                    values["rps"] = round(rps, 2)
+                    values["error_rate"] = round(float(count["error_rate"]), 4) if rps else 0.0
+                else:
+                    requests = requests_now - before[1]
+                    errors = errors_now - before[2]
+                    rps = max(0.0, requests) / (now - before[0])
+                    values["rps"] = round(rps, 2)
+                    values["error_rate"] = (round(errors / requests, 4) if requests > 0
+                                            else 0.0)
         version = self._version(pod, traffic, workload)
         if version:
             for f in ("p50_ms", "p95_ms", "p99_ms"):
                 values[f] = version.get(f)
             values["p99_ms"] = values["p99_ms"] or version.get("p95_ms")
         limit, request, mem_limit = self._sizes(pod, key)
-        jitter = _jitter(key, now)
+        # Per pod, not per sample: a pod whose traffic is steady reports steady numbers.
+        jitter = _jitter(key)
+        used = self._usage.get(key)
+        if used is not None:  # the simulated cluster's own figures (sim/behaviour.py)
+            values["cpu_m"] = round(min(used[0] * (1 + 0.1 * jitter), limit), 1)
+            values["memory_mib"] = round(used[1], 1)
+            return values
         cpu = (IDLE_CPU_M + CPU_M_PER_RPS * rps) * (1 + 0.1 * jitter)
         values["cpu_m"] = round(min(cpu, limit), 1)
         memory = (request or 2 * DEFAULT_MEMORY_MIB) * (0.5 + 0.05 * jitter)
@@ -366,10 +389,10 @@ def query(store: Store, target: str | None = None, since: float = 300.0,
     first: every workload's, or one target's (a workload, with its pods when `pods`; or
     a pod). An unknown target is a MetricsError naming the known ones."""
     ensure_schema(store)
-    newest = store.one("SELECT MAX(sim) AS m FROM metric_samples")
-    if newest is None or newest["m"] is None:
+    last = newest(store)
+    if last is None:
         return []
-    start = float(newest["m"]) - since
+    start = last - since
     rows = [dict(r) for r in store.query(
         "SELECT * FROM metric_samples WHERE sim>=? ORDER BY sim, workload, kind, name",
         start)]

@@ -41,6 +41,7 @@ from .users import GENERATE_BOT, RELEASE_BOT, Users
 from .workspace import Workspace
 
 if TYPE_CHECKING:
+    from .cluster.discovery import Discovery
     from .hld import GenerateResult
     from .validation.bounds import Deadline
     from .validation.cache import CheckCache
@@ -114,6 +115,10 @@ class CIRunner:
         self._cache: CheckCache | None = None
         # The live cluster's server-side dry run (set by the engine); None: no cluster.
         self.dry_run: Callable[[list[dict[str, Any]]], list[Any]] | None = None
+        # The live cluster's API discovery, its CRDs included (set by the engine): every
+        # object's kind is judged against what the cluster serves, where the dry run
+        # judges only the changed objects. None: no cluster, or one that cannot say.
+        self.served: Callable[[], Discovery | None] | None = None
 
     @property
     def cache(self) -> CheckCache:
@@ -192,7 +197,8 @@ class CIRunner:
                base: str | None = None) -> tuple[Any, list[dict[str, Any]]]:
         from .ci_builds import build_check
 
-        return build_check(self.ws, self.cache, sha, log, deadline, base)
+        served = self.served() if self.served is not None else None
+        return build_check(self.ws, self.cache, sha, log, deadline, base, served)
 
     def _generated(self, sha: str, allow_hooks: bool = False,
                    deadline: Deadline | None = None) -> GenerateResult:
@@ -221,25 +227,40 @@ class CIRunner:
         log(report.text)
         errors = [f for f in report.findings if f.severity == "error"]
         build_error = next((f for f in errors if f.rule in ("generate", "manifest")), None)
+        changed: tuple[list[Any], list[Any]] | None = None  # base's, head's changed objects
         if build_error is not None:
             # The manifests were not built (or a file could not be read as one), so a
             # comparison would read missing objects as "removed", which this PR does not do.
             diff_text = f"(no diff: the manifest build failed: {build_error})"
             diff_summary = "build failed"
         else:
-            try:
-                base_objs = [d.obj for d in self._generated(base_sha).documents]
-            except Exception as exc:  # noqa: BLE001 - a broken base still lets the diff show the head
-                log(f"base {short(base_sha)} did not build: {exc}")
-                base_objs = []
+            from .ci_builds import changed_documents
             from .manifestdiff import diff_objects
 
-            diff = diff_objects(base_objs, head_objs)
+            base_objs: list[dict[str, Any]] = []
+            try:
+                base = self._generated(base_sha)
+            except Exception as exc:  # noqa: BLE001 - a broken base still lets the diff show the head
+                log(f"base {short(base_sha)} did not build: {exc}")
+            else:
+                # Components with unchanged inputs made the same objects: compare the rest.
+                changed = changed_documents(base, report.components, report.documents)
+                base_objs = ([d.obj for d in base.documents] if changed is None
+                             else [d.obj for d in changed[0]])
+            diff = diff_objects(base_objs, head_objs if changed is None
+                                else [d.obj for d in changed[1]])
             diff_text, diff_summary = diff.text(), diff.summary()
-            log(f"manifest diff against {pr.base} ({short(base_sha)}): {diff_summary}")
+            log(f"manifest diff against {pr.base} ({short(base_sha)}): {diff_summary}"
+                + ("" if changed is None else
+                   f" ({len(changed[1])} objects of changed components compared)"))
         log(diff_text)
         if build_error is None:
-            refused = self._dry_run(report, log)
+            fresh = None
+            if changed is not None:
+                # Within a changed component, an object identical to the base's is not new.
+                before = {d.digest for d in changed[0] if d.digest}
+                fresh = [d for d in changed[1] if not d.digest or d.digest not in before]
+            refused = self._dry_run(report, log, fresh)
             report.findings.extend(refused)
             errors.extend(refused)
         ok = report.ok and not errors
@@ -254,10 +275,10 @@ class CIRunner:
                 "findings": [str(f) for f in report.findings], "diff": diff_text,
                 "diff_summary": diff_summary}
 
-    def _dry_run(self, report: Any, log: JobLog) -> list[Any]:
+    def _dry_run(self, report: Any, log: JobLog, changed: list[Any] | None) -> list[Any]:
         from .ci_builds import dry_run_refusals
 
-        return dry_run_refusals(self.dry_run, report, log)
+        return dry_run_refusals(self.dry_run, report, log, changed)
 
     # -- generate ------------------------------------------------------------
     def generate(self, params: dict[str, Any], log: JobLog) -> dict[str, Any]:

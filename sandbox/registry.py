@@ -22,9 +22,10 @@ import os
 import re
 import tempfile
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 REGISTRY_HOST = "localhost:5001"
 DOCKER_HUB = "docker.io"
@@ -51,7 +52,31 @@ class ImageProfile:
     # this long after it started. A server (restartPolicy Always) ignores it.
     run_seconds: float = 10.0
     cpu_millicores: float = 20.0  # CPU used at rest, before any request (for the HPA)
-    memory_mib: float = 64.0  # memory in use (for the HPA's memory metric)
+    memory_mib: float = 64.0  # memory in use at start (for the HPA's memory metric)
+    # What changes while it runs (sandbox/cluster/sim/behaviour.py plays these back):
+    # a regression that starts `regress_after` seconds after the pod became ready, so a
+    # short analysis window misses it; None never regresses.
+    regress_after: float | None = None
+    regress_error_rate: float | None = None  # the error rate from then on
+    regress_latency_ms: float | None = None  # the median latency from then on
+    leak_mib_per_second: float = 0.0  # memory growth while the container runs
+    cpu_per_request: float = 2.0  # millicores one request per second costs a pod
+
+    @property
+    def label(self) -> str:
+        """The name, with the regression's start when it is not the profile's own."""
+        own = PROFILES.get(self.name)
+        if self.regress_after is not None and own is not None \
+                and own.regress_after != self.regress_after:
+            return f"{self.name} (after {self.regress_after:g}s)"
+        return self.name
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ImageProfile:
+        """A stored profile; keys this version does not know (a newer one wrote them)
+        are left out rather than refused."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 PROFILES: dict[str, ImageProfile] = {
@@ -65,7 +90,27 @@ PROFILES: dict[str, ImageProfile] = {
         ImageProfile("unready", ready_fail=True),
         ImageProfile("errors", error_rate=0.25),
         ImageProfile("latency", latency_ms=900.0),
+        # Incidents that start later, as real ones do (see the README's profile list).
+        ImageProfile("late-errors", regress_after=45.0, regress_error_rate=0.25),
+        ImageProfile("late-latency", regress_after=45.0, regress_latency_ms=900.0),
+        ImageProfile("leak", leak_mib_per_second=0.5),
+        ImageProfile("cpu-heavy", cpu_per_request=40.0),
     )
+}
+
+
+# One line per profile for `image push --help` and the README.
+PROFILE_HELP: dict[str, str] = {
+    "default": "starts in 2 s, 0.1% errors, 40 ms median latency",
+    "fast": "starts at once", "slow": "starts in 30 s",
+    "crash": "exits after start (CrashLoopBackOff)",
+    "pull-fail": "cannot be pulled (ImagePullBackOff)",
+    "unready": "runs, never passes its readiness probe",
+    "errors": "25% of requests fail", "latency": "900 ms median latency",
+    "late-errors": "25% errors from 45 s after the pod became ready (--after)",
+    "late-latency": "900 ms median latency from 45 s after ready (--after)",
+    "leak": "memory grows 0.5 MiB/s until its limit: OOMKilled, restarted",
+    "cpu-heavy": "40 millicores per request/s: an HPA on CPU scales it up",
 }
 
 
@@ -188,7 +233,8 @@ class Registry:
         self.public_images = public_images
 
     def push(self, repository: str, tag: str, profile: str | ImageProfile = "default",
-             startup_seconds: float | None = None, *, overwrite: bool = True) -> Image:
+             startup_seconds: float | None = None, *, overwrite: bool = True,
+             regress_after: float | None = None) -> Image:
         """Store a tag. With overwrite False, a tag that exists already is refused, naming
         what it holds (a re-pushed tag would change what runs under an old release)."""
         if not _NAME_RE.match(repository):
@@ -206,6 +252,15 @@ class Registry:
             prof = profile
         if startup_seconds is not None:
             prof = replace(prof, startup_seconds=startup_seconds)
+        if regress_after is not None:
+            if prof.regress_after is None:
+                raise RegistryError(
+                    f"profile {prof.name!r} has no regression to delay; --after goes with "
+                    f"{', '.join(p.name for p in PROFILES.values() if p.regress_after)}")
+            if not 0 <= regress_after <= 86_400 * 7:
+                raise RegistryError(f"--after {regress_after:g}: give seconds between 0 and "
+                                    "604800 (a week)")
+            prof = replace(prof, regress_after=float(regress_after))
         existing = self.get(repository, tag)
         if existing is not None and not overwrite:
             when = datetime.fromtimestamp(existing.pushed_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
@@ -229,10 +284,11 @@ class Registry:
         path = self.root / repository / f"{tag}.json"
         try:
             data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            return None
-        return Image(data["repository"], data["tag"], ImageProfile(**data["profile"]),
-                     float(data.get("pushed_at", 0)))
+            return Image(data["repository"], data["tag"],
+                         ImageProfile.from_dict(data["profile"]),
+                         float(data.get("pushed_at", 0)))
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            return None  # not a tag this registry wrote: as if it were not there
 
     def resolve(self, image: str) -> ImageProfile:
         """The behaviour of an image reference; PullError (with the runtime's words) when

@@ -141,6 +141,9 @@ class Store:
             have = {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}
             if column not in have:
                 conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+        # On a column added above: every generate job asks which change a rollback undoes.
+        conn.execute("CREATE INDEX IF NOT EXISTS deployments_rollback_pr "
+                     "ON deployments(rollback_pr)")
         st = self.path.stat()
         # Who the file is: a state.db deleted or replaced under a running engine is a
         # different file, and the engine must notice rather than write into the void.

@@ -165,6 +165,8 @@ PER_MERGE_QUERIES = (
     ("SELECT data FROM events WHERE kind='health.check' AND "
      "json_extract(data, '$.revision')=?", ("x",)),
     ("SELECT user_id FROM ref_pushes WHERE repo=? AND ref=? AND new=?", ("a", "b", "c")),
+    # The deployment trace of each generate job: does this merge undo an earlier change?
+    ("SELECT hld_sha FROM deployments WHERE rollback_pr=?", (1,)),
 )
 
 

@@ -163,7 +163,7 @@ def test_a_new_commit_compares_and_applies_only_its_change_set(engine) -> None: 
 
 def test_an_idle_poll_runs_no_git_until_a_ref_moves(engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     eng, _, _, _ = engine
-    import sandbox.engine as engine_module
+    import sandbox.enginescan as engine_module
 
     calls: list[str] = []
     real = engine_module.refs

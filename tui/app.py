@@ -26,6 +26,7 @@ from .operations import Operations
 from .scenario_ops import ScenarioOperations
 from .screens.main import MainScreen
 from .widgets.cluster import ClusterRows
+from .widgets.services import waits_of
 
 if TYPE_CHECKING:
     from sandbox.facade import ClusterFollower, EngineProcess
@@ -177,7 +178,8 @@ class GitOpsApp(Operations, ClusterOperations, ScenarioOperations, App[int]):
             status = sb.status()
             snap = Snapshot(status=status, prs=sb.list_prs(), branches=sb.branches(),
                             required_approvals=sb.settings.required_approvals,
-                            health=sb.health())
+                            health=sb.health(), verdicts=sb.service_verdicts(),
+                            waits=waits_of(sb, status))
             if self._follower is None:
                 self._follower = sb.follow_cluster()
             rows = self.cluster_rows.update(self._follower.poll(),

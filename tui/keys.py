@@ -50,6 +50,7 @@ HELP: list[tuple[str, list[tuple[str, str]]]] = [
         ("3", "Cluster: deployments, pods, services"),
         ("4", "Events: the audit log, failures in red"),
         ("5", "Scenarios: rehearse an incident in a throw-away workspace"),
+        ("6", "Metrics: a service's rate, errors and p95, its deploys and SLO lines"),
         ("enter", "Drill into the selected pull request; run the selected scenario"),
         ("d f l", "On a pull request: HLD diff, manifest diff, check log"),
         ("esc", "Back; on Scenarios: stop the running scenario"),
@@ -57,7 +58,7 @@ HELP: list[tuple[str, list[tuple[str, str]]]] = [
         (":", "Command mode: pr N, approve N, merge N, close N, revert, reconcile, "
               "change, image, scale KIND/NAME N, set-image KIND/NAME C=IMAGE, "
               "describe KIND/NAME, delete KIND/NAME, suspend, resume, scenario NAME, user NAME, "
-              "pipeline|prs|cluster|events|scenarios, help, quit"),
+              "pipeline|prs|cluster|events|scenarios|metrics, help, quit"),
     ]),
     ("Pipeline", [
         ("c", "Change a setting on a branch (fab set), then offer a pull request"),

@@ -34,6 +34,10 @@ class Snapshot:
     branches: dict[str, str] = field(default_factory=dict)
     required_approvals: int = 1
     health: dict[str, Any] = field(default_factory=dict)  # with Flux's health `check` state
+    # Per service, the verdict of the newest change that touched it (facade.service_verdicts).
+    verdicts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # What the pipeline waits for and how long is left (facade.waits).
+    waits: list[dict[str, Any]] = field(default_factory=list)
 
 
 class SnapshotReady(Message):

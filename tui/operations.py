@@ -238,7 +238,7 @@ class Operations:
         num = int(arg.lstrip("#")) if re.fullmatch(r"#?\d+", arg) else None
         aliases = {"prs": "prs", "pulls": "prs", "pipeline": "pipeline", "cluster": "cluster",
                    "pods": "cluster", "deploy": "cluster", "events": "events", "log": "events",
-                   "scenarios": "scenarios"}
+                   "scenarios": "scenarios", "metrics": "metrics", "plots": "metrics"}
         if verb.isdigit() and 1 <= int(verb) <= len(TABS):
             self.main_screen.action_show_tab(TABS[int(verb) - 1])
         elif verb in ("pr", "show") and num:

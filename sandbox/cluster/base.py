@@ -55,11 +55,37 @@ class _ClusterScoped:
 CLUSTER_SCOPED = _ClusterScoped()
 
 
+_BUILTIN_GROUPS: frozenset[str] | None = None
+
+
+def custom_group(group: str) -> str:
+    """The group a ref carries: `group` when it is not one of Kubernetes' built-in API
+    groups (a custom resource's), else "". """
+    global _BUILTIN_GROUPS
+    builtin = _BUILTIN_GROUPS
+    if builtin is None:
+        builtin = _BUILTIN_GROUPS = discovery.builtin_groups()
+    return "" if group in builtin else group
+
+
+def api_group(api_version: Any) -> str:
+    """The group a ref carries for an object of this apiVersion (see custom_group)."""
+    if not isinstance(api_version, str) or "/" not in api_version:
+        return ""
+    return custom_group(api_version.rpartition("/")[0])
+
+
 @dataclass(frozen=True, order=True)
 class ObjRef:
     kind: str
     name: str
     namespace: str = ""
+    # The API group of a custom resource's kind ("" for Kubernetes' built-in kinds): two
+    # CRDs may serve one kind in two groups (a `Certificate` of cert-manager.io and of
+    # another operator), and the API server keys objects by group and kind, so their
+    # objects never share a name. Built-in kinds keep "" so a ref written by kind alone
+    # (`Deployment/web`) still means the one object it always meant.
+    group: str = ""
 
     @classmethod
     def of(cls, obj: dict[str, Any]) -> ObjRef:
@@ -69,10 +95,28 @@ class ObjRef:
         if scoped is None:
             scoped = CLUSTER_SCOPED.kinds()
         ns = "" if kind in scoped else str(meta.get("namespace") or "default")
-        return cls(kind, str(meta.get("name", "")), ns)
+        return cls(kind, str(meta.get("name", "")), ns, api_group(obj.get("apiVersion")))
+
+    @classmethod
+    def grouped(cls, kind: str, name: str, namespace: str, group: str) -> ObjRef:
+        """A ref from a resource's group, kind and name (the API server's paths)."""
+        return cls(kind, name, namespace, custom_group(group))
+
+    @property
+    def resource(self) -> str:
+        """The kind as kubectl takes it: `Certificate.cert-manager.io` for a custom
+        resource's kind, the bare kind for a built-in one."""
+        return f"{self.kind}.{self.group}" if self.group else self.kind
 
     def __str__(self) -> str:
         return f"{self.kind}/{self.name}" if not self.namespace else f"{self.kind}/{self.namespace}/{self.name}"
+
+    @property
+    def key(self) -> str:
+        """str() with the group of a custom resource's kind (`Widget.example.com/ns/w`):
+        unique where str(), written for people, is not; parse_ref reads both."""
+        kind = self.resource
+        return f"{kind}/{self.name}" if not self.namespace else f"{kind}/{self.namespace}/{self.name}"
 
     @property
     def short(self) -> str:
@@ -81,13 +125,15 @@ class ObjRef:
 
 
 def parse_ref(text: str) -> ObjRef | None:
-    """The inverse of str(ObjRef): `Kind/name` or `Kind/namespace/name`."""
+    """The inverse of str(ObjRef) and ObjRef.key: `Kind/name` or `Kind/namespace/name`,
+    the kind with its group (`Kind.group`) in a key."""
     parts = text.split("/")
-    if len(parts) == 2 and all(parts):
-        return ObjRef(parts[0], parts[1])
-    if len(parts) == 3 and all(parts):
-        return ObjRef(parts[0], parts[2], parts[1])
-    return None
+    if len(parts) not in (2, 3) or not all(parts):
+        return None
+    kind, _, group = parts[0].partition(".")  # kinds have no dots, groups do
+    if len(parts) == 2:
+        return ObjRef(kind, parts[1], "", group)
+    return ObjRef(kind, parts[2], parts[1], group)
 
 
 @dataclass

@@ -124,6 +124,11 @@ def _builtin_groups() -> frozenset[str]:
     return frozenset(r.group for r in _all_builtin())
 
 
+def builtin_groups() -> frozenset[str]:
+    """Every API group a known Kubernetes version serves ("" is the core group)."""
+    return _builtin_groups()
+
+
 def data_provenance() -> dict[str, Any]:
     raw: dict[str, Any] = json.loads(DATA.read_text("utf-8"))
     return raw["provenance"]

@@ -267,7 +267,7 @@ class KubectlCluster:
         return live
 
     def delete(self, ref: ObjRef) -> bool:
-        args = ["delete", ref.kind, ref.name, "--ignore-not-found", "--wait=false"]
+        args = ["delete", ref.resource, ref.name, "--ignore-not-found", "--wait=false"]
         if ref.namespace:
             args += ["-n", ref.namespace]
         proc = self.run(args)
@@ -348,7 +348,7 @@ def with_namespace(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _get_args(ref: ObjRef) -> list[str]:
-    args = ["get", ref.kind, ref.name, "--ignore-not-found"]
+    args = ["get", ref.resource, ref.name, "--ignore-not-found"]
     return args + (["-n", ref.namespace] if ref.namespace else [])
 
 

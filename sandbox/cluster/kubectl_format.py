@@ -250,15 +250,29 @@ def describe(obj: dict[str, Any], events: list[ClusterEvent], now: float | None 
         lines.append(f"{'Status:':<15}{pod_status(obj)}")
         lines.append(f"{'IP:':<15}{status.get('podIP', '')}")
         lines.append("Containers:")
+        resources = {c.get("name"): c.get("resources") or {}
+                     for c in spec.get("containers") or []}
         for cs in status.get("containerStatuses") or []:
             state = cs.get("state") or {}
             word = next(iter(state), "unknown")
             reason = (state.get(word) or {}).get("reason", "")
             lines += [f"  {cs.get('name')}:", f"    Image:          {cs.get('image')}",
                       f"    State:          {word.capitalize()}"
-                      + (f"\n      Reason:       {reason}" if reason else ""),
-                      f"    Ready:          {cs.get('ready', False)}",
+                      + (f"\n      Reason:       {reason}" if reason else "")]
+            last = (cs.get("lastState") or {}).get("terminated")
+            if last:  # why the previous run ended: OOMKilled (137), Error (1)...
+                lines += ["    Last State:     Terminated",
+                          f"      Reason:       {last.get('reason', '')}",
+                          f"      Exit Code:    {last.get('exitCode', '')}",
+                          f"      Started:      {created(last.get('startedAt'), now)}",
+                          f"      Finished:     {created(last.get('finishedAt'), now)}"]
+            lines += [f"    Ready:          {cs.get('ready', False)}",
                       f"    Restart Count:  {cs.get('restartCount', 0)}"]
+            for which in ("limits", "requests"):
+                values = resources.get(cs.get("name"), {}).get(which) or {}
+                if values:
+                    lines.append(f"    {which.capitalize()}:")
+                    lines += [f"      {k}:  {v}" for k, v in sorted(values.items())]
     elif kind == "Service":
         lines += [f"{'Type:':<15}{spec.get('type', 'ClusterIP')}",
                   f"{'IP:':<15}{spec.get('clusterIP', '')}",

@@ -22,6 +22,7 @@ from sandbox.hld.config import (
 )
 from sandbox.hld.errors import HldError
 from sandbox.hld.generate import (
+    ComponentOutput,
     GeneratedComponent,
     GenerateResult,
     ManifestDoc,
@@ -37,6 +38,7 @@ __all__ = [
     "MAX_EXPANDED_NODES",
     "MAX_FILE_BYTES",
     "Component",
+    "ComponentOutput",
     "ConfigDict",
     "GenerateResult",
     "GeneratedComponent",

@@ -7,10 +7,8 @@ import shutil
 import subprocess
 import tempfile
 from collections import deque
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -20,10 +18,11 @@ from sandbox.hld.errors import HldError
 from sandbox.hld.fetch import fetch_folder, inside, relative_part
 from sandbox.hld.kustomize import is_kustomization, kustomization_error
 from sandbox.hld.model import Component, component_file, load_component
+from sandbox.hld.results import ComponentOutput, GeneratedComponent, GenerateResult, ManifestDoc
+from sandbox.hld.reuse import ComponentReuse, Fingerprints
 from sandbox.hld.substitute import (
     ConfigOrigins,
     ConfigSource,
-    Origin,
     Substitution,
     ValueOrigins,
     substitute,
@@ -39,47 +38,6 @@ HOOK_TIMEOUT_SECONDS = 300
 HELM_TIMEOUT_SECONDS = 300
 MAX_DEPTH = 64
 HELM_INSTALL = "install helm (https://helm.sh/docs/intro/install/)"
-
-
-@dataclass
-class ManifestDoc:
-    """One Kubernetes object from the generated output, traced back to its HLD file."""
-
-    obj: dict[str, Any]
-    source_file: str
-    source_line: int
-    component: str
-    # Object path -> where the ${var} that produced the value there is set (config file,
-    # line, variable, placeholder's line here), so a bad value is reported where it was set.
-    value_origins: Mapping[tuple[str | int, ...], Origin] = field(default_factory=dict)
-
-
-@dataclass
-class GeneratedComponent:
-    name: str
-    logical_path: str  # "" for the root, "infra/efk" for a grandchild
-    manifest: str
-    output_path: str  # relative to the environment folder, e.g. "infra/efk/efk.yaml"
-    type: str = "component"
-    source_file: str = ""
-
-
-@dataclass
-class GenerateResult:
-    envs: list[str]
-    components: list[GeneratedComponent] = field(default_factory=list)
-    documents: list[ManifestDoc] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    # Content included byte for byte (as Fabrikate does) that is not a Kubernetes object:
-    # non-YAML files, YAML syntax errors, documents that are not mappings. Checks report
-    # each as a finding; generation itself goes on, as ``fab generate`` would.
-    problems: list[HldError] = field(default_factory=list)
-    output_dir: Path | None = None  # out_dir/<env1>-<env2> when written
-
-    @property
-    def manifest(self) -> str:
-        """All component manifests in tree order, as one multi-document stream."""
-        return "".join(component.manifest for component in self.components)
 
 
 @dataclass
@@ -108,12 +66,16 @@ def _join(logical: str, name: str) -> str:
 
 
 class _Walker:
-    def __init__(self, hld_dir: Path, envs: list[str], allow_hooks: bool) -> None:
+    def __init__(self, hld_dir: Path, envs: list[str], allow_hooks: bool,
+                 reuse: ComponentReuse | None = None) -> None:
         self.root = hld_dir.resolve()
         self.envs = envs
         self.allow_hooks = allow_hooks
         self.result = GenerateResult(envs=envs)
         self.origins = ConfigOrigins(envs, self.root)
+        self.reuse = reuse
+        self.prints = Fingerprints(self.root, reuse.listing) if reuse is not None else None
+        self.bytes = 0  # of generated manifests so far, against limits.MAX_GENERATED_BYTES
 
     def shown(self, path: Path) -> str:
         return display_path(path, self.root)
@@ -327,15 +289,18 @@ class _Walker:
 
     # -- the walk ------------------------------------------------------------------------
 
-    def _bounded(self, component: Component, docs: list[ManifestDoc]) -> None:
+    def _bounded(self, component: GeneratedComponent, docs: list[ManifestDoc]) -> None:
         """Stop a walk that outgrows what one commit may carry, wherever it happens."""
+        last = docs[-1] if docs else None
+        where = {"file": last.source_file if last else component.source_file,
+                 "line": last.source_line if last else None, "fix": "split it into several HLDs"}
         if len(self.result.documents) > limits.MAX_OBJECTS_PER_COMMIT:
-            last = docs[-1] if docs else None
             raise HldError(f"the HLD generates more than {limits.MAX_OBJECTS_PER_COMMIT} "
-                           "objects",
-                           file=last.source_file if last else component.file,
-                           line=last.source_line if last else None,
-                           fix="split it into several HLDs")
+                           "objects", **where)
+        self.bytes += len(component.manifest)
+        if self.bytes > limits.MAX_GENERATED_BYTES:
+            raise HldError(f"the HLD generates more than {limits.MAX_GENERATED_BYTES:,} "
+                           "bytes of manifests (a memory bound)", **where)
 
     def _install(self) -> list[_Node]:
         """``fab install``: visit the tree, fetch subcomponents between the install hooks."""
@@ -382,25 +347,54 @@ class _Walker:
     def run(self) -> GenerateResult:
         # Install the whole tree first, then generate it, as `fab install && fab generate`.
         for node in self._install():
-            component, folder, config = node.component, node.folder, node.config
-            self._hooks(component, folder, "before-generate")
-            manifest, docs = "", []
-            if component.type == "static":
-                manifest, docs = self._static(component, folder, config, node.sources)
-            elif component.type == "helm":
-                manifest, docs = self._helm(component, folder, config)
-            self._hooks(component, folder, "after-generate")
-            self.result.components.append(GeneratedComponent(
-                name=component.name,
-                logical_path=node.logical,
-                manifest=manifest,
-                output_path=_join(node.logical, f"{component.name}.yaml"),
-                type=component.type,
-                source_file=component.file,
-            ))
-            self.result.documents.extend(docs)
-            self._bounded(component, docs)
+            key = self._key(node)
+            output = self.reuse.get(key) if self.reuse is not None and key else None
+            if output is None:
+                output = self._generate(node)
+                if self.reuse is not None and key:
+                    output.component.key = key
+                    self.reuse.put(key, output)
+            self.result.components.append(output.component)
+            self.result.documents.extend(output.documents)
+            self.result.problems.extend(output.problems)
+            self.result.notes.extend(output.notes)
+            self._bounded(output.component, output.documents)
         return self.result
+
+    def _key(self, node: _Node) -> str | None:
+        """The fingerprint of a static component's inputs, None when it is not reused."""
+        component = node.component
+        if (self.reuse is None or self.prints is None or component.type != "static"
+                or component.method != "local"
+                or (self.allow_hooks and component.has_hooks)):
+            return None
+        # Resolved as text (see Fingerprints): a path leaving the HLD gets no key, and the
+        # build then reports it.
+        files_dir = node.folder / component.path
+        inputs = self.prints.static_inputs(component, files_dir, node.config, node.sources,
+                                           self.envs)
+        return None if inputs is None else self.reuse.key(inputs)
+
+    def _generate(self, node: _Node) -> ComponentOutput:
+        """One component's manifest, with the problems and notes it gave."""
+        component, folder, config = node.component, node.folder, node.config
+        problems, notes = len(self.result.problems), len(self.result.notes)
+        self._hooks(component, folder, "before-generate")
+        manifest, docs = "", []
+        if component.type == "static":
+            manifest, docs = self._static(component, folder, config, node.sources)
+        elif component.type == "helm":
+            manifest, docs = self._helm(component, folder, config)
+        self._hooks(component, folder, "after-generate")
+        output = ComponentOutput(
+            GeneratedComponent(name=component.name, logical_path=node.logical,
+                               manifest=manifest,
+                               output_path=_join(node.logical, f"{component.name}.yaml"),
+                               type=component.type, source_file=component.file,
+                               objects=len(docs)),
+            docs, self.result.problems[problems:], self.result.notes[notes:])
+        del self.result.problems[problems:], self.result.notes[notes:]
+        return output
 
 
 def write_output(result: GenerateResult, out_dir: Path) -> Path:
@@ -420,17 +414,20 @@ def write_output(result: GenerateResult, out_dir: Path) -> Path:
 
 
 def generate(
-    hld_dir: Path, envs: list[str], out_dir: Path | None = None, *, allow_hooks: bool = False
+    hld_dir: Path, envs: list[str], out_dir: Path | None = None, *, allow_hooks: bool = False,
+    reuse: ComponentReuse | None = None,
 ) -> GenerateResult:
     """Generate manifests for ``envs`` (default ``["common"]``), like ``fab generate``.
 
+    ``reuse``: where components' outputs are kept by the fingerprint of their inputs
+    (its ``listing`` must describe ``hld_dir`` exactly), so only changed ones are built.
     Raises HldError naming the HLD file (and line) of the first problem found.
     """
     env_list = list(envs) or ["common"]
     for env in env_list:
         if not env or "/" in env or "\\" in env or env.startswith("."):
             raise HldError(f"environment name {env!r} is not a plain name")
-    result = _Walker(Path(hld_dir), env_list, allow_hooks).run()
+    result = _Walker(Path(hld_dir), env_list, allow_hooks, reuse).run()
     if out_dir is not None:
         write_output(result, Path(out_dir))
     return result

@@ -25,6 +25,7 @@ from sandbox.validation.policies import pod_spec
 
 _STRUCTURED = (".yaml", ".yml", ".json")
 _DEPTHS: dict[object, tuple[int, int] | None] = {}  # by blob id or by file state
+_CLEAN: set[tuple[str, int]] = set()  # objects (by content hash) with no bounds problem
 _PR_SET_PDEATHSIG = 1  # prctl(2): the signal a child gets when its parent dies
 
 
@@ -122,9 +123,13 @@ def _files(hld_dir: Path) -> Iterator[Path]:
 def _listed(hld_dir: Path,
             listing: Mapping[str, tuple[str, int]]) -> Iterator[tuple[Path, str, int, str]]:
     for shown in sorted(listing):
-        if not any(part.startswith(".") for part in shown.split("/")[:-1]):
-            blob, size = listing[shown]
-            yield hld_dir / shown, shown, size, blob
+        if "/." in f"/{shown.rpartition('/')[0]}":
+            continue  # inside a hidden folder
+        blob, size = listing[shown]
+        if size <= limits.MAX_HLD_FILE_BYTES and not shown.endswith(_STRUCTURED) \
+                or blob in _DEPTHS and _DEPTHS[blob] is None:
+            continue  # nothing to say about it: no Path, no deadline check (3,000 files)
+        yield hld_dir / shown, shown, size, blob
 
 
 def file_findings(hld_dir: Path, deadline: Deadline | None = None,
@@ -191,6 +196,9 @@ def object_findings(docs: list[ManifestDoc], components: int,
                                 f"{limits.MAX_OBJECTS_PER_COMMIT} per commit",
                                 "bounds/objects"))
     for doc in docs[: limits.MAX_OBJECTS_PER_COMMIT]:
+        memo = (doc.digest, max_replicas)
+        if doc.digest and memo in _CLEAN:
+            continue  # the same object passed before (a shared, read-only one)
         obj = doc.obj
         problems: list[tuple[str, str]] = []
         # Missing kind or apiVersion is the required-fields check's to report.
@@ -210,6 +218,10 @@ def object_findings(docs: list[ManifestDoc], components: int,
             if isinstance(template, dict):
                 for problem in limits.metadata_problems(template.get("metadata")):
                     problems.append(("bounds/metadata", f"spec.template: {problem}"))
+        if not problems and doc.digest:
+            if len(_CLEAN) >= 100_000:
+                _CLEAN.clear()
+            _CLEAN.add(memo)
         ref = object_ref(obj) if not (kind or api) else None
         for rule, message in problems:
             # A replica count a ${var} filled in is fixed in the config that set it.

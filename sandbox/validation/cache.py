@@ -23,18 +23,24 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+MEMO_ENTRIES = 200_000
+_MEMO_NS = ("lint", "validate")  # small answers; generations have their own memo
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
     ns TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, mac BLOB NOT NULL,
     size INTEGER NOT NULL, used REAL NOT NULL, PRIMARY KEY (ns, key));
 CREATE INDEX IF NOT EXISTS entries_used ON entries(used);
 """
+
+
+class _NothingToAsk(Exception):
+    """Every key was answered from memory."""
 
 
 def _version(package: str) -> str:
@@ -83,6 +89,13 @@ class CheckCache:
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
         self._key = b""
+        # Answers already read (or known absent) in this process, by (namespace, key):
+        # the engine runs every job, so a check reads only what it has not seen. Values
+        # are shared: callers must not change them.
+        self._seen: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._absent: set[tuple[str, str]] = set()
+        # Decoded objects other modules keep here between jobs (components.py).
+        self.memo: dict[str, Any] = {}
 
     # -- storage ---------------------------------------------------------------------
 
@@ -143,11 +156,21 @@ class CheckCache:
         found: dict[str, Any] = {}
         if not keys:
             return found
+        unique = list(dict.fromkeys(keys))
+        if ns in _MEMO_NS:
+            ask = []
+            for key in unique:
+                if (ns, key) in self._seen:
+                    found[key] = self._seen[(ns, key)]
+                elif (ns, key) not in self._absent:
+                    ask.append(key)
+            unique = ask
         with self._lock:
             try:
                 db = self._open()
                 rows: list[tuple[str, bytes, bytes, float]] = []
-                unique = list(dict.fromkeys(keys))
+                if not unique:
+                    raise _NothingToAsk
                 for start in range(0, len(unique), 500):
                     chunk = unique[start:start + 500]
                     marks = ",".join("?" * len(chunk))
@@ -174,9 +197,19 @@ class CheckCache:
                     db.executemany("UPDATE entries SET used=? WHERE ns=? AND key=?",
                                    [(now, ns, k) for k in touch if k in found])
                 db.execute("COMMIT")
+            except _NothingToAsk:
+                pass
             except sqlite3.Error:
                 self.stats["errors"] += 1
                 self._drop()
+        if ns in _MEMO_NS:
+            for key in unique:
+                if key in found:
+                    self._remember((ns, key), found[key])
+                else:
+                    self._absent.add((ns, key))
+            if len(self._absent) > MEMO_ENTRIES:
+                self._absent.clear()
         self.stats[f"{ns}.hit"] += len(found)
         self.stats[f"{ns}.miss"] += len(set(keys)) - len(found)
         return found
@@ -194,6 +227,10 @@ class CheckCache:
             rows.append((key, data))
         if not rows:
             return
+        if ns in _MEMO_NS:
+            for key, data in rows:
+                self._absent.discard((ns, key))
+                self._remember((ns, key), json.loads(data))
         with self._lock:
             try:
                 db = self._open()
@@ -209,6 +246,12 @@ class CheckCache:
                 self.stats["errors"] += 1
                 self._drop()
 
+    def _remember(self, item: tuple[str, str], value: Any) -> None:
+        self._seen[item] = value
+        self._seen.move_to_end(item)
+        if len(self._seen) > MEMO_ENTRIES:
+            self._seen.popitem(last=False)
+
     def _bound(self, db: sqlite3.Connection) -> None:
         """Evict the least recently used entries once the cache is over its size."""
         total = db.execute("SELECT coalesce(sum(size), 0) FROM entries").fetchone()[0]
@@ -221,6 +264,7 @@ class CheckCache:
             if total <= target:
                 break
             db.execute("DELETE FROM entries WHERE ns=? AND key=?", (ns, key))
+            self._seen.pop((ns, key), None)  # the size bound holds in memory too
             total -= size
             evicted += 1
         self.stats["evicted"] += evicted

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sandbox import limits
-from sandbox.hld import HldError, ManifestDoc, generate
+from sandbox.hld import GeneratedComponent, HldError, ManifestDoc, generate
 from sandbox.validation.bounds import (
     BudgetExceeded,
     Deadline,
@@ -32,6 +32,9 @@ class CheckReport:
     findings: list[Finding] = field(default_factory=list)
     documents: list[ManifestDoc] = field(default_factory=list)
     text: str = ""
+    # The generation's components, each with the fingerprint of its inputs (when known)
+    # and how many of ``documents`` it made, in order.
+    components: list[GeneratedComponent] = field(default_factory=list)
 
     @property
     def errors(self) -> list[Finding]:
@@ -69,10 +72,11 @@ def check_hld(hld_dir: Path, envs: list[str], kubernetes_version: str = "1.30.0"
     log: list[str] = []
     findings: list[Finding] = []
     documents: list[ManifestDoc] = []
+    components: list[GeneratedComponent] = []
     try:
         documents = _phases(hld_dir, env_list, kubernetes_version, max_replicas,
                             deadline or Deadline(None), log, findings, served,
-                            _Reuse(cache, tree, touched, listing))
+                            _Reuse(cache, tree, touched, listing), components)
     except BudgetExceeded as exc:
         findings.append(Finding("error", "", 0, str(exc), "time-budget"))
 
@@ -82,7 +86,7 @@ def check_hld(hld_dir: Path, envs: list[str], kubernetes_version: str = "1.30.0"
     verdict = "passed" if errors == 0 else "failed"
     log.append(f"check {verdict}: {_count(errors, 'error')}, {_count(warnings, 'warning')}")
     return CheckReport(ok=errors == 0, findings=findings, documents=documents,
-                       text="\n".join(log) + "\n")
+                       text="\n".join(log) + "\n", components=components)
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,8 @@ class _Reuse:
 
 def _phases(hld_dir: Path, env_list: list[str], kubernetes_version: str, max_replicas: int,
             deadline: Deadline, log: list[str], findings: list[Finding],
-            served: Discovery | None, reuse: _Reuse) -> list[ManifestDoc]:
+            served: Discovery | None, reuse: _Reuse,
+            components: list[GeneratedComponent]) -> list[ManifestDoc]:
     log.append("bounds: file sizes and nesting")
     too_big = file_findings(hld_dir, deadline, reuse.listing)
     findings.extend(too_big)
@@ -110,7 +115,8 @@ def _phases(hld_dir: Path, env_list: list[str], kubernetes_version: str, max_rep
     located: set[tuple[str, int]] = set()  # already reported; yamllint's syntax finding repeats
     try:
         result = cached_generation(reuse.cache, reuse.tree, env_list,
-                                   lambda: generate(hld_dir, env_list))
+                                   lambda store: generate(hld_dir, env_list, reuse=store),
+                                   reuse.listing)
     except HldError as exc:
         generate_error = Finding("error", exc.file or "", exc.line or 0,
                                  exc.reason + (f" ({exc.fix})" if exc.fix else ""), "generate")
@@ -118,6 +124,7 @@ def _phases(hld_dir: Path, env_list: list[str], kubernetes_version: str, max_rep
         log.append(f"  failed: {generate_error}")
     else:
         documents = result.documents
+        components.extend(result.components)
         log.append(f"  {_count(len(result.components), 'component')}, "
                    f"{_count(len(documents), 'object')}")
         log.extend(f"  note: {note}" for note in result.notes)
@@ -152,7 +159,8 @@ def _phases(hld_dir: Path, env_list: list[str], kubernetes_version: str, max_rep
         bad = {(f.file, f.line) for f in bounds if f.rule in ("bounds/kind", "bounds/objects")}
         # A kind or apiVersion that is not a name must never reach the schema lookup.
         checked = [d for d in documents[: limits.MAX_OBJECTS_PER_COMMIT]
-                   if (d.source_file, d.source_line) not in bad]
+                   if (d.source_file, d.source_line) not in bad] if bad \
+            else documents[: limits.MAX_OBJECTS_PER_COMMIT]
         log.append(f"validate against Kubernetes {kubernetes_version}")
         validation = validate_documents(checked, kubernetes_version, served, reuse.cache)
         findings.extend(validation)

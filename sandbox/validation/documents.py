@@ -67,6 +67,13 @@ def _quoted_path(doc: ManifestDoc, message: str) -> tuple[str | int, ...]:
     return ()
 
 
+# Cached answers already decoded in this process, by cache key (read-only tuples/lists).
+_DECODED: dict[str, tuple[Any, list[tuple[str, str]]]] = {}
+# (content hash, Kubernetes version) -> (kind, namespace, name) of objects with no
+# finding of their own (schema, house rules, required fields).
+_PASSED: dict[tuple[str, str], tuple[str, str, str]] = {}
+
+
 def validate_documents(docs: list[ManifestDoc], kubernetes_version: str = "1.30.0",
                        served: Discovery | None = None,
                        cache: CheckCache | None = None) -> list[Finding]:
@@ -80,19 +87,30 @@ def validate_documents(docs: list[ManifestDoc], kubernetes_version: str = "1.30.
     keys: dict[int, str] = {}
     known: dict[str, Any] = {}
     fresh: dict[str, Any] = {}
+    # Shared, read-only objects (from the component cache) known to pass: only what
+    # depends on the whole commit (duplicates, served kinds) is worked out for them.
+    passed = [_PASSED.get((doc.digest, kubernetes_version)) if doc.digest else None
+              for doc in docs]
+    lacking = [None if passed[i] else _missing_fields(doc.obj) for i, doc in enumerate(docs)]
     if cache is not None:
         for index, doc in enumerate(docs):
-            if not _missing_fields(doc.obj):
-                key = incremental.object_key(doc.obj, kubernetes_version)
+            if not lacking[index] and not passed[index]:
+                key = incremental.object_key(doc, kubernetes_version)
                 if key is not None:
                     keys[index] = key
-        known = cache.get_many("validate", list(keys.values()))
+        known = cache.get_many("validate", [k for k in keys.values() if k not in _DECODED])
     findings: list[Finding] = []
     seen: dict[tuple[str, str, str], ManifestDoc] = {}
-    api = ServedCheck([d.obj for d in docs if isinstance(d.obj, dict)], kubernetes_version,
-                      served)
+    # Only the commit's CRDs change what is served.
+    api = ServedCheck([d.obj for d in docs if isinstance(d.obj, dict)
+                       and d.obj.get("kind") == "CustomResourceDefinition"],
+                      kubernetes_version, served)
     for index, doc in enumerate(docs):
         obj = doc.obj
+        same = passed[index]
+        if same is not None and same not in seen and api.problem(obj) is None:
+            seen[same] = doc
+            continue
         ref = object_ref(obj)
 
         def add(rule: str, message: str, severity: str = "error", *, _doc: ManifestDoc = doc,
@@ -100,7 +118,7 @@ def validate_documents(docs: list[ManifestDoc], kubernetes_version: str = "1.30.
             file, line, message = locate(_doc, path, message)
             findings.append(Finding(severity, file, line, message, rule, _ref))
 
-        missing = _missing_fields(obj)
+        missing = lacking[index] if lacking[index] is not None else _missing_fields(obj)
         if missing:
             add("required-fields", f"object has no {', '.join(missing)}")
             continue
@@ -115,13 +133,24 @@ def validate_documents(docs: list[ManifestDoc], kubernetes_version: str = "1.30.
             add("api-version", unserved[1], unserved[0])
             if unserved[0] == "error":
                 continue  # the server refuses it whole: its fields do not matter yet
-        cache_key = keys.get(index)
-        if cache_key is not None and cache_key in known:
+        cache_key = keys.get(index) or (incremental.object_key(doc, kubernetes_version)
+                                         if same is not None else None)
+        if cache_key is not None and cache_key in _DECODED:
+            errors, policy = _DECODED[cache_key]
+        elif cache_key is not None and cache_key in known:
             errors, policy = incremental.problems_from(known[cache_key])
+            if len(_DECODED) >= 100_000:
+                _DECODED.clear()
+            _DECODED[cache_key] = (errors, policy)
         else:
             errors, policy = schema_problems(obj, kubernetes_version), policy_problems(obj)
             if cache_key is not None:
                 fresh[cache_key] = incremental.problems_json(errors, policy)
+                _DECODED[cache_key] = incremental.problems_from(fresh[cache_key])
+        if doc.digest and errors == [] and not policy and unserved is None:
+            if len(_PASSED) >= 100_000:
+                _PASSED.clear()
+            _PASSED[(doc.digest, kubernetes_version)] = key
         if errors is None:
             if unserved is None:  # a served kind with no bundled schema: a custom resource
                 add("schema", f"no Kubernetes {kubernetes_version} schema for "

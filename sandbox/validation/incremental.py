@@ -1,7 +1,8 @@
 """The parts of a check that reuse earlier work through the cache (cache.py).
 
-- generation: a GenerateResult stored by the HLD tree it came from, so a base (or a
-  merged head the PR check built already) is never built twice;
+- generation (components.py): each component's output stored by the fingerprint of its
+  inputs, and each HLD tree as the list of its components, so a base (or a merged head
+  the PR check built already) is never built twice and a change builds what it changed;
 - yamllint: findings stored by file path, content and lint configuration; only the files
   the PR touches are linted, the others keep what their last lint said;
 - schema and house rules: problems stored by the object's canonical JSON and the
@@ -11,13 +12,13 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
-from sandbox.hld import GeneratedComponent, GenerateResult, HldError, ManifestDoc
+from sandbox.hld import ManifestDoc
 from sandbox.validation.cache import CheckCache, digest
+from sandbox.validation.components import cached_generation, object_digest
 from sandbox.validation.findings import Finding
 from sandbox.validation.lint import (
     CONFIG_FILES,
@@ -28,58 +29,7 @@ from sandbox.validation.lint import (
 )
 
 Problems = list[tuple[tuple[str | int, ...], str]]
-
-
-# -- generated manifests ---------------------------------------------------------------
-
-def _result_json(result: GenerateResult) -> dict[str, Any]:
-    return {
-        "envs": result.envs, "notes": result.notes,
-        "components": [[c.name, c.logical_path, c.manifest, c.output_path, c.type,
-                        c.source_file] for c in result.components],
-        "documents": [[d.obj, d.source_file, d.source_line, d.component,
-                       [[list(path), list(origin)] for path, origin in d.value_origins.items()]]
-                      for d in result.documents],
-        "problems": [[p.reason, p.file, p.line, p.fix] for p in result.problems],
-    }
-
-
-def _result_from(data: dict[str, Any]) -> GenerateResult:
-    return GenerateResult(
-        envs=list(data["envs"]), notes=list(data["notes"]),
-        components=[GeneratedComponent(*c) for c in data["components"]],
-        documents=[ManifestDoc(obj, file, int(line), component,
-                               {tuple(path): tuple(origin) for path, origin in origins})
-                   for obj, file, line, component, origins in data["documents"]],
-        problems=[HldError(reason, file=file, line=line, fix=fix)
-                  for reason, file, line, fix in data["problems"]])
-
-
-def generation_key(tree: str, envs: list[str]) -> str:
-    return digest("generate", tree, envs)
-
-
-def cached_generation(cache: CheckCache | None, tree: str | None, envs: list[str],
-                      build: Callable[[], GenerateResult]) -> GenerateResult:
-    """The generation of ``tree`` from the cache, else ``build()`` stored for next time.
-
-    Raises what ``build`` raises (a broken HLD is not cached: it is cheap to refuse)."""
-    if cache is None or tree is None:
-        return build()
-    key = generation_key(tree, envs)
-    found = cache.get("generate", key)
-    if found is not None:
-        try:
-            return _result_from(found)
-        except (KeyError, TypeError, ValueError):
-            cache.stats["rejected"] += 1  # signed but of an older shape: rebuild it
-    cache.stats["generate.build"] += 1
-    result = build()
-    try:
-        cache.put("generate", key, _result_json(result))
-    except (TypeError, ValueError):
-        pass  # an object JSON cannot carry: rebuilt next time
-    return result
+__all__ = ["cached_generation", "lint_with_cache", "object_key"]
 
 
 # -- yamllint --------------------------------------------------------------------------
@@ -104,8 +54,15 @@ def lint_with_cache(hld_dir: Path, cache: CheckCache | None, touched: Collection
     keys: dict[str, str] = {}
     if listing is not None:  # the folder holds exactly this commit: blob ids name contents
         for shown in listed_yaml_files(listing):
-            if not config.is_file_ignored(shown):
-                keys[shown] = digest("lint", config_text, shown, listing[shown][0])
+            memo = (config_text, shown, listing[shown][0])
+            key = _LINT_KEYS.get(memo)
+            if key is None:
+                if config.is_file_ignored(shown):
+                    continue
+                key = _LINT_KEYS[memo] = digest("lint", config_text, shown, listing[shown][0])
+                if len(_LINT_KEYS) >= 50_000:
+                    _LINT_KEYS.clear()
+            keys[shown] = key
     else:
         for path in yaml_files(hld_dir):
             shown = path.relative_to(hld_dir).as_posix()
@@ -131,6 +88,9 @@ def lint_with_cache(hld_dir: Path, cache: CheckCache | None, touched: Collection
     return findings
 
 
+# Keys of files linted (or seen) before, by configuration, path and blob: a check of a
+# 3,000-file HLD then hashes only the files that changed.
+_LINT_KEYS: dict[tuple[bytes, str, str], str] = {}
 _HASHES: dict[tuple[str, int, int, int], bytes] = {}  # by file state, as in bounds.py
 
 
@@ -167,12 +127,22 @@ def _finding_from(data: list[Any]) -> Finding:
 
 # -- schema and house rules ------------------------------------------------------------
 
-def object_key(obj: dict[str, Any], kubernetes_version: str) -> str | None:
-    try:
-        text = json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError):
-        return None
-    return digest("validate", kubernetes_version, text)
+def object_key(doc: ManifestDoc, kubernetes_version: str) -> str | None:
+    """The key of a document's validation answers: its object's content and the version.
+    A document from the component cache carries its content hash already."""
+    if doc.digest:
+        memo = (doc.digest, kubernetes_version)
+        key = _VALIDATE_KEYS.get(memo)
+        if key is None:
+            if len(_VALIDATE_KEYS) >= 100_000:
+                _VALIDATE_KEYS.clear()
+            key = _VALIDATE_KEYS[memo] = digest("validate", kubernetes_version, doc.digest)
+        return key
+    text = object_digest(doc.obj)
+    return digest("validate", kubernetes_version, text) if text else None
+
+
+_VALIDATE_KEYS: dict[tuple[str, str], str] = {}
 
 
 def problems_json(schema: Problems | None, policy: list[tuple[str, str]]) -> list[Any]:

@@ -25,10 +25,16 @@ class ServedCheck:
         # A CRD and its resources in one commit work (CRDs apply first), so the commit's
         # own CRDs count as served.
         self.served = base.with_crds(objects)
+        self._answers: dict[tuple[str, str], tuple[str, str] | None] = {}
 
     def problem(self, obj: dict[str, Any]) -> tuple[str, str] | None:
         """(severity, message) when the server would not serve this object, else None."""
-        api_version, kind = str(obj["apiVersion"]), str(obj["kind"])
+        asked = (str(obj["apiVersion"]), str(obj["kind"]))
+        if asked not in self._answers:  # one answer per kind and version in a commit
+            self._answers[asked] = self._problem(*asked)
+        return self._answers[asked]
+
+    def _problem(self, api_version: str, kind: str) -> tuple[str, str] | None:
         if self.served.lookup(api_version, kind) is not None:
             return None
         message = unserved(self.served, api_version, kind)

@@ -1,5 +1,7 @@
-"""k9s against the sandbox's API server, where k9s is installed (it ships no PyPI wheel,
-so it is not part of the dev extra); skipped elsewhere with what is missing."""
+"""k9s against the sandbox's API server, where k9s is installed; skipped elsewhere with
+what is missing. No registry the project installs from carries it, so the dev extra
+cannot: the PyPI project named `k9s` is an unrelated Python toolkit (no binary), and
+neither npm nor Debian has a k9s package."""
 
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ from .conftest import Cluster, until
 
 K9S = shutil.which("k9s")
 pytestmark = pytest.mark.skipif(
-    K9S is None, reason="k9s not found on PATH; install it from https://k9scli.io")
+    K9S is None, reason="k9s not found on PATH (no PyPI, npm or Debian package ships it); "
+    "install it from https://k9scli.io to run these tests")
 
 
 def _env(cluster: Cluster, home: Path) -> dict[str, str]:

@@ -33,8 +33,12 @@ def test_direct_edit_shows_drift_and_is_corrected(running: Sandbox) -> None:
 
 def test_deleted_deployment_comes_back_and_bad_targets_are_refused(running: Sandbox) -> None:
     sb = running
+    before = sb.last_event_id()
     sb.delete_object("deployment/api")
-    until(lambda: sb.sync_status()["sync"] == "OutOfSync")
+    # Seen as drift, whether by the drift check (OutOfSync) or a resync that put it back
+    # first on a loaded machine: both announce it.
+    until(lambda: any(e.data.get("object") == "Deployment/demo/api"
+                      for e in sb.events(before, kinds=("drift.detected",))))
     sb.reconcile_now()
     until(lambda: any(d["metadata"]["name"] == "api" for d in sb.cluster_objects("deploy")))
     with pytest.raises(SandboxError, match="KIND/NAME"):

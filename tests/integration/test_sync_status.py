@@ -180,6 +180,8 @@ def test_configmap_only_merges_wait_for_their_own_manifest_commit(running: Sandb
         assert expected and dep["manifest_sha"] == expected, (i, dep)
         assert dep["sync_status"] == "synced" and dep["health"] == "Healthy", (i, dep)
         assert dep["health_check"] == "Passed"
+        # Healthy always comes with the moment it was so, after the merge.
+        assert float(dep["healthy"]) >= float(dep["generated"]), (i, dep)
 
 
 def test_wait_timeout_names_the_stage(running: Sandbox, capsys: pytest.CaptureFixture[str]
@@ -223,3 +225,22 @@ def test_a_change_applied_with_a_later_one_reports_superseded(running: Sandbox) 
     first = sb.wait_for_deployment(merged[0], 60)
     assert first["sync_status"] == "superseded"
     assert first["synced_in"] == second["manifest_sha"] != first["manifest_sha"]
+
+
+def test_a_passed_health_check_dates_healthy_when_the_app_event_is_missing(
+        running: Sandbox) -> None:
+    # The app can stay Healthy across a change (no health.changed of its own), or that
+    # event can come after the check: the trace still says when the change was Healthy.
+    sb = running
+    sb.change("dated", ["logLevel=dated"], subcomponent="config")
+    pr = sb.open_pr("dated", "Dated")
+    assert sb.wait_for_checks(pr.id, 60).checks_state == "success"
+    sb.approve_pr(pr.id, "reviewer")
+    sha = sb.merge_pr(pr.id).merge_sha or ""
+    assert sb.wait_for_deployment(sha, 60)["health"] == "Healthy"
+    with sb.ws.store.tx() as db:
+        db.execute("UPDATE deployments SET healthy=NULL WHERE hld_sha=?", (sha,))
+    done, dep, _ = sb.deployment_progress(sha)
+    check = sb.events(kinds=("health.check",))
+    passed = [e.ts for e in check if e.data.get("revision") == dep["manifest_sha"]]
+    assert done and dep["health"] == "Healthy" and dep["healthy"] == passed[-1]

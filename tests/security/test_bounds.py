@@ -303,7 +303,7 @@ def configmap(name: str, **meta: Any) -> str:
 
 def test_too_many_objects_through_the_pr_check(sb: Sandbox,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(limits, "MAX_OBJECTS_PER_COMMIT", 20)  # the real one is 5000
+    monkeypatch.setattr(limits, "MAX_OBJECTS_PER_COMMIT", 20)  # the real one is 30,000
     many = "---\n".join(configmap(f"c{i}") for i in range(21))
     pr = pr_with(sb, "many", {"app-config/many.yaml": many})
     before = repos(sb)
@@ -380,5 +380,6 @@ def test_cluster_refuses_an_apply_past_the_object_limit() -> None:
                for i in range(limits.MAX_OBJECTS_PER_COMMIT + 1)]
     results = cluster.apply(objects)
     assert {r.action for r in results} == {"invalid"}
-    assert "5001 objects, over the limit of 5000" in str(results[0].error)
+    most = limits.MAX_OBJECTS_PER_COMMIT
+    assert f"{most + 1} objects, over the limit of {most}" in str(results[0].error)
     assert {c["metadata"]["name"] for c in cluster.list("ConfigMap")} == {"kube-root-ca.crt"}

@@ -1,5 +1,5 @@
-"""The main screen: Pipeline, Pull requests, Cluster, Events and Scenarios as tabs
-(keys 1-5)."""
+"""The main screen: Pipeline, Pull requests, Cluster, Events, Scenarios and Metrics as
+tabs (keys 1-6)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,13 @@ from ..messages import Snapshot
 from ..widgets.cluster import ClusterTable, RowsDelta
 from ..widgets.eventlog import MAX_LINES, EventLog, RecentEvents
 from ..widgets.lazy import LeanFooter
+from ..widgets.metrics import MetricsView
 from ..widgets.pipeline import PipelineView
 from ..widgets.prlist import PullRequestTable
 from ..widgets.scenarios import ScenarioPanel, ScenarioTable
 from .dialogs import PromptDialog
 
-TABS = ("pipeline", "prs", "cluster", "events", "scenarios")
+TABS = ("pipeline", "prs", "cluster", "events", "scenarios", "metrics")
 
 
 class MainScreen(Screen[None]):
@@ -31,6 +32,7 @@ class MainScreen(Screen[None]):
         Binding("3", "show_tab('cluster')", "Cluster", show=False),
         Binding("4", "show_tab('events')", "Events", show=False),
         Binding("5", "show_tab('scenarios')", "Scenarios", show=False),
+        Binding("6", "show_tab('metrics')", "Metrics", show=False),
         Binding("slash", "filter", "Filter", key_display="/", show=False),
     ]
 
@@ -57,6 +59,8 @@ class MainScreen(Screen[None]):
                 yield EventLog(id="event-log")
             with TabPane("5 Scenarios", id="scenarios"):
                 yield ScenarioPanel(id="scenario-panel")
+            with TabPane("6 Metrics", id="metrics"):
+                yield MetricsView(id="metrics-view")
         yield LeanFooter()
 
     def on_mount(self) -> None:
@@ -124,6 +128,9 @@ class MainScreen(Screen[None]):
         self.query_one(TabbedContent).active = tab
         # Every tab takes the focus: left on a widget of a hidden tab, Textual would move
         # it to that tab's next widget, and TabbedContent would switch back to show it.
+        if tab == "metrics":
+            self.query_one(MetricsView).focus_chooser()
+            return
         focus = {"pipeline": PipelineView, "prs": PullRequestTable, "cluster": ClusterTable,
                  "events": EventLog, "scenarios": ScenarioTable}[tab]
         self.query_one(focus).focus()

@@ -16,6 +16,7 @@ from ..messages import Snapshot
 from .eventlog import RecentEvents
 from .format import HEALTH_STYLE, age, check_text, health_text, health_word, short
 from .lazy import WhenShown
+from .services import Countdowns, ServicesTable, verdict_text
 from .tables import sync_rows
 
 STAGES = (
@@ -104,10 +105,13 @@ class PipelineView(VerticalScroll):
     def compose(self) -> ComposeResult:
         for key, title in STAGES:
             yield Stage(key, title)
+        yield Countdowns()
+        yield ServicesTable()
         yield RecentEvents(id="recent-events")
         table: DataTable[Any] = DataTable(id="deployments", cursor_type="row")
         table.border_title = "Deployments (image → HLD → PR → manifests → sync → health)"
-        table.add_columns("HLD", "PR", "IMAGE", "MANIFESTS", "SYNC", "HEALTH", "AGE")
+        table.add_columns("HLD", "PR", "IMAGE", "MANIFESTS", "SYNC", "HEALTH", "VERDICT",
+                          "AGE")
         yield table
 
     def stage(self, key: str) -> Stage:
@@ -168,5 +172,7 @@ class PipelineView(VerticalScroll):
                 short(dep.get("hld_sha")), f"#{dep['pr']}" if dep.get("pr") else "-",
                 dep.get("image") or "-", short(dep.get("manifest_sha")),
                 dep.get("sync_status") or "-", health_text(dep.get("health")),
-                age(dep.get("created")))))
+                verdict_text(dep.get("verdict")), age(dep.get("created")))))
         sync_rows(self.query_one("#deployments", DataTable), rows)
+        self.query_one(ServicesTable).show(snap)
+        self.query_one(Countdowns).show(snap.waits)

@@ -30,7 +30,8 @@ from .handlers import Api, Caller, Gate, Record, ref_of, with_version
 from .routing import Target, truthy
 from .selectors import field_selector, label_selector
 from .server import HttpServer
-from .watch import WatchHub, bookmark, error_event, event
+from .stamps import Mapping, WallTime
+from .watch import Change, WatchHub, bookmark, error_event, event
 
 __all__ = ["ApiServer", "Caller"]
 
@@ -50,7 +51,7 @@ class ApiServer:
         self.address = ""
         self.scheme = "https"
         self.shift_times = True
-        self._offset: float | None = None
+        self.wall_time = WallTime(lambda: float(self.cluster.now()))
         # Server time spent on requests (seconds, count): the bench's "server share".
         self.busy = [0.0, 0]
         self.resolve_image: Callable[[str], Any] = lambda image: None
@@ -82,15 +83,9 @@ class ApiServer:
         if self._http is not None:
             self._http.stop()
 
-    def time_offset(self) -> float:
-        """Wall time minus simulated time: what moves the sim's 1970 stamps to today."""
-        if not self.shift_times:
-            return 0.0
-        if self._offset is None:
-            # Fixed at the first answer, so an object's timestamps read the same in
-            # every answer (kubectl diff compares them); at clock_speed 1 ages agree too.
-            self._offset = time.time() - float(self.cluster.now())
-        return self._offset
+    def time_map(self) -> Mapping | None:
+        """How simulated stamps go out (see stamps.py); None leaves them as they are."""
+        return self.wall_time.mapping() if self.shift_times else None
 
     def served(self, seconds: float) -> None:
         self.busy[0] += seconds
@@ -266,8 +261,7 @@ class ApiServer:
         previous = truthy(query.get("previous"))
         now = self.api.now()
         lines = podlogs.log_lines(pod, container, previous, now, self.resolve_image)
-        offset = self.time_offset()
-        yield podlogs.render(lines, query, now, offset)
+        yield podlogs.render(lines, query, now, self.time_map())
         if not truthy(query.get("follow")) or previous:
             return
         sent = len(lines)
@@ -286,7 +280,7 @@ class ApiServer:
                 return
             if len(lines) > sent:
                 yield podlogs.render(lines[sent:], {"timestamps": query.get("timestamps", "")},
-                                     self.api.now(), offset)
+                                     self.api.now(), self.time_map())
                 sent = len(lines)
             else:
                 yield []
@@ -343,12 +337,14 @@ class ApiServer:
         return [], int(rv)
 
     def follow(self, target: Target, query: dict[str, str], rv: int | None, deadline: float,
-               alive: Callable[[], bool]) -> Iterator[dict[str, Any] | None]:
+               alive: Callable[[], bool]) -> Iterator[list[Change | dict[str, Any]] | None]:
+        """Batches of what a watch sends (changes, or error events), None when idle."""
         if rv is None:
             return
         r = target.resource
         if r.kind == "Event":
-            yield from self._follow_events(target, query, deadline, alive)
+            for ev in self._follow_events(target, query, deadline, alive):
+                yield None if ev is None else [ev]
             return
         labels = label_selector(query.get("labelSelector"))
         fields = field_selector(query.get("fieldSelector"), r.kind, r.api_version)
@@ -356,9 +352,9 @@ class ApiServer:
             try:
                 changes, rv = self.hub.since(rv, r.kind, min(1.0, deadline - time.monotonic()))
             except E.ApiError as err:
-                yield error_event(err)
+                yield [error_event(err)]
                 return
-            sent = False
+            batch: list[Change | dict[str, Any]] = []
             for c in changes:
                 meta = c.obj.get("metadata") or {}
                 if target.namespace and meta.get("namespace") != target.namespace:
@@ -367,10 +363,8 @@ class ApiServer:
                     continue
                 if not (labels(meta.get("labels") or {}) and fields(c.obj)):
                     continue
-                sent = True
-                yield event(c.type, with_version(dict(c.obj), r))
-            if not sent:
-                yield None
+                batch.append(c)
+            yield batch or None
 
     def _follow_events(self, target: Target, query: dict[str, str], deadline: float,
                        alive: Callable[[], bool]) -> Iterator[dict[str, Any] | None]:

@@ -113,8 +113,9 @@ def gone(requested: str, oldest: int) -> ApiError:
 def unsupported_media(content_type: str) -> ApiError:
     return ApiError(415, "UnsupportedMediaType",
                     f'the body of the request was in an unknown format - accepted media '
-                    f'types include: application/json, application/yaml, and protobuf for '
-                    f'ConfigMap, Secret, Namespace and access reviews (got "{content_type}")')
+                    f'types include: application/json, application/yaml, '
+                    f'application/vnd.kubernetes.protobuf (for built-in kinds only) '
+                    f'(got "{content_type}")')
 
 
 def not_acceptable(accept: str) -> ApiError:

@@ -86,7 +86,8 @@ class Policy:
     def record(self, caller: Caller, verb: str, target: Target, detail: str) -> None:
         if caller.reconciler:
             return
-        ref = ObjRef(target.resource.kind, target.name, target.namespace)
+        ref = ObjRef.grouped(target.resource.kind, target.name, target.namespace,
+                             target.resource.group)
         if self.mode() == "audit":
             extra = f" ({detail})" if detail else ""
             self.engine.bus.publish(

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox.cluster.base import ClusterError, ObjRef
+from sandbox.cluster.base import ClusterError, ObjRef, api_group, custom_group
 from sandbox.cluster.discovery import Resource
 from sandbox.cluster.sim.store import clone, rfc3339
 
@@ -45,8 +45,9 @@ Record = Callable[[Caller, str, Target, str], None]
 
 
 def ref_of(target: Target, name: str | None = None) -> ObjRef:
-    return ObjRef(target.resource.kind, name if name is not None else target.name,
-                  target.namespace if target.resource.namespaced else "")
+    return ObjRef.grouped(target.resource.kind, name if name is not None else target.name,
+                          target.namespace if target.resource.namespaced else "",
+                          target.resource.group)
 
 
 def not_found(target: Target, name: str | None = None) -> E.ApiError:
@@ -85,7 +86,10 @@ class Api:
         if r.kind == "Event":
             objects = self.events(target)
         else:
-            objects = self.cluster.list(r.kind, target.namespace or None)
+            # One group's objects: two CRDs may serve this kind in two groups.
+            group = custom_group(r.group)
+            objects = [o for o in self.cluster.list(r.kind, target.namespace or None)
+                       if api_group(o.get("apiVersion")) == group]
         out = [with_version(obj, r) for obj in objects if selected(obj, target, labels, fields)]
         out.sort(key=order)
         return out

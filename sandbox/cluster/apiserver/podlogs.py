@@ -19,6 +19,7 @@ from sandbox.cluster.sim.store import rfc3339
 from sandbox.registry import ImageProfile
 
 from . import errors as E
+from .stamps import Mapping, to_wall
 
 LINE_EVERY = 5.0  # simulated seconds between two request lines
 MAX_LINES = 5000
@@ -101,7 +102,7 @@ def log_lines(pod: dict[str, Any], container: str, previous: bool, now: float,
 
 
 def render(lines: list[tuple[float, str]], query: dict[str, str], now: float,
-           offset: float) -> list[str]:
+           wall_map: Mapping | None) -> list[str]:
     since = query.get("sinceSeconds")
     if since and since.isdigit():
         lines = [(t, s) for t, s in lines if t >= now - int(since)]
@@ -111,7 +112,7 @@ def render(lines: list[tuple[float, str]], query: dict[str, str], now: float,
     stamps = query.get("timestamps", "").lower() in ("true", "1")
     out = []
     for t, text in lines:
-        wall = rfc3339(t + offset)
+        wall = rfc3339(to_wall(t, wall_map) if wall_map else t)
         out.append(f"{wall} {wall} {text}" if stamps else f"{wall} {text}")
     return out
 

@@ -7,11 +7,8 @@ and `Patcher` (patch.py); this module only speaks HTTP.
 
 from __future__ import annotations
 
-import calendar
-import functools
 import ipaddress
 import json
-import re
 import select
 import ssl
 import threading
@@ -24,8 +21,10 @@ import yaml
 
 from . import apis, openapi, table
 from . import errors as E
-from .handlers import Caller
+from .handlers import Caller, with_version
 from .routing import Target, route, split, truthy
+from .stamps import Mapping, shift
+from .watch import Change, encode, event
 
 MAX_BODY = 3 * 1024 * 1024  # the real API server's limit on a request body
 JSON = "application/json"
@@ -108,7 +107,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _json(self, code: int, data: Any, headers: dict[str, str] | None = None) -> None:
-        data = shift(data, self.server.app.time_offset())
+        data = shift(data, self.server.app.time_map())
         accept = self.headers.get("Accept", "")
         if "yaml" in accept and "json" not in accept:
             self._send(code, yaml.safe_dump(data, sort_keys=False).encode(), "application/yaml",
@@ -303,33 +302,40 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         headers_sent = [False]
 
-        def emit(event: dict[str, Any]) -> None:
-            obj = event["object"]
-            if as_table and event["type"] in ("ADDED", "MODIFIED", "DELETED"):
-                event = {"type": event["type"], "object": table.table(
-                    [obj], target.resource.kind, app.api.now(),
+        def line(item: Change | dict[str, Any], wall: Mapping | None) -> bytes:
+            if isinstance(item, Change):
+                if not as_table:
+                    return item.line(r.api_version, r.kind, shift, wall)
+                item = event(item.type, with_version(dict(item.obj), r))
+            if as_table and item["type"] in ("ADDED", "MODIFIED", "DELETED"):
+                obj = item["object"]
+                item = {"type": item["type"], "object": table.table(
+                    [obj], r.kind, app.api.now(),
                     str(obj["metadata"].get("resourceVersion", "")),
                     include=query.get("includeObject", "Metadata"),
                     headers=not headers_sent[0])}
                 headers_sent[0] = True
-            event = shift(event, offset)
-            line = json.dumps(event, separators=(",", ":")).encode() + b"\n"
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
-            self.wfile.flush()
+            return encode(shift(item, wall))
 
-        offset = app.time_offset()
+        def send(items: list[Change | dict[str, Any]]) -> None:
+            # One chunk and one flush per batch: a watcher that fell behind catches up
+            # in one write instead of one TLS record per event.
+            wall = app.time_map()
+            self._chunk(b"".join(line(item, wall) for item in items))
+
+        r = target.resource
         deadline = time.monotonic() + timeout
         next_mark = time.monotonic() + BOOKMARK_SECONDS
         try:
-            for ev in start_events:
-                emit(ev)
-            for ev in app.follow(target, query, rv, deadline, lambda: self._alive()):
-                if ev is None:  # idle: a bookmark keeps the client's version fresh
+            if start_events:
+                send(start_events)
+            for batch in app.follow(target, query, rv, deadline, lambda: self._alive()):
+                if batch is None:  # idle: a bookmark keeps the client's version fresh
                     if bookmarks and time.monotonic() >= next_mark:
                         next_mark = time.monotonic() + BOOKMARK_SECONDS
-                        emit(app.bookmark(target))
+                        send([app.bookmark(target)])
                     continue
-                emit(ev)
+                send(batch)
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError, OSError):
@@ -355,29 +361,6 @@ class _Handler(BaseHTTPRequestHandler):
             return True
         except (OSError, ValueError):
             return False
-
-
-_SIM_STAMP = re.compile(r"^19[67]\d-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-
-
-def shift(data: Any, offset: float) -> Any:
-    """The simulated clock starts at 1970; clients compute ages from their own clock, so
-    timestamps go out moved to wall time (`offset`), keeping every age as simulated."""
-    if not offset:
-        return data
-    if isinstance(data, dict):
-        return {k: shift(v, offset) for k, v in data.items()}
-    if isinstance(data, list):
-        return [shift(v, offset) for v in data]
-    if isinstance(data, str) and len(data) == 20 and data[:2] == "19" and _SIM_STAMP.match(data):
-        return _moved(data, offset)
-    return data
-
-
-@functools.lru_cache(maxsize=65536)
-def _moved(stamp: str, offset: float) -> str:
-    t = calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ")) + offset
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
 class HttpServer:

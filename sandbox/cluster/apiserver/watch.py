@@ -5,8 +5,9 @@ resourceVersion still in the window; an older one is answered with 410 Expired."
 from __future__ import annotations
 
 import bisect
+import json
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.cluster.sim.store import clone
@@ -22,6 +23,18 @@ class Change:
     type: str  # ADDED | MODIFIED | DELETED
     kind: str
     obj: dict[str, Any]
+    # The event as a watch stream line, per (apiVersion, stamp map): encoded once for
+    # all the watchers that receive it, not once per watcher.
+    lines: dict[tuple[Any, ...], bytes] = field(default_factory=dict, compare=False)
+
+    def line(self, api_version: str, kind: str, shift: Any, wall: Any) -> bytes:
+        key = (api_version, wall)
+        out = self.lines.get(key)
+        if out is None:
+            # Two watchers may encode the same change at once: both get the same bytes.
+            obj = {**self.obj, "apiVersion": api_version, "kind": kind}
+            out = self.lines[key] = encode(shift(event(self.type, obj), wall))
+        return out
 
 
 class WatchHub:
@@ -67,6 +80,8 @@ class WatchHub:
                 raise gone(str(rv), self._oldest + 1)
             if self._last <= rv and not self.closed:
                 self._cond.wait(timeout)
+                if rv < self._oldest:  # the window moved past rv while this one waited
+                    raise gone(str(rv), self._oldest + 1)
             start = bisect.bisect_right(self._rvs, rv)
             upto = max(rv, self._rvs[-1]) if self._rvs else rv
             return [c for c in self._changes[start:] if c.kind == kind], upto
@@ -75,6 +90,10 @@ class WatchHub:
         with self._cond:
             self.closed = True
             self._cond.notify_all()
+
+
+def encode(ev: dict[str, Any]) -> bytes:
+    return json.dumps(ev, separators=(",", ":")).encode() + b"\n"
 
 
 def event(type_: str, obj: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.cluster.base import custom_group
 from sandbox.cluster.discovery import Discovery, resources_from_crd
 from sandbox.cluster.sim.schema import (
     FieldError,
@@ -326,6 +327,8 @@ class CrdRegistry:
         if obj.get("kind") == CRD_KIND and str(obj.get("apiVersion", "")).startswith(
                 f"{CRD_GROUP}/"):
             return check(obj, existing)
+        if not self.serves(obj):
+            return None  # no CRD's kind: discovery decides (validate.py), no copy needed
         return self.admit(clone(obj))
 
     def shape(self, obj: dict[str, Any]) -> dict[str, Any]:
@@ -338,8 +341,7 @@ class CrdRegistry:
         crd = self._crds.get(name)
         if crd is None:
             return []
-        return sorted(ref for ref, obj in store.of_kind(crd.kind).items()
-                      if str(obj.get("apiVersion", "")).rpartition("/")[0] == crd.group)
+        return sorted(store.of_kind(crd.kind, custom_group(crd.group)))
 
     def admit(self, obj: dict[str, Any]) -> str | None:
         """Prune, default and validate a custom resource in place against its version's

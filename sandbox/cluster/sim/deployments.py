@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox.cluster.base import ObjRef
+from sandbox.cluster.sim.adopt import claim
 from sandbox.cluster.sim.context import Ctx
 from sandbox.cluster.sim.replicasets import SAFE_CHARS, ReplicaSetController
 from sandbox.cluster.sim.store import canonical, clone
@@ -71,6 +72,9 @@ class DeploymentController:
     def __init__(self, ctx: Ctx, replicasets: ReplicaSetController) -> None:
         self.ctx = ctx
         self.rsc = replicasets
+        # The uid each Deployment last claimed orphan ReplicaSets for (see adopt.py):
+        # once per object, not on every sync.
+        self._claimed: dict[ObjRef, str] = {}
         self.progress: dict[ObjRef, Progress] = {}
         # Hashing the template is the costliest part of a sync; it only changes with the
         # generation, so remember it per (uid, generation).
@@ -87,6 +91,7 @@ class DeploymentController:
     def forget(self, ref: ObjRef) -> None:
         self.progress.pop(ref, None)
         self._hashes.pop(ref, None)
+        self._claimed.pop(ref, None)
 
     def sync(self, ref: ObjRef) -> None:
         ctx = self.ctx
@@ -94,6 +99,9 @@ class DeploymentController:
         if dep is None:
             self.forget(ref)
             return
+        if self._claimed.get(ref) != dep["metadata"]["uid"]:
+            self._claimed[ref] = dep["metadata"]["uid"]
+            claim(ctx, dep, "ReplicaSet")
         spec = dep.get("spec") or {}
         desired = int(spec.get("replicas", 1))
         h = self._template_hash(ref, dep)
@@ -298,7 +306,9 @@ class DeploymentController:
             if value is None:
                 continue
             same = prev is not None and (prev["status"], prev["reason"], prev["message"]) == value
-            if not same:
+            # As the controller does, any progress moves Progressing's lastUpdateTime:
+            # the deadline (and its countdown) runs from there.
+            if not same or (ctype == "Progressing" and progressed):
                 changed_status = prev is None or prev["status"] != value[0]
                 conds[ctype] = {
                     "type": ctype, "status": value[0], "reason": value[1],

@@ -1,8 +1,8 @@
 """The HorizontalPodAutoscaler (autoscaling/v2) over simulated resource metrics.
 
 Every 15 s (the controller's sync period) it reads its target's scale, takes the
-Ready pods' usage (CPU: the image profile's `cpu_millicores` plus a share of the
-requests its Services receive; memory: the profile's `memory_mib`) against their
+Ready pods' usage (behaviour.py: CPU grows with the requests its Services send each
+pod, up to its limit; memory with the time it has run) against their
 requests, and proposes `ceil(ready pods * usage / target)`, unchanged within the 10 %
 tolerance. Proposals are clamped to min/maxReplicas, held by the stabilisation windows
 (scale-down 300 s, scale-up 0 s, or `behavior`) and limited by the scaling policies
@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sandbox.cluster.base import ObjRef
+from sandbox.cluster.sim.behaviour import quantity
 from sandbox.cluster.sim.context import Ctx
 from sandbox.cluster.sim.pods import Kubelet, PodSim
 from sandbox.cluster.sim.store import matches_selector
@@ -24,31 +25,8 @@ from sandbox.cluster.sim.workloads import set_condition, wake
 
 SYNC_SECONDS = 15.0
 TOLERANCE = 0.1
-CPU_PER_REQUEST = 2.0  # millicores one request per second costs
 SCALABLE = {"Deployment": "deployments", "StatefulSet": "statefulsets",
             "ReplicaSet": "replicasets"}
-
-
-def quantity(text: Any, cpu: bool) -> float | None:
-    """A resource quantity in millicores (cpu) or MiB (memory)."""
-    s = str(text).strip()
-    if not s:
-        return None
-    units = {"m": 0.001, "k": 1e3, "M": 1e6, "G": 1e9, "Ki": 1024.0, "Mi": 1024.0 ** 2,
-             "Gi": 1024.0 ** 3, "Ti": 1024.0 ** 4}
-    for suffix in sorted(units, key=len, reverse=True):
-        if s.endswith(suffix):
-            try:
-                value = float(s[: -len(suffix)]) * units[suffix]
-            except ValueError:
-                return None
-            break
-    else:
-        try:
-            value = float(s)
-        except ValueError:
-            return None
-    return value * 1000.0 if cpu else value / 1024.0 ** 2
 
 
 class HPAController:
@@ -205,7 +183,7 @@ class HPAController:
     def _usage(self, name: str, pods: list[tuple[dict[str, Any], PodSim]], rps: float
                ) -> tuple[float, float, str]:
         usage = requested = 0.0
-        share = rps * CPU_PER_REQUEST / len(pods)
+        share = rps / len(pods)  # each Ready pod answers its part of the requests
         for pod, ps in pods:
             for c in pod["spec"].get("containers") or []:
                 req = quantity(((c.get("resources") or {}).get("requests") or {}).get(name, ""),
@@ -213,11 +191,7 @@ class HPAController:
                 if req is None:
                     return 0.0, 0.0, f"container {c.get('name')} of Pod {ps.ref.name}"
                 requested += req
-            prof = ps.profile
-            if name == "cpu":
-                usage += (prof.cpu_millicores if prof else 20.0) + share
-            else:
-                usage += prof.memory_mib if prof else 64.0
+            usage += self.kubelet.usage(ps, pod, share)[0 if name == "cpu" else 1]
         return usage, requested, ""
 
     # -- behaviour --------------------------------------------------------------------

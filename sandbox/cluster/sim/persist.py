@@ -30,6 +30,10 @@ if TYPE_CHECKING:
     from sandbox.cluster.sim.cluster import SimCluster
 
 FORMAT = 1
+# Rows are keyed by ObjRef.key (with a custom resource's group). Journals written before
+# say nothing: their custom resources' rows are keyed by kind alone, and are moved to
+# their keys at the first write after a restore.
+KEYS = 2
 HISTORY = 5000  # events kept, as the in-memory history keeps them
 
 
@@ -64,6 +68,7 @@ class Journal:
         self.sim = sim
         self._events_written = sim._ctx.emitted
         self._rng_written: Any = None
+        self._legacy: list[str] = []  # rows under an old key, deleted at the next write
 
     def take(self) -> Delta | None:
         sim = self.sim
@@ -73,13 +78,14 @@ class Journal:
         rng_moved = rng_state != self._rng_written
         if not store.changed and not new_events and not rng_moved:
             return None
-        delta = Delta(refs=sorted(store.changed))
+        delta = Delta(refs=sorted(store.changed), deletes=self._legacy)
+        self._legacy = []
         for ref in delta.refs:
             obj = store.get(ref)
             if obj is None:
-                delta.deletes.append(str(ref))
+                delta.deletes.append(ref.key)
             else:
-                delta.upserts[str(ref)] = json.dumps(_row(sim, ref, obj))
+                delta.upserts[ref.key] = json.dumps(_row(sim, ref, obj))
         store.changed.clear()
         if new_events:
             recent = list(ctx.history)[-min(new_events, len(ctx.history)):]
@@ -96,13 +102,20 @@ class Journal:
     def undo(self, delta: Delta) -> None:
         """The write failed: everything in it is due again at the next one."""
         self.sim._store.changed.update(delta.refs)
+        keys = {r.key for r in delta.refs}
+        self._legacy = [k for k in delta.deletes if k not in keys]
         if delta.events:
             self._events_written = min(self._events_written, delta.events[0][0] - 1)
         self._rng_written = None
 
-    def mark_written(self) -> None:
-        """After a restore, everything already is in the workspace."""
-        self.sim._store.changed.clear()
+    def mark_written(self, rekey: list[ObjRef] | None = None) -> None:
+        """After a restore, everything already is in the workspace; the rows of `rekey`
+        (from restore()) are under an old key and move at the next write."""
+        store = self.sim._store
+        store.changed.clear()
+        for ref in rekey or []:
+            store.changed.add(ref)
+            self._legacy.append(str(ref))
         self._events_written = self.sim._ctx.emitted
         self._rng_written = self.sim._ctx.rng.getstate()
 
@@ -123,21 +136,24 @@ def _row(sim: SimCluster, ref: ObjRef, obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _event(e: ClusterEvent) -> dict[str, Any]:
-    return {"reason": e.reason, "ref": [e.ref.kind, e.ref.name, e.ref.namespace],
+    ref = [e.ref.kind, e.ref.name, e.ref.namespace] + ([e.ref.group] if e.ref.group else [])
+    return {"reason": e.reason, "ref": ref,
             "message": e.message, "type": e.type, "time": e.time, "data": e.data}
 
 
 def _state(sim: SimCluster) -> dict[str, Any]:
     ctx = sim._ctx
-    return {"format": FORMAT, "now": ctx.now, "seed": sim.seed, "rv": sim._store._rv,
+    return {"format": FORMAT, "keys": KEYS, "now": ctx.now, "seed": sim.seed, "rv": sim._store._rv,
             "uids": sim._store._uids, "kubelet_ips": sim._kubelet._ips,
             "images": sorted(sim._kubelet.images), "eps_ips": sim._eps._ips,
             "timer_seq": ctx.timers._seq, "emitted": ctx.emitted,
             "traffic_base": sim._traffic._base, "traffic_last": sim._traffic._last}
 
 
-def restore(sim: SimCluster, saved: Saved) -> None:
-    """Put a freshly built SimCluster in the saved state (its clock already carried on)."""
+def restore(sim: SimCluster, saved: Saved) -> list[ObjRef]:
+    """Put a freshly built SimCluster in the saved state (its clock already carried on).
+    Returns the objects whose rows a journal of before group keys wrote under another
+    key (Journal.mark_written moves them)."""
     state = saved.state
     store, ctx = sim._store, sim._ctx
     for ref, _ in list(store.all()):
@@ -155,7 +171,7 @@ def restore(sim: SimCluster, saved: Saved) -> None:
         if "pod" in row:
             data = {k: v for k, v in row["pod"].items() if k in pod_fields}
             if data.get("profile"):
-                data["profile"] = ImageProfile(**data["profile"])
+                data["profile"] = ImageProfile.from_dict(data["profile"])
             if data.get("last_crash"):
                 data["last_crash"] = tuple(data["last_crash"])
             ps = PodSim(ref, **data)
@@ -187,8 +203,7 @@ def restore(sim: SimCluster, saved: Saved) -> None:
     ctx.emitted = int(state["emitted"])
     ctx.history.clear()
     for e in saved.events:
-        kind, name, namespace = e["ref"]
-        ctx.history.append(ClusterEvent(e["reason"], ObjRef(kind, name, namespace),
+        ctx.history.append(ClusterEvent(e["reason"], ObjRef(*e["ref"]),
                                         e["message"], e["type"], float(e["time"]),
                                         e.get("data") or {}))
     if saved.rng is not None:
@@ -200,6 +215,12 @@ def restore(sim: SimCluster, saved: Saved) -> None:
     # The metrics window starts over (as a restarted metrics pipeline would), with a
     # generator derived from the seed and the second reached, so a run stays repeatable.
     traffic.rng = random.Random(sim.seed * 7919 + 17 + int(traffic._last or 0))
+    if state.get("keys") == KEYS:
+        return []
+    # A built-in kind's row keeps its key: only custom resources' keys changed.
+    return [ref for ref, _ in store.all()
+            if ref.group and str(ref) != ref.key
+            and store.get(ObjRef(ref.kind, ref.name, ref.namespace)) is None]
 
 
 # -- the workspace side: rows in the workspace's SQLite (sandbox/store.py) --------------

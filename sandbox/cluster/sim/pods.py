@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sandbox.cluster.base import ObjRef
+from sandbox.cluster.sim import behaviour
 from sandbox.cluster.sim.admission import missing_config, missing_volumes
 from sandbox.cluster.sim.context import Ctx
+from sandbox.cluster.sim.oom import MemoryKills
 from sandbox.cluster.sim.store import owner_uid, rfc3339
 from sandbox.registry import ImageProfile, PullError, parse_image
 
@@ -62,6 +64,9 @@ class PodSim:
     waiting_on: str = ""  # why it waits there (the last FailedMount / config error text)
     finished_at: float | None = None  # when a pod that does not restart ended
     waits: bool = False  # listed in Kubelet.waiting (kept so a restore lists it again)
+    oom_at: float | None = None  # when a leaking container reaches its memory limit
+    last_reason: str = "Error"  # why the last run ended (lastState.terminated)
+    last_exit: int = 1
 
 
 class Scheduler(Protocol):
@@ -78,26 +83,11 @@ WAIT_STAGES = ("pending", "mount_wait", "config_err")
 BATCH_POLICIES = ("Never", "OnFailure")
 
 
-def combined_profile(profiles: list[ImageProfile]) -> ImageProfile:
-    """A pod behaves as its worst container: slowest start, any crash, highest error rate."""
-    first = profiles[0]
-    if len(profiles) == 1:
-        return first
-    return ImageProfile(
-        name="+".join(p.name for p in profiles),
-        startup_seconds=max(p.startup_seconds for p in profiles),
-        crash=any(p.crash for p in profiles),
-        pull_fail=False,
-        ready_fail=any(p.ready_fail for p in profiles),
-        error_rate=max(p.error_rate for p in profiles),
-        latency_ms=max(p.latency_ms for p in profiles),
-        run_seconds=max(p.run_seconds for p in profiles),
-        cpu_millicores=sum(p.cpu_millicores for p in profiles),
-        memory_mib=sum(p.memory_mib for p in profiles),
-    )
+# A pod behaves as its worst container (kept under its old name for callers).
+combined_profile = behaviour.combined
 
 
-class Kubelet:
+class Kubelet(MemoryKills):
     def __init__(self, ctx: Ctx) -> None:
         self.ctx = ctx
         self.pods: dict[ObjRef, PodSim] = {}
@@ -322,6 +312,7 @@ class Kubelet:
             ctx.emit("Started", ps.ref, f"Started container {c.get('name')}")
         ps.stage = "running"
         ps.started_at = ctx.now
+        ps.oom_at = None
         prof = ps.profile or ImageProfile()
         if prof.crash:
             self._later(ps, CRASH_AFTER + ctx.rng.random())
@@ -333,6 +324,8 @@ class Kubelet:
         ctx = self.ctx
         prof = ps.profile or ImageProfile()
         policy = pod["spec"].get("restartPolicy", "Always")
+        if ps.oom_at is not None and ctx.now >= ps.oom_at - 1e-9:
+            return self._oom_kill(ps, pod)
         if prof.crash and policy == "Never":
             ps.stage = "failed"
             ps.finished_at = ctx.now
@@ -340,6 +333,7 @@ class Kubelet:
             return True
         if prof.crash:
             ps.last_crash = (ps.started_at or ctx.now, ctx.now)
+            ps.last_reason, ps.last_exit = "Error", 1
             ps.crash_backoff = min(BACKOFF_MAX, ps.crash_backoff * 2 or BACKOFF_START)
             ps.stage = "crash_backoff"
             for c in pod["spec"].get("containers") or []:
@@ -348,6 +342,8 @@ class Kubelet:
                          backoff=ps.crash_backoff, restarts=ps.restarts)
             self._later(ps, ps.crash_backoff)
             return True
+        if policy not in BATCH_POLICIES:
+            self._arm_oom(ps, pod, prof)
         if prof.ready_fail:
             ctx.emit("Unhealthy", ps.ref,
                      "Readiness probe failed: HTTP probe failed with statuscode: 503", "Warning")
@@ -440,13 +436,21 @@ class Kubelet:
                 cs["state"] = {"waiting": {"reason": reason, "message": msg}}
             else:
                 cs["state"] = {"waiting": {"reason": "ContainerCreating"}}
-            if ps.last_crash:
+            if ps.stage == "exited" and ps.last_crash:
+                # The dead container itself, until the kubelet's next sync restarts it.
+                cs["state"] = {"terminated": {
+                    "exitCode": ps.last_exit, "reason": ps.last_reason,
+                    "startedAt": rfc3339(ps.last_crash[0]),
+                    "finishedAt": rfc3339(ps.last_crash[1])}}
+            elif ps.last_crash:
                 cs["lastState"] = {"terminated": {
-                    "exitCode": 1, "reason": "Error", "startedAt": rfc3339(ps.last_crash[0]),
+                    "exitCode": ps.last_exit, "reason": ps.last_reason,
+                    "startedAt": rfc3339(ps.last_crash[0]),
                     "finishedAt": rfc3339(ps.last_crash[1])}}
             statuses.append(cs)
         status["containerStatuses"] = statuses
 
 
 PHASES = {"running": "Running", "finishing": "Running", "crash_backoff": "Running",
+          "exited": "Running",
           "succeeded": "Succeeded", "failed": "Failed"}

@@ -6,6 +6,7 @@ from typing import Any
 
 from sandbox.cluster.base import ObjRef
 from sandbox.cluster.sim.admission import refuse_pod
+from sandbox.cluster.sim.adopt import claim
 from sandbox.cluster.sim.context import Ctx
 from sandbox.cluster.sim.pods import Kubelet, PodSim
 from sandbox.cluster.sim.store import clone, owner_uid
@@ -18,6 +19,8 @@ class ReplicaSetController:
     def __init__(self, ctx: Ctx, kubelet: Kubelet) -> None:
         self.ctx = ctx
         self.kubelet = kubelet
+        # The uid each ReplicaSet last claimed orphan pods for (see adopt.py).
+        self._claimed: dict[ObjRef, str] = {}
 
     def active_pods(self, rs: dict[str, Any]) -> list[PodSim]:
         out = []
@@ -36,7 +39,11 @@ class ReplicaSetController:
         ctx = self.ctx
         rs = ctx.store.get(ref)
         if rs is None:
+            self._claimed.pop(ref, None)
             return
+        if self._claimed.get(ref) != rs["metadata"]["uid"]:
+            self._claimed[ref] = rs["metadata"]["uid"]
+            claim(ctx, rs, "Pod")
         desired = int(rs.get("spec", {}).get("replicas", 1))
         pods = self.active_pods(rs)
         template_spec = (rs.get("spec", {}).get("template") or {}).get("spec") or {}

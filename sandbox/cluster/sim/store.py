@@ -81,6 +81,9 @@ def is_namespaced(kind: str) -> bool:
     return kind not in CLUSTER_SCOPED
 
 
+_EMPTY: dict[ObjRef, dict[str, Any]] = {}  # never written: what of_kind() gives for none
+
+
 class Watch:
     """The objects written or removed since the last `take()`, as a watch stream would
     deliver them. Past `limit` it forgets them and says "relist", as an API server
@@ -118,11 +121,13 @@ class Watch:
 
 
 class Store:
-    """Objects by kind, with an owner index for cascading deletes and controllers, and a
-    namespace and label index (index.py) for selectors."""
+    """Objects by group and kind, as the API server keys them (a custom resource's kind
+    may exist in several groups; built-in kinds have the group "" in their refs), with
+    an owner index for cascading deletes and controllers, and a namespace and label
+    index (index.py) for selectors."""
 
     def __init__(self, seed: int) -> None:
-        self._by_kind: dict[str, dict[ObjRef, dict[str, Any]]] = {}
+        self._by_kind: dict[tuple[str, str], dict[ObjRef, dict[str, Any]]] = {}
         self._children: dict[str, set[ObjRef]] = {}
         self._by_uid: dict[str, ObjRef] = {}
         self.labels = LabelIndex()
@@ -150,7 +155,7 @@ class Store:
         ref = ObjRef.of(obj)
         self.changed.add(ref)
         self.version += 1
-        if self._by_kind.get(ref.kind, {}).get(ref) is obj:
+        if self.get(ref) is obj:
             # Controllers edit objects in place: keep the label index true to them.
             self.labels.add(ref, meta.get("labels"))
         for watch in self._watches:
@@ -176,20 +181,25 @@ class Store:
         return sorted(out)
 
     def get(self, ref: ObjRef) -> dict[str, Any] | None:
-        return self._by_kind.get(ref.kind, {}).get(ref)
+        return self._by_kind.get((ref.group, ref.kind), _EMPTY).get(ref)
 
     def by_uid(self, uid: str | None) -> ObjRef | None:
         return self._by_uid.get(uid) if uid else None
 
-    def of_kind(self, kind: str) -> dict[ObjRef, dict[str, Any]]:
-        return self._by_kind.get(kind, {})
+    def of_kind(self, kind: str, group: str = "") -> dict[ObjRef, dict[str, Any]]:
+        """The objects of a kind of one group ("": a built-in kind)."""
+        return self._by_kind.get((group, kind), _EMPTY)
+
+    def groups_of(self, kind: str) -> list[str]:
+        """The groups holding objects of this kind, "" (built-in) first."""
+        return sorted(g for (g, k), v in self._by_kind.items() if k == kind and v)
 
     def kinds(self) -> list[str]:
-        return sorted(k for k, v in self._by_kind.items() if v)
+        return sorted({k for (_, k), v in self._by_kind.items() if v})
 
     def all(self) -> Iterator[tuple[ObjRef, dict[str, Any]]]:
-        for kind in self.kinds():
-            yield from self._by_kind[kind].items()
+        for key in sorted(k for k, v in self._by_kind.items() if v):
+            yield from self._by_kind[key].items()
 
     def in_namespace(self, namespace: str, kind: str | None = None) -> list[ObjRef]:
         kinds = [kind] if kind else self.kinds()
@@ -203,7 +213,7 @@ class Store:
         old = self.get(ref)
         if old is not None and old is not obj:
             self._unindex(ref, old)
-        self._by_kind.setdefault(ref.kind, {})[ref] = obj
+        self._by_kind.setdefault((ref.group, ref.kind), {})[ref] = obj
         meta = obj["metadata"]
         self.labels.add(ref, meta.get("labels"))
         self._by_uid[meta["uid"]] = ref
@@ -220,7 +230,7 @@ class Store:
             self._unindex(ref, obj)
 
     def remove(self, ref: ObjRef) -> dict[str, Any] | None:
-        obj = self._by_kind.get(ref.kind, {}).pop(ref, None)
+        obj = self._by_kind.get((ref.group, ref.kind), {}).pop(ref, None)
         if obj is not None:
             self.changed.add(ref)
             self.version += 1

@@ -2,25 +2,34 @@
 error rate and latency of their image's profile, so a bad release shows in the numbers
 and a revert visibly heals them.
 
-Traffic is accounted per whole simulated second over a sliding window; a long jump in
-time only plays back the last window second by second and adds the rest in bulk.
-Each Service is accounted on its own, lazily: when its endpoints are about to change
-(the traffic so far went to the old ones) and when someone reads its Deployments'
-metrics. A cluster nobody watches does no traffic work at all.
+The traffic is kept in closed form rather than played request by request: a Service
+sends its base rate (drawn once from the seed) shared evenly among the pods that answer
+it, each pod fails the share its profile says, and a request's latency is lognormal
+around the profile's median. Between two changes of a Service's endpoints every rate is
+constant, so a pod's counters are `accumulated + rate * elapsed`, and a Deployment's
+window (rps, error rate, p50/p95/p99 over the last WINDOW seconds) is an integral over
+the few segments that overlap it. A Deployment whose window lies in one segment with
+steady behaviour gives the same numbers at any later time: they are computed once and
+kept until its endpoints change, so a cluster where nothing changes does no traffic work.
+
+How a pod answers at a given moment (`answering()`, from behaviour.py) is the one place
+per-profile traffic numbers come from; a profile whose numbers change over time (a late
+regression) says when, and the accounting splits its segments there.
 """
 
 from __future__ import annotations
 
 import math
 import random
-from collections import deque
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
+from sandbox.cluster.sim import behaviour
 from sandbox.registry import ImageProfile
 
 WINDOW = 60  # seconds of history behind rps, error rate and latency percentiles
-SAMPLES = 3  # latency samples drawn per (deployment, version) and second
+SIGMA = 0.35  # spread of a request's latency around its median (lognormal)
+Z = {"p50_ms": 0.0, "p95_ms": 1.6448536269514722, "p99_ms": 2.3263478740408408}
 
 
 @dataclass
@@ -30,14 +39,102 @@ class Endpoint:
     version: str
     image: str
     profile: ImageProfile
+    ready_since: float | None = None  # simulated time it became Ready
+
+    def ready_for(self, t: float) -> float | None:
+        return None if self.ready_since is None else t - self.ready_since
 
 
-@dataclass
-class _Bucket:
-    second: int
-    requests: int = 0
-    errors: int = 0
-    latencies: list[float] = field(default_factory=list)
+class Behaviour(NamedTuple):
+    error_rate: float
+    latency_ms: float  # the median
+    until: float | None  # ready_for at which this changes; None: it holds for good
+
+
+def answering(p: ImageProfile, ready_for: float | None) -> Behaviour:
+    """How a pod of this image answers requests `ready_for` seconds after it became
+    Ready (None: not known to be ready, so as at start), and until when that holds.
+    The numbers come from the profile's behaviour (behaviour.py); a profile whose
+    numbers change over time must say here when, so the accounting splits there."""
+    until = None
+    if p.regress_after is not None and not behaviour.regressed(p, ready_for) and (
+            ready_for is not None):
+        until = p.regress_after
+    return Behaviour(behaviour.error_rate(p, ready_for), behaviour.latency_ms(p, ready_for),
+                     until)
+
+
+def _pieces(ep: Endpoint, a: float, b: float) -> list[tuple[float, Behaviour]]:
+    """[a, b) cut where the endpoint's behaviour changes: (seconds, behaviour) each."""
+    out: list[tuple[float, Behaviour]] = []
+    t = a
+    while t < b:
+        how = answering(ep.profile, ep.ready_for(t))
+        end = b
+        if how.until is not None and ep.ready_since is not None:
+            end = min(b, max(t, ep.ready_since + how.until))
+            if end <= t:  # a profile that says "changes now" must not stall the loop
+                end = b
+        out.append((end - t, how))
+        t = end
+    return out
+
+
+def _steady_from(ep: Endpoint, since: float) -> float:
+    """From when (at or after `since`) the endpoint's behaviour no longer changes."""
+    t = since
+    how = answering(ep.profile, ep.ready_for(t))
+    while how.until is not None and ep.ready_since is not None:
+        later = ep.ready_since + how.until
+        if later <= t:
+            break
+        t = later
+        how = answering(ep.profile, ep.ready_for(t))
+    return t
+
+
+class _PodTotals:
+    """A pod's requests and errors since it first served, in closed form."""
+
+    __slots__ = ("deployment", "ep", "errors", "rate", "requests", "since", "steady",
+                 "version")
+
+    def __init__(self, ep: Endpoint, now: float) -> None:
+        self.deployment, self.version, self.ep = ep.deployment, ep.version, ep
+        self.requests = self.errors = self.rate = 0.0
+        self.since = now
+        self.steady = now  # from when its rate and behaviour have not changed
+
+    def set(self, ep: Endpoint, rate: float, now: float) -> None:
+        """Serve at this rate from now (accounted to now at the old one first)."""
+        self.advance(now)
+        if rate != self.rate or ep.profile != self.ep.profile or (
+                ep.ready_since != self.ep.ready_since):
+            self.steady = now
+        self.ep, self.version, self.rate = ep, ep.version, rate
+
+    def advance(self, now: float) -> None:
+        if now <= self.since:
+            return
+        if self.rate:
+            for seconds, how in _pieces(self.ep, self.since, now):
+                self.requests += self.rate * seconds
+                self.errors += self.rate * seconds * how.error_rate
+        self.since = now
+
+    def at(self, now: float) -> dict[str, Any]:
+        """Totals since start, and the rates now with the time they hold since, so a
+        reader can tell a steady pod's exact rate from its totals' float noise."""
+        self.advance(now)
+        how = answering(self.ep.profile, self.ep.ready_for(now))
+        return {"deployment": self.deployment, "version": self.version,
+                "requests": self.requests, "errors": self.errors, "rps": self.rate,
+                "error_rate": how.error_rate,
+                "steady_since": max(self.steady, _steady_from(self.ep, self.steady))}
+
+
+# One segment of a Deployment's traffic: from `start`, these (endpoint, share) answer.
+_Segment = tuple[float, tuple[tuple[Endpoint, float], ...]]
 
 
 class Traffic:
@@ -45,179 +142,220 @@ class Traffic:
         # A generator of its own, so traffic never shifts pod names or timings.
         self.rng = random.Random(seed * 7919 + 17)
         self._base: dict[str, float] = {}
-        self._last: int | None = None  # the latest second any Service was accounted to
-        self._upto: dict[str, int] = {}  # per Service: accounted up to this second
-        # deployment -> version -> per-second buckets over the window
-        self._series: dict[str, dict[str, deque[_Bucket]]] = {}
-        self._images: dict[tuple[str, str], str] = {}
-        self.pods: dict[str, dict[str, Any]] = {}  # cumulative per pod
+        self._last: int | None = None  # the latest whole second the traffic was told of
+        self._now = 0.0
+        self.pods: dict[str, _PodTotals] = {}
         self._pods_of: dict[str, set[str]] = {}  # deployment -> its pods in `pods`
         # Service "namespace/name" -> the ready pods answering it; Deployment -> the
         # Services whose traffic reaches its pods. Kept as Endpoints change.
         self._serving: dict[str, list[Endpoint]] = {}
         self._feeds: dict[str, set[str]] = {}
+        self._services_of: dict[str, set[str]] = {}  # pod -> the Services it answers
+        self._segments: dict[str, list[_Segment]] = {}  # deployment -> its recent segments
+        # deployment -> (steady from, window summary): a full window starting after
+        # `steady from` has these numbers, until the Deployment's endpoints change.
+        self._window: dict[str, tuple[float, dict[str, Any]]] = {}
         self._candidates: dict[float, set[str]] = {}  # error_candidates(), until serve()
+        # From when no number changes with time alone (every window in one steady
+        # segment, every pod at a steady rate); moved by each change of endpoints.
+        self.settled_at = 0.0
+        self.version = 0  # moves with every change of endpoints
+        self.computed = 0  # Deployment windows computed (the cached ones are not counted)
+
+    def _at(self, now: float) -> float:
+        self._now = max(self._now, now)
+        second = math.floor(self._now)
+        if self._last is None or second > self._last:
+            self._last = second
+        return self._now
+
+    def settle(self, now: float, svc: str) -> None:
+        """The time a Service's endpoints are about to change: what its pods answered
+        so far is accounted at their old rates."""
+        now = self._at(now)
+        for ep in self._serving.get(svc, ()):
+            tot = self.pods.get(ep.pod)
+            if tot is not None:
+                tot.advance(now)
 
     def serve(self, svc: str, eps: list[Endpoint] | None) -> None:
-        """From now on these endpoints answer the Service (None: it is gone). Settle
-        its traffic to now first (settle())."""
+        """From now on (the time given to settle()) these endpoints answer the Service
+        (None: it is gone)."""
+        now = self._now
         self._candidates = {}
-        for dep in {ep.deployment for ep in self._serving.get(svc, [])}:
+        old = self._serving.get(svc, [])
+        touched = {ep.pod for ep in old} | {ep.pod for ep in eps or ()}
+        deployments = {ep.deployment for ep in old} | {ep.deployment for ep in eps or ()}
+        for dep in {ep.deployment for ep in old}:
             feeds = self._feeds.get(dep)
             if feeds is not None:
                 feeds.discard(svc)
                 if not feeds:
                     del self._feeds[dep]
+        for ep in old:
+            self._services_of.get(ep.pod, set()).discard(svc)
         if eps is None:
             self._serving.pop(svc, None)
-            self._upto.pop(svc, None)
-            return
-        self._serving[svc] = eps
-        for ep in eps:
-            self._feeds.setdefault(ep.deployment, set()).add(svc)
+        else:
+            self._serving[svc] = eps
+            for ep in eps:
+                self._feeds.setdefault(ep.deployment, set()).add(svc)
+                self._services_of.setdefault(ep.pod, set()).add(svc)
+                if ep.pod not in self.pods:
+                    self.pods[ep.pod] = _PodTotals(ep, now)
+                    self._pods_of.setdefault(ep.deployment, set()).add(ep.pod)
+        self.version += 1
+        self.settled_at = max(self.settled_at, now + WINDOW, *(
+            _steady_from(ep, now) + WINDOW for ep in eps or ()))
+        serving = {ep.pod: ep for ep in eps or ()}
+        for pod in touched:
+            tot = self.pods.get(pod)
+            if tot is not None:
+                rate = sum(self.base_rps(s) / len(self._serving[s])
+                           for s in self._services_of.get(pod, ()) if self._serving.get(s))
+                tot.set(serving.get(pod, tot.ep), rate, now)
+        for dep in deployments:
+            self._new_segment(dep, now)
 
-    def settle(self, now: float, svc: str) -> None:
-        """Account a Service's traffic up to now with the endpoints it has had."""
-        self.account(now, {svc: self._serving.get(svc, [])})
+    def _new_segment(self, dep: str, now: float) -> None:
+        shares = tuple((ep, self.base_rps(svc) / len(self._serving[svc]))
+                       for svc in sorted(self._feeds.get(dep, ()))
+                       for ep in self._serving[svc] if ep.deployment == dep)
+        segments = self._segments.setdefault(dep, [])
+        if segments and segments[-1][0] >= now:
+            segments.pop()  # two changes at one instant: the last one stands
+        segments.append((now, shares))
+        # Only what overlaps the window (from any later time) is kept.
+        while len(segments) > 1 and segments[1][0] <= now - WINDOW:
+            segments.pop(0)
+        self._window.pop(dep, None)
 
     def error_candidates(self, min_rate: float = 0.0) -> set[str]:
         """Deployments with a serving pod whose image fails more than `min_rate` of
-        its requests."""
+        its requests (at some point of its life)."""
         found = self._candidates.get(min_rate)
         if found is None:
             found = self._candidates[min_rate] = {
                 ep.deployment for eps in self._serving.values() for ep in eps
-                if ep.deployment and ep.profile.error_rate > min_rate}
+                if ep.deployment and behaviour.worst_error_rate(ep.profile) > min_rate}
         return set(found)
+
+    def pod_rps(self) -> dict[str, float]:
+        """Per serving pod ("namespace/name"): the requests per second it answers now."""
+        return {pod: tot.rate for pod, tot in self.pods.items() if tot.rate}
 
     def base_rps(self, service: str) -> float:
         if service not in self._base:
             self._base[service] = round(5.0 + self.rng.random() * 45.0, 1)
         return self._base[service]
 
-    def account(self, now: float, services: dict[str, list[Endpoint]]) -> None:
-        """Play each Service's traffic up to the whole second before `now` with these
-        endpoints (the ones it had since it was last accounted)."""
-        end = math.floor(now)
-        for svc, eps in sorted(services.items()):
-            last = self._upto.get(svc, -1 if self._last is None else self._last)
-            start = last + 1
-            if end < start:
-                continue
-            self._upto[svc] = end
-            if not eps:
-                continue
-            first_detailed = max(start, end - WINDOW + 1)
-            skipped = first_detailed - start
-            rps = self.base_rps(svc)
-            if skipped:
-                self._bulk(rps * skipped, eps)
-            for second in range(first_detailed, end + 1):
-                self._second(second, rps, eps)
-            for dep in {ep.deployment for ep in eps}:
-                self._trim(dep, end)
-        if self._last is None or end > self._last:
-            self._last = end
-
-    def _trim(self, dep: str, end: int) -> None:
-        horizon = end - WINDOW
-        for series in self._series.get(dep, {}).values():
-            while series and series[0].second <= horizon:
-                series.popleft()
-
-    def _bulk(self, requests: float, eps: list[Endpoint]) -> None:
-        share = requests / len(eps)
-        for ep in eps:
-            tot = self._pod(ep)
-            tot["requests"] += int(share)
-            tot["errors"] += int(share * ep.profile.error_rate)
-
-    def _second(self, second: int, rps: float, eps: list[Endpoint]) -> None:
-        rng = self.rng
-        n = max(0, round(rps * (1.0 + 0.1 * rng.gauss(0.0, 1.0))))
-        per, extra = divmod(n, len(eps))
-        groups: dict[tuple[str, str], ImageProfile] = {}
-        for i, ep in enumerate(eps):
-            req = per + (1 if i < extra else 0)
-            expected = req * ep.profile.error_rate
-            # Deterministic rounding with a random tie-break keeps the mean exact.
-            err = int(expected) + (1 if rng.random() < expected - int(expected) else 0)
-            tot = self._pod(ep)
-            tot["requests"] += req
-            tot["errors"] += err
-            key = (ep.deployment, ep.version)
-            bucket = self._bucket(key, second)
-            bucket.requests += req
-            bucket.errors += err
-            self._images[key] = ep.image
-            groups[key] = ep.profile
-        for key, prof in groups.items():
-            bucket = self._bucket(key, second)
-            bucket.latencies.extend(prof.latency_ms * rng.lognormvariate(0.0, 0.35)
-                                    for _ in range(SAMPLES))
-
-    def _pod(self, ep: Endpoint) -> dict[str, Any]:
-        tot = self.pods.get(ep.pod)
-        if tot is None:
-            tot = self.pods[ep.pod] = {"deployment": ep.deployment, "version": ep.version,
-                                       "requests": 0, "errors": 0}
-            self._pods_of.setdefault(ep.deployment, set()).add(ep.pod)
-        return tot
-
-    def _bucket(self, key: tuple[str, str], second: int) -> _Bucket:
-        series = self._series.setdefault(key[0], {}).setdefault(key[1], deque())
-        if not series or series[-1].second != second:
-            series.append(_Bucket(second))
-        return series[-1]
+    def account(self, now: float, services: dict[str, list[Endpoint]] | None = None) -> None:
+        """Bring the traffic to `now` (kept for callers of the per-second model: the
+        closed form has nothing to play back)."""
+        self._at(now)
 
     def forget_pod(self, pod: str) -> None:
         tot = self.pods.pop(pod, None)
+        self._services_of.pop(pod, None)
         if tot is not None:
-            pods = self._pods_of.get(tot["deployment"])
+            pods = self._pods_of.get(tot.deployment)
             if pods is not None:
                 pods.discard(pod)
                 if not pods:
-                    del self._pods_of[tot["deployment"]]
+                    del self._pods_of[tot.deployment]
 
     def metrics(self, now: float, deployments: list[str]) -> dict[str, dict[str, Any]]:
-        """Per deployment ("namespace/name"): rps, error rate, p50/p95 latency over the
-        window, with a per-version breakdown and per-pod totals since start."""
-        services = sorted({svc for dep in deployments for svc in self._feeds.get(dep, ())})
-        self.account(now, {svc: self._serving[svc] for svc in services})
-        window = float(min(WINDOW, max(1, math.floor(now) + 1)))
+        """Per deployment ("namespace/name"): rps, error rate, p50/p95/p99 latency over
+        the window, with a per-version breakdown and per-pod totals since start."""
+        now = self._at(now)
+        length = float(min(WINDOW, max(1.0, now)))
         out: dict[str, dict[str, Any]] = {}
         for dep in deployments:
             ns, _, name = dep.partition("/")
-            self._trim(dep, math.floor(now))
-            versions: dict[str, dict[str, Any]] = {}
-            lat_all: list[float] = []
-            req_all = err_all = 0
-            for version, series in sorted(self._series.get(dep, {}).items()):
-                if not series:
-                    continue
-                req = sum(b.requests for b in series)
-                err = sum(b.errors for b in series)
-                lat = [x for b in series for x in b.latencies]
-                req_all, err_all = req_all + req, err_all + err
-                lat_all.extend(lat)
-                versions[version] = _summary(req, err, lat, window)
-                versions[version]["image"] = self._images.get((dep, version), "")
-            summary = _summary(req_all, err_all, lat_all, window)
-            pods = {pod.partition("/")[2]: dict(self.pods[pod])
+            summary = self._summary(dep, now - length, now, length)
+            pods = {pod.partition("/")[2]: self.pods[pod].at(now)
                     for pod in sorted(self._pods_of.get(dep, ()))}
-            out[dep] = {"namespace": ns, "name": name, **summary, "window_seconds": window,
-                        "versions": versions, "pods": pods}
+            out[dep] = {"namespace": ns, "name": name, **summary, "window_seconds": length,
+                        "versions": {v: dict(d) for v, d in summary["versions"].items()},
+                        "pods": pods}
         return out
 
-def _summary(req: int, err: int, lat: list[float], window: float) -> dict[str, Any]:
-    lat = sorted(lat)
-    return {"rps": round(req / window, 2), "requests": req, "errors": err,
-            "error_rate": round(err / req, 4) if req else 0.0,
-            "p50_ms": round(_pct(lat, 0.50), 1), "p95_ms": round(_pct(lat, 0.95), 1),
-            "p99_ms": round(_pct(lat, 0.99), 1)}
+    def _summary(self, dep: str, start: float, now: float, length: float) -> dict[str, Any]:
+        segments = self._segments.get(dep, [])
+        cached = self._window.get(dep)
+        if cached is not None and start >= cached[0] and length == WINDOW:
+            return cached[1]
+        self.computed += 1
+        versions: dict[str, dict[str, Any]] = {}
+        parts: dict[str, list[float]] = {}  # version -> [requests, errors]
+        medians: dict[str, dict[float, float]] = {}  # version -> median -> weight
+        images: dict[str, str] = {}
+        steady = start
+        for i, (seg_start, shares) in enumerate(segments):
+            seg_end = segments[i + 1][0] if i + 1 < len(segments) else math.inf
+            a, b = max(seg_start, start), min(seg_end, now)
+            if i == len(segments) - 1:
+                steady = max(steady, seg_start)
+            if b <= a:
+                continue
+            count: dict[str, int] = {}
+            for ep, _ in shares:
+                count[ep.version] = count.get(ep.version, 0) + 1
+            for ep, share in shares:
+                acc = parts.setdefault(ep.version, [0.0, 0.0])
+                weights = medians.setdefault(ep.version, {})
+                images[ep.version] = ep.image
+                for seconds, how in _pieces(ep, a, b):
+                    acc[0] += share * seconds
+                    acc[1] += share * seconds * how.error_rate
+                    # Each version is sampled every second it serves, its pods in turn.
+                    weights[how.latency_ms] = (weights.get(how.latency_ms, 0.0)
+                                               + seconds / count[ep.version])
+                if i == len(segments) - 1:
+                    steady = max(steady, _steady_from(ep, seg_start))
+        for version in sorted(parts):
+            req, err = parts[version]
+            versions[version] = {**_summary(req, err, medians[version], length),
+                                 "image": images[version]}
+        everything: dict[float, float] = {}
+        for weights in medians.values():
+            for median, weight in weights.items():
+                everything[median] = everything.get(median, 0.0) + weight
+        summary = {**_summary(sum(p[0] for p in parts.values()),
+                              sum(p[1] for p in parts.values()), everything, length),
+                   "versions": versions}
+        if start >= steady and length == WINDOW:
+            # The window lies in one unchanging segment: any later one gives the same
+            # numbers, until the endpoints change (_new_segment forgets this).
+            self._window[dep] = (steady, summary)
+        return summary
 
 
-def _pct(values: list[float], q: float) -> float:
-    if not values:
+def _summary(req: float, err: float, medians: dict[float, float],
+             window: float) -> dict[str, Any]:
+    out: dict[str, Any] = {"rps": round(req / window, 2), "requests": int(round(req)),
+                           "errors": int(round(err)),
+                           "error_rate": round(err / req, 4) if req > 0 else 0.0}
+    for field, z in Z.items():
+        out[field] = round(_quantile(medians, z), 1)
+    return out
+
+
+def _quantile(medians: dict[float, float], z: float) -> float:
+    """The quantile at standard score z of a mixture of lognormal latencies (median ->
+    weight), all with spread SIGMA."""
+    weights = {m: w for m, w in medians.items() if w > 0 and m > 0}
+    if not weights:
         return 0.0
-    return values[min(len(values) - 1, int(q * (len(values) - 1) + 0.5))]
+    if len(weights) == 1:
+        return next(iter(weights)) * math.exp(SIGMA * z)
+    total = sum(weights.values())
+    target = 0.5 * (1 + math.erf(z / math.sqrt(2)))
+    logs = {math.log(m): w / total for m, w in weights.items()}
+    lo, hi = min(logs) + SIGMA * (z - 1), max(logs) + SIGMA * (z + 1)
+    for _ in range(60):  # bisection on log latency: the mixture's CDF is monotonic
+        mid = (lo + hi) / 2
+        cdf = sum(w * 0.5 * (1 + math.erf((mid - lm) / (SIGMA * math.sqrt(2))))
+                  for lm, w in logs.items())
+        lo, hi = (mid, hi) if cdf < target else (lo, mid)
+    return math.exp((lo + hi) / 2)

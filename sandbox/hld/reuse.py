@@ -1,0 +1,169 @@
+"""Reuse of one component's generated manifest between generations.
+
+A component's output depends only on what it reads: its definition, its merged config,
+the config files that set it (their lines locate a bad ${var} value) and the files of
+its static folder. When the HLD folder holds exactly one git commit, the commit's
+listing (path -> blob id) names every file's content by hash without reading it, so the
+fingerprint of a component costs a few dictionary lookups. A one-line change then
+regenerates the one component that reads the changed file. Of a config file shared by
+many components (the root's ``config/common.yaml``), each reads its own subtree: its
+values, and the lines where they are set (a finding names them). So an edit of one
+component's settings there regenerates that component, while an edit that moves the
+lines of others (a line added above them) or that they all read regenerates them all.
+
+Only static components read from inside the HLD are reused: a helm chart, a fetched
+component or a hook may read anything, so they are always generated.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import yaml
+
+if TYPE_CHECKING:
+    from sandbox.hld.generate import ComponentOutput
+    from sandbox.hld.model import Component
+
+
+class ComponentReuse(Protocol):
+    """Where the generator looks up and stores components' outputs by fingerprint."""
+
+    listing: Mapping[str, tuple[str, int]]
+
+    def get(self, key: str) -> ComponentOutput | None: ...
+
+    def put(self, key: str, output: ComponentOutput) -> None: ...
+
+    def key(self, parts: list[Any]) -> str: ...
+
+
+class Fingerprints:
+    """Fingerprints of components' inputs, from the commit's listing of the HLD folder."""
+
+    def __init__(self, root: Path, listing: Mapping[str, tuple[str, int]]) -> None:
+        self.root = root
+        self.by_dir: dict[str, list[tuple[str, str]]] = {}
+        for path, (blob, _size) in listing.items():
+            folder, _, name = path.rpartition("/")
+            self.by_dir.setdefault(folder, []).append((name, blob))
+        self.nested: set[str] = set()  # folders holding folders
+        self._sources: dict[tuple[Path, tuple[str, ...]], list[Any] | None] = {}
+        for folder in self.by_dir:
+            parts = folder.split("/") if folder else []
+            for end in range(len(parts)):
+                self.nested.add("/".join(parts[:end]))
+
+    def _relative(self, folder: Path) -> str | None:
+        # A folder the listing describes holds no symlinks (git's are written as files),
+        # so the path is normalised as text, without asking the file system.
+        text, root = os.path.normpath(folder), str(self.root)
+        if text == root:
+            return ""
+        return text[len(root) + 1:] if text.startswith(root + os.sep) else None
+
+    def _source(self, folder: Path, prefix: tuple[str, ...],
+                envs: list[str]) -> list[Any] | None:
+        """What a component reads of one config folder's files: for its own folder the
+        files themselves; for an ancestor's, only its subtree there (text and first
+        line), so an edit of another component's part of a shared file leaves it be."""
+        memo = (folder, prefix)
+        if memo in self._sources:
+            return self._sources[memo]
+        rel = self._relative(folder)
+        found: list[Any] | None = None
+        if rel is not None:
+            config = f"{rel}/config" if rel else "config"
+            files = dict(self.by_dir.get(config, []))
+            found = [rel, list(prefix)]
+            for env in [*envs, "common"]:
+                # The generator's choice: YAML wins over JSON.
+                name = next((f"{env}{s}" for s in (".yaml", ".json") if f"{env}{s}" in files),
+                            None)
+                if name is None:
+                    found.append(None)
+                elif not prefix:
+                    found.append([name, files[name]])
+                else:
+                    found.append([name, self._subtree(f"{config}/{name}", files[name], prefix)])
+        self._sources[memo] = found
+        return found
+
+    def _subtree(self, path: str, blob: str, prefix: tuple[str, ...]) -> Any:
+        """The first line and text of the value at ``prefix`` in a config file, as the
+        generator's origin lookup walks it; the whole file's blob when that cannot be
+        told apart (aliases may point anywhere, or the file does not parse)."""
+        parsed = _composed(self.root, path, blob)
+        if parsed is None:
+            return blob
+        node, lines = parsed
+        key_line = None
+        for key in prefix:
+            if not isinstance(node, yaml.MappingNode):
+                return "absent"
+            found = _children(node).get(key)
+            if found is None:
+                return "absent"
+            key_line, node = found
+        text = "".join(lines[key_line:node.end_mark.line + 1])
+        return blob if "*" in text else [key_line, text]
+
+    def static_inputs(self, component: Component, files_dir: Path, config: dict[str, Any],
+                      sources: tuple[tuple[Path, tuple[str, ...]], ...],
+                      envs: list[str]) -> list[Any] | None:
+        """What a static component's output depends on, or None when it cannot be told
+        from the listing (the generator then builds it and says what is wrong)."""
+        rel = self._relative(files_dir)
+        if rel is None or rel in self.nested or rel not in self.by_dir:
+            return None  # a missing folder or one with folders inside: an error to report
+        try:
+            definition = repr(component)  # every field, nested ones included
+            settings = json.dumps(config, sort_keys=True, default=str)
+        except (TypeError, ValueError):
+            return None  # keys JSON cannot order (mixed types): not worth reusing
+        inputs: list[Any] = ["static", envs, definition, settings, rel,
+                             sorted(self.by_dir[rel])]
+        for folder, prefix in sources:
+            read = self._source(folder, prefix, envs)
+            if read is None:
+                return None
+            inputs.append(read)
+        return inputs
+
+
+_COMPOSED: dict[str, tuple[yaml.Node, list[str]] | None] = {}  # by blob id
+# id(mapping node) -> its first entry per scalar key (the origin lookup's choice): a
+# shared file with a thousand components is searched in constant time per component.
+_CHILDREN: dict[int, dict[str, tuple[int, yaml.Node]]] = {}
+
+
+def _children(node: yaml.MappingNode) -> dict[str, tuple[int, yaml.Node]]:
+    found = _CHILDREN.get(id(node))
+    if found is None:
+        found = {}
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value not in found:
+                found[key_node.value] = (key_node.start_mark.line, value_node)
+        _CHILDREN[id(node)] = found
+    return found
+
+
+def _composed(root: Path, path: str, blob: str) -> tuple[yaml.Node, list[str]] | None:
+    """A config file's YAML node tree and lines, once per content in this process."""
+    if blob not in _COMPOSED:
+        from sandbox.hld.yamlio import _Loader
+
+        try:
+            text = (root / path).read_text("utf-8")
+            node = yaml.compose(text, Loader=_Loader)
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
+            node = None
+        if len(_COMPOSED) >= 64:
+            _COMPOSED.clear()
+            _CHILDREN.clear()  # its nodes' ids may be reused once they are gone
+        _COMPOSED[blob] = None if node is None else (node, text.splitlines(keepends=True))
+    return _COMPOSED[blob]
