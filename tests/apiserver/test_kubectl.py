@@ -262,6 +262,11 @@ def test_logs_follow_previous_and_top(cluster: Cluster) -> None:
         follow.wait()
     top = cluster.kubectl("top", "pods").stdout.splitlines()
     assert top[0].split() == ["NAME", "CPU(cores)", "MEMORY(bytes)"] and len(top) == 5
+    # The figures the HPA and the metrics sampler read (a leak would show here too).
+    live = cluster.sb.engine.cluster.usage()
+    for line in top[1:]:
+        name, _, memory = line.split()
+        assert memory == f"{round(live[f'demo/{name}'][1])}Mi", (line, live)
     nodes = cluster.kubectl("top", "nodes").stdout.splitlines()
     # One line per simulated node (Node objects, the `nodes` setting).
     names = sorted(o["metadata"]["name"] for o in cluster.sb.cluster_objects("Node"))

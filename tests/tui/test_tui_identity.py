@@ -50,7 +50,10 @@ def test_the_author_cannot_approve_until_the_tui_switches_user(
             await pilot.press("a")
             await wait_for(pilot, lambda: idle_sandbox.get_pr(pr.id).approvals == ["reviewer"],
                            what="the approval by the reviewer")
-            assert any("approved by reviewer" in str(n.message) for n in app._notifications)
+            # The notification comes from the worker after the approval is recorded.
+            await wait_for(pilot, lambda: any("approved by reviewer" in str(n.message)
+                                              for n in app._notifications),
+                           what="the approval's notification")
 
             app.run_command("user оperator")  # a Cyrillic о: another, unknown name
             await wait_for(pilot, lambda: any("no user 'оperator'" in str(n.message)

@@ -289,7 +289,11 @@ class ApiServer:
         now = self.api.now()
         pods = [p for p in self.cluster.list("Pod", target.namespace or None)
                 if not target.namespace or p["metadata"].get("namespace") == target.namespace]
-        usage = [(p, u) for p in pods if (u := podlogs.pod_usage(p, now, self.resolve_image))]
+        sampled = getattr(self.cluster, "usage", None)
+        live = sampled() if callable(sampled) else {}
+        usage = [(p, u) for p in pods if (u := podlogs.pod_usage(
+            p, now, self.resolve_image,
+            live.get(f"{p['metadata'].get('namespace')}/{p['metadata']['name']}")))]
         if target.resource.kind == "PodMetrics":
             labels = label_selector(query.get("labelSelector"))
             items = [u for p, u in usage if labels(p["metadata"].get("labels") or {})]

@@ -119,15 +119,23 @@ def render(lines: list[tuple[float, str]], query: dict[str, str], now: float,
 
 # -- metrics.k8s.io -------------------------------------------------------------------
 def pod_usage(pod: dict[str, Any], now: float,
-              resolve: Callable[[str], ImageProfile | None]) -> dict[str, Any] | None:
-    """PodMetrics for a running pod: CPU and memory the simulated containers use,
-    steady per pod (seeded by its uid) and heavier for slow or failing images."""
+              resolve: Callable[[str], ImageProfile | None],
+              live: tuple[float, float] | None = None) -> dict[str, Any] | None:
+    """PodMetrics for a running pod. `live` is what the simulated cluster says the pod
+    uses now, (CPU millicores, memory MiB), the figures the HPA and the metrics sampler
+    read too, shared among its containers; without it (a backend that does not say),
+    a steady figure per pod (seeded by its uid), heavier for slow or failing images."""
     statuses = (pod.get("status") or {}).get("containerStatuses") or []
     if not any("running" in (cs.get("state") or {}) for cs in statuses):
         return None
     meta = pod["metadata"]
     containers = []
-    for cs in statuses:
+    if live is not None:
+        share = max(1, len(statuses))
+        containers = [{"name": cs.get("name"),
+                       "usage": {"cpu": f"{round(live[0] / share)}m",
+                                 "memory": f"{round(live[1] / share)}Mi"}} for cs in statuses]
+    for cs in statuses if live is None else ():
         p = resolve(str(cs.get("image", ""))) or ImageProfile()
         rng = random.Random(int(hashlib.sha1(f"{meta.get('uid')}|{cs.get('name')}".encode())
                                 .hexdigest()[:12], 16))

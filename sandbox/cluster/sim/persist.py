@@ -143,8 +143,8 @@ def _event(e: ClusterEvent) -> dict[str, Any]:
 
 def _state(sim: SimCluster) -> dict[str, Any]:
     ctx = sim._ctx
-    return {"format": FORMAT, "keys": KEYS, "now": ctx.now, "seed": sim.seed, "rv": sim._store._rv,
-            "uids": sim._store._uids, "kubelet_ips": sim._kubelet._ips,
+    return {"format": FORMAT, "keys": KEYS, "now": ctx.now, "seed": sim.seed,
+            "rv": sim._store._rv, "uids": sim._store._uids, "kubelet_ips": sim._kubelet._ips,
             "images": sorted(sim._kubelet.images), "eps_ips": sim._eps._ips,
             "timer_seq": ctx.timers._seq, "emitted": ctx.emitted,
             "traffic_base": sim._traffic._base, "traffic_last": sim._traffic._last}
