@@ -222,3 +222,27 @@ def test_the_first_cluster_data_settles_memory_once(idle_sandbox: Sandbox, wait_
             assert frozen == [1]
 
     asyncio.run(scenario())
+
+
+def test_the_rows_keep_what_the_keys_need_not_whole_objects() -> None:
+    """Whole objects would stay alive in the UI's process for the collector to scan;
+    the rows keep what describe, scale, set image and delete use."""
+    dep = {"kind": "Deployment", "metadata": {"name": "web", "namespace": "demo",
+                                              "creationTimestamp": "2026-01-01T00:00:00Z",
+                                              "managedFields": [{"manager": "x"}] * 50},
+           "spec": {"replicas": 3, "template": {"spec": {"containers": [
+               {"name": "web", "image": "localhost:5001/web:1.0.0", "env": [{}] * 20}]}}},
+           "status": {"readyReplicas": 1, "conditions": [{"type": "Available"}] * 5}}
+    rows = ClusterRows()
+    delta = rows.update(ClusterChanges(changed={"Deployment/demo/web": dep}, full=True,
+                                       now=T0), {"Deployment/demo/web": ["Progressing", ""]})
+    kept = rows.objects["Deployment/demo/web"]
+    assert kept == delta.objects["Deployment/demo/web"] == {
+        "kind": "Deployment", "metadata": {"name": "web", "namespace": "demo"},
+        "spec": {"replicas": 3, "template": {"spec": {"containers": [
+            {"name": "web", "image": "localhost:5001/web:1.0.0"}]}}}}
+    cells = delta.cells["Deployment/demo/web"]
+    assert (cells[3], str(cells[4]), cells[5]) == ("1/3", "Progressing", "web:1.0.0")
+    # The health moves on: the row follows without the whole object.
+    delta = rows.update(ClusterChanges(now=T0), {"Deployment/demo/web": ["Healthy", ""]})
+    assert str(delta.cells["Deployment/demo/web"][4]) == "Healthy"
