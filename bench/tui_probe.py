@@ -26,6 +26,7 @@ class Probe:
 
     def __init__(self, app: Any, state: Callable[[], tuple[object, ...]]) -> None:
         self.frames: list[tuple[float, tuple[object, ...]]] = []
+        self.frame_cpu: list[float] = []  # the UI thread's CPU clock at each frame
         self.lags: list[float] = []
         self._state = state
         self._beat = time.perf_counter()
@@ -35,6 +36,7 @@ class Probe:
             original(screen, renderable)
             if renderable is not None:
                 self.frames.append((time.perf_counter(), state()))
+                self.frame_cpu.append(time.thread_time())
 
         app._display = display
 
@@ -58,10 +60,19 @@ class Probe:
 
     def repaint_after(self, t0: float, wanted: tuple[object, ...]) -> float | None:
         """Seconds from t0 to the first frame that showed `wanted`."""
+        found = self._first(t0, wanted)
+        return None if found is None else self.frames[found][0] - t0
+
+    def cpu_at_repaint(self, t0: float, wanted: tuple[object, ...]) -> float | None:
+        """The UI thread's CPU clock when the first frame showing `wanted` was drawn."""
+        found = self._first(t0, wanted)
+        return None if found is None else self.frame_cpu[found]
+
+    def _first(self, t0: float, wanted: tuple[object, ...]) -> int | None:
         first = bisect.bisect_left(self.frames, t0, key=lambda frame: frame[0])
-        for at, shown in self.frames[first:]:
-            if shown == wanted:
-                return at - t0
+        for i in range(first, len(self.frames)):
+            if self.frames[i][1] == wanted:
+                return i
         return None
 
     def sampler(self, stop: threading.Event) -> StallSampler:
