@@ -13,7 +13,6 @@ import bisect
 import sys
 import threading
 import time
-import traceback
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +26,7 @@ class Probe:
 
     def __init__(self, app: Any, state: Callable[[], tuple[object, ...]]) -> None:
         self.frames: list[tuple[float, tuple[object, ...]]] = []
+        self.frame_cpu: list[float] = []  # the UI thread's CPU clock at each frame
         self.lags: list[float] = []
         self._state = state
         self._beat = time.perf_counter()
@@ -36,6 +36,7 @@ class Probe:
             original(screen, renderable)
             if renderable is not None:
                 self.frames.append((time.perf_counter(), state()))
+                self.frame_cpu.append(time.thread_time())
 
         app._display = display
 
@@ -59,10 +60,19 @@ class Probe:
 
     def repaint_after(self, t0: float, wanted: tuple[object, ...]) -> float | None:
         """Seconds from t0 to the first frame that showed `wanted`."""
+        found = self._first(t0, wanted)
+        return None if found is None else self.frames[found][0] - t0
+
+    def cpu_at_repaint(self, t0: float, wanted: tuple[object, ...]) -> float | None:
+        """The UI thread's CPU clock when the first frame showing `wanted` was drawn."""
+        found = self._first(t0, wanted)
+        return None if found is None else self.frame_cpu[found]
+
+    def _first(self, t0: float, wanted: tuple[object, ...]) -> int | None:
         first = bisect.bisect_left(self.frames, t0, key=lambda frame: frame[0])
-        for at, shown in self.frames[first:]:
-            if shown == wanted:
-                return at - t0
+        for i in range(first, len(self.frames)):
+            if self.frames[i][1] == wanted:
+                return i
         return None
 
     def sampler(self, stop: threading.Event) -> StallSampler:
@@ -103,11 +113,16 @@ class StallSampler(threading.Thread):
 
 
 def _where(frame: Any) -> str:
-    """The three innermost frames of the stack, innermost last."""
-    stack = traceback.extract_stack(frame)[-3:]
-    return " < ".join(f"{'/'.join(s.filename.split('/')[-2:])}:{s.lineno} {s.name}"
-                      for s in reversed(stack))
-
+    """The three innermost frames of the stack, innermost last. Only code objects and
+    line numbers are read (no source lines), to touch another thread's frames as little
+    as possible: a diagnostic, off unless BENCH_TUI_WHY is set."""
+    parts: list[str] = []
+    while frame is not None and len(parts) < 3:
+        code = frame.f_code
+        parts.append(f"{'/'.join(code.co_filename.split('/')[-2:])}:{frame.f_lineno} "
+                     f"{code.co_name}")
+        frame = frame.f_back
+    return " < ".join(parts)
 
 class WidgetCosts:
     """UI thread CPU in each widget class's `render_lines` and in whole-screen layouts
@@ -159,3 +174,29 @@ class WidgetCosts:
                  for name, s in self.render.most_common(top)]
         return (f"  screen layouts: {self.layouts}, {self.layout_s * 1000:.0f} ms CPU "
                 f"(repaints included); render_lines by widget: {', '.join(parts)}")
+
+
+class GcPauses:
+    """The cyclic garbage collector's pauses on any thread (it stops them all)."""
+
+    def __init__(self) -> None:
+        import gc
+
+        self.pauses: list[tuple[int, float]] = []
+        self._t0 = 0.0
+        self._gc = gc
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter()
+        else:
+            self.pauses.append((info.get("generation", -1), time.perf_counter() - self._t0))
+
+    def undo(self) -> None:
+        self._gc.callbacks.remove(self._callback)
+
+    def report(self) -> str:
+        full = [s for gen, s in self.pauses if gen == 2]
+        return (f"  gc: {len(self.pauses)} collections, {sum(s for _, s in self.pauses):.2f} s;"
+                f" full (gen 2): {len(full)}, longest {max(full, default=0) * 1000:.0f} ms")

@@ -291,7 +291,11 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     from .cluster.kubectl_format import format_table
 
     now = float(sb.cluster_snapshot().get("now", 0.0))
-    print(format_table(objects, sb.kind_named(args.kind) if args.kind else None, now))
+    # Custom resources print their CRD's columns; built-in groups never hold a dot
+    # except *.k8s.io ones, for which the lookup is merely wasted.
+    custom = any("." in str(o.get("apiVersion", "")).rpartition("/")[0] for o in objects)
+    crds = sb.cluster_objects("CustomResourceDefinition") if custom else []
+    print(format_table(objects, sb.kind_named(args.kind) if args.kind else None, now, crds))
     return 0
 
 

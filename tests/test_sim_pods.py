@@ -201,3 +201,20 @@ def test_multi_container_pod_fails_on_its_bad_image() -> None:
     reasons = {cs["name"]: cs["state"]["waiting"]["reason"]
                for cs in pod["status"]["containerStatuses"]}
     assert reasons == {"web": "ContainerCreating", "sidecar": "ImagePullBackOff"}
+
+
+def test_a_named_target_port_is_the_pods_container_port_number() -> None:
+    clock, cluster = make({"web:v1": PROFILES["fast"]})
+    dep = deployment("web:v1", replicas=1)
+    dep["spec"]["template"]["spec"]["containers"][0]["ports"] = [
+        {"name": "http", "containerPort": 8080}]
+    svc = service()
+    svc["spec"]["ports"] = [{"name": "web", "port": 80, "targetPort": "http"},
+                            {"name": "nope", "port": 81, "targetPort": "metrics"}]
+    cluster.apply([dep, svc])
+    run(clock, cluster, 2.0)
+    ep = cluster.get(ObjRef("Endpoints", "web", "default"))
+    assert ep is not None and ep["subsets"][0]["addresses"]
+    # As the endpoints controller does: the name resolved in the pod, and a name no pod
+    # declares serves nothing.
+    assert ep["subsets"][0]["ports"] == [{"name": "web", "port": 8080, "protocol": "TCP"}]

@@ -7,146 +7,26 @@ a real cluster).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sandbox.cluster.base import ClusterEvent, ObjRef
-from sandbox.cluster.kubectl_tables import _name, _spec, _status, tables
+from sandbox.cluster.printers import (
+    age,
+    cell_text,
+    human_age,
+    parse_time,
+    pod_status,
+    printer_for,
+)
+from sandbox.cluster.printers import service_ports as _ports
+from sandbox.cluster.printers.base import name as _name
+from sandbox.cluster.printers.base import spec as _spec
+from sandbox.cluster.printers.base import status as _status
 
 Row = list[str]
-
-
-def parse_time(value: Any) -> float | None:
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str) and value:
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            return None
-    return None
-
-
-def human_age(seconds: float) -> str:
-    """kubectl's HumanDuration: 45s, 3m20s, 15m, 3h20m, 26h, 3d4h, 40d."""
-    if seconds < -1:
-        return "<invalid>"
-    s = max(0, int(seconds))
-    minutes, hours, days = s // 60, s // 3600, s // 86400
-    if s < 120:
-        return f"{s}s"
-    if minutes < 10:
-        return f"{minutes}m{s % 60}s" if s % 60 else f"{minutes}m"
-    if minutes < 180:
-        return f"{minutes}m"
-    if hours < 8:
-        return f"{hours}h{minutes % 60}m" if minutes % 60 else f"{hours}h"
-    if hours < 48:
-        return f"{hours}h"
-    if hours < 192:
-        return f"{days}d{hours % 24}h" if hours % 24 else f"{days}d"
-    if days < 730:
-        return f"{days}d"
-    return f"{days // 365}y{days % 365}d" if days < 2920 else f"{days // 365}y"
-
-
-def age(obj: dict[str, Any], now: float) -> str:
-    created = parse_time((obj.get("metadata") or {}).get("creationTimestamp"))
-    return "<unknown>" if created is None else human_age(now - created)
-
-
-def pod_status(pod: dict[str, Any]) -> str:
-    """The STATUS column: Terminating, a container's waiting/terminated reason, or phase."""
-    if (pod.get("metadata") or {}).get("deletionTimestamp"):
-        return "Terminating"
-    status = _status(pod)
-    reason = status.get("reason") or status.get("phase") or "Unknown"
-    for cs in status.get("containerStatuses") or []:
-        state = cs.get("state") or {}
-        if state.get("waiting", {}).get("reason"):
-            return str(state["waiting"]["reason"])
-        if state.get("terminated"):
-            return str(state["terminated"].get("reason") or "Error")
-    return str(reason)
-
-
-def _pod_row(p: dict[str, Any], now: float) -> Row:
-    statuses = _status(p).get("containerStatuses") or []
-    total = len(_spec(p).get("containers") or []) or len(statuses)
-    ready = sum(1 for cs in statuses if cs.get("ready"))
-    restarts = sum(int(cs.get("restartCount", 0)) for cs in statuses)
-    restart_text = str(restarts)
-    finished = [parse_time(((cs.get("lastState") or {}).get("terminated") or {})
-                           .get("finishedAt")) for cs in statuses]
-    last = max((f for f in finished if f is not None), default=None)
-    if restarts and last is not None:
-        restart_text += f" ({human_age(now - last)} ago)"
-    return [_name(p), f"{ready}/{total}", pod_status(p), restart_text, age(p, now)]
-
-
-def _deploy_row(d: dict[str, Any], now: float) -> Row:
-    st = _status(d)
-    return [_name(d), f"{st.get('readyReplicas', 0)}/{_spec(d).get('replicas', 1)}",
-            str(st.get("updatedReplicas", 0)), str(st.get("availableReplicas", 0)), age(d, now)]
-
-
-def _rs_row(r: dict[str, Any], now: float) -> Row:
-    st = _status(r)
-    return [_name(r), str(_spec(r).get("replicas", 1)), str(st.get("replicas", 0)),
-            str(st.get("readyReplicas", 0)), age(r, now)]
-
-
-def _ports(spec: dict[str, Any]) -> str:
-    parts = []
-    for p in spec.get("ports") or []:
-        text = str(p.get("port"))
-        if p.get("nodePort"):
-            text += f":{p['nodePort']}"
-        parts.append(f"{text}/{p.get('protocol', 'TCP')}")
-    return ",".join(parts) or "<none>"
-
-
-def _svc_row(s: dict[str, Any], now: float) -> Row:
-    spec = _spec(s)
-    ingress = (_status(s).get("loadBalancer") or {}).get("ingress") or []
-    external = ",".join(i.get("ip") or i.get("hostname", "") for i in ingress)
-    if not external:
-        external = "<pending>" if spec.get("type") == "LoadBalancer" else "<none>"
-    return [_name(s), str(spec.get("type", "ClusterIP")), str(spec.get("clusterIP", "<none>")),
-            external, _ports(spec), age(s, now)]
-
-
-def _ep_row(e: dict[str, Any], now: float) -> Row:
-    addrs = []
-    for subset in e.get("subsets") or []:
-        ports = [p.get("port") for p in subset.get("ports") or []] or [None]
-        for a in subset.get("addresses") or []:
-            addrs += [f"{a.get('ip')}:{p}" if p is not None else str(a.get("ip")) for p in ports]
-    text = ",".join(addrs[:3]) + (f" + {len(addrs) - 3} more..." if len(addrs) > 3 else "")
-    return [_name(e), text or "<none>", age(e, now)]
-
-
-def _data_count(o: dict[str, Any]) -> str:
-    return str(len(o.get("data") or {}) + len(o.get("binaryData") or {}))
-
-
-_TABLES: dict[str, tuple[Row, Callable[[dict[str, Any], float], Row]]] = {
-    "Pod": (["NAME", "READY", "STATUS", "RESTARTS", "AGE"], _pod_row),
-    "Deployment": (["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"], _deploy_row),
-    "ReplicaSet": (["NAME", "DESIRED", "CURRENT", "READY", "AGE"], _rs_row),
-    "Service": (["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"], _svc_row),
-    "Endpoints": (["NAME", "ENDPOINTS", "AGE"], _ep_row),
-    "Namespace": (["NAME", "STATUS", "AGE"],
-                  lambda o, now: [_name(o), str(_status(o).get("phase", "Active")), age(o, now)]),
-    "ConfigMap": (["NAME", "DATA", "AGE"], lambda o, now: [_name(o), _data_count(o), age(o, now)]),
-    "Secret": (["NAME", "TYPE", "DATA", "AGE"],
-               lambda o, now: [_name(o), str(o.get("type", "Opaque")), _data_count(o),
-                               age(o, now)]),
-}
-_TABLES.update(tables(age, human_age, parse_time))
-_GENERIC: tuple[Row, Callable[[dict[str, Any], float], Row]] = (
-    ["NAME", "AGE"], lambda o, now: [_name(o), age(o, now)])
+__all__ = ["age", "describe", "format_table", "human_age", "parse_time", "pod_status"]
 
 
 def _render(header: Row, rows: Sequence[Row]) -> str:
@@ -156,9 +36,12 @@ def _render(header: Row, rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
-def format_table(objects: list[dict[str, Any]], kind: str | None, now: float) -> str:
-    """`kubectl get KIND` (or `kubectl get all`-style sections when kind is None).
-    A NAMESPACE column appears when the objects span several namespaces."""
+def format_table(objects: list[dict[str, Any]], kind: str | None, now: float,
+                 crds: Sequence[dict[str, Any]] = ()) -> str:
+    """`kubectl get KIND` (or `kubectl get all`-style sections when kind is None), with
+    the columns the API server's Table gives kubectl (its priority-0 ones), a custom
+    resource's from its CRD in `crds`. A NAMESPACE column appears when the objects span
+    several namespaces."""
     if kind is not None:
         objects = [o for o in objects if o.get("kind") == kind]
     if not objects:
@@ -168,12 +51,15 @@ def format_table(objects: list[dict[str, Any]], kind: str | None, now: float) ->
     kinds = [kind] if kind else sorted({str(o.get("kind")) for o in objects}, key=_kind_order)
     sections = []
     for k in kinds:
-        header, row_of = _TABLES.get(k, _GENERIC)
+        printer = printer_for(k, *_crd_of(k, objects, crds))
+        shown = [i for i, c in enumerate(printer.columns) if c.priority == 0]
+        header = [printer.columns[i].name.upper() for i in shown]
         rows = []
         for o in sorted((o for o in objects if o.get("kind") == k),
                         key=lambda o: (str((o.get("metadata") or {}).get("namespace", "")),
                                        _name(o))):
-            row = row_of(o, now)
+            cells = printer.cells(o, now)
+            row = [cell_text(cells[i]) for i in shown]
             if kind is None:
                 row[0] = f"{k.lower()}/{row[0]}"
             if show_ns:
@@ -181,6 +67,18 @@ def format_table(objects: list[dict[str, Any]], kind: str | None, now: float) ->
             rows.append(row)
         sections.append(_render(["NAMESPACE", *header] if show_ns else header, rows))
     return "\n\n".join(sections)
+
+
+def _crd_of(kind: str, objects: list[dict[str, Any]], crds: Sequence[dict[str, Any]]
+            ) -> tuple[dict[str, Any] | None, str]:
+    """The CRD serving `kind` (matched by the group of its objects' apiVersion) and the
+    version those objects are in."""
+    api_version = next((str(o.get("apiVersion", "")) for o in objects
+                        if o.get("kind") == kind), "")
+    group, _, version = api_version.rpartition("/")
+    crd = next((c for c in crds if (c.get("spec") or {}).get("group") == group
+                and ((c.get("spec") or {}).get("names") or {}).get("kind") == kind), None)
+    return crd, version
 
 
 def _kind_order(kind: str) -> tuple[int, str]:

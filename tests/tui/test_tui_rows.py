@@ -6,6 +6,7 @@ read and turned into cells off the UI thread. These count work; they never time 
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from collections import Counter
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from sandbox.events import Event
 from sandbox.facade import Sandbox
 from tui import app as tui_app
 from tui.app import GitOpsApp
+from tui.messages import SnapshotReady
 from tui.widgets.cluster import ClusterRows, ClusterTable, RowsDelta
 from tui.widgets.eventlog import EventLog
 
@@ -195,3 +197,52 @@ def test_a_burst_of_events_reaches_the_ui_as_one_message(idle_sandbox: Sandbox, 
             assert len(handled) - before == 1
 
     asyncio.run(scenario())
+
+
+def test_the_first_cluster_data_settles_memory_once(idle_sandbox: Sandbox, wait_for,
+                                                    monkeypatch) -> None:
+    """What exists when the cluster first shows goes to the collector's permanent
+    generation, so full collections (which stop the UI) scan only what came later."""
+    monkeypatch.setattr(tui_app, "_settled", False)
+    gc.unfreeze()
+    frozen: list[int] = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(1))  # the test process stays
+
+    async def scenario() -> None:
+        app = GitOpsApp(idle_sandbox, close_on_exit=False, start_engine=False)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: app.snapshot is not None, what="a first snapshot")
+            snap = app.snapshot
+            table = app.main_screen.query_one(ClusterTable)
+            for _ in range(2):
+                rebuilds = table.rebuilds
+                app.post_message(SnapshotReady(snap, RowsDelta(cells=_cells(3), full=True)))
+                await wait_for(pilot, lambda want=rebuilds + 1: table.rebuilds == want,
+                               what="the rows filled")
+            assert frozen == [1]
+
+    asyncio.run(scenario())
+
+
+def test_the_rows_keep_what_the_keys_need_not_whole_objects() -> None:
+    """Whole objects would stay alive in the UI's process for the collector to scan;
+    the rows keep what describe, scale, set image and delete use."""
+    dep = {"kind": "Deployment", "metadata": {"name": "web", "namespace": "demo",
+                                              "creationTimestamp": "2026-01-01T00:00:00Z",
+                                              "managedFields": [{"manager": "x"}] * 50},
+           "spec": {"replicas": 3, "template": {"spec": {"containers": [
+               {"name": "web", "image": "localhost:5001/web:1.0.0", "env": [{}] * 20}]}}},
+           "status": {"readyReplicas": 1, "conditions": [{"type": "Available"}] * 5}}
+    rows = ClusterRows()
+    delta = rows.update(ClusterChanges(changed={"Deployment/demo/web": dep}, full=True,
+                                       now=T0), {"Deployment/demo/web": ["Progressing", ""]})
+    kept = rows.objects["Deployment/demo/web"]
+    assert kept == delta.objects["Deployment/demo/web"] == {
+        "kind": "Deployment", "metadata": {"name": "web", "namespace": "demo"},
+        "spec": {"replicas": 3, "template": {"spec": {"containers": [
+            {"name": "web", "image": "localhost:5001/web:1.0.0"}]}}}}
+    cells = delta.cells["Deployment/demo/web"]
+    assert (cells[3], str(cells[4]), cells[5]) == ("1/3", "Progressing", "web:1.0.0")
+    # The health moves on: the row follows without the whole object.
+    delta = rows.update(ClusterChanges(now=T0), {"Deployment/demo/web": ["Healthy", ""]})
+    assert str(delta.cells["Deployment/demo/web"][4]) == "Healthy"

@@ -197,7 +197,8 @@ class _Handler(BaseHTTPRequestHandler):
             kind = target.resource.kind
             data = table.table(items or [], kind, app.api.now(),
                                str(data["metadata"].get("resourceVersion", "")),
-                               include=query.get("includeObject", "Metadata"))
+                               include=query.get("includeObject", "Metadata"),
+                               printer=app.api.printer(target.resource))
         self._json(code, data)
 
     def _discovery(self, segments: list[str], resources: list[Any], app: Any) -> bool:
@@ -301,6 +302,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache, private")
         self.end_headers()
         headers_sent = [False]
+        printer = app.api.printer(target.resource) if as_table else None
 
         def line(item: Change | dict[str, Any], wall: Mapping | None) -> bytes:
             if isinstance(item, Change):
@@ -313,7 +315,7 @@ class _Handler(BaseHTTPRequestHandler):
                     [obj], r.kind, app.api.now(),
                     str(obj["metadata"].get("resourceVersion", "")),
                     include=query.get("includeObject", "Metadata"),
-                    headers=not headers_sent[0])}
+                    headers=not headers_sent[0], printer=printer)}
                 headers_sent[0] = True
             return encode(shift(item, wall))
 

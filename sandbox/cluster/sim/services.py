@@ -265,9 +265,11 @@ class EndpointsController:
             if pod_spec.get("hostname") and pod_spec.get("subdomain") == ref.name:
                 addr = {"hostname": pod_spec["hostname"], **addr}
             (ready if ps.ready else not_ready).append(addr)
-        ports = [{"name": p.get("name", ""), "port": _target_port(p),
-                  "protocol": p.get("protocol", "TCP")}
-                 for p in spec.get("ports") or []]
+        members = [ctx.store.get(ObjRef("Pod", a["targetRef"]["name"], a["targetRef"]["namespace"]))
+                   for a in ready + not_ready]
+        ports = [{"name": p.get("name", ""), "port": port, "protocol": p.get("protocol", "TCP")}
+                 for p in spec.get("ports") or []
+                 if (port := _target_port(p, members)) is not None]
         subset: dict[str, Any] = {}
         if ready:
             subset["addresses"] = sorted(ready, key=lambda a: a["targetRef"]["name"])
@@ -319,6 +321,16 @@ def _targets(ep: dict[str, Any]) -> set[ObjRef]:
     return out
 
 
-def _target_port(port: dict[str, Any]) -> Any:
+def _target_port(port: dict[str, Any], pods: list[dict[str, Any] | None]) -> int | None:
+    """The number the endpoints serve: a named targetPort is looked up in the pods'
+    container ports, as the endpoints controller does (a name no pod declares gives no
+    port)."""
     target = port.get("targetPort", port.get("port"))
-    return target
+    if not isinstance(target, str) or target.isdigit():
+        return int(target) if isinstance(target, (int, str)) else None
+    for pod in pods:
+        for c in ((pod or {}).get("spec") or {}).get("containers") or []:
+            for cp in c.get("ports") or []:
+                if isinstance(cp, dict) and cp.get("name") == target:
+                    return cp.get("containerPort")
+    return None
