@@ -288,13 +288,21 @@ class Engine:
                 return None
             resync = self.ws.settings.resync_seconds / self.clock_speed()
             return max(0.05, min(resync, DRIFT_CHECK_SECONDS))
+        def seen() -> tuple[Any, ...]:
+            st = self.flux.status
+            return (st.last_run, st.last_attempted, st.last_applied, id(st.inventory),
+                    st.suspended, st.sync)
+
         def step() -> None:
+            before = seen()
             try:
                 self._flux_step()
             finally:
                 # A reconcile changes what health is judged against even when it
-                # writes nothing to the cluster (a failed apply, a new revision).
-                self._wake_tick.set()
+                # writes nothing to the cluster (a failed apply, a new revision); a
+                # drift check that found nothing new leaves the tick asleep.
+                if seen() != before:
+                    self._wake_tick.set()
         self._loop(self._wake_flux, period, step)
 
     def check_drift_soon(self) -> None:
