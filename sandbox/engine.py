@@ -51,6 +51,9 @@ from .workspace import EngineLock, Workspace
 POLL_SECONDS = 1.0  # safety net under the watchers for the job queue and refs
 DRIFT_CHECK_SECONDS = 2.0  # how often the live cluster is compared with git (a dry run)
 GUARD_SECONDS = 1.0  # how often leases are renewed and the lock and database checked
+# The longest an idle tick sleeps: the guard's period, so leases and the lock are still
+# looked after on time while nothing else wakes the tick.
+IDLE_TICK_SECONDS = GUARD_SECONDS
 
 
 class EngineError(Exception):
@@ -123,6 +126,12 @@ class Engine:
         self._stop = threading.Event()
         self._wake_ci = threading.Event()
         self._wake_flux = threading.Event()
+        # The tick sleeps until the cluster's next timer or a write wakes it (issue: an
+        # idle engine is idle); tick_seconds is only its shortest period.
+        self._wake_tick = threading.Event()
+        if hasattr(self.cluster, "on_write"):
+            self.cluster.on_write = self._wake_tick.set
+        self.ticks = 0  # how many ticks ran: flat while idle, bounded by the timers
         self._reconcile_requested = threading.Event()
         self._threads: list[threading.Thread] = []
         self._observer: Any = None
@@ -133,6 +142,7 @@ class Engine:
         self._drift_due = 0.0
         self._reconciled_once = False
         self._guard_due = 0.0
+        self._tick_after = 0.0
         self._head: str | None = None
         self._started = False
         # Why the engine stopped itself (its lock or database was taken from under it).
@@ -202,6 +212,7 @@ class Engine:
         self._stop.set()
         self._wake_ci.set()
         self._wake_flux.set()
+        self._wake_tick.set()
         if self._observer is not None:
             self._observer.stop()
             self._observer.join(timeout=5)
@@ -277,7 +288,22 @@ class Engine:
                 return None
             resync = self.ws.settings.resync_seconds / self.clock_speed()
             return max(0.05, min(resync, DRIFT_CHECK_SECONDS))
-        self._loop(self._wake_flux, period, self._flux_step)
+        def seen() -> tuple[Any, ...]:
+            st = self.flux.status
+            return (st.last_run, st.last_attempted, st.last_applied, id(st.inventory),
+                    st.suspended, st.sync)
+
+        def step() -> None:
+            before = seen()
+            try:
+                self._flux_step()
+            finally:
+                # A reconcile changes what health is judged against even when it
+                # writes nothing to the cluster (a failed apply, a new revision); a
+                # drift check that found nothing new leaves the tick asleep.
+                if seen() != before:
+                    self._wake_tick.set()
+        self._loop(self._wake_flux, period, step)
 
     def check_drift_soon(self) -> None:
         self._drift_due = 0.0
@@ -287,11 +313,38 @@ class Engine:
         return float(getattr(self.clock, "speed", 1.0))
 
     def _tick_loop(self) -> None:
-        while not self._stop.wait(self.tick_seconds):
+        while not self._stop.is_set():
+            # Cleared before the tick runs: a write during it wakes the next one.
+            self._wake_tick.wait(self._tick_wait())
+            self._wake_tick.clear()
+            if self._stop.is_set():
+                return
+            # At most one tick per tick_seconds, however often writes wake it.
+            if self._stop.wait(max(0.0, self._tick_after - time.monotonic())):
+                return
+            self._tick_after = time.monotonic() + self.tick_seconds
             try:
                 self.tick()
             except Exception as exc:  # noqa: BLE001
                 self.bus.publish("engine.error", "engine", f"tick: {type(exc).__name__}: {exc}")
+
+    def _tick_wait(self) -> float | None:
+        """Wall seconds until the tick has something to do: the cluster's next timer,
+        the next deadline `status` counts down (a health check's timeout), or the guard,
+        at the clock's speed. A cluster that cannot say when it moves next (a real one),
+        or a snapshot not yet written, is ticked at the fixed rate."""
+        next_due = getattr(self.cluster, "next_due", None)
+        if not callable(next_due) or not self.publisher.snapshots_current():
+            return self.tick_seconds
+        now, speed = self.clock.now(), self.clock_speed()
+        waits = [self._guard_due - time.monotonic() if self._started else IDLE_TICK_SECONDS]
+        due = next_due()
+        if due is not None:
+            waits.append((due - now) / speed)
+        last = self.countdowns.last or {}
+        waits += [(float(d["at"]) - now) / speed for d in last.get("deadlines") or ()
+                  if float(d["at"]) > now]  # one already past was ticked when it fell
+        return max(0.0, min(min(waits), IDLE_TICK_SECONDS))
 
     # -- CI: hld refs, registry, job queue -----------------------------------
     def _ci_step(self) -> None:
@@ -355,6 +408,7 @@ class Engine:
         self.bus.publish(kind, stage, message, **data)
 
     def tick(self) -> None:
+        self.ticks += 1
         if time.monotonic() >= self._guard_due:
             self._guard_due = time.monotonic() + GUARD_SECONDS
             if not self._guard():

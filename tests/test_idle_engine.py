@@ -4,6 +4,7 @@ periodic resync stays the safety net, and a new commit applies its change set on
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -183,3 +184,59 @@ def test_an_idle_poll_runs_no_git_until_a_ref_moves(engine, monkeypatch) -> None
     eng.scan_hld_refs()
     assert len(calls) == first + 1
     assert "hld.git: moved" in read_events(eng.ws.store, kinds=("push.received",))[-1].message
+
+
+class _Waits(threading.Event):
+    """The tick's wake-up event, noting how long each wait was allowed to last."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.timeouts: list[float | None] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.timeouts.append(timeout)
+        return super().wait(timeout)
+
+
+def _until(cond: Any, what: str) -> None:
+    deadline = time.monotonic() + 30
+    while not cond():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+def test_an_idle_tick_loop_sleeps_until_a_timer_or_a_write(engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    eng, _, cluster, clock = engine
+    import sandbox.engine as engine_module
+
+    # Longer than any test: an idle loop waits on this only if nothing else is due.
+    monkeypatch.setattr(engine_module, "IDLE_TICK_SECONDS", 3600.0)
+    waits = _Waits()
+    eng._wake_tick = waits
+    cluster.on_write = waits.set
+    compared = eng.flux.compared
+    loop = threading.Thread(target=eng._tick_loop, daemon=True)
+    loop.start()
+    try:
+        # Idle: once the last snapshot is written, the loop sleeps until the cluster's
+        # next timer (none here: the simulated clock stands still), not every 50 ms.
+        _until(lambda: waits.timeouts and (waits.timeouts[-1] or 0) > 60, "an idle wait")
+        assert cluster.next_due() is None or cluster.next_due() - clock.now() > 60
+        ticks = eng.ticks
+        assert eng.flux.check_drift() == [] and eng.flux.compared == compared
+        assert eng.ticks == ticks  # flat: nothing ticks while idle
+        # A direct edit wakes it at once; the rollout's timers then bound its sleep.
+        cluster.scale(ObjRef("Deployment", "svc-3", "demo"), 2)
+        _until(lambda: eng.ticks > ticks, "the tick a write wakes")
+        _until(lambda: cluster.next_due() is not None, "the new pod's timers")
+        due = cluster.next_due()
+        # The wait ends at the next timer (at the clock's speed), not at the cap.
+        _until(lambda: waits.timeouts[-1] is not None
+               and abs(waits.timeouts[-1] - (due - clock.now())) < 1e-6,
+               "a wait bounded by the next timer")
+        assert eng.flux.check_drift() == ["Deployment/demo/svc-3"]
+        assert eng.flux.compared - compared == 1  # only what changed was compared
+    finally:
+        eng._stop.set()
+        waits.set()
+        loop.join(timeout=10)

@@ -61,6 +61,9 @@ class SimCluster(SimRuntime):
         self._restored = False
         self._rekey: list[ObjRef] = []  # restored rows to write under their new key
         self._sink: Callable[[Delta], None] | None = None
+        # Told of every write from outside the clock (an apply, a delete, a direct edit),
+        # so an engine that sleeps until the next timer wakes for it.
+        self.on_write: Callable[[], None] | None = None
 
     # -- persistence (persist.py) -----------------------------------------------------
 
@@ -83,9 +86,11 @@ class SimCluster(SimRuntime):
             if self._restored:
                 self._journal.mark_written(self._rekey)
             self._sink = sink
-            self._commit()
+            self._commit(wrote=False)
 
-    def _commit(self) -> None:
+    def _commit(self, wrote: bool = True) -> None:
+        if wrote and self.on_write is not None:
+            self.on_write()
         if self._sink is None or self._journal is None:
             return
         delta = self._journal.take()
@@ -156,7 +161,7 @@ class SimCluster(SimRuntime):
             results = [r for _, r in sorted(zip(order, results, strict=True))]
             if not dry_run:
                 self._finish()
-            self._commit()
+            self._commit(wrote=not dry_run)
             return results
 
     def delete(self, ref: ObjRef) -> bool:
@@ -253,7 +258,7 @@ class SimCluster(SimRuntime):
     def step(self) -> list[ClusterEvent]:
         with self._lock, gcpause.paused():
             self._advance()
-            self._commit()
+            self._commit(wrote=False)
             events, self._ctx.events = self._ctx.events, []
             return events
 
@@ -334,6 +339,12 @@ class SimCluster(SimRuntime):
         removed since its last take()."""
         with self._lock:
             return self._store.watch(kinds=kinds)
+
+    def next_due(self) -> float | None:
+        """The simulated time of the next timer (a pod's next phase, a rollout's
+        deadline, a controller's work), None when nothing waits on time."""
+        with self._lock:
+            return self._ctx.timers.next_time()
 
     def revision(self) -> tuple[int, int]:
         """Moves whenever an object or the event history changed."""
