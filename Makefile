@@ -41,8 +41,11 @@ run: $(STAMP)
 	@echo "==> opening the TUI on $(WORKSPACE)"
 	$(VENV)/bin/gitops-sandbox tui -w "$(WORKSPACE)"
 
+# The tests mostly wait on engines, pushes and simulated clocks, not on the CPU, so
+# they run in 4 workers even on 2 cores (TEST_WORKERS=0 runs them in one process).
+TEST_WORKERS ?= 4
 test: $(STAMP)
-	$(PY) -m pytest -q -rs
+	$(PY) -m pytest -q -rs -n $(TEST_WORKERS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check sandbox tui tests bench
