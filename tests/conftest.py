@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -12,6 +13,9 @@ from sandbox.gitserver import remote
 from sandbox.gitserver.http import GitServer
 from sandbox.store import Store
 from sandbox.users import Users
+
+if TYPE_CHECKING:
+    from sandbox.facade import Sandbox
 
 # ../shared beside the repository (for a worktree, beside the worktree).
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
@@ -70,6 +74,18 @@ def serve() -> Iterator[Callable[[Path], GitServer]]:
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def sb(tmp_path: Path, serve: Callable[[Path], GitServer]) -> Iterator[Sandbox]:
+    """A workspace with no engine, only its git server: pushes go through it. (Test
+    files that need an engine define their own `sb`.)"""
+    from sandbox.facade import Sandbox
+
+    sandbox = Sandbox.init(tmp_path / "ws")
+    serve(sandbox.root)
+    yield sandbox
+    sandbox.close()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ of unchanged objects reused; a damaged cache entry is never trusted."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,14 +15,6 @@ from sandbox.validation.cache import CheckCache
 
 CONFIG_ONE = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n  namespace: demo\n" \
     "data:\n  A: '1'\n"
-
-
-@pytest.fixture
-def sb(tmp_path: Path, serve) -> Iterator[Sandbox]:  # type: ignore[no-untyped-def]
-    sandbox = Sandbox.init(tmp_path / "ws")
-    serve(sandbox.root)  # no engine, only its git server: pushes go through it
-    yield sandbox
-    sandbox.close()
 
 
 def check(sb: Sandbox, runner: CIRunner, branch: str, files: dict[str, str]) -> str:

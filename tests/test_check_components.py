@@ -5,7 +5,6 @@ only changed objects. Counters, never clocks."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +17,6 @@ from sandbox.pipelines import CIRunner
 from sandbox.validation import documents
 
 STATIC_COMPONENTS = 4  # the sample: namespace, config, web, api
-
-
-@pytest.fixture
-def sb(tmp_path: Path, serve) -> Iterator[Sandbox]:  # type: ignore[no-untyped-def]
-    sandbox = Sandbox.init(tmp_path / "ws")
-    serve(sandbox.root)  # no engine, only its git server: pushes go through it
-    yield sandbox
-    sandbox.close()
 
 
 def check(sb: Sandbox, runner: CIRunner, branch: str, files: dict[str, str]) -> dict[str, Any]:

@@ -4,24 +4,13 @@ generation (no cache, every file written) gives."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from sandbox import hld as hldlib
 from sandbox.facade import Sandbox
 from sandbox.gitutil import export_tree, git
 from sandbox.manifestcommit import blob_id, output_files
 from sandbox.pipelines import CIRunner, enqueue
-
-
-@pytest.fixture
-def sb(tmp_path: Path, serve) -> Iterator[Sandbox]:  # type: ignore[no-untyped-def]
-    sandbox = Sandbox.init(tmp_path / "ws")
-    serve(sandbox.root)  # no engine, only its git server: pushes go through it
-    yield sandbox
-    sandbox.close()
 
 
 def generate(sb: Sandbox, runner: CIRunner, sha: str) -> dict:  # type: ignore[type-arg]

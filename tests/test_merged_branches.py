@@ -4,9 +4,6 @@ diff and a revert of it still work."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from sandbox.branches import delete_merged_branch, merge_of_pr
@@ -14,14 +11,6 @@ from sandbox.cli import main
 from sandbox.facade import Sandbox, SandboxError
 from sandbox.pipelines import CIRunner
 from sandbox.repair import repair_on_start
-
-
-@pytest.fixture
-def sb(tmp_path: Path, serve) -> Iterator[Sandbox]:  # type: ignore[no-untyped-def]
-    sandbox = Sandbox.init(tmp_path / "ws")
-    serve(sandbox.root)  # no engine, only its git server: pushes go through it
-    yield sandbox
-    sandbox.close()
 
 
 def green_pr(sb: Sandbox, branch: str) -> int:

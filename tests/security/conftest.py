@@ -69,14 +69,6 @@ def commit(clone: Path, name: str = "change.txt", text: str = "a change\n",
     return git("rev-parse", "HEAD", cwd=clone, check=True).stdout.strip()
 
 
-@pytest.fixture
-def sb(tmp_path: Path, serve) -> Iterator[Sandbox]:  # type: ignore[no-untyped-def]
-    sandbox = Sandbox.init(tmp_path / "ws")
-    serve(sandbox.root)  # no engine, only its git server: pushes go through it
-    yield sandbox
-    sandbox.close()
-
-
 def repos(sb: Sandbox) -> tuple[dict[str, str], dict[str, str]]:
     return refs(sb.ws.hld_git, "refs/"), refs(sb.ws.manifests_git, "refs/")
 
