@@ -18,6 +18,7 @@ from sandbox.engine import Engine
 from sandbox.events import read_events
 from sandbox.gitutil import refs
 from sandbox.workspace import Workspace, init_workspace
+from tests.integration.waits import until
 
 SERVICES = 12
 
@@ -198,13 +199,6 @@ class _Waits(threading.Event):
         return super().wait(timeout)
 
 
-def _until(cond: Any, what: str) -> None:
-    deadline = time.monotonic() + 30
-    while not cond():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
-
-
 def test_an_idle_tick_loop_sleeps_until_a_timer_or_a_write(engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     eng, _, cluster, clock = engine
     import sandbox.engine as engine_module
@@ -220,20 +214,21 @@ def test_an_idle_tick_loop_sleeps_until_a_timer_or_a_write(engine, monkeypatch) 
     try:
         # Idle: once the last snapshot is written, the loop sleeps until the cluster's
         # next timer (none here: the simulated clock stands still), not every 50 ms.
-        _until(lambda: waits.timeouts and (waits.timeouts[-1] or 0) > 60, "an idle wait")
+        until(lambda: waits.timeouts and (waits.timeouts[-1] or 0) > 60, timeout=30,
+              why="an idle wait")
         assert cluster.next_due() is None or cluster.next_due() - clock.now() > 60
         ticks = eng.ticks
         assert eng.flux.check_drift() == [] and eng.flux.compared == compared
         assert eng.ticks == ticks  # flat: nothing ticks while idle
         # A direct edit wakes it at once; the rollout's timers then bound its sleep.
         cluster.scale(ObjRef("Deployment", "svc-3", "demo"), 2)
-        _until(lambda: eng.ticks > ticks, "the tick a write wakes")
-        _until(lambda: cluster.next_due() is not None, "the new pod's timers")
+        until(lambda: eng.ticks > ticks, timeout=30, why="the tick a write wakes")
+        until(lambda: cluster.next_due() is not None, timeout=30, why="the new pod's timers")
         due = cluster.next_due()
         # The wait ends at the next timer (at the clock's speed), not at the cap.
-        _until(lambda: waits.timeouts[-1] is not None
-               and abs(waits.timeouts[-1] - (due - clock.now())) < 1e-6,
-               "a wait bounded by the next timer")
+        until(lambda: waits.timeouts[-1] is not None
+              and abs(waits.timeouts[-1] - (due - clock.now())) < 1e-6,
+              timeout=30, why="a wait bounded by the next timer")
         assert eng.flux.check_drift() == ["Deployment/demo/svc-3"]
         assert eng.flux.compared - compared == 1  # only what changed was compared
     finally:
