@@ -7,13 +7,11 @@ import os
 import signal
 from pathlib import Path
 
-from textual.app import App
-from textual.screen import Screen
 from textual.widgets import TabbedContent
 
-import tui.app
 from sandbox.events import Event
 from sandbox.facade import Sandbox
+from tests.tui.bare import BareApp
 from tui.app import GitOpsApp
 from tui.messages import Snapshot
 from tui.screens.help import HelpScreen
@@ -140,18 +138,6 @@ def test_number_keys_switch_tabs(idle_sandbox: Sandbox, wait_for) -> None:
     asyncio.run(scenario())
 
 
-class _Bare(App[None]):
-    """Mounts one MainScreen, with nothing engine-made around it."""
-
-    CSS_PATH = Path(tui.app.__file__).parent / "app.tcss"
-
-    def __init__(self, screen: MainScreen) -> None:
-        super().__init__()
-        self.main = screen
-
-    def get_default_screen(self) -> Screen[None]:
-        return self.main
-
 
 def test_data_before_mount_or_after_teardown_neither_crashes_nor_is_lost(wait_for) -> None:
     """Snapshots and events reach the main screen from threads from the first moment:
@@ -163,7 +149,7 @@ def test_data_before_mount_or_after_teardown_neither_crashes_nor_is_lost(wait_fo
     screen.add_event(early)  # before mount: kept, not dropped
 
     async def scenario() -> None:
-        app = _Bare(screen)
+        app = BareApp(screen)
         async with app.run_test(size=SIZE) as pilot:
             log = screen.query_one(EventLog)
             await wait_for(pilot, lambda: [e.id for e in log.events] == [1],

@@ -5,13 +5,9 @@ screen), and the footer is rebuilt only when the keys it shows change."""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
-from textual.app import App
-from textual.screen import Screen
-
-import tui.app
 from sandbox.events import Event
+from tests.tui.bare import BareApp
 from tui.messages import Snapshot
 from tui.screens.main import MainScreen
 from tui.widgets import eventlog
@@ -21,16 +17,6 @@ from tui.widgets.pipeline import PipelineView
 
 SIZE = (120, 40)
 
-
-class _Bare(App[None]):
-    CSS_PATH = Path(tui.app.__file__).parent / "app.tcss"
-
-    def __init__(self, screen: MainScreen) -> None:
-        super().__init__()
-        self.main = screen
-
-    def get_default_screen(self) -> Screen[None]:
-        return self.main
 
 
 def _status(pending: int) -> dict[str, object]:
@@ -42,7 +28,7 @@ def test_a_hidden_tab_paints_when_it_is_shown(wait_for, monkeypatch) -> None:
     screen = MainScreen()
 
     async def scenario() -> None:
-        app = _Bare(screen)
+        app = BareApp(screen)
         async with app.run_test(size=SIZE) as pilot:
             log = screen.query_one(EventLog)
             ci = screen.query_one(PipelineView).stage("ci")
@@ -76,7 +62,7 @@ def test_a_hidden_log_writes_its_lines_in_batches(wait_for, monkeypatch) -> None
     screen = MainScreen()
 
     async def scenario() -> None:
-        app = _Bare(screen)
+        app = BareApp(screen)
         async with app.run_test(size=SIZE) as pilot:
             log = screen.query_one(EventLog)
             await pilot.press("4", "1")
@@ -104,7 +90,7 @@ def test_the_footer_is_rebuilt_only_when_its_keys_change(wait_for) -> None:
     screen = MainScreen()
 
     async def scenario() -> None:
-        app = _Bare(screen)
+        app = BareApp(screen)
         async with app.run_test(size=SIZE) as pilot:
             footer = screen.query_one(LeanFooter)
             await wait_for(pilot, lambda: footer.recomposes >= 1, what="the first footer")
