@@ -201,15 +201,14 @@ class _Waits(threading.Event):
 
 def test_an_idle_tick_loop_sleeps_until_a_timer_or_a_write(engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     eng, _, cluster, clock = engine
-    import sandbox.engine as engine_module
+    import sandbox.enginetick as tick_module
 
     # Longer than any test: an idle loop waits on this only if nothing else is due.
-    monkeypatch.setattr(engine_module, "IDLE_TICK_SECONDS", 3600.0)
+    monkeypatch.setattr(tick_module, "IDLE_TICK_SECONDS", 3600.0)
     waits = _Waits()
-    eng._wake_tick = waits
-    cluster.on_write = waits.set
+    eng.ticker.wake = waits  # the cluster's writes set whatever event the ticker holds
     compared = eng.flux.compared
-    loop = threading.Thread(target=eng._tick_loop, daemon=True)
+    loop = threading.Thread(target=eng.ticker.loop, daemon=True)
     loop.start()
     try:
         # Idle: once the last snapshot is written, the loop sleeps until the cluster's
