@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from . import faults
+from . import clusterread, faults
 from .clock import Clock
 from .cluster.base import ClusterBackend, ObjRef, parse_ref
 from .events import EventBus
@@ -38,6 +38,8 @@ class HealthPublisher:
         self._snapshot_due = 0.0
         self._health_written: Any = None
         self._cluster_written: Any = None
+        self._journal_announced = False
+        self.blobs_written = 0  # whole-cluster copies written (a journaled cluster: none)
         self._verdict_seen: Any = None
         self._verdict: tuple[str, str] = ("Unknown", "not synced")
         self._objects: dict[str, list[str]] = {}
@@ -77,6 +79,16 @@ class HealthPublisher:
                        "check": self._health_check, "now": self.clock.now(),
                        "objects": self._objects}
         verdict = (revision, word, self._health_check, self._verdict_seen)
+        if self.journaled():
+            # The cluster writes its own changes to the workspace (its journal), so other
+            # processes read them there: nothing here grows with the cluster.
+            if not self._journal_announced:
+                self.ws.store.put_snapshot("cluster", clusterread.JOURNAL)
+                self._journal_announced = True
+            if verdict != self._health_written:
+                self.ws.store.put_snapshot("health", self.health)
+                self._health_written = verdict
+            return
         cluster_rev = self._cluster_revision()
         if time.monotonic() >= self._snapshot_due and (
                 cluster_rev is None or cluster_rev != self._cluster_written):
@@ -94,6 +106,11 @@ class HealthPublisher:
             self.ws.store.put_snapshot("health", self.health)
             self._health_written = verdict
 
+    def journaled(self) -> bool:
+        """Whether the cluster writes its changes to the workspace itself (the simulated
+        one once the engine attached it to its journal, see clusterstate.py)."""
+        return bool(getattr(self.cluster, "journaled", False))
+
     def _expected_refs(self) -> list[ObjRef]:
         """The reconciler's inventory as refs, rebuilt only when it changed."""
         inventory = self.flux.status.inventory
@@ -103,6 +120,8 @@ class HealthPublisher:
 
     def snapshots_current(self) -> bool:
         """Whether the cluster snapshot other processes read shows the cluster as it is."""
+        if self.journaled():
+            return self._journal_announced
         revision = self._cluster_revision()
         return revision is not None and revision == self._cluster_written
 
@@ -150,10 +169,20 @@ class HealthPublisher:
                              f"Health check failed for {short(revision)}: {reason}",
                              revision=revision, result="Failed", reason=reason)
 
-    def write_snapshots(self) -> None:
+    def cluster_data(self) -> dict[str, Any]:
+        """The whole cluster as JSON-ready data (objects, events, metrics, now): a copy
+        of everything, taken under the cluster's lock, so only on demand."""
         snap = getattr(self.cluster, "snapshot", None)
-        data = snap() if callable(snap) else {"objects": self.cluster.list()}
+        data: dict[str, Any] = snap() if callable(snap) else {"objects": self.cluster.list()}
         if data.get("backend") not in ("kind", "kubectl"):  # a real cluster keeps Unix time
             data["now"] = self.clock.now()
-        self.ws.store.put_snapshot("cluster", data)
+        return data
+
+    def write_snapshots(self) -> None:
+        if self.journaled():
+            self.ws.store.put_snapshot("cluster", clusterread.JOURNAL)
+            self._journal_announced = True
+        else:
+            self.ws.store.put_snapshot("cluster", self.cluster_data())
+            self.blobs_written += 1
         self.ws.store.put_snapshot("health", self.health)
