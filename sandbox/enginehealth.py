@@ -40,6 +40,8 @@ class HealthPublisher:
         self._cluster_written: Any = None
         self._journal_announced = False
         self.blobs_written = 0  # whole-cluster copies written (a journaled cluster: none)
+        self._objects_written: dict[str, list[str]] | None = None  # object verdicts stored
+        self.health_rows_written = 0
         self._verdict_seen: Any = None
         self._verdict: tuple[str, str] = ("Unknown", "not synced")
         self._objects: dict[str, list[str]] = {}
@@ -86,7 +88,7 @@ class HealthPublisher:
                 self.ws.store.put_snapshot("cluster", clusterread.JOURNAL)
                 self._journal_announced = True
             if verdict != self._health_written:
-                self.ws.store.put_snapshot("health", self.health)
+                self.write_health()
                 self._health_written = verdict
             return
         cluster_rev = self._cluster_revision()
@@ -103,7 +105,7 @@ class HealthPublisher:
         elif verdict != self._health_written:
             # A verdict is written when it changes, so an engine killed right after
             # still knows on restart what it last said (and does not say it again).
-            self.ws.store.put_snapshot("health", self.health)
+            self.write_health()
             self._health_written = verdict
 
     def journaled(self) -> bool:
@@ -134,8 +136,7 @@ class HealthPublisher:
     def seed(self) -> None:
         """A restarted engine finds the cluster as it was: it takes the health it last
         published as known, so only real changes make events."""
-        snap = self.ws.store.get_snapshot("health")
-        data = snap[1] if snap else {}
+        data = self.ws.store.get_health() or {}
         revision = data.get("revision")
         if not revision or revision != self.flux.status.last_applied:
             return
@@ -185,4 +186,19 @@ class HealthPublisher:
         else:
             self.ws.store.put_snapshot("cluster", self.cluster_data())
             self.blobs_written += 1
-        self.ws.store.put_snapshot("health", self.health)
+        self.write_health()
+
+    def write_health(self) -> None:
+        """The verdict, and the rows of the objects whose verdict changed since the last
+        write (all of them at the first write of this engine)."""
+        record = {k: v for k, v in self.health.items() if k != "objects"}
+        objects: dict[str, list[str]] = self.health.get("objects") or {}
+        written = self._objects_written
+        if written is None:
+            upserts, deletes = objects, []
+        else:
+            upserts = {k: v for k, v in objects.items() if written.get(k) != v}
+            deletes = [k for k in written if k not in objects]
+        self.ws.store.put_health(record, upserts, deletes, replace=written is None)
+        self._objects_written = dict(objects)
+        self.health_rows_written += len(upserts) + len(deletes)

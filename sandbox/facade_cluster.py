@@ -132,8 +132,7 @@ class ClusterView:
     def health(self) -> dict[str, Any]:
         if self.engine is not None:
             return self.engine.health
-        snap = self.ws.store.get_snapshot("health")
-        return snap[1] if snap else {"app": "Unknown", "objects": {}}
+        return self.ws.store.get_health() or {"app": "Unknown", "objects": {}}
 
     def sync_status(self) -> dict[str, Any]:
         """Flux's view (Ready, reason, revisions) and how far behind main it is."""

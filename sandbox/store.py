@@ -106,6 +106,9 @@ CREATE TABLE IF NOT EXISTS deployments (
 CREATE TABLE IF NOT EXISTS cluster_objects (key TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS cluster_events (seq INTEGER PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS snapshots (name TEXT PRIMARY KEY, ts REAL NOT NULL, data TEXT NOT NULL);
+-- Each object's health as the engine last judged it, one row per object, so a verdict
+-- that moved for one object rewrites one row (the "health" snapshot holds the rest).
+CREATE TABLE IF NOT EXISTS health_objects (key TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS events_kind ON events(kind);
 CREATE INDEX IF NOT EXISTS checks_pr ON checks(pr, sha);
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
@@ -255,6 +258,37 @@ class Store:
             db.execute("INSERT INTO snapshots(name, ts, data) VALUES(?, ?, ?) "
                        "ON CONFLICT(name) DO UPDATE SET ts=excluded.ts, data=excluded.data",
                        (name, time.time(), json.dumps(data)))
+
+    def put_health(self, record: dict[str, Any], upserts: dict[str, Any], deletes: list[str],
+                   replace: bool = False) -> None:
+        """The "health" snapshot without its objects, and the objects whose verdict
+        changed (`replace`: these are all of them), in one transaction: a reader never
+        sees a verdict without the object verdicts it was made of."""
+        with self.tx() as db:
+            db.execute("INSERT INTO snapshots(name, ts, data) VALUES('health', ?, ?) "
+                       "ON CONFLICT(name) DO UPDATE SET ts=excluded.ts, data=excluded.data",
+                       (time.time(), json.dumps(record)))
+            if replace:
+                db.execute("DELETE FROM health_objects")
+            db.executemany("INSERT INTO health_objects(key, data) VALUES(?, ?) ON CONFLICT(key) "
+                           "DO UPDATE SET data=excluded.data",
+                           [(k, json.dumps(v)) for k, v in upserts.items()])
+            db.executemany("DELETE FROM health_objects WHERE key=?", [(k,) for k in deletes])
+
+    def get_health(self) -> dict[str, Any] | None:
+        """The "health" snapshot with its objects' verdicts (a record written whole, with
+        its own "objects", is taken as it is)."""
+        conn = self._conn()
+        conn.execute("BEGIN")  # the record and its rows from one write
+        try:
+            row = conn.execute("SELECT data FROM snapshots WHERE name='health'").fetchone()
+            record = json.loads(row["data"]) if row else None
+            if record is not None and "objects" not in record:
+                record["objects"] = {r["key"]: json.loads(r["data"]) for r in conn.execute(
+                    "SELECT key, data FROM health_objects ORDER BY key")}
+        finally:
+            conn.execute("COMMIT")
+        return record
 
     def get_snapshot(self, name: str) -> tuple[float, Any] | None:
         row = self.one("SELECT ts, data FROM snapshots WHERE name=?", name)

@@ -27,7 +27,9 @@ class Spy:
         self.rows: list[str] = []
         self.writes = 0
         self.records: list[str] = []
+        self.health_rows: list[str] = []
         write_cluster, put_snapshot = store.write_cluster, store.put_snapshot
+        put_health = store.put_health
 
         def rows(upserts: dict[str, str], deletes: list[str], *rest: Any) -> None:
             self.writes += 1
@@ -37,8 +39,13 @@ class Spy:
         def record(name: str, data: Any) -> None:
             self.records.append(name)
             put_snapshot(name, data)
+        def health(record: Any, upserts: dict[str, Any], deletes: list[str], **kw: Any) -> None:
+            self.records.append("health")
+            self.health_rows += list(upserts) + deletes
+            put_health(record, upserts, deletes, **kw)
         monkeypatch.setattr(store, "write_cluster", rows)
         monkeypatch.setattr(store, "put_snapshot", record)
+        monkeypatch.setattr(store, "put_health", health)
 
 
 @pytest.fixture
@@ -93,6 +100,8 @@ def test_a_one_object_change_writes_its_rows_and_readers_elsewhere_see_it(
     total = len(clusterread.objects(eng.ws))
     assert total > 3 * SERVICES
     cluster.scale(ObjRef("Deployment", "svc-3", "demo"), 2)
+    eng.tick()  # judged before its new pod is up: Progressing, then Healthy again
+    assert eng.health["objects"]["Deployment/demo/svc-3"][0] == "Progressing"
     for _ in range(20):
         clock.advance(0.5)
         eng.tick()
@@ -102,6 +111,9 @@ def test_a_one_object_change_writes_its_rows_and_readers_elsewhere_see_it(
     assert not {r for r in spy.rows if "svc-3" not in r} - {"Endpoints/demo/svc-3"}
     assert len(set(spy.rows)) <= 6 < total
     assert "cluster" not in spy.records and copies == []
+    # The verdicts written are those of the objects whose verdict moved: svc-3's.
+    assert "health" in spy.records
+    assert spy.health_rows and {r.rsplit("/", 1)[-1] for r in spy.health_rows} == {"svc-3"}
     # A reader in another process sees the change, and the cluster as it is.
     deps = {d["metadata"]["name"]: d for d in reader.cluster_objects("deploy")}
     assert deps["svc-3"]["spec"]["replicas"] == 2
@@ -118,6 +130,9 @@ def test_a_one_object_change_writes_its_rows_and_readers_elsewhere_see_it(
     assert seen["now"] >= max(e["time"] for e in live["events"])
     described = reader.describe("deployment/svc-3")
     assert "ScalingReplicaSet" in described
+    # The verdicts as the engine holds them, read back from their rows ("now" is the
+    # time of the last verdict written).
+    assert reader.health() == {**eng.health, "now": reader.health()["now"]}
 
 
 def test_an_idle_engine_writes_nothing(journaled, monkeypatch) -> None:  # type: ignore[no-untyped-def]
