@@ -11,6 +11,7 @@ compares a few versions and returns.
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 from . import clusterread, faults
@@ -42,6 +43,7 @@ class HealthPublisher:
         self.blobs_written = 0  # whole-cluster copies written (a journaled cluster: none)
         self._objects_written: dict[str, list[str]] | None = None  # object verdicts stored
         self.health_rows_written = 0
+        self._rows_epoch, self._rows_seq = "", 0
         self._verdict_seen: Any = None
         self._verdict: tuple[str, str] = ("Unknown", "not synced")
         self._objects: dict[str, list[str]] = {}
@@ -191,7 +193,6 @@ class HealthPublisher:
     def write_health(self) -> None:
         """The verdict, and the rows of the objects whose verdict changed since the last
         write (all of them at the first write of this engine)."""
-        record = {k: v for k, v in self.health.items() if k != "objects"}
         objects: dict[str, list[str]] = self.health.get("objects") or {}
         written = self._objects_written
         if written is None:
@@ -199,6 +200,11 @@ class HealthPublisher:
         else:
             upserts = {k: v for k, v in objects.items() if written.get(k) != v}
             deletes = [k for k in written if k not in objects]
+        if written is None or deletes:  # readers read every row again
+            self._rows_epoch, self._rows_seq = uuid.uuid4().hex[:12], 0
+        self._rows_seq += 1
+        record = {k: v for k, v in self.health.items() if k != "objects"}
+        record["rows"] = {"epoch": self._rows_epoch, "seq": self._rows_seq}
         self.ws.store.put_health(record, upserts, deletes, replace=written is None)
         self._objects_written = dict(objects)
         self.health_rows_written += len(upserts) + len(deletes)

@@ -97,6 +97,8 @@ def test_a_one_object_change_writes_its_rows_and_readers_elsewhere_see_it(
         journaled, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     eng, cluster, clock, reader, copies = journaled
     spy = Spy(eng.ws.store, monkeypatch)
+    assert len(reader.health()["objects"]) >= 3 * SERVICES  # the first read reads all
+    read = reader.ws.store.health_rows_read
     total = len(clusterread.objects(eng.ws))
     assert total > 3 * SERVICES
     cluster.scale(ObjRef("Deployment", "svc-3", "demo"), 2)
@@ -133,6 +135,7 @@ def test_a_one_object_change_writes_its_rows_and_readers_elsewhere_see_it(
     # The verdicts as the engine holds them, read back from their rows ("now" is the
     # time of the last verdict written).
     assert reader.health() == {**eng.health, "now": reader.health()["now"]}
+    assert reader.ws.store.health_rows_read - read == len(set(spy.health_rows))
 
 
 def test_an_idle_engine_writes_nothing(journaled, monkeypatch) -> None:  # type: ignore[no-untyped-def]
