@@ -65,25 +65,30 @@ def objects(ws: Workspace, kind: str | None = None) -> list[dict[str, Any]]:
 
 
 def _state(ws: Workspace) -> dict[str, Any]:
-    row = ws.store.one("SELECT value FROM meta WHERE key='cluster.state'")
+    """The cluster's state record, with the wall time of the write that made it."""
+    rows = {r["key"]: r["value"] for r in ws.store.query(
+        "SELECT key, value FROM meta WHERE key IN ('cluster.state', 'cluster.wall')")}
     try:
-        return dict(json.loads(row["value"])) if row else {}
+        state = dict(json.loads(rows["cluster.state"])) if "cluster.state" in rows else {}
+        state["wall"] = float(rows["cluster.wall"]) if "cluster.wall" in rows else None
     except (ValueError, TypeError):
         return {}
+    return state
 
 
 def _now(ws: Workspace, state: dict[str, Any], running: bool) -> float:
     """The simulated clock: its value at the last write, carried on at the clock's speed
     while an engine runs (a quiet cluster writes nothing, its time still goes on)."""
-    at_write = float(state.get("now") or 0.0)
-    wall = ws.store.get_meta("cluster.wall")
-    if wall and running:
-        return at_write + max(0.0, time.time() - float(wall)) * ws.settings.clock_speed
+    at_write, wall = float(state.get("now") or 0.0), state.get("wall")
+    if wall is not None and running:
+        return at_write + max(0.0, time.time() - wall) * ws.settings.clock_speed
     return at_write
 
 
 def now(ws: Workspace, running: bool = True) -> float:
-    return _now(ws, _state(ws), running)
+    with ws.store.reading():  # the clock and the wall time of one write
+        state = _state(ws)
+    return _now(ws, state, running)
 
 
 def _events(ws: Workspace, limit: int) -> list[dict[str, Any]]:

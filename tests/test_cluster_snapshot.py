@@ -160,3 +160,40 @@ def test_a_reader_reads_only_the_rows_of_the_kind_it_asks_for(journaled) -> None
     assert sorted(s["metadata"]["name"] for s in services) == sorted(
         s["metadata"]["name"] for s in cluster.list("Service"))
     assert queries and all("GLOB" in sql for sql, _ in queries)
+
+
+def test_verdict_rows_stay_whole_across_a_failed_write_and_a_restart(tmp_path: Path) -> None:
+    from sandbox.store import Store
+
+    engine, reader = Store(tmp_path / "state.db"), Store(tmp_path / "state.db")
+    objects = {f"Deployment/demo/svc-{i}": ["Healthy", ""] for i in range(5)}
+
+    def write(epoch: str, seq: int, upserts: dict[str, list[str]], deletes: list[str],
+              replace: bool = False) -> None:
+        engine.put_health({"app": "Healthy", "rows": {"epoch": epoch, "seq": seq}},
+                          upserts, deletes, replace=replace)
+
+    write("a", 1, objects, [], replace=True)
+    assert reader.get_health() == {"app": "Healthy", "objects": objects}
+    # A write that dies half-way (a kill between two statements) leaves the last one.
+    real = engine._conn()
+
+    class Dying:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        def executemany(self, sql: str, rows: Any) -> Any:
+            raise KeyboardInterrupt("killed")
+    engine._local.conn = Dying()
+    with pytest.raises(KeyboardInterrupt):
+        write("a", 2, {"Deployment/demo/svc-1": ["Degraded", "boom"]}, [])
+    engine._local.conn = real
+    assert reader.get_health() == {"app": "Healthy", "objects": objects}
+    # A restarted engine replaces every row under a new epoch: a reader that kept the
+    # old rows reads them all again, and what left the inventory is gone.
+    del objects["Deployment/demo/svc-4"]
+    objects["Deployment/demo/svc-0"] = ["Progressing", "1 of 2"]
+    read = reader.health_rows_read
+    write("b", 1, objects, [], replace=True)
+    assert reader.get_health() == {"app": "Healthy", "objects": objects}
+    assert reader.health_rows_read - read == len(objects)
