@@ -88,6 +88,11 @@ class SimCluster(SimRuntime):
             self._sink = sink
             self._commit(wrote=False)
 
+    @property
+    def journaled(self) -> bool:
+        """Whether every change is written to a journal (readers elsewhere follow it)."""
+        return self._sink is not None
+
     def _commit(self, wrote: bool = True) -> None:
         if wrote and self.on_write is not None:
             self.on_write()
