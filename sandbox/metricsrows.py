@@ -116,6 +116,15 @@ def _meta_key(obj: dict[str, Any]) -> tuple[str, str]:
     return meta.get("namespace", "default"), meta.get("name", "")
 
 
+def _read_pods(read: Any, keys: Iterable[str]) -> dict[str, dict[str, Any] | None]:
+    """Pods by "namespace/name" (None: gone)."""
+    out: dict[str, dict[str, Any] | None] = {}
+    for key in keys:
+        ns, name = key.split("/", 1)
+        out[key] = read.get(ObjRef("Pod", name, ns))
+    return out
+
+
 def _counts_of(traffic: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Each serving pod's totals ("namespace/name"), from its Deployments' traffic."""
     counts: dict[str, dict[str, Any]] = {}
@@ -147,6 +156,7 @@ class RowBuilder:
         # Pods whose last rate was not yet their steady one (a first sample has none; a
         # rate measured across a change is an average): the next sample reads them again.
         self._unsettled: set[str] = set()
+        self._latency: dict[str, tuple[Any, ...]] = {}  # Deployment -> its versions' latency
         self.visited = 0  # pod rows computed: what a change costs
         self.full = 0  # samples computed in full
 
@@ -188,6 +198,7 @@ class RowBuilder:
         self.pod_rows, self.workload_rows, self._pods_of, self._named = {}, {}, {}, {}
         self._rs_owner, self._pods_of_rs, self._rs_of_pod = {}, {}, {}
         self._unsettled = set()
+        self._latency = {}
         for rs in read("ReplicaSet"):
             self._note_rs(rs)
         traffic: dict[str, dict[str, Any]] = self.cluster.metrics()
@@ -200,6 +211,8 @@ class RowBuilder:
             del self.counts[gone]
         if len(self._sizes_of) > 2 * len(pods) + 100:  # pods come and go: forget the gone
             self._sizes_of.clear()
+        for dep, window in traffic.items():
+            self._latency_moved(dep, window)
         for kind in WORKLOADS:
             for obj in read(kind):
                 ns, name = _meta_key(obj)
@@ -212,8 +225,6 @@ class RowBuilder:
         deps, moving_pods = self.cluster.moving(prev)
         dirty_pods = {p for p in moving_pods if p in self.pod_rows} | self._unsettled
         dirty_workloads = {f"Deployment/{d}" for d in deps}
-        for d in deps:  # a moving window moves its pods' latency too
-            dirty_pods.update(self._pods_of.get(f"Deployment/{d}", {}))
         for ref in changed:
             key = f"{ref.namespace}/{ref.name}"
             if ref.kind == "Pod":
@@ -231,17 +242,22 @@ class RowBuilder:
         dirty_workloads.update(w for w in owners_before.values() if w)
         traffic_deps = {w.split("/", 1)[1] for w in dirty_workloads
                         if w.startswith("Deployment/")}
-        objects: dict[str, dict[str, Any] | None] = {}
-        for key in dirty_pods:
-            ns, name = key.split("/", 1)
-            objects[key] = read.get(ObjRef("Pod", name, ns))
+        objects = _read_pods(read, dirty_pods)
         for pod in objects.values():
             if pod is not None:
                 owner = self._owner(pod)
                 if owner.startswith("Deployment/"):
                     traffic_deps.add(owner.split("/", 1)[1])
                 dirty_workloads.add(owner)
-        traffic = self.cluster.metrics(sorted(traffic_deps)) if traffic_deps else {}
+        traffic = self.cluster.metrics(sorted(traffic_deps), set(objects)) \
+            if traffic_deps else {}
+        for d in deps:
+            # A pod reads its version's latency in its Deployment's window: the pods of a
+            # sliding window are read again only when those latencies moved.
+            if self._latency_moved(d, traffic.get(d)):
+                objects.update(_read_pods(read, [p for p in self._pods_of.get(
+                    f"Deployment/{d}", {}) if p not in objects]))
+                traffic.update(self.cluster.metrics([d]))
         self._usage = self._read_usage(sorted(k for k, p in objects.items() if p is not None))
         computed: list[Sample] = []
         gone: list[tuple[str, str, str]] = []
@@ -254,9 +270,13 @@ class RowBuilder:
                 continue
             self._pod(now, pod, traffic, counts)
             computed.append(self.pod_rows[key])
+        written = {workload_key(r.kind, r.namespace, r.name) for r in changed
+                   if r.kind in WORKLOADS}
         for w in sorted(dirty_workloads - {""}):
             kind, ns, name = w.split("/", 2)
-            if read.get(ObjRef(kind, name, ns)) is None:
+            # A workload is removed by a write (it is in `changed`): the others still are.
+            if (w in written or w not in self.workload_rows) and read.get(
+                    ObjRef(kind, name, ns)) is None:
                 if self.workload_rows.pop(w, None) is not None:
                     gone.append((kind, ns, name))
                     self._named.get(name, set()).discard(w)
@@ -265,6 +285,14 @@ class RowBuilder:
         if len(self._sizes_of) > 2 * len(self.pod_rows) + 100:
             self._sizes_of.clear()
         return Collected(self._rows(), computed, gone, False)
+
+    def _latency_moved(self, dep: str, window: dict[str, Any] | None) -> bool:
+        versions = (window or {}).get("versions") or {}
+        latency = tuple(sorted((v, x.get("p50_ms"), x.get("p95_ms"), x.get("p99_ms"))
+                               for v, x in versions.items()))
+        moved = latency != self._latency.get(dep)
+        self._latency[dep] = latency
+        return moved
 
     def _rows(self) -> SampleRows:
         return SampleRows([*self.pod_rows.values(), *self.workload_rows.values()],

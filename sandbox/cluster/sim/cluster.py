@@ -305,15 +305,16 @@ class SimCluster(SimRuntime):
             out = [e for e in self._ctx.history if ref is None or e.ref == ref]
             return out[-limit:] if limit else out
 
-    def metrics(self, deployments: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    def metrics(self, deployments: list[str] | None = None,
+                pods_of: set[str] | None = None) -> dict[str, dict[str, Any]]:
         """Traffic per Deployment (all, or those named), keyed "namespace/name": rps,
         requests, errors, error_rate, p50_ms, p95_ms, window_seconds, versions{tag: ...},
-        pods{name: ...}."""
+        pods{name: ...} (every pod's, or those named "namespace/name" in `pods_of`)."""
         with self._lock:
             if deployments is None:
                 deployments = [f"{r.namespace}/{r.name}"
                                for r in sorted(self._store.of_kind("Deployment"))]
-            return self._traffic.metrics(self._ctx.now, deployments)
+            return self._traffic.metrics(self._ctx.now, deployments, pods_of)
 
     def usage(self, pods: list[str] | None = None) -> dict[str, tuple[float, float]]:
         """Per running pod ("namespace/name"; all, or those named): (CPU millicores,

@@ -157,6 +157,9 @@ class Traffic:
         # `steady from` has these numbers, until the Deployment's endpoints change.
         self._window: dict[str, tuple[float, dict[str, Any]]] = {}
         self._candidates: dict[float, set[str]] = {}  # error_candidates(), until serve()
+        # deployment -> (its one segment, its numbers per second of it): a window that
+        # began before the Deployment's endpoints did grows linearly (_growing()).
+        self._growth: dict[str, tuple[_Segment, dict[str, Any] | None]] = {}
         # From when no number changes with time alone (every window in one steady
         # segment, every pod at a steady rate); moved by each change of endpoints.
         self.settled_at = 0.0
@@ -254,6 +257,61 @@ class Traffic:
         return ({d for d, t in self._dep_until.items() if t >= since},
                 {p for p, t in self._pod_until.items() if t >= since})
 
+    def _growing(self, dep: str, segment: _Segment, seconds: float, length: float
+                 ) -> dict[str, Any] | None:
+        """The window of a Deployment whose only segment began inside it, and whose
+        endpoints behave the same all along: its requests and errors grow linearly
+        with the segment's `seconds` and its latency mix stays, so its numbers are
+        those of one second of it, scaled (a fleet that just rolled out slides its
+        windows over its start for a minute; this keeps each sample cheap). None when
+        an endpoint's behaviour changes within the segment (a late regression)."""
+        known = self._growth.get(dep)
+        if known is None or known[0] is not segment:
+            start, shares = segment
+            rates: dict[str, Any] | None = None
+            if all(_steady_from(ep, start) <= start for ep, _ in shares):
+                one = {**self._one_second(shares, start)}
+                rates = one
+            known = self._growth[dep] = (segment, rates)
+        rates = known[1]
+        if rates is None:
+            return None
+        versions = {v: {**_scaled(r, seconds, length), "image": r["image"]}
+                    for v, r in rates["versions"].items()}
+        return {**_scaled(rates, seconds, length), "versions": versions}
+
+    @staticmethod
+    def _one_second(shares: tuple[tuple[Endpoint, float], ...], at: float
+                    ) -> dict[str, Any]:
+        count: dict[str, int] = {}
+        for ep, _ in shares:
+            count[ep.version] = count.get(ep.version, 0) + 1
+        parts: dict[str, list[float]] = {}
+        medians: dict[str, dict[float, float]] = {}
+        images: dict[str, str] = {}
+        for ep, share in shares:
+            how = answering(ep.profile, ep.ready_for(at))
+            acc = parts.setdefault(ep.version, [0.0, 0.0])
+            acc[0] += share
+            acc[1] += share * how.error_rate
+            weights = medians.setdefault(ep.version, {})
+            weights[how.latency_ms] = weights.get(how.latency_ms, 0.0) + 1 / count[ep.version]
+            images[ep.version] = ep.image
+
+        def rates(req: float, err: float, weights: dict[float, float]) -> dict[str, Any]:
+            latency = {f: round(_quantile(weights, z), 1) for f, z in Z.items()}
+            return {"rps": req, "eps": err, "latency": latency,
+                    "error_rate": round(err / req, 4) if req > 0 else 0.0}
+
+        everything: dict[float, float] = {}
+        for weights in medians.values():
+            for median, weight in weights.items():
+                everything[median] = everything.get(median, 0.0) + weight
+        return {**rates(sum(p[0] for p in parts.values()), sum(p[1] for p in parts.values()),
+                        everything),
+                "versions": {v: {**rates(*parts[v], medians[v]), "image": images[v]}
+                             for v in sorted(parts)}}
+
     def error_candidates(self, min_rate: float = 0.0) -> set[str]:
         """Deployments with a serving pod whose image fails more than `min_rate` of
         its requests (at some point of its life)."""
@@ -288,9 +346,11 @@ class Traffic:
                 if not pods:
                     del self._pods_of[tot.deployment]
 
-    def metrics(self, now: float, deployments: list[str]) -> dict[str, dict[str, Any]]:
+    def metrics(self, now: float, deployments: list[str],
+                pods_of: set[str] | None = None) -> dict[str, dict[str, Any]]:
         """Per deployment ("namespace/name"): rps, error rate, p50/p95/p99 latency over
-        the window, with a per-version breakdown and per-pod totals since start."""
+        the window, with a per-version breakdown and per-pod totals since start (of
+        every pod, or of the pods named in `pods_of`)."""
         now = self._at(now)
         length = float(min(WINDOW, max(1.0, now)))
         out: dict[str, dict[str, Any]] = {}
@@ -298,7 +358,8 @@ class Traffic:
             ns, _, name = dep.partition("/")
             summary = self._summary(dep, now - length, now, length)
             pods = {pod.partition("/")[2]: self.pods[pod].at(now)
-                    for pod in sorted(self._pods_of.get(dep, ()))}
+                    for pod in sorted(self._pods_of.get(dep, ()))
+                    if pods_of is None or pod in pods_of}
             out[dep] = {"namespace": ns, "name": name, **summary, "window_seconds": length,
                         "versions": {v: dict(d) for v, d in summary["versions"].items()},
                         "pods": pods}
@@ -310,6 +371,10 @@ class Traffic:
         if cached is not None and start >= cached[0] and length == WINDOW:
             return cached[1]
         self.computed += 1
+        if len(segments) == 1 and segments[0][0] >= start:
+            grown = self._growing(dep, segments[0], now - segments[0][0], length)
+            if grown is not None:
+                return grown
         versions: dict[str, dict[str, Any]] = {}
         parts: dict[str, list[float]] = {}  # version -> [requests, errors]
         medians: dict[str, dict[float, float]] = {}  # version -> median -> weight
@@ -353,6 +418,14 @@ class Traffic:
             # numbers, until the endpoints change (_new_segment forgets this).
             self._window[dep] = (steady, summary)
         return summary
+
+
+def _scaled(rates: dict[str, Any], seconds: float, length: float) -> dict[str, Any]:
+    """A window's numbers from its numbers per second of traffic (see _growing)."""
+    req, err = rates["rps"] * seconds, rates["eps"] * seconds
+    return {"rps": round(req / length, 2), "requests": int(round(req)),
+            "errors": int(round(err)), "error_rate": rates["error_rate"],
+            **rates["latency"]}
 
 
 def _summary(req: float, err: float, medians: dict[float, float],
