@@ -17,91 +17,18 @@ a leaking image (memory moves with time), a long gap or a cluster without these 
 
 from __future__ import annotations
 
-import hashlib
 import math
-import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
+from . import metricsmodel as model
 from .cluster.base import ObjRef
+from .metricsmodel import FIELDS, WORKLOADS, Sample, SampleRows, workload_key
 
-WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
 WATCHED = frozenset((*WORKLOADS, "ReplicaSet", "Pod"))
-FIELDS = ("rps", "error_rate", "p50_ms", "p95_ms", "p99_ms", "cpu_m", "memory_mib")
-IDLE_CPU_M, CPU_M_PER_RPS = 2.0, 1.5  # the model of a pod's CPU
-DEFAULT_MEMORY_MIB = 32.0  # a pod without a memory request
 # Past this gap between two samples (simulated seconds) everything is computed: the
 # traffic forgets what moved long ago (Traffic.KEEP_MOVING is longer).
 MAX_GAP = 300.0
-
-
-def workload_key(kind: str, namespace: str, name: str) -> str:
-    return f"{kind}/{namespace}/{name}"
-
-
-# -- quantities ----------------------------------------------------------------------
-
-_QUANTITY = re.compile(r"^([0-9.]+)([a-zA-Z]*)$")
-_MEMORY = {"": 1 / 2**20, "Ki": 1 / 1024, "Mi": 1.0, "Gi": 1024.0, "Ti": 2**20,
-           "k": 1e3 / 2**20, "M": 1e6 / 2**20, "G": 1e9 / 2**20}
-
-
-def cpu_millis(value: Any) -> float | None:
-    match = _QUANTITY.match(str(value)) if value is not None else None
-    if not match:
-        return None
-    number, unit = float(match[1]), match[2]
-    return number if unit == "m" else number * 1000 if unit == "" else None
-
-
-def memory_mib(value: Any) -> float | None:
-    match = _QUANTITY.match(str(value)) if value is not None else None
-    if not match or match[2] not in _MEMORY:
-        return None
-    return float(match[1]) * _MEMORY[match[2]]
-
-
-def _resources(pod: dict[str, Any], which: str, parse: Callable[[Any], float | None],
-               resource: str) -> float | None:
-    total, seen = 0.0, False
-    for c in (pod.get("spec") or {}).get("containers") or []:
-        value = parse(((c.get("resources") or {}).get(which) or {}).get(resource))
-        if value is not None:
-            total, seen = total + value, True
-    return total if seen else None
-
-
-def _jitter(*parts: object) -> float:
-    """A deterministic number in [-1, 1) from its inputs: the same run samples the same."""
-    digest = hashlib.blake2b(repr(parts).encode(), digest_size=4).digest()
-    return int.from_bytes(digest, "big") / 2**31 - 1.0
-
-
-@dataclass
-class Sample:
-    kind: str
-    namespace: str
-    name: str
-    workload: str
-    values: dict[str, float | None]
-
-
-class SampleRows(list[Sample]):
-    """A sample's rows, with its pod rows by workload: a reader that judges a few
-    workloads (the analysis of a change) looks at theirs only."""
-
-    def __init__(self, rows: Iterable[Sample], pods_of: dict[str, dict[str, Sample]],
-                 named: dict[str, set[str]]) -> None:
-        super().__init__(rows)
-        self._pods_of = pods_of
-        self._named = named
-
-    def pods(self, workload: str) -> list[Sample]:
-        return list(self._pods_of.get(workload, {}).values())
-
-    def workloads_named(self, name: str) -> set[str]:
-        return set(self._named.get(name, ()))
 
 
 class Collected(NamedTuple):
@@ -437,15 +364,15 @@ class RowBuilder:
             values["p99_ms"] = values["p99_ms"] or version.get("p95_ms")
         limit, request, mem_limit = self._sizes(pod, key)
         # Per pod, not per sample: a pod whose traffic is steady reports steady numbers.
-        jitter = _jitter(key)
+        jitter = model.jitter(key)
         used = self._usage.get(key)
         if used is not None:  # the simulated cluster's own figures (sim/behaviour.py)
             values["cpu_m"] = round(min(used[0] * (1 + 0.1 * jitter), limit), 1)
             values["memory_mib"] = round(used[1], 1)
             return values
-        cpu = (IDLE_CPU_M + CPU_M_PER_RPS * rps) * (1 + 0.1 * jitter)
+        cpu = (model.IDLE_CPU_M + model.CPU_M_PER_RPS * rps) * (1 + 0.1 * jitter)
         values["cpu_m"] = round(min(cpu, limit), 1)
-        memory = (request or 2 * DEFAULT_MEMORY_MIB) * (0.5 + 0.05 * jitter)
+        memory = (request or 2 * model.DEFAULT_MEMORY_MIB) * (0.5 + 0.05 * jitter)
         values["memory_mib"] = round(min(memory, mem_limit), 1)
         return values
 
@@ -456,7 +383,7 @@ class RowBuilder:
         sizes = self._sizes_of.get(uid)
         if sizes is None:
             sizes = self._sizes_of[uid] = (
-                _resources(pod, "limits", cpu_millis, "cpu") or math.inf,
-                _resources(pod, "requests", memory_mib, "memory"),
-                _resources(pod, "limits", memory_mib, "memory") or math.inf)
+                model.resources(pod, "limits", model.cpu_millis, "cpu") or math.inf,
+                model.resources(pod, "requests", model.memory_mib, "memory"),
+                model.resources(pod, "limits", model.memory_mib, "memory") or math.inf)
         return sizes

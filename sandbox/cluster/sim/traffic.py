@@ -25,12 +25,11 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from sandbox.cluster.sim import behaviour
+from sandbox.cluster.sim import trafficwindow as window
 from sandbox.registry import ImageProfile
 
 WINDOW = 60  # seconds of history behind rps, error rate and latency percentiles
 KEEP_MOVING = 600.0  # simulated seconds a settled change is still told of by moving()
-SIGMA = 0.35  # spread of a request's latency around its median (lognormal)
-Z = {"p50_ms": 0.0, "p95_ms": 1.6448536269514722, "p99_ms": 2.3263478740408408}
 
 
 @dataclass
@@ -270,47 +269,15 @@ class Traffic:
             start, shares = segment
             rates: dict[str, Any] | None = None
             if all(_steady_from(ep, start) <= start for ep, _ in shares):
-                one = {**self._one_second(shares, start)}
-                rates = one
+                rates = window.one_second([(ep.version, ep.image, share, answering(
+                    ep.profile, ep.ready_for(start))) for ep, share in shares])
             known = self._growth[dep] = (segment, rates)
         rates = known[1]
         if rates is None:
             return None
-        versions = {v: {**_scaled(r, seconds, length), "image": r["image"]}
+        versions = {v: {**window.scaled(r, seconds, length), "image": r["image"]}
                     for v, r in rates["versions"].items()}
-        return {**_scaled(rates, seconds, length), "versions": versions}
-
-    @staticmethod
-    def _one_second(shares: tuple[tuple[Endpoint, float], ...], at: float
-                    ) -> dict[str, Any]:
-        count: dict[str, int] = {}
-        for ep, _ in shares:
-            count[ep.version] = count.get(ep.version, 0) + 1
-        parts: dict[str, list[float]] = {}
-        medians: dict[str, dict[float, float]] = {}
-        images: dict[str, str] = {}
-        for ep, share in shares:
-            how = answering(ep.profile, ep.ready_for(at))
-            acc = parts.setdefault(ep.version, [0.0, 0.0])
-            acc[0] += share
-            acc[1] += share * how.error_rate
-            weights = medians.setdefault(ep.version, {})
-            weights[how.latency_ms] = weights.get(how.latency_ms, 0.0) + 1 / count[ep.version]
-            images[ep.version] = ep.image
-
-        def rates(req: float, err: float, weights: dict[float, float]) -> dict[str, Any]:
-            latency = {f: round(_quantile(weights, z), 1) for f, z in Z.items()}
-            return {"rps": req, "eps": err, "latency": latency,
-                    "error_rate": round(err / req, 4) if req > 0 else 0.0}
-
-        everything: dict[float, float] = {}
-        for weights in medians.values():
-            for median, weight in weights.items():
-                everything[median] = everything.get(median, 0.0) + weight
-        return {**rates(sum(p[0] for p in parts.values()), sum(p[1] for p in parts.values()),
-                        everything),
-                "versions": {v: {**rates(*parts[v], medians[v]), "image": images[v]}
-                             for v in sorted(parts)}}
+        return {**window.scaled(rates, seconds, length), "versions": versions}
 
     def error_candidates(self, min_rate: float = 0.0) -> set[str]:
         """Deployments with a serving pod whose image fails more than `min_rate` of
@@ -404,13 +371,13 @@ class Traffic:
                     steady = max(steady, _steady_from(ep, seg_start))
         for version in sorted(parts):
             req, err = parts[version]
-            versions[version] = {**_summary(req, err, medians[version], length),
+            versions[version] = {**window.summary(req, err, medians[version], length),
                                  "image": images[version]}
         everything: dict[float, float] = {}
         for weights in medians.values():
             for median, weight in weights.items():
                 everything[median] = everything.get(median, 0.0) + weight
-        summary = {**_summary(sum(p[0] for p in parts.values()),
+        summary = {**window.summary(sum(p[0] for p in parts.values()),
                               sum(p[1] for p in parts.values()), everything, length),
                    "versions": versions}
         if start >= steady and length == WINDOW:
@@ -418,41 +385,3 @@ class Traffic:
             # numbers, until the endpoints change (_new_segment forgets this).
             self._window[dep] = (steady, summary)
         return summary
-
-
-def _scaled(rates: dict[str, Any], seconds: float, length: float) -> dict[str, Any]:
-    """A window's numbers from its numbers per second of traffic (see _growing)."""
-    req, err = rates["rps"] * seconds, rates["eps"] * seconds
-    return {"rps": round(req / length, 2), "requests": int(round(req)),
-            "errors": int(round(err)), "error_rate": rates["error_rate"],
-            **rates["latency"]}
-
-
-def _summary(req: float, err: float, medians: dict[float, float],
-             window: float) -> dict[str, Any]:
-    out: dict[str, Any] = {"rps": round(req / window, 2), "requests": int(round(req)),
-                           "errors": int(round(err)),
-                           "error_rate": round(err / req, 4) if req > 0 else 0.0}
-    for field, z in Z.items():
-        out[field] = round(_quantile(medians, z), 1)
-    return out
-
-
-def _quantile(medians: dict[float, float], z: float) -> float:
-    """The quantile at standard score z of a mixture of lognormal latencies (median ->
-    weight), all with spread SIGMA."""
-    weights = {m: w for m, w in medians.items() if w > 0 and m > 0}
-    if not weights:
-        return 0.0
-    if len(weights) == 1:
-        return next(iter(weights)) * math.exp(SIGMA * z)
-    total = sum(weights.values())
-    target = 0.5 * (1 + math.erf(z / math.sqrt(2)))
-    logs = {math.log(m): w / total for m, w in weights.items()}
-    lo, hi = min(logs) + SIGMA * (z - 1), max(logs) + SIGMA * (z + 1)
-    for _ in range(60):  # bisection on log latency: the mixture's CDF is monotonic
-        mid = (lo + hi) / 2
-        cdf = sum(w * 0.5 * (1 + math.erf((mid - lm) / (SIGMA * math.sqrt(2))))
-                  for lm, w in logs.items())
-        lo, hi = (mid, hi) if cdf < target else (lo, mid)
-    return math.exp((lo + hi) / 2)
