@@ -187,6 +187,7 @@ def test_a_window_growing_over_a_start_reads_as_computed_in_full(monkeypatch) ->
 
     def traffic() -> Traffic:
         t = Traffic(seed=4)
+        t.serve("demo/web", [])  # the Service before its pods are ready
         t.settle(100.0, "demo/web")
         t.serve("demo/web", [
             Endpoint("demo/web-a", "demo/web", "v1", "web:v1", PROFILES["default"], 90.0),
@@ -200,6 +201,7 @@ def test_a_window_growing_over_a_start_reads_as_computed_in_full(monkeypatch) ->
     for now in (101.0, 117.5, 130.0, 159.0, 161.0):
         a, b = scaled.metrics(now, ["demo/web"]), full.metrics(now, ["demo/web"])
         assert a == b, now
+    assert scaled._growth["demo/web"][1] is not None  # the scaled path was taken
     assert a["demo/web"]["versions"]["v2"]["error_rate"] == 0.25
     late = Traffic(seed=4)
     late.serve("demo/api", [Endpoint("demo/api-a", "demo/api", "v1", "api:v1",

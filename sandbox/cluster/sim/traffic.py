@@ -338,8 +338,10 @@ class Traffic:
         if cached is not None and start >= cached[0] and length == WINDOW:
             return cached[1]
         self.computed += 1
-        if len(segments) == 1 and segments[0][0] >= start:
-            grown = self._growing(dep, segments[0], now - segments[0][0], length)
+        # Segments before its endpoints came (a Service without ready pods) add nothing.
+        if segments and segments[-1][0] >= start and not any(
+                shares for _, shares in segments[:-1]):
+            grown = self._growing(dep, segments[-1], now - segments[-1][0], length)
             if grown is not None:
                 return grown
         versions: dict[str, dict[str, Any]] = {}
