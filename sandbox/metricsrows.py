@@ -215,8 +215,8 @@ class RowBuilder:
 
     def _latency_moved(self, dep: str, window: dict[str, Any] | None) -> bool:
         versions = (window or {}).get("versions") or {}
-        latency = tuple(sorted((v, x.get("p50_ms"), x.get("p95_ms"), x.get("p99_ms"))
-                               for v, x in versions.items()))
+        latency = tuple((v, x.get("p50_ms"), x.get("p95_ms"), x.get("p99_ms"))
+                        for v, x in versions.items())
         moved = latency != self._latency.get(dep)
         self._latency[dep] = latency
         return moved

@@ -258,12 +258,13 @@ class Traffic:
 
     def _growing(self, dep: str, segment: _Segment, seconds: float, length: float
                  ) -> dict[str, Any] | None:
-        """The window of a Deployment whose only segment began inside it, and whose
-        endpoints behave the same all along: its requests and errors grow linearly
-        with the segment's `seconds` and its latency mix stays, so its numbers are
-        those of one second of it, scaled (a fleet that just rolled out slides its
-        windows over its start for a minute; this keeps each sample cheap). None when
-        an endpoint's behaviour changes within the segment (a late regression)."""
+        """The window of a Deployment over `seconds` of its last segment (the window
+        lies in it, or began before it with nothing served earlier), whose endpoints
+        behave the same all along: its requests and errors are linear in `seconds`
+        and its latency mix stays, so its numbers are one second's, scaled (a fleet
+        that just rolled out slides its windows over its start for a minute; this
+        keeps each sample cheap). None when an endpoint's behaviour changes within
+        the segment (a late regression): the window is integrated then."""
         known = self._growth.get(dep)
         if known is None or known[0] is not segment:
             start, shares = segment
@@ -338,11 +339,14 @@ class Traffic:
         if cached is not None and start >= cached[0] and length == WINDOW:
             return cached[1]
         self.computed += 1
-        # Segments before its endpoints came (a Service without ready pods) add nothing.
-        if segments and segments[-1][0] >= start and not any(
-                shares for _, shares in segments[:-1]):
-            grown = self._growing(dep, segments[-1], now - segments[-1][0], length)
+        # A window inside its last segment, or growing over its start (the segments
+        # before its endpoints came, a Service without ready pods, add nothing).
+        last = segments[-1][0] if segments else math.inf
+        if last <= start or (last <= now and not any(sh for _, sh in segments[:-1])):
+            grown = self._growing(dep, segments[-1], now - max(last, start), length)
             if grown is not None:
+                if last <= start and length == WINDOW:
+                    self._window[dep] = (last, grown)  # as below: steady from here on
                 return grown
         versions: dict[str, dict[str, Any]] = {}
         parts: dict[str, list[float]] = {}  # version -> [requests, errors]
