@@ -136,6 +136,7 @@ class Analyzer:
         self._lock = threading.Lock()
         self._synced: dict[str, tuple[str, list[str]]] = {}  # revision -> (hld, targets)
         self.run: Run | None = None
+        self.rows_visited = 0  # sample rows a check looked at: its targets' pods only
 
     # -- events ------------------------------------------------------------------
     def on_event(self, kind: str, data: dict[str, Any], now: float) -> None:
@@ -221,7 +222,8 @@ class Analyzer:
         # its previous sample, so the old version's traffic in the workload's sliding
         # window never counts against the new one (nor for it).
         per: dict[str, dict[str, Any]] = {}
-        for row in rows:
+        for row in self._candidates(run, rows):
+            self.rows_visited += 1
             if row.kind != "Pod" or not row.workload.startswith("Deployment/"):
                 continue
             key = row.workload.split("/", 1)[1]
@@ -254,6 +256,21 @@ class Analyzer:
                 broken.append(f"{name}: p95 latency {p95:.0f}ms is above its SLO of "
                               f"{obj.max_p95_ms:g}ms")
         return {"sim": round(now, 3), "workloads": seen, "broken": broken}
+
+    @staticmethod
+    def _candidates(run: Run, rows: list[Any]) -> list[Any]:
+        """The pod rows of the run's targets, through the sample's index by workload
+        when it has one (metricsrows.SampleRows): a change's check costs the rows of
+        what it changed, not every pod's. Without targets or an index: every row."""
+        pods = getattr(rows, "pods", None)
+        named = getattr(rows, "workloads_named", None)
+        if not run.targets or not callable(pods) or not callable(named):
+            return rows
+        keys: set[str] = set()
+        for target in run.targets:  # "name" or "namespace/name", as the sync said
+            keys.update({f"Deployment/{target}"} if "/" in target else
+                        {w for w in named(target) if w.startswith("Deployment/")})
+        return [row for key in sorted(keys) for row in pods(key)]
 
     def _summary(self, run: Run) -> dict[str, Any]:
         per: dict[str, dict[str, Any]] = {}

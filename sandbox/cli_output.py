@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from .countdowns import grouped
 from .gitutil import short
 from .safetext import shown
 
@@ -77,7 +78,7 @@ def print_status(data: dict[str, Any]) -> None:
         # Beside health, not instead of it: healthy pods can still break their SLOs.
         print(f"verdict     {verdict['verdict']} ({short(verdict['hld_sha'])}): "
               f"{verdict.get('reason') or ''}")
-    for wait in data.get("waits") or []:
+    for wait in grouped(data.get("waits") or []):
         print(f"waiting     {wait_line(wait)}")
     prs = data["pull_requests"]
     print(f"open PRs    {len(prs)}")
@@ -89,8 +90,11 @@ def print_status(data: dict[str, Any]) -> None:
 
 def wait_line(wait: dict[str, Any]) -> str:
     """One countdown: `health check timeout for revision 1a2b3c4: 41s left (0.8s wall)`."""
-    return (f"{wait['what']} for {shown(wait['target'])}: {_secs(wait['remaining_sim_s'])} "
-            f"left (simulated; {_secs(wait['remaining_wall_s'])} wall at this clock speed)")
+    more = int(wait.get("more") or 0)
+    also = f" and {more} more (--json lists all)" if more else ""
+    return (f"{wait['what']} for {shown(wait['target'])}{also}: "
+            f"{_secs(wait['remaining_sim_s'])} left (simulated; "
+            f"{_secs(wait['remaining_wall_s'])} wall at this clock speed)")
 
 
 def _secs(value: float) -> str:

@@ -83,6 +83,20 @@ def remaining(snapshot: dict[str, Any] | None, wall_now: float,
     return sorted(out, key=lambda w: (w["remaining_sim_s"], w["what"], w["target"]))
 
 
+def grouped(waits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One line per kind of wait, for people: its soonest countdown, with `more` saying
+    how many others of that kind there are. A rollout of 300 Deployments is 300
+    progress deadlines; a screen or a terminal shows the first, `--json` lists all."""
+    firsts: dict[str, dict[str, Any]] = {}
+    for wait in sorted(waits, key=lambda w: (w["remaining_sim_s"], w["what"], w["target"])):
+        first = firsts.get(wait["what"])
+        if first is None:
+            firsts[wait["what"]] = {**wait, "more": 0}
+        else:
+            first["more"] += 1
+    return list(firsts.values())
+
+
 class RolloutWatch:
     """The rollout deadlines of a simulated cluster, kept by watching its Deployments:
     each tick looks only at those written since the last one (none when idle)."""

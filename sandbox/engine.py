@@ -7,8 +7,8 @@ Threads, each with its own SQLite connection and git calls:
   generate), to new registry tags (release) and runs the job queue;
 - flux: reconciles when the manifest repo's main moves, and every resync period;
 - tick: steps the cluster to the clock's now, then publishes health and snapshots
-  (enginehealth.py); renews the leases of running jobs and checks that its lock file
-  and database are still the ones it opened.
+  (enginetick.py, enginehealth.py); renews the leases of running jobs and checks that
+  its lock file and database are still the ones it opened.
 
 Causal order: the reconciler does not start on a manifest commit while the generate
 job that pushed it has not finished, so the log reads generate -> manifests.generated
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import sys
 import threading
 import time
 import uuid
@@ -36,6 +35,7 @@ from .clusterstate import ClusterState
 from .deployments import DeploymentTracker
 from .enginehealth import HealthPublisher
 from .enginescan import Scanner, Wake
+from .enginetick import Ticker
 from .events import EventBus
 from .flux import Reconciler
 from .gitserver.http import GitServer
@@ -50,10 +50,6 @@ from .workspace import EngineLock, Workspace
 
 POLL_SECONDS = 1.0  # safety net under the watchers for the job queue and refs
 DRIFT_CHECK_SECONDS = 2.0  # how often the live cluster is compared with git (a dry run)
-GUARD_SECONDS = 1.0  # how often leases are renewed and the lock and database checked
-# The longest an idle tick sleeps: the guard's period, so leases and the lock are still
-# looked after on time while nothing else wakes the tick.
-IDLE_TICK_SECONDS = GUARD_SECONDS
 
 
 class EngineError(Exception):
@@ -106,7 +102,6 @@ class Engine:
         self.publisher = HealthPublisher(ws, self.bus, self.clock, self.cluster, self.flux,
                                          self.monitor)
         self.scanner = Scanner(ws, self.bus, self.prs)
-        self.tick_seconds = tick_seconds
         # False turns off the timed wake-ups under the watchers (the job-queue poll, the
         # resync and drift timer), so tests can prove that watcher events alone drive
         # the pipeline; stages then wake only on watcher events and explicit requests.
@@ -128,10 +123,7 @@ class Engine:
         self._wake_flux = threading.Event()
         # The tick sleeps until the cluster's next timer or a write wakes it (issue: an
         # idle engine is idle); tick_seconds is only its shortest period.
-        self._wake_tick = threading.Event()
-        if hasattr(self.cluster, "on_write"):
-            self.cluster.on_write = self._wake_tick.set
-        self.ticks = 0  # how many ticks ran: flat while idle, bounded by the timers
+        self.ticker = Ticker(self, tick_seconds)
         self._reconcile_requested = threading.Event()
         self._threads: list[threading.Thread] = []
         self._observer: Any = None
@@ -141,8 +133,6 @@ class Engine:
         self._last_resync = self.clock.now()
         self._drift_due = 0.0
         self._reconciled_once = False
-        self._guard_due = 0.0
-        self._tick_after = 0.0
         self._head: str | None = None
         self._started = False
         # Why the engine stopped itself (its lock or database was taken from under it).
@@ -196,7 +186,7 @@ class Engine:
         self.pruner.start()
         self.sampler.start(self.clock_speed)
         for name, target in (("ci", self._ci_loop), ("flux", self._flux_loop),
-                             ("tick", self._tick_loop)):
+                             ("tick", self.ticker.loop)):
             thread = threading.Thread(target=target, name=f"engine-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -212,7 +202,7 @@ class Engine:
         self._stop.set()
         self._wake_ci.set()
         self._wake_flux.set()
-        self._wake_tick.set()
+        self.ticker.wake.set()
         if self._observer is not None:
             self._observer.stop()
             self._observer.join(timeout=5)
@@ -234,7 +224,7 @@ class Engine:
                 self.write_snapshots()  # what the CLI shows while no engine runs
             self.bus.publish("engine.stopped", "engine", "engine stopped")
         except sqlite3.Error:
-            pass  # the database was taken away (see _guard): nothing left to tell
+            pass  # the database was taken away (see the ticker's guard): nothing left to tell
         self.lock.release()
 
     def _start_git_server(self) -> GitServer:
@@ -302,7 +292,7 @@ class Engine:
                 # writes nothing to the cluster (a failed apply, a new revision); a
                 # drift check that found nothing new leaves the tick asleep.
                 if seen() != before:
-                    self._wake_tick.set()
+                    self.ticker.wake.set()
         self._loop(self._wake_flux, period, step)
 
     def check_drift_soon(self) -> None:
@@ -311,40 +301,6 @@ class Engine:
 
     def clock_speed(self) -> float:
         return float(getattr(self.clock, "speed", 1.0))
-
-    def _tick_loop(self) -> None:
-        while not self._stop.is_set():
-            # Cleared before the tick runs: a write during it wakes the next one.
-            self._wake_tick.wait(self._tick_wait())
-            self._wake_tick.clear()
-            if self._stop.is_set():
-                return
-            # At most one tick per tick_seconds, however often writes wake it.
-            if self._stop.wait(max(0.0, self._tick_after - time.monotonic())):
-                return
-            self._tick_after = time.monotonic() + self.tick_seconds
-            try:
-                self.tick()
-            except Exception as exc:  # noqa: BLE001
-                self.bus.publish("engine.error", "engine", f"tick: {type(exc).__name__}: {exc}")
-
-    def _tick_wait(self) -> float | None:
-        """Wall seconds until the tick has something to do: the cluster's next timer,
-        the next deadline `status` counts down (a health check's timeout), or the guard,
-        at the clock's speed. A cluster that cannot say when it moves next (a real one),
-        or a snapshot not yet written, is ticked at the fixed rate."""
-        next_due = getattr(self.cluster, "next_due", None)
-        if not callable(next_due) or not self.publisher.snapshots_current():
-            return self.tick_seconds
-        now, speed = self.clock.now(), self.clock_speed()
-        waits = [self._guard_due - time.monotonic() if self._started else IDLE_TICK_SECONDS]
-        due = next_due()
-        if due is not None:
-            waits.append((due - now) / speed)
-        last = self.countdowns.last or {}
-        waits += [(float(d["at"]) - now) / speed for d in last.get("deadlines") or ()
-                  if float(d["at"]) > now]  # one already past was ticked when it fell
-        return max(0.0, min(min(waits), IDLE_TICK_SECONDS))
 
     # -- CI: hld refs, registry, job queue -----------------------------------
     def _ci_step(self) -> None:
@@ -408,18 +364,11 @@ class Engine:
         self.bus.publish(kind, stage, message, **data)
 
     def tick(self) -> None:
-        self.ticks += 1
-        if time.monotonic() >= self._guard_due:
-            self._guard_due = time.monotonic() + GUARD_SECONDS
-            if not self._guard():
-                return
-        for ev in self.cluster.step():
-            if ev.type == "Warning" or ev.reason in ("ScalingReplicaSet",):
-                self.bus.publish("cluster.event", "cluster",
-                                 f"{ev.ref.short}: {ev.reason}: {ev.message}",
-                                 reason=ev.reason, object=str(ev.ref), type=ev.type)
-        self.publisher.publish()
-        self.countdowns.publish()
+        self.ticker.tick()
+
+    @property
+    def ticks(self) -> int:
+        return self.ticker.ticks
 
     @property
     def health(self) -> dict[str, Any]:
@@ -431,43 +380,3 @@ class Engine:
 
     def write_snapshots(self) -> None:
         self.publisher.write_snapshots()
-
-    def _guard(self) -> bool:
-        """Renew job leases; check the lock file and the database are still ours."""
-        if not self._started:
-            return True  # driven step by step (tests): no lock, no leases to guard
-        if not self.ws.store.still_same_file():
-            self._die("state.db was deleted or replaced under the running engine, which "
-                      "would write into a file nobody reads: the engine stops; start it "
-                      "again (gitops-sandbox up)")
-            return False
-        if not self.lock.still_ours():
-            if self.lock.retake():
-                self.bus.publish("engine.warning", "engine",
-                                 "engine.lock was deleted under the running engine: "
-                                 "recreated it, so no second engine can start")
-            else:
-                pid = self.lock.held_elsewhere()
-                self._die(f"engine.lock was deleted and another engine (pid {pid}) took it: "
-                          "this engine stops so that only one runs")
-                return False
-        problem = repair.hook_problem(self.ws)
-        if problem:
-            # Without the hook main takes any push: put the branch policy back at once.
-            from .gitserver import install_hook
-
-            install_hook(self.ws.hld_git, self.ws.root)
-            self.bus.publish("engine.repaired", "engine", f"hld.git's pre-receive hook was "
-                             f"{problem}: installed it again")
-        self.ci.renew_leases()
-        return True
-
-    def _die(self, why: str) -> None:
-        self.fatal = why
-        print(f"error: {why}", file=sys.stderr, flush=True)
-        try:
-            self.bus.publish("engine.error", "engine", why)
-        except sqlite3.Error:
-            pass  # the database may be the thing that is gone
-        # stop() joins this very thread, so it runs on another one.
-        threading.Thread(target=self.stop, name="engine-stop", daemon=True).start()

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .branches import merge_of_pr
 from .clock import Clock
 from .clusterfollow import ClusterChanges, ClusterFollower, object_key
+from .countdowns import grouped as grouped_waits
 from .deployments import get_deployment, list_deployments
 from .engineproc import EngineProcess
 from .events import Event, EventBus, last_event_id, read_events
@@ -43,9 +44,11 @@ if TYPE_CHECKING:
     from .engine import Engine
 
 # `shown` is here for the TUI: user-written text is escaped the same way on every screen.
-# The follower's and child engine's types are here for the TUI too.
+# The follower's and child engine's types, and how countdowns are grouped for people,
+# are here for the TUI too.
 __all__ = ["Sandbox", "SandboxError", "PullRequestError", "shown", "USER_ENV_VAR",
-           "ClusterChanges", "ClusterFollower", "EngineProcess", "object_key"]
+           "ClusterChanges", "ClusterFollower", "EngineProcess", "object_key",
+           "grouped_waits"]
 
 
 def _refuse_unknown_keys(work: Path, assignments: list[str], subcomponent: str | None) -> None:

@@ -80,12 +80,17 @@ class RunWriter:
         self._last: float | None = None  # this writer's previous sample
         self.written = 0  # runs started: flat while nothing changes
 
-    def write(self, now: float, stamp: float,
-              rows: Sequence[tuple[Key, Values]]) -> None:
+    def write(self, now: float, stamp: float, rows: Sequence[tuple[Key, Values]],
+              gone: Sequence[Key] | None = None) -> None:
+        """One sample: every target's values; or, with `gone` given (a sample that
+        continues this writer's previous one), only the targets computed again and
+        those that no longer exist, every other target's run going on."""
+        if gone is not None and not self.continues(now):
+            raise ValueError("a partial sample must follow the writer's previous one")
         with self.store.tx() as db:
             if self._last is None or now <= self._last:
                 self._restart(db, now)
-            if rows:
+            if rows or (gone is not None and self._open):
                 db.execute("INSERT INTO metric_times(sim, ts) VALUES(?,?)", (now, stamp))
             seen: set[Key] = set()
             for key, values in rows:
@@ -101,7 +106,9 @@ class RunWriter:
                     + ")", (now, *key, *values))
                 self._open[key] = (int(cur.lastrowid or 0), values)
                 self.written += 1
-            for key in [k for k in self._open if k not in seen]:  # gone: its run ends
+            ended = ([k for k in self._open if k not in seen] if gone is None
+                     else [k for k in gone if k in self._open])
+            for key in ended:  # gone: its run ends
                 db.execute("UPDATE metric_runs SET sim_to=? WHERE id=?",
                            (self._last, self._open.pop(key)[0]))
         self._last = now

@@ -101,3 +101,38 @@ def test_slo_blocks_are_checked() -> None:
                        ({"p95_ms": "quick"}, "must be a number")):
         with pytest.raises(SloError, match=words):
             parse_slo(bad, base, "config/common.yaml")
+
+
+def test_a_check_reads_the_rows_of_its_targets_only() -> None:
+    """A sample of 500 Deployments: the analysis of a change to one of them looks at
+    that one's pod rows (the sample's index by workload), not all 1,000."""
+    from sandbox.metrics import SampleRows
+
+    pods_of: dict[str, dict[str, Sample]] = {}
+    named: dict[str, set[str]] = {}
+    rows: list[Sample] = []
+    for i in range(500):
+        name = "web" if i == 7 else f"svc-{i}"
+        key = f"Deployment/demo/{name}"
+        named.setdefault(name, set()).add(key)
+        for p in (1, 2):
+            error_rate = 0.2 if name == "web" else 0.9  # only web's own numbers count
+            row = Sample("Pod", "demo", f"{name}-{p}", key, {"rps": 10.0,
+                                                             "error_rate": error_rate})
+            rows.append(row)
+            pods_of.setdefault(key, {})[row.name] = row
+    analyzer, published = make()
+    synced(analyzer)
+    for t in (25.0, 40.0):
+        analyzer.on_sample(t, SampleRows(rows, pods_of, named))
+    done = verdict(published)
+    assert done["reason"].startswith("web: error rate 20.0% is above its SLO")
+    assert list(done["analysis"]["workloads"]) == ["demo/web"]
+    assert analyzer.rows_visited == 2 * 2  # two checks of web's two pods
+    # A plain list (no index) is still read in full, with the same verdict.
+    analyzer, published = make()
+    synced(analyzer)
+    for t in (25.0, 40.0):
+        analyzer.on_sample(t, list(rows))
+    assert verdict(published)["reason"] == done["reason"]
+    assert analyzer.rows_visited == 2 * 1000

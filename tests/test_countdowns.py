@@ -167,3 +167,25 @@ def test_wall_time_follows_the_clock_speed(speed: float) -> None:
     snap = {"now": 0.0, "wall": 0.0, "speed": speed,
             "deadlines": [{"what": RESYNC, "target": "manifests main", "at": 600.0}]}
     assert remaining(snap, 0.0)[0]["remaining_wall_s"] == round(600.0 / speed, 1)
+
+
+def test_people_see_one_line_per_kind_of_wait_and_how_many_more() -> None:
+    def wait(what: str, target: str, left: float) -> dict[str, Any]:
+        return {"what": what, "target": target, "remaining_sim_s": left,
+                "remaining_wall_s": left}
+
+    waits = [wait(ROLLOUT, f"Deployment/bench/svc-{i:03d}", 600.0 - i) for i in range(300)]
+    waits.append(wait(RESYNC, "flux", 30.0))
+    lines = countdowns.grouped(waits)
+    assert [(w["what"], w["target"], w["more"]) for w in lines] == [
+        (RESYNC, "flux", 0), (ROLLOUT, "Deployment/bench/svc-299", 299)]
+    assert len(waits) == 301  # the full list (`--json`) is left as it was
+
+
+def test_status_prints_a_rollout_of_hundreds_in_one_line() -> None:
+    from sandbox.cli_output import wait_line
+
+    line = wait_line({**countdowns.grouped([
+        {"what": ROLLOUT, "target": f"Deployment/d/w{i}", "remaining_sim_s": 60.0 + i,
+         "remaining_wall_s": 60.0 + i} for i in range(3)])[0]})
+    assert line.startswith(f"{ROLLOUT} for Deployment/d/w0 and 2 more (--json lists all): ")

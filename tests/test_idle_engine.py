@@ -201,15 +201,14 @@ class _Waits(threading.Event):
 
 def test_an_idle_tick_loop_sleeps_until_a_timer_or_a_write(engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     eng, _, cluster, clock = engine
-    import sandbox.engine as engine_module
+    import sandbox.enginetick as tick_module
 
     # Longer than any test: an idle loop waits on this only if nothing else is due.
-    monkeypatch.setattr(engine_module, "IDLE_TICK_SECONDS", 3600.0)
+    monkeypatch.setattr(tick_module, "IDLE_TICK_SECONDS", 3600.0)
     waits = _Waits()
-    eng._wake_tick = waits
-    cluster.on_write = waits.set
+    eng.ticker.wake = waits  # the cluster's writes set whatever event the ticker holds
     compared = eng.flux.compared
-    loop = threading.Thread(target=eng._tick_loop, daemon=True)
+    loop = threading.Thread(target=eng.ticker.loop, daemon=True)
     loop.start()
     try:
         # Idle: once the last snapshot is written, the loop sleeps until the cluster's
@@ -235,3 +234,44 @@ def test_an_idle_tick_loop_sleeps_until_a_timer_or_a_write(engine, monkeypatch) 
         eng._stop.set()
         waits.set()
         loop.join(timeout=10)
+
+
+def test_after_a_one_service_change_the_engine_settles_to_no_work(engine) -> None:  # type: ignore[no-untyped-def]
+    """A commit changing one service: while it rolls out, health, metrics and drift
+    cost that service's objects; once it settled, nothing is evaluated, sampled,
+    compared or ticked any more, however long the clock runs."""
+    eng, man, cluster, clock = engine
+    sampler = eng.sampler
+    for _ in range(6):  # every pod's row, then rates, until the windows are full
+        sampler.sample()
+        clock.advance(15)
+        eng.tick()
+    evaluations, visited, compared = (eng.monitor.evaluations, sampler.rows.visited,
+                                      eng.flux.compared)
+    man.commit({"prod/svc-4.yaml": service(4, replicas=3)})
+    eng.flux.reconcile("new commit")
+
+    def settle(seconds: int) -> None:
+        for _ in range(seconds * 2):
+            clock.advance(0.5)
+            eng.tick()
+            if sampler.due(clock.now()):
+                sampler.sample()
+            eng.flux.check_drift()
+
+    settle(120)
+    assert eng.health["app"] == "Healthy"
+    assert eng.health["objects"]["Deployment/demo/svc-4"][0] == "Healthy"
+    # The rollout's cost: svc-4's objects and its 3 pods' rows, not the 12 services'.
+    assert 1 <= eng.monitor.evaluations - evaluations <= 20
+    assert 1 <= sampler.rows.visited - visited <= 3 * 9  # 3 pods, 8 samples and a spare
+    assert eng.flux.compared - compared <= 6
+    # Settled: from here on, nothing moves.
+    evaluations, visited, compared = (eng.monitor.evaluations, sampler.rows.visited,
+                                      eng.flux.compared)
+    samples, computed = sampler.samples, sampler.computed
+    settle(120)
+    assert (eng.monitor.evaluations, sampler.rows.visited, eng.flux.compared) == (
+        evaluations, visited, compared)
+    assert sampler.samples == samples + 8 and sampler.computed == computed
+    assert cluster.next_due() is None  # no timer left: an idle tick loop sleeps

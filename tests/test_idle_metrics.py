@@ -5,12 +5,14 @@ sample; a change is written for the targets it touched only."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from test_metrics_over_time import IMAGES, deployment, run, service
 
 from sandbox.clock import VirtualClock
 from sandbox.cluster import ObjRef, SimCluster
-from sandbox.metrics import MetricsSampler, query
+from sandbox.metrics import FIELDS, MetricsSampler, Sample, query
+from sandbox.registry import PROFILES
 from sandbox.store import Store
 
 SERVICES = 6
@@ -83,3 +85,94 @@ def test_a_change_is_written_for_the_targets_it_touched(tmp_path: Path) -> None:
                                          written)}
     assert changed and all(name.startswith("web-4") for name in changed), changed
     assert query(store, "web-4", since=15, pods=True)[-1]["rps"] > 0
+
+
+# -- after a change: the rows of what changed, and only those ------------------------
+
+MANY = 20
+CHANGE_IMAGES = {"web:v1": PROFILES["fast"], "web:v2": PROFILES["late-errors"],
+                 "web:v3": PROFILES["default"], "api:bad": PROFILES["errors"],
+                 "web:heavy": PROFILES["cpu-heavy"],
+                 "web:slow": PROFILES["late-latency"]}
+
+
+def fleet(services: int) -> tuple[VirtualClock, SimCluster]:
+    clock = VirtualClock()
+    sim = SimCluster(clock, CHANGE_IMAGES.get, seed=5)
+    objects = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}}]
+    for i in range(services):
+        objects += [deployment(f"web-{i}", "web:heavy" if i == 3 else "web:v1"),
+                    service(f"web-{i}")]
+    sim.apply(objects)
+    run(clock, sim, 90)
+    return clock, sim
+
+
+def rows_of(rows: list[Sample]) -> dict[tuple[str, str, str], tuple[Any, ...]]:
+    return {(r.kind, r.namespace, r.name): (r.workload, *(r.values.get(f) for f in FIELDS))
+            for r in rows}
+
+
+def test_rows_computed_for_what_changed_equal_a_full_computation(tmp_path: Path) -> None:
+    """The same cluster sampled twice: one sampler computes only what changed, the other
+    everything at every sample; through rollouts, a scale-down, a bad and a late-failing
+    image, a deleted Deployment and a new one, both read the same numbers."""
+    clock, sim = fleet(8)
+    changing = MetricsSampler(Store(tmp_path / "a.db"), sim, clock.now, interval=15)
+    full = MetricsSampler(Store(tmp_path / "b.db"), sim, clock.now, interval=15)
+    real = full.rows.collect
+    full.rows.collect = lambda now, incremental: real(now, False)  # type: ignore[method-assign]
+    edits = {2: lambda: sim.set_image(ObjRef("Deployment", "web-1", "demo"), "web-1",
+                                      "web:v2"),
+             4: lambda: sim.scale(ObjRef("Deployment", "web-2", "demo"), 4),
+             6: lambda: sim.set_image(ObjRef("Deployment", "web-4", "demo"), "web-4",
+                                      "api:bad"),
+             8: lambda: sim.scale(ObjRef("Deployment", "web-2", "demo"), 1),
+             10: lambda: sim.delete(ObjRef("Deployment", "web-5", "demo")),
+             12: lambda: sim.apply([deployment("web-9", "web:v3", 3), service("web-9")]),
+             14: lambda: sim.scale(ObjRef("Deployment", "web-3", "demo"), 3),
+             16: lambda: sim.set_image(ObjRef("Deployment", "web-6", "demo"), "web-6",
+                                       "web:slow")}
+    for i in range(30):
+        if i in edits:
+            edits[i]()
+        run(clock, sim, 15)
+        assert rows_of(changing.sample()) == rows_of(full.sample()), f"sample {i}"
+    # One full computation, then changes only; the other computed all every time.
+    assert changing.rows.full == 1 and changing.computed > 10
+    assert full.rows.full == full.computed > 10
+    def stored(db: str) -> list[dict[str, Any]]:  # as readers see it, but the wall time
+        return [{k: v for k, v in r.items() if k != "ts"}
+                for r in query(Store(tmp_path / db), "web-1", since=400, pods=True)]
+
+    assert stored("a.db") == stored("b.db")
+
+
+def test_a_one_service_change_computes_that_service_rows_only(tmp_path: Path) -> None:
+    clock, sim = fleet(MANY)
+    store = Store(tmp_path / "state.db")
+    sampler = MetricsSampler(store, sim, clock.now, interval=15)
+    for _ in range(3):
+        sampler.sample()
+        run(clock, sim, 15)
+    visited, computed = sampler.rows.visited, sim._traffic.computed
+    pods = sum(1 for r in sampler.sample() if r.kind == "Pod")
+    assert pods == MANY * 2
+    # A rollout of one service: new pods start, old ones go, its window slides over the
+    # change for a minute; every sample meanwhile is computed, for that service only.
+    sim.set_image(ObjRef("Deployment", "web-7", "demo"), "web-7", "web:v3")
+    for _ in range(8):
+        run(clock, sim, 15)
+        rows = sampler.sample()
+        assert sum(1 for r in rows if r.kind == "Pod") == pods  # every row is still read
+    changed = sampler.rows.visited - visited
+    assert 0 < changed <= 8 * 4, changed  # web-7's pods (old and new), not 8 x 40
+    assert sim._traffic.computed - computed <= 8
+    assert {r.workload for r in rows if r.kind == "Pod" and r.name.startswith("web-7")} \
+        == {"Deployment/demo/web-7"}
+    # Then it is settled: samples repeat again, computing nothing.
+    visited, samples = sampler.rows.visited, sampler.computed
+    for _ in range(4):
+        run(clock, sim, 15)
+        sampler.sample()
+    assert sampler.rows.visited == visited and sampler.computed == samples

@@ -82,7 +82,10 @@ def test_says_so_when_the_engine_it_started_dies(workspace: Path, wait_for) -> N
             os.kill(app.engine_process.pid, signal.SIGKILL)
             await wait_for(pilot, lambda: "the engine stopped" in app.sub_title,
                            what="the header to say the engine stopped")
-            assert any("has stopped" in str(n.message) for n in app._notifications)
+            # notify() posts a message: the toast is listed once the app has handled it.
+            await wait_for(pilot, lambda: any("has stopped" in str(n.message)
+                                              for n in app._notifications),
+                           what="a notification that the engine has stopped")
 
     try:
         asyncio.run(scenario())

@@ -174,6 +174,15 @@ def test_countdowns_run_down_between_two_reads_at_the_clock_speed() -> None:
     assert " 0s left in simulated time (0s wall)" in str(countdown_text([wait], 200.0))
 
 
+def test_countdowns_box_shows_the_soonest_of_each_kind_and_how_many_more() -> None:
+    waits = [{**WAIT, "target": f"Deployment/bench/svc-{i:03d}",
+              "remaining_sim_s": 600.0 - i, "remaining_wall_s": 600.0 - i}
+             for i in range(300)]
+    text = str(countdown_text(waits))
+    assert text.count("\n") == 0  # one kind of wait: one line, not 300
+    assert "Deployment/bench/svc-299 and 299 more  5m01s left" in text
+
+
 def test_a_sync_before_the_first_sample_is_still_drawn() -> None:
     # The first deploy syncs before there is traffic to sample.
     series = {"workload": "Deployment/demo/web", "now": 300.0, "since": 900.0,

@@ -11,6 +11,8 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable, Static
 
+from sandbox.facade import grouped_waits
+
 from ..messages import Snapshot
 from .format import health_text, health_word, safe, short
 from .lazy import WhenShown
@@ -93,9 +95,10 @@ def duration(seconds: float) -> str:
 
 def countdown_text(waits: list[dict[str, Any]], elapsed: float = 0.0) -> Text:
     """The waits as read, `elapsed` wall seconds later: the simulated time left runs
-    down at the clock's speed (the ratio of the two remainders)."""
+    down at the clock's speed (the ratio of the two remainders). One line per kind of
+    wait, its soonest: the box stays a few lines high during a rollout of hundreds."""
     text = Text()
-    for i, wait in enumerate(waits):
+    for i, wait in enumerate(grouped_waits(waits)):
         sim = float(wait.get("remaining_sim_s") or 0)
         wall = float(wait.get("remaining_wall_s") or 0)
         speed = sim / wall if wall > 0 else 0.0
@@ -103,6 +106,8 @@ def countdown_text(waits: list[dict[str, Any]], elapsed: float = 0.0) -> Text:
             text.append("\n")
         text.append(f"{wait.get('what', '?')}: ", style="bold")
         text.append_text(safe(wait.get("target", "")))
+        if wait.get("more"):
+            text.append(f" and {wait['more']} more", style="dim")
         text.append(f"  {duration(sim - elapsed * speed)} left", style="yellow")
         text.append(f" in simulated time ({duration(wall - elapsed)} wall)", style="dim")
     return text

@@ -253,7 +253,7 @@ class SimCluster(SimRuntime):
         """fn(read) under the cluster's lock, where read(kind) gives the live objects of a
         kind without copying them: for samplers that only read and keep nothing."""
         with self._lock:
-            return fn(lambda kind: list(self._store.of_kind(kind).values()))
+            return fn(_Reader(self._store))
 
     def step(self) -> list[ClusterEvent]:
         with self._lock, gcpause.paused():
@@ -315,18 +315,30 @@ class SimCluster(SimRuntime):
                                for r in sorted(self._store.of_kind("Deployment"))]
             return self._traffic.metrics(self._ctx.now, deployments)
 
-    def usage(self) -> dict[str, tuple[float, float]]:
-        """Per running pod ("namespace/name"): (CPU millicores, memory MiB) in use now,
-        from its image's behaviour (sim/behaviour.py), for the metrics sampler."""
+    def usage(self, pods: list[str] | None = None) -> dict[str, tuple[float, float]]:
+        """Per running pod ("namespace/name"; all, or those named): (CPU millicores,
+        memory MiB) in use now, from its image's behaviour (sim/behaviour.py), for the
+        metrics sampler."""
         with self._lock:
-            rps = self._traffic.pod_rps()
+            rates = self._traffic.pods
+            refs = self._kubelet.pods.keys() if pods is None else [
+                ObjRef("Pod", name, ns) for ns, name in (p.split("/", 1) for p in pods)]
             out = {}
-            for ref, ps in self._kubelet.pods.items():
+            for ref in refs:
+                ps = self._kubelet.pods.get(ref)
                 pod = self._store.get(ref)
-                if pod is not None and ps.started_at is not None:
+                if ps is not None and pod is not None and ps.started_at is not None:
                     key = f"{ref.namespace}/{ref.name}"
-                    out[key] = self._kubelet.usage(ps, pod, rps.get(key, 0.0))
+                    tot = rates.get(key)
+                    out[key] = self._kubelet.usage(ps, pod, tot.rate if tot else 0.0)
             return out
+
+    def moving(self, since: float) -> tuple[set[str], set[str]]:
+        """The Deployments ("namespace/name") whose traffic window, and the pods whose
+        rate, may read differently at any time after `since` than at `since`: the
+        metrics sampler computes only these again (and what was written)."""
+        with self._lock:
+            return self._traffic.moving(since)
 
     def error_candidates(self, min_rate: float = 0.0) -> set[str]:
         """Deployments ("namespace/name") with a ready pod whose image fails more than
@@ -403,3 +415,17 @@ def event_dict(event: ClusterEvent) -> dict[str, Any]:
     return {"reason": event.reason, "kind": event.ref.kind, "name": event.ref.name,
             "namespace": event.ref.namespace, "message": event.message, "type": event.type,
             "time": event.time, "data": event.data}
+
+
+class _Reader:
+    """The live objects for `inspect`: of a kind (a list), or one by its ref."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    def __call__(self, kind: str) -> list[dict[str, Any]]:
+        return list(self._store.of_kind(kind).values())
+
+    def get(self, ref: ObjRef) -> dict[str, Any] | None:
+        obj: dict[str, Any] | None = self._store.get(ref)
+        return obj

@@ -267,6 +267,7 @@ class DeploymentController:
             cond = ("Unknown", "DeploymentPaused", "Deployment is paused")
         elif complete:
             prog.exceeded = False
+            ctx.timers.cancel("deadline", ref)  # a finished rollout has no deadline
             cond = ("True", "NewReplicaSetAvailable",
                     f'ReplicaSet "{rs_name}" has successfully progressed.')
         elif progressed:

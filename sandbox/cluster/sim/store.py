@@ -265,19 +265,39 @@ class Timers:
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, str, ObjRef, int]] = []
         self._seq = 0
+        # (what, ref) -> the last entry `cancel` voided: a timer nobody waits for any
+        # more (a finished rollout's deadline) must not wake an idle engine.
+        self._void: dict[tuple[str, ObjRef], int] = {}
 
     def push(self, at: float, what: str, ref: ObjRef, gen: int = 0) -> None:
         self._seq += 1
         heapq.heappush(self._heap, (at, self._seq, what, ref, gen))
 
+    def cancel(self, what: str, ref: ObjRef) -> None:
+        """Every pending `what` timer of `ref` pushed so far will not fire."""
+        self._void[(what, ref)] = self._seq
+
+    def _drop_void(self) -> None:
+        while self._heap:
+            _, seq, what, ref, _ = self._heap[0]
+            void = self._void.get((what, ref))
+            if void is None or seq > void:
+                return
+            heapq.heappop(self._heap)
+            if seq == void:  # the last one it voided: nothing of it is left
+                del self._void[(what, ref)]
+
     def next_time(self) -> float | None:
+        self._drop_void()
         return self._heap[0][0] if self._heap else None
 
     def pop_until(self, t: float) -> list[tuple[str, ObjRef, int]]:
         out: list[tuple[str, ObjRef, int]] = []
+        self._drop_void()
         while self._heap and self._heap[0][0] <= t:
             _, _, what, ref, gen = heapq.heappop(self._heap)
             out.append((what, ref, gen))
+            self._drop_void()
         return out
 
     def __len__(self) -> int:

@@ -28,6 +28,7 @@ from sandbox.cluster.sim import behaviour
 from sandbox.registry import ImageProfile
 
 WINDOW = 60  # seconds of history behind rps, error rate and latency percentiles
+KEEP_MOVING = 600.0  # simulated seconds a settled change is still told of by moving()
 SIGMA = 0.35  # spread of a request's latency around its median (lognormal)
 Z = {"p50_ms": 0.0, "p95_ms": 1.6448536269514722, "p99_ms": 2.3263478740408408}
 
@@ -160,6 +161,10 @@ class Traffic:
         # segment, every pod at a steady rate); moved by each change of endpoints.
         self.settled_at = 0.0
         self.version = 0  # moves with every change of endpoints
+        # The same per Deployment ("namespace/name") and per pod: until when its window,
+        # or its rate, still moves with time after its endpoints changed (moving()).
+        self._dep_until: dict[str, float] = {}
+        self._pod_until: dict[str, float] = {}
         self.computed = 0  # Deployment windows computed (the cached ones are not counted)
 
     def _at(self, now: float) -> float:
@@ -208,8 +213,16 @@ class Traffic:
         self.settled_at = max(self.settled_at, now + WINDOW, *(
             _steady_from(ep, now) + WINDOW for ep in eps or ()))
         serving = {ep.pod: ep for ep in eps or ()}
+        for dep in deployments:
+            if dep:
+                until = max([now + WINDOW, *(_steady_from(ep, now) + WINDOW
+                                             for ep in eps or () if ep.deployment == dep)])
+                self._dep_until[dep] = max(self._dep_until.get(dep, 0.0), until)
         for pod in touched:
             tot = self.pods.get(pod)
+            ep = serving.get(pod) or (tot.ep if tot is not None else None)
+            until = now if ep is None else _steady_from(ep, now)
+            self._pod_until[pod] = max(self._pod_until.get(pod, 0.0), until)
             if tot is not None:
                 rate = sum(self.base_rps(s) / len(self._serving[s])
                            for s in self._services_of.get(pod, ()) if self._serving.get(s))
@@ -229,6 +242,17 @@ class Traffic:
         while len(segments) > 1 and segments[1][0] <= now - WINDOW:
             segments.pop(0)
         self._window.pop(dep, None)
+
+    def moving(self, since: float) -> tuple[set[str], set[str]]:
+        """(Deployments, pods) whose numbers may differ at any time after `since` from
+        what they were at `since`: a window that still slides over a change, a pod whose
+        rate changed at or after `since` or whose behaviour changes later (a late
+        regression). What settled KEEP_MOVING before `since` is forgotten."""
+        for until in (self._dep_until, self._pod_until):
+            for key in [k for k, t in until.items() if t < since - KEEP_MOVING]:
+                del until[key]
+        return ({d for d, t in self._dep_until.items() if t >= since},
+                {p for p, t in self._pod_until.items() if t >= since})
 
     def error_candidates(self, min_rate: float = 0.0) -> set[str]:
         """Deployments with a serving pod whose image fails more than `min_rate` of

@@ -1,0 +1,434 @@
+"""The rows of one metric sample, computed for what changed (issue 10: an idle engine
+is idle, also in the minute after a rollout).
+
+A pod's row depends on its object (phase, owner, resources), its traffic (totals and
+rate, from the simulated cluster's closed-form traffic), the latency of its version
+(its Deployment's traffic window) and what its image uses; a workload's row on its
+pods' rows and its own window. So after a change only these rows are computed again:
+- the pods and workloads written or removed since the last sample (a watch on the
+  cluster's objects, as an informer holds one);
+- the Deployments whose window and the pods whose rate still move with time after
+  their endpoints changed (`Traffic.moving`);
+- the workloads those pods belong to.
+Every other row is the previous sample's. The first sample, a watch that fell behind,
+a leaking image (memory moves with time), a long gap or a cluster without these hooks
+(kind) compute everything, as a resync would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from .cluster.base import ObjRef
+
+WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
+WATCHED = frozenset((*WORKLOADS, "ReplicaSet", "Pod"))
+FIELDS = ("rps", "error_rate", "p50_ms", "p95_ms", "p99_ms", "cpu_m", "memory_mib")
+IDLE_CPU_M, CPU_M_PER_RPS = 2.0, 1.5  # the model of a pod's CPU
+DEFAULT_MEMORY_MIB = 32.0  # a pod without a memory request
+# Past this gap between two samples (simulated seconds) everything is computed: the
+# traffic forgets what moved long ago (Traffic.KEEP_MOVING is longer).
+MAX_GAP = 300.0
+
+
+def workload_key(kind: str, namespace: str, name: str) -> str:
+    return f"{kind}/{namespace}/{name}"
+
+
+# -- quantities ----------------------------------------------------------------------
+
+_QUANTITY = re.compile(r"^([0-9.]+)([a-zA-Z]*)$")
+_MEMORY = {"": 1 / 2**20, "Ki": 1 / 1024, "Mi": 1.0, "Gi": 1024.0, "Ti": 2**20,
+           "k": 1e3 / 2**20, "M": 1e6 / 2**20, "G": 1e9 / 2**20}
+
+
+def cpu_millis(value: Any) -> float | None:
+    match = _QUANTITY.match(str(value)) if value is not None else None
+    if not match:
+        return None
+    number, unit = float(match[1]), match[2]
+    return number if unit == "m" else number * 1000 if unit == "" else None
+
+
+def memory_mib(value: Any) -> float | None:
+    match = _QUANTITY.match(str(value)) if value is not None else None
+    if not match or match[2] not in _MEMORY:
+        return None
+    return float(match[1]) * _MEMORY[match[2]]
+
+
+def _resources(pod: dict[str, Any], which: str, parse: Callable[[Any], float | None],
+               resource: str) -> float | None:
+    total, seen = 0.0, False
+    for c in (pod.get("spec") or {}).get("containers") or []:
+        value = parse(((c.get("resources") or {}).get(which) or {}).get(resource))
+        if value is not None:
+            total, seen = total + value, True
+    return total if seen else None
+
+
+def _jitter(*parts: object) -> float:
+    """A deterministic number in [-1, 1) from its inputs: the same run samples the same."""
+    digest = hashlib.blake2b(repr(parts).encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big") / 2**31 - 1.0
+
+
+@dataclass
+class Sample:
+    kind: str
+    namespace: str
+    name: str
+    workload: str
+    values: dict[str, float | None]
+
+
+class SampleRows(list[Sample]):
+    """A sample's rows, with its pod rows by workload: a reader that judges a few
+    workloads (the analysis of a change) looks at theirs only."""
+
+    def __init__(self, rows: Iterable[Sample], pods_of: dict[str, dict[str, Sample]],
+                 named: dict[str, set[str]]) -> None:
+        super().__init__(rows)
+        self._pods_of = pods_of
+        self._named = named
+
+    def pods(self, workload: str) -> list[Sample]:
+        return list(self._pods_of.get(workload, {}).values())
+
+    def workloads_named(self, name: str) -> set[str]:
+        return set(self._named.get(name, ()))
+
+
+class Collected(NamedTuple):
+    rows: SampleRows  # every row of the sample
+    computed: list[Sample]  # the rows computed afresh (all of them when `full`)
+    gone: list[tuple[str, str, str]]  # targets that no longer exist
+    full: bool
+
+
+def _meta_key(obj: dict[str, Any]) -> tuple[str, str]:
+    meta = obj.get("metadata") or {}
+    return meta.get("namespace", "default"), meta.get("name", "")
+
+
+def _counts_of(traffic: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each serving pod's totals ("namespace/name"), from its Deployments' traffic."""
+    counts: dict[str, dict[str, Any]] = {}
+    for dep in traffic.values():
+        for pod, tot in (dep.get("pods") or {}).items():
+            counts[f"{dep['namespace']}/{pod}"] = tot
+    return counts
+
+
+class RowBuilder:
+    """Computes a sample's rows and keeps them, so the next sample computes only the
+    rows of what changed."""
+
+    def __init__(self, cluster: Any) -> None:
+        self.cluster = cluster
+        # pod -> (sim, requests, errors, requests/s, error rate) when last read
+        self.counts: dict[str, tuple[float, float, float, float, float]] = {}
+        self._sizes_of: dict[str, tuple[float, float | None, float]] = {}  # pod uid -> sizes
+        self._usage: dict[str, tuple[float, float]] = {}
+        self._watch: Any = None
+        self._last: float | None = None  # the previous sample (computed or repeated)
+        self.pod_rows: dict[str, Sample] = {}  # "ns/name" -> row
+        self.workload_rows: dict[str, Sample] = {}  # workload key -> row
+        self._pods_of: dict[str, dict[str, Sample]] = {}  # workload key -> its pod rows
+        self._named: dict[str, set[str]] = {}  # workload name -> its keys
+        self._rs_owner: dict[str, str] = {}  # ReplicaSet "ns/name" -> Deployment key
+        self._pods_of_rs: dict[str, set[str]] = {}  # ReplicaSet "ns/name" -> pods
+        self._rs_of_pod: dict[str, str] = {}
+        # Pods whose last rate was not yet their steady one (a first sample has none; a
+        # rate measured across a change is an average): the next sample reads them again.
+        self._unsettled: set[str] = set()
+        self.visited = 0  # pod rows computed: what a change costs
+        self.full = 0  # samples computed in full
+
+    def repeated(self, now: float) -> None:
+        """A sample at `now` repeated the previous one."""
+        self._last = now
+
+    # -- one sample ----------------------------------------------------------------
+    def collect(self, now: float, incremental: bool) -> Collected:
+        """The rows at `now`: only what changed is computed when `incremental` (the
+        caller's store continues the previous sample) and the cluster can say what
+        changed; otherwise everything."""
+        inspect = getattr(self.cluster, "inspect", None)
+        if not callable(inspect):  # a real cluster: its objects as copies, in full
+            result = self._full(now, self.cluster.list)
+            self._last = now
+            return result
+        watchable = callable(getattr(self.cluster, "watch", None)) and callable(
+            getattr(self.cluster, "moving", None))
+        if watchable and self._watch is None:
+            self._watch = self.cluster.watch(kinds=WATCHED)
+        prev = self._last
+
+        def run(read: Any) -> Collected:
+            # Taken under the cluster's lock with the objects: no write falls between.
+            changed = self._watch.take() if watchable else None
+            if (changed is None or not incremental or prev is None
+                    or now - prev > MAX_GAP or not hasattr(read, "get")):
+                return self._full(now, read)
+            return self._changes(now, prev, read, changed)
+
+        result: Collected = inspect(run)
+        self._last = now
+        return result
+
+    def _full(self, now: float, read: Any) -> Collected:
+        self.full += 1
+        pods = read("Pod")
+        self.pod_rows, self.workload_rows, self._pods_of, self._named = {}, {}, {}, {}
+        self._rs_owner, self._pods_of_rs, self._rs_of_pod = {}, {}, {}
+        self._unsettled = set()
+        for rs in read("ReplicaSet"):
+            self._note_rs(rs)
+        traffic: dict[str, dict[str, Any]] = self.cluster.metrics()
+        self._usage = self._read_usage(None)
+        seen: set[str] = set()
+        counts = _counts_of(traffic)
+        for pod in pods:
+            seen.add(self._pod(now, pod, traffic, counts))
+        for gone in set(self.counts) - seen:
+            del self.counts[gone]
+        if len(self._sizes_of) > 2 * len(pods) + 100:  # pods come and go: forget the gone
+            self._sizes_of.clear()
+        for kind in WORKLOADS:
+            for obj in read(kind):
+                ns, name = _meta_key(obj)
+                self._workload(workload_key(kind, ns, name), traffic)
+        rows = self._rows()
+        return Collected(rows, rows, [], True)
+
+    def _changes(self, now: float, prev: float, read: Any, changed: set[ObjRef]
+                 ) -> Collected:
+        deps, moving_pods = self.cluster.moving(prev)
+        dirty_pods = {p for p in moving_pods if p in self.pod_rows} | self._unsettled
+        dirty_workloads = {f"Deployment/{d}" for d in deps}
+        for d in deps:  # a moving window moves its pods' latency too
+            dirty_pods.update(self._pods_of.get(f"Deployment/{d}", {}))
+        for ref in changed:
+            key = f"{ref.namespace}/{ref.name}"
+            if ref.kind == "Pod":
+                dirty_pods.add(key)
+            elif ref.kind == "ReplicaSet":
+                old = self._rs_owner.pop(key, None)
+                obj = read.get(ref)
+                if obj is not None:
+                    self._note_rs(obj)
+                dirty_workloads.update(w for w in (old, self._rs_owner.get(key)) if w)
+                dirty_pods.update(self._pods_of_rs.get(key, ()))  # their owner may move
+            else:
+                dirty_workloads.add(workload_key(ref.kind, ref.namespace, ref.name))
+        owners_before = {p: self.pod_rows[p].workload for p in dirty_pods if p in self.pod_rows}
+        dirty_workloads.update(w for w in owners_before.values() if w)
+        traffic_deps = {w.split("/", 1)[1] for w in dirty_workloads
+                        if w.startswith("Deployment/")}
+        objects: dict[str, dict[str, Any] | None] = {}
+        for key in dirty_pods:
+            ns, name = key.split("/", 1)
+            objects[key] = read.get(ObjRef("Pod", name, ns))
+        for pod in objects.values():
+            if pod is not None:
+                owner = self._owner(pod)
+                if owner.startswith("Deployment/"):
+                    traffic_deps.add(owner.split("/", 1)[1])
+                dirty_workloads.add(owner)
+        traffic = self.cluster.metrics(sorted(traffic_deps)) if traffic_deps else {}
+        self._usage = self._read_usage(sorted(k for k, p in objects.items() if p is not None))
+        computed: list[Sample] = []
+        gone: list[tuple[str, str, str]] = []
+        counts = _counts_of(traffic)
+        for key, pod in objects.items():
+            if pod is None:
+                row = self._drop_pod(key)
+                if row is not None:
+                    gone.append(("Pod", row.namespace, row.name))
+                continue
+            self._pod(now, pod, traffic, counts)
+            computed.append(self.pod_rows[key])
+        for w in sorted(dirty_workloads - {""}):
+            kind, ns, name = w.split("/", 2)
+            if read.get(ObjRef(kind, name, ns)) is None:
+                if self.workload_rows.pop(w, None) is not None:
+                    gone.append((kind, ns, name))
+                    self._named.get(name, set()).discard(w)
+                continue
+            computed.append(self._workload(w, traffic))
+        if len(self._sizes_of) > 2 * len(self.pod_rows) + 100:
+            self._sizes_of.clear()
+        return Collected(self._rows(), computed, gone, False)
+
+    def _rows(self) -> SampleRows:
+        return SampleRows([*self.pod_rows.values(), *self.workload_rows.values()],
+                          self._pods_of, self._named)
+
+    # -- owners --------------------------------------------------------------------
+    def _note_rs(self, rs: dict[str, Any]) -> None:
+        ns, name = _meta_key(rs)
+        for ref in (rs.get("metadata") or {}).get("ownerReferences") or []:
+            if ref.get("kind") == "Deployment":
+                self._rs_owner[f"{ns}/{name}"] = workload_key("Deployment", ns,
+                                                              ref.get("name", ""))
+
+    def _owner(self, pod: dict[str, Any]) -> str:
+        """The pod's workload key, through its ReplicaSet for a Deployment; "" if none."""
+        ns, _ = _meta_key(pod)
+        for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
+            kind, name = ref.get("kind"), ref.get("name", "")
+            if kind == "ReplicaSet" and f"{ns}/{name}" in self._rs_owner:
+                return self._rs_owner[f"{ns}/{name}"]
+            if kind in WORKLOADS:
+                return workload_key(kind, ns, name)
+        return ""
+
+    def _rs_of(self, pod: dict[str, Any]) -> str | None:
+        ns, _ = _meta_key(pod)
+        for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
+            if ref.get("kind") == "ReplicaSet":
+                return f"{ns}/{ref.get('name', '')}"
+        return None
+
+    # -- rows ----------------------------------------------------------------------
+    def _pod(self, now: float, pod: dict[str, Any], traffic: dict[str, dict[str, Any]],
+             counts: dict[str, dict[str, Any]]) -> str:
+        ns, name = _meta_key(pod)
+        key = f"{ns}/{name}"
+        self.visited += 1
+        workload = self._owner(pod)
+        dep = traffic.get(workload.split("/", 1)[1]) if workload.startswith(
+            "Deployment/") else None
+        # Its latency is its version's in its Deployment's window.
+        mine = ((dep or {}).get("pods") or {}).get(name)
+        version = ((dep or {}).get("versions") or {}).get(mine["version"]) if mine else None
+        values = self._pod_values(pod, key, now, counts.get(key), version)
+        row = Sample("Pod", ns, name, workload, values)
+        old = self.pod_rows.get(key)
+        if old is not None and old.workload != workload:
+            self._pods_of.get(old.workload, {}).pop(key, None)
+        self.pod_rows[key] = row
+        self._pods_of.setdefault(workload, {})[key] = row
+        rs = self._rs_of(pod)
+        if rs != self._rs_of_pod.get(key):
+            self._pods_of_rs.get(self._rs_of_pod.pop(key, ""), set()).discard(key)
+            if rs is not None:
+                self._pods_of_rs.setdefault(rs, set()).add(key)
+                self._rs_of_pod[key] = rs
+        return key
+
+    def _drop_pod(self, key: str) -> Sample | None:
+        row = self.pod_rows.pop(key, None)
+        self.counts.pop(key, None)
+        self._unsettled.discard(key)
+        if row is not None:
+            self._pods_of.get(row.workload, {}).pop(key, None)
+        self._pods_of_rs.get(self._rs_of_pod.pop(key, ""), set()).discard(key)
+        return row
+
+    def _workload(self, key: str, traffic: dict[str, dict[str, Any]]) -> Sample:
+        kind, ns, name = key.split("/", 2)
+        sums = {"cpu_m": 0.0, "memory_mib": 0.0, "rps": 0.0}
+        for row in self._pods_of.get(key, {}).values():
+            for f in sums:
+                sums[f] += row.values.get(f) or 0.0
+        window = traffic.get(f"{ns}/{name}") if kind == "Deployment" else None
+        values: dict[str, float | None] = {"cpu_m": round(sums["cpu_m"], 1),
+                                           "memory_mib": round(sums["memory_mib"], 1)}
+        if window:
+            values.update({f: window.get(f) for f in
+                           ("rps", "error_rate", "p50_ms", "p95_ms", "p99_ms")})
+            values["p99_ms"] = values["p99_ms"] or window.get("p95_ms")
+        else:
+            values["rps"] = round(sums["rps"], 2)
+        row = self.workload_rows[key] = Sample(kind, ns, name, key, values)
+        self._named.setdefault(name, set()).add(key)
+        return row
+
+    def _read_usage(self, pods: list[str] | None) -> dict[str, tuple[float, float]]:
+        usage = getattr(self.cluster, "usage", None)  # what the images use (simulated)
+        if not callable(usage):
+            return {}
+        got: dict[str, tuple[float, float]] = usage() if pods is None else usage(pods)
+        return got
+
+    def _carried(self, key: str, prev: float | None
+                 ) -> tuple[float, float, float, float, float] | None:
+        """The pod's totals at the previous sample: a pod whose row was not computed
+        since is moved there at its steady rate, as a computed sample would have read
+        it."""
+        before = self.counts.get(key)
+        if before is None or prev is None or before[0] >= prev:
+            return before
+        then, requests, errors, rps, error_rate = before
+        elapsed = prev - then
+        return (prev, requests + rps * elapsed, errors + rps * error_rate * elapsed, rps,
+                error_rate)
+
+    def _pod_values(self, pod: dict[str, Any], key: str, now: float,
+                    count: dict[str, Any] | None, version: dict[str, Any] | None
+                    ) -> dict[str, float | None]:
+        running = (pod.get("status") or {}).get("phase") == "Running"
+        values: dict[str, float | None] = dict.fromkeys(FIELDS)
+        if not running:
+            return values
+        rps = 0.0
+        self._unsettled.discard(key)
+        if count is not None:
+            before = self._carried(key, self._last)
+            requests_now, errors_now = float(count["requests"]), float(count["errors"])
+            self.counts[key] = (now, requests_now, errors_now, float(count.get("rps", 0.0)),
+                                float(count.get("error_rate", 0.0)))
+            if before is not None and now > before[0]:
+                steady = count.get("steady_since")
+                if steady is not None and steady <= before[0]:
+                    # The same rate since before the last sample: that rate, exactly (the
+                    # totals' float noise would make a steady pod's numbers flicker).
+                    rps = float(count["rps"])
+                    values["rps"] = round(rps, 2)
+                    values["error_rate"] = round(float(count["error_rate"]), 4) if rps else 0.0
+                else:
+                    self._unsettled.add(key)
+                    requests = requests_now - before[1]
+                    errors = errors_now - before[2]
+                    rps = max(0.0, requests) / (now - before[0])
+                    values["rps"] = round(rps, 2)
+                    values["error_rate"] = (round(errors / requests, 4) if requests > 0
+                                            else 0.0)
+            else:
+                self._unsettled.add(key)
+        if version:
+            for f in ("p50_ms", "p95_ms", "p99_ms"):
+                values[f] = version.get(f)
+            values["p99_ms"] = values["p99_ms"] or version.get("p95_ms")
+        limit, request, mem_limit = self._sizes(pod, key)
+        # Per pod, not per sample: a pod whose traffic is steady reports steady numbers.
+        jitter = _jitter(key)
+        used = self._usage.get(key)
+        if used is not None:  # the simulated cluster's own figures (sim/behaviour.py)
+            values["cpu_m"] = round(min(used[0] * (1 + 0.1 * jitter), limit), 1)
+            values["memory_mib"] = round(used[1], 1)
+            return values
+        cpu = (IDLE_CPU_M + CPU_M_PER_RPS * rps) * (1 + 0.1 * jitter)
+        values["cpu_m"] = round(min(cpu, limit), 1)
+        memory = (request or 2 * DEFAULT_MEMORY_MIB) * (0.5 + 0.05 * jitter)
+        values["memory_mib"] = round(min(memory, mem_limit), 1)
+        return values
+
+    def _sizes(self, pod: dict[str, Any], key: str) -> tuple[float, float | None, float]:
+        """(CPU limit, memory request, memory limit): a pod's spec never changes, so they
+        are parsed once per pod."""
+        uid = str((pod.get("metadata") or {}).get("uid") or key)
+        sizes = self._sizes_of.get(uid)
+        if sizes is None:
+            sizes = self._sizes_of[uid] = (
+                _resources(pod, "limits", cpu_millis, "cpu") or math.inf,
+                _resources(pod, "requests", memory_mib, "memory"),
+                _resources(pod, "limits", memory_mib, "memory") or math.inf)
+        return sizes
