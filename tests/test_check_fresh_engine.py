@@ -162,19 +162,33 @@ def test_a_shared_config_file_edit_gives_a_full_rebuilds_diff_and_lines(
                       env="common", new_key=True)
     assert runner.cache.stats["component.build"] - built == 1
     assert job["result"]["diff"] == full_diff(big, tmp_path / "full", "shared")
-    # A later group moved in the file; its bad value is reported at its new line.
+    # The same part, moved down a line: reused, its bad value reported at its new line.
     built = runner.cache.stats["component.build"]
-    last = f"grp-{GROUPS - 1:04d}"
-    big.change("shared-2", [f"replicas.s{GROUPS - 1:04d}=abc"], env="common",
-               subcomponent=last)
-    common = big.hld_file("config/common.yaml", ref="shared-2")
-    big.commit_files("shared-2", {"config/common.yaml": "# moved\n" + common}, "Move")
+    common = "# moved\n" + big.hld_file("config/common.yaml", ref="shared")
+    big.commit_files("shared-2", {"config/common.yaml": common}, "Moved")
     pr = big.open_pr("shared-2")
     runner.run_pending()
     job = big.jobs(1)[0]
     assert job["params"]["pr"] == pr.id and job["status"] == "failure"
-    lines = (("# moved\n" + common).splitlines())
     [where] = {f.split(":")[1] for f in job["result"]["findings"]
                if f.startswith("config/common.yaml:")}
-    assert lines[int(where) - 1].strip() == f"s{GROUPS - 1:04d}: abc"
-    assert runner.cache.stats["component.build"] - built == 1
+    assert common.splitlines()[int(where) - 1].strip() == 's0000: "5000"'
+    assert runner.cache.stats["component.build"] == built
+
+
+def test_an_untouched_files_lint_findings_come_from_the_bases_check(big: Sandbox) -> None:
+    runner = CIRunner(big.ws, big.bus, big.prs)
+    generate_main(big, runner)
+    # A file with a style warning passes its check and is merged.
+    noisy = big.hld_file("grp-0001/svc-0001-configmap.yaml") + "# trailing   \n"
+    big.commit_files("noisy", {"grp-0001/svc-0001-configmap.yaml": noisy}, "Noisy")
+    pr = big.open_pr("noisy")
+    runner.run_pending()
+    assert big.get_pr(pr.id).checks_state == "success"
+    big.approve_pr(pr.id, "reviewer")
+    big.merge_pr(pr.id, "operator")
+    # The next branch does not touch it: not linted, its warning still reported.
+    job = first_check(big, runner, "other")
+    assert runner.cache.stats["lint.looked"] == 2  # the noisy file's check, then this one
+    assert any(f.startswith("grp-0001/svc-0001-configmap.yaml:") and "trailing" in f
+               for f in job["result"]["findings"])
