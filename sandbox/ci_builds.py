@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .gitutil import export_tree, git, short
 from .workspace import Workspace
@@ -59,23 +59,36 @@ def build_check(ws: Workspace, cache: CheckCache, sha: str, log: Log,
     report = check_hld(folder, ws.settings.environments, ws.settings.kubernetes_version,
                        max_replicas=ws.settings.max_replicas, deadline=deadline,
                        served=served, cache=cache, tree=tree_of(ws.hld_git, sha), touched=touched,
-                       listing=checkout.listing)
+                       listing=checkout.listing,
+                       base_tree=tree_of(ws.hld_git, base) if base else None)
     log(f"{short(sha)}: {len(report.documents)} objects, {len(report.findings)} "
         f"findings ({checkout.written} files written for the checkout)")
     return report, [d.obj for d in report.documents]
 
 
 def generation(ws: Workspace, cache: CheckCache | None, sha: str, allow_hooks: bool = False,
-               deadline: Deadline | None = None) -> GenerateResult:
+               deadline: Deadline | None = None, in_checkout: bool = False) -> GenerateResult:
     """The generation of an HLD commit: from the cache when its tree was built before.
-    The caller passes no cache when hooks run: they may act outside the HLD."""
+    The caller passes no cache when hooks run: they may act outside the HLD.
+
+    ``in_checkout`` (the generate job of main's commits, hooks off): built in the PR
+    check's folder, which then holds main, so a PR's first check writes only the files
+    it changed, and its components land in the cache the checks read."""
     from . import hld as hldlib
-    from .validation.checkout import tree_listing
+    from .validation.checkout import Checkout, tree_listing
     from .validation.components import ComponentStore, cached_generation
 
     envs = ws.settings.environments
 
     def build(store: ComponentStore | None) -> GenerateResult:
+        if in_checkout and not allow_hooks:
+            checkout = Checkout(ws.root / "cache" / "checkout")
+            folder, _ = checkout.move_to(ws.hld_git, sha)
+            if store is not None:
+                store.listing = checkout.listing
+            if deadline is not None:
+                deadline.check(f"checkout of {short(sha)}")
+            return hldlib.generate(folder, envs, reuse=store)
         with ws.tempdir("gen-") as tmp:
             folder = Path(tmp) / "hld"
             export_tree(ws.hld_git, sha, folder)
@@ -87,6 +100,22 @@ def generation(ws: Workspace, cache: CheckCache | None, sha: str, allow_hooks: b
     # contents, so unchanged components are taken from the cache.
     return cached_generation(cache, tree_of(ws.hld_git, sha), envs, build,
                              lambda: tree_listing(ws.hld_git, sha))
+
+
+def warm(cache: CheckCache, result: GenerateResult, kubernetes_version: str,
+         max_replicas: int, served: Discovery | None = None) -> int:
+    """Validate a generation's objects into the cache (the generate job's result for
+    main): a PR's check then finds every object it did not change validated already,
+    even on the first check after an engine start. Returns how many were validated."""
+    from . import limits
+    from .validation.bounds import object_findings
+    from .validation.documents import validate_documents
+
+    docs = result.documents[: limits.MAX_OBJECTS_PER_COMMIT]
+    before = cache.stats["validate.miss"]
+    object_findings(docs, len(result.components), max_replicas)
+    validate_documents(docs, kubernetes_version, served, cache)
+    return cache.stats["validate.miss"] - before
 
 
 def _parts(components: list[GeneratedComponent],
@@ -115,9 +144,16 @@ def _object_keys(component: GeneratedComponent,
     return found
 
 
+class Changed(NamedTuple):
+    """What differs between a base's and a head's generations, by component."""
+
+    base: list[ManifestDoc]  # the base's documents of components that changed or went
+    head: list[ManifestDoc]  # the head's documents of components that changed or came
+    components: int  # the head's components that changed or came
+
+
 def changed_documents(base: GenerateResult, components: list[GeneratedComponent],
-                      documents: list[ManifestDoc]
-                      ) -> tuple[list[ManifestDoc], list[ManifestDoc]] | None:
+                      documents: list[ManifestDoc]) -> Changed | None:
     """The base's and the head's documents of the components whose inputs differ, or
     None when only a comparison of everything says what changed.
 
@@ -133,17 +169,19 @@ def changed_documents(base: GenerateResult, components: list[GeneratedComponent]
     head_keys = {(c.output_path, c.key) for c in components if c.key}
     head_changed: list[ManifestDoc] = []
     same: set[tuple[str, str, str]] = set()
+    count = 0
     for component, docs in _parts(components, documents):
         if component.key and (component.output_path, component.key) in base_keys:
             same.update(_object_keys(component, docs))
         else:
             head_changed.extend(docs)
+            count += bool(docs or component.key)  # a folder of components makes none
     base_changed = [d for component, docs in _parts(base.components, base.documents)
                     if not (component.key and (component.output_path, component.key)
                             in head_keys) for d in docs]
     if any(object_key(d.obj) in same for d in (*head_changed, *base_changed)):
         return None
-    return base_changed, head_changed
+    return Changed(base_changed, head_changed, count)
 
 
 def dry_run_refusals(dry_run: Callable[[list[dict[str, Any]]], list[Any]] | None,

@@ -40,6 +40,7 @@ from .users import GENERATE_BOT, RELEASE_BOT, Users
 from .workspace import Workspace
 
 if TYPE_CHECKING:
+    from .ci_builds import Changed
     from .cluster.discovery import Discovery
     from .hld import GenerateResult
     from .validation.bounds import Deadline
@@ -113,6 +114,9 @@ class CIRunner:
         self.monotonic: Callable[[], float] = time.monotonic  # the jobs' time budget clock
         self._cache: CheckCache | None = None
         self.files_written = 0  # manifest files the generate job wrote, for tests
+        # main's newest generation, to validate into the cache once the queue is empty
+        # (off the merge's path: the reconciler waits for the generate job's record).
+        self._to_warm: GenerateResult | None = None
         # The live cluster's server-side dry run (set by the engine); None: no cluster.
         self.dry_run: Callable[[list[dict[str, Any]]], list[Any]] | None = None
         # The live cluster's API discovery, its CRDs included (set by the engine): every
@@ -139,9 +143,26 @@ class CIRunner:
                 "(lease IS NULL OR lease<?) AND owner IS NOT ?) ORDER BY id LIMIT 1",
                 time.time(), self.owner)
             if row is None:
-                return ran
+                if self._to_warm is None:
+                    return ran
+                self._warm()
+                continue
             self.run(int(row["id"]))
             ran += 1
+
+    def _warm(self) -> None:
+        """Validate main's objects into the cache, so a PR's first check (after this or
+        any later engine start: the cache is on disk) validates only what it changed."""
+        from .ci_builds import warm
+
+        result, self._to_warm = self._to_warm, None
+        assert result is not None
+        try:
+            self.cache.stats["warm.validated"] += warm(
+                self.cache, result, self.ws.settings.kubernetes_version,
+                self.ws.settings.max_replicas, self.served() if self.served else None)
+        except Exception as exc:  # noqa: BLE001 - a warm cache is an optimisation only
+            self.bus.publish("engine.error", "pipelines", f"check cache warm-up: {exc}")
 
     def claim(self, job: int) -> bool:
         now = time.time()
@@ -201,11 +222,12 @@ class CIRunner:
         return build_check(self.ws, self.cache, sha, log, deadline, base, served)
 
     def _generated(self, sha: str, allow_hooks: bool = False,
-                   deadline: Deadline | None = None) -> GenerateResult:
+                   deadline: Deadline | None = None, in_checkout: bool = False
+                   ) -> GenerateResult:
         from .ci_builds import generation
 
         return generation(self.ws, None if allow_hooks else self.cache, sha, allow_hooks,
-                          deadline)
+                          deadline, in_checkout)
 
     def validate(self, params: dict[str, Any], log: JobLog) -> dict[str, Any]:
         pr_id, sha, job = int(params["pr"]), str(params["sha"]), int(params["job"])
@@ -227,7 +249,7 @@ class CIRunner:
         log(report.text)
         errors = [f for f in report.findings if f.severity == "error"]
         build_error = next((f for f in errors if f.rule in ("generate", "manifest")), None)
-        changed: tuple[list[Any], list[Any]] | None = None  # base's, head's changed objects
+        changed: Changed | None = None  # what differs, by component
         if build_error is not None:
             # The manifests were not built (or a file could not be read as one), so a
             # comparison would read missing objects as "removed", which this PR does not do.
@@ -252,7 +274,8 @@ class CIRunner:
             diff_text, diff_summary = diff.text(), diff.summary()
             log(f"manifest diff against {pr.base} ({short(base_sha)}): {diff_summary}"
                 + ("" if changed is None else
-                   f" ({len(changed[1])} objects of changed components compared)"))
+                   f" ({changed.components} of {len(report.components)} components changed: "
+                   f"their {len(changed.head)} of {len(head_objs)} objects compared)"))
         log(diff_text)
         if build_error is None:
             fresh = None
@@ -304,10 +327,13 @@ class CIRunner:
             # pushed, naming its slow phase, and the queue moves on.
             deadline = Deadline(self.ws.settings.ci_job_seconds, self.monotonic, hard=False)
             builds = self.cache.stats["generate.build"]
-            result = self._generated(sha, self.ws.settings.allow_hooks, deadline)
+            result = self._generated(sha, self.ws.settings.allow_hooks, deadline,
+                                     in_checkout=True)
             deadline.check("manifest generation")
             if self.cache.stats["generate.build"] == builds:
                 log(f"manifests of HLD {short(sha)} reused from the cache (built by its check)")
+            if not self.ws.settings.allow_hooks:
+                self._to_warm = result
             log(f"generated {len(result.documents)} objects from HLD {short(sha)} "
                 f"for {'-'.join(envs)}")
             faults.point("generate.after_build")

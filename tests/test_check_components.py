@@ -56,7 +56,7 @@ def test_a_one_line_change_regenerates_one_component(sb: Sandbox) -> None:
 
 
 def test_a_shared_config_file_regenerates_the_components_reading_the_change(
-        sb: Sandbox) -> None:
+        sb: Sandbox, tmp_path: Path) -> None:
     runner = CIRunner(sb.ws, sb.bus, sb.prs)
     assert check(sb, runner, "one", web_replicas(sb, "6"))["status"] == "success"
     built = runner.cache.stats["component.build"]
@@ -69,13 +69,21 @@ def test_a_shared_config_file_regenerates_the_components_reading_the_change(
     assert runner.cache.stats["component.build"] - built == 1
     assert "+  LOG_LEVEL: debug" in job["result"]["diff"].replace("+    ", "+  ")
     # A line added in the first component's part moves every later part's lines (a
-    # finding names them): every component reading the file is generated again.
+    # finding names them), but not their text: only the first one is generated again,
+    # the others are taken where their parts now sit (the next test: their lines).
     built = runner.cache.stats["component.build"]
     assert common.startswith("subcomponents:\n  api:\n")
     moved = common.replace("  api:\n", "  api:\n    injectNamespace: false\n", 1)
     job = check(sb, runner, "three", {"config/common.yaml": moved})
     assert job["status"] == "success"
-    assert runner.cache.stats["component.build"] - built == STATIC_COMPONENTS
+    assert runner.cache.stats["component.build"] - built == 1
+    # Lines moved above a part whose value changes too: the diff is a full rebuild's.
+    changed = moved.replace("logLevel: info", "logLevel: warn")
+    assert changed != moved
+    job = check(sb, runner, "four", {"config/common.yaml": changed})
+    assert job["result"]["diff"] == full_diff(sb, tmp_path / "full", sb.branches()["main"],
+                                              sb.branches()["four"])
+    assert "LOG_LEVEL: warn" in job["result"]["diff"]
 
 
 def test_a_value_from_a_moved_config_line_is_reported_at_its_new_line(sb: Sandbox) -> None:
@@ -97,7 +105,10 @@ def test_a_value_from_a_moved_config_line_is_reported_at_its_new_line(sb: Sandbo
     # finding must name the new line, not the one a cached build saw.
     moved = too_many.replace("  api:\n", "  api:\n    injectNamespace: false\n", 1) \
         .replace("\n  config:\n", "\n  config:\n    injectNamespace: false\n", 1)
+    built = runner.cache.stats["component.build"]
     assert reported_line(check(sb, runner, "two", {"config/common.yaml": moved})) == first + 2
+    # The web component was not generated again: its cached output was moved.
+    assert runner.cache.stats["component.build"] - built < STATIC_COMPONENTS
 
 
 def test_the_diff_of_changed_components_is_a_full_rebuilds_diff(sb: Sandbox,
@@ -109,7 +120,8 @@ def test_the_diff_of_changed_components_is_a_full_rebuilds_diff(sb: Sandbox,
              "data:\n  A: '1'\n")
     job = check(sb, runner, "two", {**web_replicas(sb, "8"), "app-config/extra.yaml": extra})
     assert job["status"] == "success"
-    assert "objects of changed components compared" in job["log"]
+    # The log says what changed (web and app-config), not what was there.
+    assert "(2 of 5 components changed: their 4 of 7 objects compared)" in job["log"]
     main = sb.branches()["main"]
     assert job["result"]["diff"] == full_diff(sb, tmp_path / "full", main,
                                               sb.branches()["two"])

@@ -19,7 +19,7 @@ from sandbox.hld.fetch import fetch_folder, inside, relative_part
 from sandbox.hld.kustomize import is_kustomization, kustomization_error
 from sandbox.hld.model import Component, component_file, load_component
 from sandbox.hld.results import ComponentOutput, GeneratedComponent, GenerateResult, ManifestDoc
-from sandbox.hld.reuse import ComponentReuse, Fingerprints
+from sandbox.hld.reuse import ComponentReuse, Fingerprints, placed
 from sandbox.hld.substitute import (
     ConfigOrigins,
     ConfigSource,
@@ -347,12 +347,15 @@ class _Walker:
     def run(self) -> GenerateResult:
         # Install the whole tree first, then generate it, as `fab install && fab generate`.
         for node in self._install():
-            key = self._key(node)
+            key, anchors = self._key(node)
             output = self.reuse.get(key) if self.reuse is not None and key else None
-            if output is None:
+            if output is not None:
+                output = placed(output, anchors)
+            else:
                 output = self._generate(node)
                 if self.reuse is not None and key:
                     output.component.key = key
+                    output.anchors = anchors
                     self.reuse.put(key, output)
             self.result.components.append(output.component)
             self.result.documents.extend(output.documents)
@@ -361,19 +364,20 @@ class _Walker:
             self._bounded(output.component, output.documents)
         return self.result
 
-    def _key(self, node: _Node) -> str | None:
-        """The fingerprint of a static component's inputs, None when it is not reused."""
+    def _key(self, node: _Node) -> tuple[str | None, dict[str, int]]:
+        """The fingerprint of a static component's inputs (None when it is not reused)
+        and its anchors in shared config files (see hld/reuse.py)."""
         component = node.component
         if (self.reuse is None or self.prints is None or component.type != "static"
                 or component.method != "local"
                 or (self.allow_hooks and component.has_hooks)):
-            return None
+            return None, {}
         # Resolved as text (see Fingerprints): a path leaving the HLD gets no key, and the
         # build then reports it.
         files_dir = node.folder / component.path
-        inputs = self.prints.static_inputs(component, files_dir, node.config, node.sources,
-                                           self.envs)
-        return None if inputs is None else self.reuse.key(inputs)
+        found = self.prints.static_inputs(component, files_dir, node.config, node.sources,
+                                          self.envs)
+        return (None, {}) if found is None else (self.reuse.key(found[0]), found[1])
 
     def _generate(self, node: _Node) -> ComponentOutput:
         """One component's manifest, with the problems and notes it gave."""

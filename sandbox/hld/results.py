@@ -51,6 +51,9 @@ class ComponentOutput:
     documents: list[ManifestDoc]
     problems: list[HldError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Config file -> the line its part for this component started at when it was made
+    # (see hld/reuse.py): a reused output's origins move with its part of the file.
+    anchors: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass

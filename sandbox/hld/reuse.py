@@ -7,9 +7,11 @@ listing (path -> blob id) names every file's content by hash without reading it,
 fingerprint of a component costs a few dictionary lookups. A one-line change then
 regenerates the one component that reads the changed file. Of a config file shared by
 many components (the root's ``config/common.yaml``), each reads its own subtree: its
-values, and the lines where they are set (a finding names them). So an edit of one
-component's settings there regenerates that component, while an edit that moves the
-lines of others (a line added above them) or that they all read regenerates them all.
+text, wherever it sits in the file. Where it starts is the component's *anchor* in that
+file: an output records the anchors it was made at, and a line a finding names there
+(a value's origin) is moved with it when the subtree moves (a line added above it). So
+an edit of one component's settings there regenerates that component only, while an
+edit of what they all read regenerates them all.
 
 Only static components read from inside the HLD are reused: a helm chart, a fetched
 component or a hook may read anything, so they are always generated.
@@ -25,8 +27,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
+from sandbox.hld.results import ComponentOutput, ManifestDoc
+
 if TYPE_CHECKING:
-    from sandbox.hld.generate import ComponentOutput
     from sandbox.hld.model import Component
 
 
@@ -67,56 +70,70 @@ class Fingerprints:
         return text[len(root) + 1:] if text.startswith(root + os.sep) else None
 
     def _source(self, folder: Path, prefix: tuple[str, ...],
-                envs: list[str]) -> list[Any] | None:
+                envs: list[str]) -> tuple[list[Any], dict[str, int]] | None:
         """What a component reads of one config folder's files: for its own folder the
-        files themselves; for an ancestor's, only its subtree there (text and first
-        line), so an edit of another component's part of a shared file leaves it be."""
+        files themselves; for an ancestor's, only its subtree there (its text, not where
+        it sits), so an edit of another component's part of a shared file leaves it be.
+        Also the anchors: file -> the line (1-based) its subtree starts at."""
         memo = (folder, prefix)
         if memo in self._sources:
             return self._sources[memo]
         rel = self._relative(folder)
-        found: list[Any] | None = None
+        found: tuple[list[Any], dict[str, int]] | None = None
         if rel is not None:
             config = f"{rel}/config" if rel else "config"
             files = dict(self.by_dir.get(config, []))
-            found = [rel, list(prefix)]
+            read: list[Any] = [rel, list(prefix)]
+            anchors: dict[str, int] = {}
             for env in [*envs, "common"]:
                 # The generator's choice: YAML wins over JSON.
                 name = next((f"{env}{s}" for s in (".yaml", ".json") if f"{env}{s}" in files),
                             None)
                 if name is None:
-                    found.append(None)
+                    read.append(None)
                 elif not prefix:
-                    found.append([name, files[name]])
+                    read.append([name, files[name]])
                 else:
-                    found.append([name, self._subtree(f"{config}/{name}", files[name], prefix)])
+                    path = f"{config}/{name}"
+                    part, start = self._subtree(path, files[name], prefix)
+                    read.append([name, part])
+                    if start is not None:
+                        anchors[path] = start
+            found = (read, anchors)
         self._sources[memo] = found
         return found
 
-    def _subtree(self, path: str, blob: str, prefix: tuple[str, ...]) -> Any:
-        """The first line and text of the value at ``prefix`` in a config file, as the
-        generator's origin lookup walks it; the whole file's blob when that cannot be
-        told apart (aliases may point anywhere, or the file does not parse)."""
+    def _subtree(self, path: str, blob: str,
+                 prefix: tuple[str, ...]) -> tuple[Any, int | None]:
+        """The text of the value at ``prefix`` in a config file (from its key's line, as
+        the generator's origin lookup walks it) and that line (1-based); the whole
+        file's blob when that cannot be told apart (aliases may point anywhere, or the
+        file does not parse)."""
         parsed = _composed(self.root, path, blob)
         if parsed is None:
-            return blob
+            return blob, None
         node, lines = parsed
-        key_line = None
+        key_line = 0
         for key in prefix:
             if not isinstance(node, yaml.MappingNode):
-                return "absent"
+                return "absent", None
             found = _children(node).get(key)
             if found is None:
-                return "absent"
+                return "absent", None
             key_line, node = found
-        text = "".join(lines[key_line:node.end_mark.line + 1])
-        return blob if "*" in text else [key_line, text]
+        # A block value ends where the next key starts: that line is not its own.
+        end = node.end_mark.line
+        if end < len(lines) and lines[end][:node.end_mark.column].strip():
+            end += 1
+        text = "".join(lines[key_line:max(end, key_line + 1)])
+        return (blob, None) if "*" in text else (text, key_line + 1)
 
     def static_inputs(self, component: Component, files_dir: Path, config: dict[str, Any],
                       sources: tuple[tuple[Path, tuple[str, ...]], ...],
-                      envs: list[str]) -> list[Any] | None:
-        """What a static component's output depends on, or None when it cannot be told
-        from the listing (the generator then builds it and says what is wrong)."""
+                      envs: list[str]) -> tuple[list[Any], dict[str, int]] | None:
+        """What a static component's output depends on and its anchors (see the module),
+        or None when it cannot be told from the listing (the generator then builds it and
+        says what is wrong)."""
         rel = self._relative(files_dir)
         if rel is None or rel in self.nested or rel not in self.by_dir:
             return None  # a missing folder or one with folders inside: an error to report
@@ -127,12 +144,37 @@ class Fingerprints:
             return None  # keys JSON cannot order (mixed types): not worth reusing
         inputs: list[Any] = ["static", envs, definition, settings, rel,
                              sorted(self.by_dir[rel])]
+        anchors: dict[str, int] = {}
         for folder, prefix in sources:
-            read = self._source(folder, prefix, envs)
-            if read is None:
+            found = self._source(folder, prefix, envs)
+            if found is None:
                 return None
-            inputs.append(read)
-        return inputs
+            inputs.append(found[0])
+            anchors.update(found[1])
+        return inputs, anchors
+
+
+def placed(output: ComponentOutput, anchors: dict[str, int]) -> ComponentOutput:
+    """A reused output where its subtrees sit now: the lines its values' origins name
+    in a moved subtree move with it. The stored output is shared, so changed documents
+    are copies (their objects still shared)."""
+    if output.anchors == anchors:
+        return output
+    shift = {file: line - output.anchors[file] for file, line in anchors.items()
+             if file in output.anchors and line != output.anchors[file]}
+    docs = output.documents
+    if shift:
+        docs = []
+        for doc in output.documents:
+            origins = doc.value_origins
+            if any(origin[0] in shift for origin in origins.values()):
+                origins = {path: (o[0], o[1] + shift.get(o[0], 0), *o[2:])
+                           for path, o in origins.items()}
+                doc = ManifestDoc(doc.obj, doc.source_file, doc.source_line, doc.component,
+                                  origins, doc.digest)
+            docs.append(doc)
+    return ComponentOutput(output.component, docs, output.problems, output.notes,
+                           dict(anchors))
 
 
 _COMPOSED: dict[str, tuple[yaml.Node, list[str]] | None] = {}  # by blob id

@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -120,27 +120,31 @@ def _files(hld_dir: Path) -> Iterator[Path]:
             yield path
 
 
-def _listed(hld_dir: Path,
-            listing: Mapping[str, tuple[str, int]]) -> Iterator[tuple[Path, str, int, str]]:
+def _listed(hld_dir: Path, listing: Mapping[str, tuple[str, int]],
+            touched: Collection[str] | None) -> Iterator[tuple[Path, str, int, str]]:
     for shown in sorted(listing):
         if "/." in f"/{shown.rpartition('/')[0]}":
             continue  # inside a hidden folder
         blob, size = listing[shown]
-        if size <= limits.MAX_HLD_FILE_BYTES and not shown.endswith(_STRUCTURED) \
-                or blob in _DEPTHS and _DEPTHS[blob] is None:
+        if size <= limits.MAX_HLD_FILE_BYTES and (
+                not shown.endswith(_STRUCTURED) or blob in _DEPTHS and _DEPTHS[blob] is None
+                or touched is not None and shown not in touched):
             continue  # nothing to say about it: no Path, no deadline check (3,000 files)
         yield hld_dir / shown, shown, size, blob
 
 
 def file_findings(hld_dir: Path, deadline: Deadline | None = None,
-                  listing: Mapping[str, tuple[str, int]] | None = None) -> list[Finding]:
+                  listing: Mapping[str, tuple[str, int]] | None = None,
+                  touched: Collection[str] | None = None) -> list[Finding]:
     """Size and nesting of every file in the HLD, before anything parses them.
 
     ``listing`` (path -> git blob id and size, when the folder holds exactly a commit)
-    saves walking the folder, and a blob's nesting is worked out once."""
+    saves walking the folder, and a blob's nesting is worked out once. With it,
+    ``touched`` (the files a PR changes) limits the reading to them: every other file is
+    the base's, which its generation parsed already; sizes come from the listing."""
     findings: list[Finding] = []
     if listing is not None:
-        files: Iterator[tuple[Path, str, int, object]] = _listed(hld_dir, listing)
+        files: Iterator[tuple[Path, str, int, object]] = _listed(hld_dir, listing, touched)
     else:
         files = ((path, path.relative_to(hld_dir).as_posix(), path.stat().st_size, None)
                  for path in _files(hld_dir))

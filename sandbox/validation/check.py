@@ -54,7 +54,8 @@ def check_hld(hld_dir: Path, envs: list[str], kubernetes_version: str = "1.30.0"
               deadline: Deadline | None = None,
               served: Discovery | None = None, cache: CheckCache | None = None,
               tree: str | None = None, touched: Collection[str] | None = None,
-              listing: Mapping[str, tuple[str, int]] | None = None) -> CheckReport:
+              listing: Mapping[str, tuple[str, int]] | None = None,
+              base_tree: str | None = None) -> CheckReport:
     """Run every check on an HLD; ``ok`` is False when any finding is an error.
 
     ``served`` is the live cluster's API discovery (its CRDs included), when the caller
@@ -65,7 +66,9 @@ def check_hld(hld_dir: Path, envs: list[str], kubernetes_version: str = "1.30.0"
     generation of ``tree`` (the HLD's git tree id), the lint of files outside
     ``touched`` (the files the PR changes; None: all) and the validation of objects seen
     before are reused. ``listing`` (path -> git blob id and size), when ``hld_dir``
-    holds exactly one commit's files, saves walking the folder.
+    holds exactly one commit's files, saves walking the folder; then only ``touched``
+    files are read for nesting and linted, the others keep what the check of
+    ``base_tree`` (the base's tree) said of them.
     """
     hld_dir = Path(hld_dir)
     env_list = list(envs) or ["common"]
@@ -76,7 +79,7 @@ def check_hld(hld_dir: Path, envs: list[str], kubernetes_version: str = "1.30.0"
     try:
         documents = _phases(hld_dir, env_list, kubernetes_version, max_replicas,
                             deadline or Deadline(None), log, findings, served,
-                            _Reuse(cache, tree, touched, listing), components)
+                            _Reuse(cache, tree, touched, listing, base_tree), components)
     except BudgetExceeded as exc:
         findings.append(Finding("error", "", 0, str(exc), "time-budget"))
 
@@ -95,6 +98,7 @@ class _Reuse:
     tree: str | None = None
     touched: Collection[str] | None = None
     listing: Mapping[str, tuple[str, int]] | None = None
+    base_tree: str | None = None
 
 
 def _phases(hld_dir: Path, env_list: list[str], kubernetes_version: str, max_replicas: int,
@@ -102,7 +106,8 @@ def _phases(hld_dir: Path, env_list: list[str], kubernetes_version: str, max_rep
             served: Discovery | None, reuse: _Reuse,
             components: list[GeneratedComponent]) -> list[ManifestDoc]:
     log.append("bounds: file sizes and nesting")
-    too_big = file_findings(hld_dir, deadline, reuse.listing)
+    too_big = file_findings(hld_dir, deadline, reuse.listing,
+                            reuse.touched if reuse.cache is not None else None)
     findings.extend(too_big)
     log.append(f"  {_count(len(too_big), 'finding')}")
     if too_big:
@@ -142,7 +147,8 @@ def _phases(hld_dir: Path, env_list: list[str], kubernetes_version: str, max_rep
             return []
         return within(deadline, "yamllint", lambda: lint_hld(hld_dir, only=only))
 
-    lint = lint_with_cache(hld_dir, reuse.cache, reuse.touched, run_lint, reuse.listing)
+    lint = lint_with_cache(hld_dir, reuse.cache, reuse.touched, run_lint, reuse.listing,
+                           reuse.tree, reuse.base_tree)
     if generate_error is not None:
         located.add((generate_error.file, generate_error.line))
     # The parser already reported these syntax errors with the same file and line.

@@ -65,14 +65,16 @@ def _problem_from(data: list[Any]) -> HldError:
 def _output_json(out: ComponentOutput) -> dict[str, Any]:
     return {"component": _component_json(out.component),
             "documents": [_doc_json(d) for d in out.documents],
-            "problems": [_problem_json(p) for p in out.problems], "notes": out.notes}
+            "problems": [_problem_json(p) for p in out.problems], "notes": out.notes,
+            "anchors": out.anchors}
 
 
 def _output_from(data: dict[str, Any]) -> ComponentOutput:
     return ComponentOutput(GeneratedComponent(*data["component"]),
                            [_doc_from(d) for d in data["documents"]],
                            [_problem_from(p) for p in data["problems"]],
-                           [str(n) for n in data["notes"]])
+                           [str(n) for n in data["notes"]],
+                           {str(f): int(line) for f, line in data["anchors"].items()})
 
 
 # -- the store ---------------------------------------------------------------------------

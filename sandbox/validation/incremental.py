@@ -36,13 +36,17 @@ __all__ = ["cached_generation", "lint_with_cache", "object_key"]
 
 def lint_with_cache(hld_dir: Path, cache: CheckCache | None, touched: Collection[str] | None,
                     lint: Callable[[Collection[str] | None], list[Finding]],
-                    listing: Mapping[str, tuple[str, int]] | None = None) -> list[Finding]:
+                    listing: Mapping[str, tuple[str, int]] | None = None,
+                    tree: str | None = None, base_tree: str | None = None) -> list[Finding]:
     """yamllint findings for the HLD, linting only what must be.
 
-    ``touched``: the files the PR changes (None: all of them, as on a branch's first
-    check or when the lint configuration changes). A touched file is linted unless its
-    content was linted before; an untouched one keeps its cached findings, or none: it
-    passed the check that merged it. ``lint(only)`` runs yamllint on those paths."""
+    ``touched``: the files the PR changes (None: all of them, as when there is no base
+    or the lint configuration changes). A touched file is linted unless its content was
+    linted before; an untouched one keeps what the base's check said of it (``base_tree``'s
+    findings, kept by tree), or none: it passed the check that merged it. With a
+    ``listing`` (the folder holds exactly commit ``tree``), only the touched files are
+    looked at: a one-file change in a 3,000-file HLD costs one file.
+    ``lint(only)`` runs yamllint on those paths."""
     if cache is None:
         return lint(None)
     if touched is not None and any(name in touched for name in CONFIG_FILES):
@@ -53,7 +57,9 @@ def lint_with_cache(hld_dir: Path, cache: CheckCache | None, touched: Collection
                        LINT_CONFIG.encode())
     keys: dict[str, str] = {}
     if listing is not None:  # the folder holds exactly this commit: blob ids name contents
-        for shown in listed_yaml_files(listing):
+        names = listed_yaml_files(listing) if touched is None else _touched_yaml(touched,
+                                                                                  listing)
+        for shown in names:
             memo = (config_text, shown, listing[shown][0])
             key = _LINT_KEYS.get(memo)
             if key is None:
@@ -68,24 +74,53 @@ def lint_with_cache(hld_dir: Path, cache: CheckCache | None, touched: Collection
             shown = path.relative_to(hld_dir).as_posix()
             if not config.is_file_ignored(shown):
                 keys[shown] = digest("lint", config_text, shown, _content_hash(path))
+    cache.stats["lint.looked"] += len(keys)
     known = cache.get_many("lint", list(keys.values()))
     todo = [shown for shown, key in keys.items() if key not in known
             and (touched is None or shown in touched)]
     cache.stats["lint.files"] += len(todo)
     fresh = lint(todo)
-    findings = list(config_findings)
     per_file: dict[str, list[Finding]] = {shown: [] for shown in todo}
     for finding in fresh:
         if finding.file in per_file:
             per_file[finding.file].append(finding)
     cache.put_many("lint", {keys[shown]: [_finding_json(f) for f in found]
                             for shown, found in per_file.items()})
+    by_file: dict[str, list[Finding]] = {}
+    if listing is not None and touched is not None and base_tree:
+        # Untouched files say what they said in the base's check (only files with
+        # findings are kept per tree, so this costs what was found, not what exists).
+        base = cache.get("lint-tree", digest("lint-tree", config_text, base_tree)) or {}
+        for shown, items in base.items():
+            if shown in listing and shown not in keys:
+                by_file[shown] = [_finding_from(item) for item in items]
     for shown, key in keys.items():
         if shown in per_file:
-            findings.extend(per_file[shown])
+            by_file[shown] = per_file[shown]
         elif key in known:
-            findings.extend(_finding_from(item) for item in known[key])
-    return findings
+            by_file[shown] = [_finding_from(item) for item in known[key]]
+    if tree and listing is not None:
+        cache.put("lint-tree", digest("lint-tree", config_text, tree),
+                  {shown: [_finding_json(f) for f in found]
+                   for shown, found in sorted(by_file.items()) if found})
+    return list(config_findings) + [f for shown in sorted(by_file) for f in by_file[shown]]
+
+
+def _touched_yaml(touched: Collection[str], listing: Mapping[str, tuple[str, int]]) -> list[str]:
+    """The YAML files among ``touched`` that a walk of the commit would lint: the charts
+    beside them are looked up so a Helm chart's templates are skipped as a walk skips them."""
+    present = [name for name in touched if name in listing]
+    charts = set()
+    for shown in present:
+        parts = shown.split("/")
+        for index, part in enumerate(parts[:-1]):
+            if part == "templates":
+                for chart in ("Chart.yaml", "Chart.yml"):
+                    candidate = "/".join([*parts[:index], chart])
+                    if candidate in listing:
+                        charts.add(candidate)
+    wanted = set(present)
+    return [shown for shown in listed_yaml_files(wanted | charts) if shown in wanted]
 
 
 # Keys of files linted (or seen) before, by configuration, path and blob: a check of a
