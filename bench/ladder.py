@@ -19,9 +19,11 @@ Flux v2's 30 s average poll delay.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -127,6 +129,90 @@ def _cpu() -> float:
     return t.user + t.system + t.children_user + t.children_system
 
 
+def _thread_cpu() -> dict[str, float]:
+    """CPU seconds per live thread of this process, by thread name (a diagnosis aid:
+    os.times() cannot tell which thread spent the idle window's CPU)."""
+    import threading
+
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        name = names.get(int(task.name), f"tid-{task.name}")
+        # utime and stime are fields 14 and 15 of stat; [0] here is field 3.
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    t = os.times()
+    out["(git and other children)"] = t.children_user + t.children_system
+    return out
+
+
+def _py_spy(out: str | None) -> subprocess.Popen[bytes] | None:
+    """py-spy recording this process over the idle window into `out` (raw folded
+    stacks, one file per thread name), when asked for; its own CPU is not ours."""
+    if not out:
+        return None
+    spy = Path(sys.executable).with_name("py-spy")
+    return subprocess.Popen([str(spy), "record", "--pid", str(os.getpid()), "--duration",
+                             str(int(IDLE_S)), "--format", "raw", "--threads",
+                             "--nonblocking", "-o", out],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+class _GcPasses:
+    """Wall time of the cyclic collector's passes by generation (gc.callbacks)."""
+
+    def __init__(self) -> None:
+        self.by_generation: dict[int, tuple[int, float]] = {}
+        self._started = 0.0
+
+    def note(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        count, seconds = self.by_generation.get(info["generation"], (0, 0.0))
+        self.by_generation[info["generation"]] = (
+            count + 1, seconds + time.perf_counter() - self._started)
+
+
+def _gc_passes() -> _GcPasses:
+    passes = _GcPasses()
+    gc.callbacks.append(passes.note)
+    return passes
+
+
+def _counters(engine: object) -> dict[str, float]:
+    """The engine's work counters that an idle window should leave flat."""
+    found: dict[str, float] = {}
+    for label, path in (("health evaluations", "monitor.evaluations"),
+                        ("drift compares", "flux.compared"),
+                        ("samples", "sampler.samples"), ("samples computed", "sampler.computed"),
+                        ("metric rows visited", "sampler.rows.visited"),
+                        ("metric rows written", "sampler.writer.written"),
+                        ("traffic windows computed", "cluster._traffic.computed")):
+        value: object = engine
+        for part in path.split("."):
+            value = getattr(value, part, None)
+        if isinstance(value, (int, float)):
+            found[label] = float(value)
+    return found
+
+
+def _print_breakdown(before: dict[str, float], after: dict[str, float],
+                     counters: dict[str, float], counters_after: dict[str, float]) -> None:
+    """The idle window's CPU per thread and the engine's counters, on stderr."""
+    spent = sorted(((after[n] - before.get(n, 0.0), n) for n in after), reverse=True)
+    for seconds, name in spent:
+        if seconds > 0:
+            print(f"idle thread {name}: {seconds:.2f} s", file=sys.stderr)
+    for label, value in counters_after.items():
+        print(f"idle counter {label}: +{value - counters.get(label, 0.0):.0f}",
+              file=sys.stderr)
+
+
 def child(services: int, tmp: str) -> None:
     """One rung, in its own process; prints its figures as JSON."""
     from sandbox.facade import Sandbox
@@ -163,9 +249,22 @@ def child(services: int, tmp: str) -> None:
         healthy_wall, healthy_cpu = time.perf_counter() - wall, _cpu() - cpu
         if dep.get("health") != "Healthy":
             raise RuntimeError(f"the merge did not converge: {dep}")
+        threads = _thread_cpu() if os.environ.get("LADDER_IDLE_THREADS") else None
+        counters = _counters(sb.engine) if threads is not None else None
+        passes = _gc_passes() if threads is not None else None
+        spy = _py_spy(os.environ.get("LADDER_IDLE_PYSPY"))
         wall, cpu = time.perf_counter(), _cpu()
         time.sleep(IDLE_S)  # the measurement itself: nothing changes meanwhile
         idle = (_cpu() - cpu) / (time.perf_counter() - wall)
+        if spy is not None:
+            spy.wait()
+        if threads is not None and counters is not None:
+            _print_breakdown(threads, _thread_cpu(), counters, _counters(sb.engine))
+        if passes is not None:
+            gc.callbacks.remove(passes.note)
+            for gen, (count, seconds) in sorted(passes.by_generation.items()):
+                print(f"idle gc generation {gen}: {count} passes, {seconds:.2f} s",
+                      file=sys.stderr)
     finally:
         sb.close()
     print(json.dumps({"services": services, "converge_s": converge,
