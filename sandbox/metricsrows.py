@@ -83,8 +83,14 @@ class RowBuilder:
         # Pods whose last rate was not yet their steady one (a first sample has none; a
         # rate measured across a change is an average): the next sample reads them again.
         self._unsettled: set[str] = set()
+        # Of those, the pods whose first sample already served at a steady rate: their
+        # next row is that row with the rate filled in (rps, error rate), unless they
+        # are read again anyway. A fleet that just started thus costs no pod reading at
+        # its second sample, which changes every pod's row.
+        self._predicted: dict[str, tuple[float, float]] = {}
         self._latency: dict[str, tuple[Any, ...]] = {}  # Deployment -> its versions' latency
         self.visited = 0  # pod rows computed: what a change costs
+        self.filled = 0  # pod rows whose rate was filled in from their first sample
         self.full = 0  # samples computed in full
 
     def repeated(self, now: float) -> None:
@@ -125,6 +131,7 @@ class RowBuilder:
         self.pod_rows, self.workload_rows, self._pods_of, self._named = {}, {}, {}, {}
         self._rs_owner, self._pods_of_rs, self._rs_of_pod = {}, {}, {}
         self._unsettled = set()
+        self._predicted = {}
         self._latency = {}
         for rs in read("ReplicaSet"):
             self._note_rs(rs)
@@ -150,7 +157,8 @@ class RowBuilder:
     def _changes(self, now: float, prev: float, read: Any, changed: set[ObjRef]
                  ) -> Collected:
         deps, moving_pods = self.cluster.moving(prev)
-        dirty_pods = {p for p in moving_pods if p in self.pod_rows} | self._unsettled
+        dirty_pods = {p for p in moving_pods if p in self.pod_rows} | (
+            self._unsettled - self._predicted.keys())
         dirty_workloads = {f"Deployment/{d}" for d in deps}
         for ref in changed:
             key = f"{ref.namespace}/{ref.name}"
@@ -185,6 +193,9 @@ class RowBuilder:
                 objects.update(_read_pods(read, [p for p in self._pods_of.get(
                     f"Deployment/{d}", {}) if p not in objects]))
                 traffic.update(self.cluster.metrics([d]))
+        # The pods predicted at an earlier sample and not read again now (those read
+        # again are computed below, and may be predicted afresh for the next sample).
+        filled = [k for k in self._predicted if k not in objects]
         self._usage = self._read_usage(sorted(k for k, p in objects.items() if p is not None))
         computed: list[Sample] = []
         gone: list[tuple[str, str, str]] = []
@@ -197,6 +208,11 @@ class RowBuilder:
                 continue
             self._pod(now, pod, traffic, counts)
             computed.append(self.pod_rows[key])
+        for key in filled:
+            row = self._fill_rate(key)
+            computed.append(row)
+            if not row.workload.startswith("Deployment/"):
+                dirty_workloads.add(row.workload)  # its rate is its pods' sum
         written = {workload_key(r.kind, r.namespace, r.name) for r in changed
                    if r.kind in WORKLOADS}
         for w in sorted(dirty_workloads - {""}):
@@ -278,10 +294,25 @@ class RowBuilder:
                 self._rs_of_pod[key] = rs
         return key
 
+    def _fill_rate(self, key: str) -> Sample:
+        """The pod's row, unchanged but for its rate: steady since its first sample,
+        which read no rate yet (the same numbers _pod_values would compute)."""
+        rps, error_rate = self._predicted.pop(key)
+        self._unsettled.discard(key)
+        self.filled += 1
+        old = self.pod_rows[key]
+        values = {**old.values, "rps": round(rps, 2),
+                  "error_rate": round(error_rate, 4) if rps else 0.0}
+        row = self.pod_rows[key] = Sample(old.kind, old.namespace, old.name, old.workload,
+                                          values)
+        self._pods_of.setdefault(old.workload, {})[key] = row
+        return row
+
     def _drop_pod(self, key: str) -> Sample | None:
         row = self.pod_rows.pop(key, None)
         self.counts.pop(key, None)
         self._unsettled.discard(key)
+        self._predicted.pop(key, None)
         if row is not None:
             self._pods_of.get(row.workload, {}).pop(key, None)
         self._pods_of_rs.get(self._rs_of_pod.pop(key, ""), set()).discard(key)
@@ -335,6 +366,7 @@ class RowBuilder:
             return values
         rps = 0.0
         self._unsettled.discard(key)
+        self._predicted.pop(key, None)
         if count is not None:
             before = self._carried(key, self._last)
             requests_now, errors_now = float(count["requests"]), float(count["errors"])
@@ -358,6 +390,10 @@ class RowBuilder:
                                             else 0.0)
             else:
                 self._unsettled.add(key)
+                steady = count.get("steady_since")
+                if before is None and steady is not None and steady <= now:
+                    self._predicted[key] = (float(count["rps"]),
+                                            float(count.get("error_rate", 0.0)))
         if version:
             for f in ("p50_ms", "p95_ms", "p99_ms"):
                 values[f] = version.get(f)

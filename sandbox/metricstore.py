@@ -66,6 +66,9 @@ def ensure_schema(store: Store) -> None:
     store._metrics_schema = True  # type: ignore[attr-defined]
 
 
+INSERT_RUN = ("INSERT INTO metric_runs(id, sim_from, kind, namespace, name, workload, "
+              + ", ".join(FIELDS) + ") VALUES(" + ",".join("?" * (6 + len(FIELDS))) + ")")
+
 Key = tuple[str, str, str]  # kind, namespace, name
 Values = tuple[Any, ...]  # workload, then FIELDS
 
@@ -94,6 +97,11 @@ class RunWriter:
                 db.execute("INSERT INTO metric_times(sim, ts) VALUES(?,?)", (now, stamp))
             seen: set[Key] = set()
             ends: list[tuple[float | None, int]] = []  # runs that end at the last sample
+            started: list[tuple[Any, ...]] = []
+            # The new runs are inserted in one statement with their ids chosen here (the
+            # table's AUTOINCREMENT sequence is past every id ever used): a fleet whose
+            # every row moved is one batch, not thousands of statements.
+            next_id = self._next_id(db)
             for key, values in rows:
                 seen.add(key)
                 run = self._open.get(key)
@@ -101,17 +109,21 @@ class RunWriter:
                     continue  # the same numbers: the open run covers this sample too
                 if run is not None:
                     ends.append((self._last, run[0]))
-                cur = db.execute(
-                    "INSERT INTO metric_runs(sim_from, kind, namespace, name, workload, "
-                    + ", ".join(FIELDS) + ") VALUES(?,?,?,?," + ",".join("?" * (1 + len(FIELDS)))
-                    + ")", (now, *key, *values))
-                self._open[key] = (int(cur.lastrowid or 0), values)
-                self.written += 1
+                started.append((next_id, now, *key, *values))
+                self._open[key] = (next_id, values)
+                next_id += 1
+            db.executemany(INSERT_RUN, started)
+            self.written += len(started)
             ended = ([k for k in self._open if k not in seen] if gone is None
                      else [k for k in gone if k in self._open])
             ends += [(self._last, self._open.pop(key)[0]) for key in ended]  # gone
             db.executemany("UPDATE metric_runs SET sim_to=? WHERE id=?", ends)
         self._last = now
+
+    @staticmethod
+    def _next_id(db: Any) -> int:
+        row = db.execute("SELECT seq FROM sqlite_sequence WHERE name='metric_runs'").fetchone()
+        return int(row[0]) + 1 if row is not None and row[0] is not None else 1
 
     def continues(self, now: float) -> bool:
         """Whether a sample at `now` follows this writer's previous one."""

@@ -208,3 +208,84 @@ def test_a_window_growing_over_a_start_reads_as_computed_in_full(monkeypatch) ->
                                      PROFILES["late-errors"], 0.0)])
     late.metrics(50.0, ["demo/api"])
     assert late._growth["demo/api"][1] is None  # its behaviour changes: integrated
+
+
+class _Counting:
+    """A connection that counts the statements sent to it (executemany: one)."""
+
+    def __init__(self, conn: Any, sent: list[str]) -> None:
+        self._conn, self._sent = conn, sent
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        self._sent.append(sql)
+        return self._conn.execute(sql, *args)
+
+    def executemany(self, sql: str, rows: Any) -> Any:
+        self._sent.append(sql)
+        return self._conn.executemany(sql, rows)
+
+
+def test_a_sample_whose_every_row_moved_is_one_insert_and_reads_back(tmp_path: Path,
+                                                                      monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A fleet that just started moves every row in a sample: its new runs go to the
+    store in one statement, not one per target, and read back as computed; runs started
+    later (also by a fixture inserting through the view meanwhile) get ids of their own."""
+    from contextlib import contextmanager
+
+    clock, sim = cluster()
+    store = Store(tmp_path / "state.db")
+    sampler = MetricsSampler(store, sim, clock.now, interval=15, retention=3600)
+    sent: list[str] = []
+    real = store.tx
+
+    @contextmanager
+    def tx():  # type: ignore[no-untyped-def]
+        with real() as conn:
+            yield _Counting(conn, sent)
+
+    monkeypatch.setattr(store, "tx", tx)
+    sampler.sample()
+    run(clock, sim, 15)
+    with real() as conn:  # another writer's row between two samples
+        conn.execute("INSERT INTO metric_samples(sim, ts, kind, namespace, name, workload)"
+                     " VALUES(1.0, 0, 'Pod', 'x', 'y', '')")
+    sent.clear()
+    rows = sampler.sample()  # the second sample: every pod's first rate
+    inserts = [s for s in sent if s.startswith("INSERT INTO metric_runs")]
+    assert len(inserts) == 1, sent
+    assert sampler.writer.written == SERVICES * 3 + SERVICES * 2  # all, then the pods
+    stored = {(r["kind"], r["name"]): r["rps"]
+              for r in query(store, since=0, pods=True) if r["sim"] == clock.now()}
+    assert stored == {(r.kind, r.name): r.values["rps"] for r in rows}
+    ids = [r["id"] for r in store.query("SELECT id FROM metric_runs")]
+    assert len(ids) == len(set(ids)) == SERVICES * 5 + 1
+
+
+def test_a_fleet_just_started_fills_in_its_pods_rates_without_reading_them(
+        tmp_path: Path) -> None:
+    """Every pod's first sample has no rate yet; the next one has it. For a pod that
+    served at a steady rate since before its first sample, that row is the first one
+    with the rate filled in: the second sample of a fleet that just started reads no
+    pod, yet reads as a sampler computing everything at every sample."""
+    clock = VirtualClock()
+    sim = SimCluster(clock, CHANGE_IMAGES.get, seed=5)
+    objects = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}}]
+    for i in range(MANY):
+        objects += [deployment(f"web-{i}", "web:v1"), service(f"web-{i}")]
+    sim.apply(objects)
+    run(clock, sim, 10)  # ready a few seconds ago: the windows still fill
+    changing = MetricsSampler(Store(tmp_path / "a.db"), sim, clock.now, interval=15)
+    full = MetricsSampler(Store(tmp_path / "b.db"), sim, clock.now, interval=15)
+    real = full.rows.collect
+    full.rows.collect = lambda now, incremental: real(now, False)  # type: ignore[method-assign]
+    first = changing.sample()
+    assert rows_of(first) == rows_of(full.sample())
+    assert all(r.values["rps"] is None for r in first if r.kind == "Pod")
+    visited = changing.rows.visited
+    for _ in range(5):
+        run(clock, sim, 15)
+        rows = changing.sample()
+        assert rows_of(rows) == rows_of(full.sample())
+    assert changing.rows.visited == visited  # no pod read again...
+    assert changing.rows.filled == MANY * 2  # ...each one's rate filled in once
+    assert all(r.values["rps"] for r in rows if r.kind == "Pod")
