@@ -91,6 +91,8 @@ class RowBuilder:
         self._latency: dict[str, tuple[Any, ...]] = {}  # Deployment -> its versions' latency
         self.visited = 0  # pod rows computed: what a change costs
         self.filled = 0  # pod rows whose rate was filled in from their first sample
+        self.rates_moved = 0  # Deployment rows whose filling window moved their rate only
+        self._filling: dict[str, object] = {}  # Deployment -> its filling window's token
         self.full = 0  # samples computed in full
 
     def repeated(self, now: float) -> None:
@@ -132,6 +134,7 @@ class RowBuilder:
         self._rs_owner, self._pods_of_rs, self._rs_of_pod = {}, {}, {}
         self._unsettled = set()
         self._predicted = {}
+        self._filling = {}
         self._latency = {}
         for rs in read("ReplicaSet"):
             self._note_rs(rs)
@@ -151,6 +154,7 @@ class RowBuilder:
             for obj in read(kind):
                 ns, name = _meta_key(obj)
                 self._workload(workload_key(kind, ns, name), traffic)
+        self._note_filling(set(traffic))
         rows = self._rows()
         return Collected(rows, rows, [], True)
 
@@ -159,7 +163,7 @@ class RowBuilder:
         deps, moving_pods = self.cluster.moving(prev)
         dirty_pods = {p for p in moving_pods if p in self.pod_rows} | (
             self._unsettled - self._predicted.keys())
-        dirty_workloads = {f"Deployment/{d}" for d in deps}
+        dirty_workloads: set[str] = set()  # by a write or a pod; the sliding windows below
         for ref in changed:
             key = f"{ref.namespace}/{ref.name}"
             if ref.kind == "Pod":
@@ -175,18 +179,17 @@ class RowBuilder:
                 dirty_workloads.add(workload_key(ref.kind, ref.namespace, ref.name))
         owners_before = {p: self.pod_rows[p].workload for p in dirty_pods if p in self.pod_rows}
         dirty_workloads.update(w for w in owners_before.values() if w)
-        traffic_deps = {w.split("/", 1)[1] for w in dirty_workloads
-                        if w.startswith("Deployment/")}
         objects = _read_pods(read, dirty_pods)
         for pod in objects.values():
             if pod is not None:
-                owner = self._owner(pod)
-                if owner.startswith("Deployment/"):
-                    traffic_deps.add(owner.split("/", 1)[1])
-                dirty_workloads.add(owner)
+                dirty_workloads.add(self._owner(pod))
+        filling = self._still_filling(deps, dirty_workloads)
+        dirty_workloads.update(f"Deployment/{d}" for d in deps if d not in filling)
+        traffic_deps = {w.split("/", 1)[1] for w in dirty_workloads
+                        if w.startswith("Deployment/")}
         traffic = self.cluster.metrics(sorted(traffic_deps), set(objects)) \
             if traffic_deps else {}
-        for d in deps:
+        for d in deps - filling.keys():
             # A pod reads its version's latency in its Deployment's window: the pods of a
             # sliding window are read again only when those latencies moved.
             if self._latency_moved(d, traffic.get(d)):
@@ -225,9 +228,46 @@ class RowBuilder:
                     self._named.get(name, set()).discard(w)
                 continue
             computed.append(self._workload(w, traffic))
+        for d, (_, rps) in filling.items():
+            computed.append(self._rate_moved(f"Deployment/{d}", rps))
+        self._note_filling(traffic_deps)
         if len(self._sizes_of) > 2 * len(self.pod_rows) + 100:
             self._sizes_of.clear()
         return Collected(self._rows(), computed, gone, False)
+
+    # -- windows that fill ------------------------------------------------------------
+    def _still_filling(self, deps: set[str], dirty: set[str]
+                       ) -> dict[str, tuple[object, float]]:
+        """The Deployments whose window fills as it did at their last computed row
+        (the same token) and that nothing else touched: only their rate moved."""
+        filling = getattr(self.cluster, "filling", None)
+        ours = [d for d in deps if d in self._filling and f"Deployment/{d}" not in dirty]
+        if not ours or not callable(filling):
+            return {}
+        got: dict[str, tuple[object, float]] = filling(ours)
+        return {d: g for d, g in got.items() if g[0] is self._filling[d]}
+
+    def _note_filling(self, deps: set[str]) -> None:
+        """After computing these Deployments' rows: the token of those whose window
+        fills, when the cluster's filling rate reads as the row (the next samples then
+        move their rate only)."""
+        filling = getattr(self.cluster, "filling", None)
+        got: dict[str, tuple[object, float]] = filling(sorted(deps)) if callable(
+            filling) and deps else {}
+        for d in deps:
+            row = self.workload_rows.get(f"Deployment/{d}")
+            token = got.get(d)
+            if row is not None and token is not None and token[1] == row.values.get("rps"):
+                self._filling[d] = token[0]
+            else:
+                self._filling.pop(d, None)
+
+    def _rate_moved(self, key: str, rps: float) -> Sample:
+        old = self.workload_rows[key]
+        row = self.workload_rows[key] = Sample(old.kind, old.namespace, old.name,
+                                               old.workload, {**old.values, "rps": rps})
+        self.rates_moved += 1
+        return row
 
     def _latency_moved(self, dep: str, window: dict[str, Any] | None) -> bool:
         versions = (window or {}).get("versions") or {}

@@ -278,7 +278,9 @@ def test_a_fleet_just_started_fills_in_its_pods_rates_without_reading_them(
     full = MetricsSampler(Store(tmp_path / "b.db"), sim, clock.now, interval=15)
     real = full.rows.collect
     full.rows.collect = lambda now, incremental: real(now, False)  # type: ignore[method-assign]
+    computed = sim._traffic.computed
     first = changing.sample()
+    computed = sim._traffic.computed - computed  # the windows, once per sampler
     assert rows_of(first) == rows_of(full.sample())
     assert all(r.values["rps"] is None for r in first if r.kind == "Pod")
     visited = changing.rows.visited
@@ -288,4 +290,11 @@ def test_a_fleet_just_started_fills_in_its_pods_rates_without_reading_them(
         assert rows_of(rows) == rows_of(full.sample())
     assert changing.rows.visited == visited  # no pod read again...
     assert changing.rows.filled == MANY * 2  # ...each one's rate filled in once
+    # A window filling over its one segment moves its rate only: not computed again.
+    assert changing.rows.rates_moved >= MANY * 2
+    assert computed == MANY  # once, at the first sample
+    computed = sim._traffic.computed
+    run(clock, sim, 15)
+    changing.sample()
+    assert sim._traffic.computed == computed  # steady: nothing at all
     assert all(r.values["rps"] for r in rows if r.kind == "Pod")

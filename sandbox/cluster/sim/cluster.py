@@ -347,6 +347,12 @@ class SimCluster(SimRuntime):
         with self._lock:
             return self._traffic.moving(since)
 
+    def filling(self, deployments: list[str]) -> dict[str, tuple[object, float]]:
+        """Of these Deployments, those whose window still fills over its one segment:
+        (a token that stays the same while it fills, its request rate now)."""
+        with self._lock:
+            return self._traffic.filling(self._ctx.now, deployments)
+
     def error_candidates(self, min_rate: float = 0.0) -> set[str]:
         """Deployments ("namespace/name") with a ready pod whose image fails more than
         `min_rate` of its requests: the only ones whose error rate can go above it."""

@@ -280,6 +280,30 @@ class Traffic:
                     for v, r in rates["versions"].items()}
         return {**window.scaled(rates, seconds, length), "versions": versions}
 
+    def filling(self, now: float, deployments: list[str]
+                ) -> dict[str, tuple[object, float]]:
+        """Of these Deployments, those whose window is still filling (it began before
+        its one segment) or lies in it, see _growing: only its request rate moves, so a
+        reader that holds the rest of the window's numbers for the same token (the
+        segment's numbers per second) needs this rate only: {deployment: (token, rps)},
+        the rate exactly as metrics() gives it."""
+        now = self._at(now)
+        length = float(min(WINDOW, max(1.0, now)))
+        start = now - length
+        out: dict[str, tuple[object, float]] = {}
+        for dep in deployments:
+            segments = self._segments.get(dep)
+            known = self._growth.get(dep)
+            if not segments or known is None or known[1] is None \
+                    or known[0] is not segments[-1]:
+                continue
+            last = segments[-1][0]
+            if last <= start or (last <= now and not any(sh for _, sh in segments[:-1])):
+                rates = known[1]
+                seconds = now - max(last, start)
+                out[dep] = (rates, round(rates["rps"] * seconds / length, 2))
+        return out
+
     def error_candidates(self, min_rate: float = 0.0) -> set[str]:
         """Deployments with a serving pod whose image fails more than `min_rate` of
         its requests (at some point of its life)."""
