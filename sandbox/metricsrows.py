@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 
 from . import metricsmodel as model
 from .cluster.base import ObjRef
+from .metricsfill import FillIns
 from .metricsmodel import FIELDS, WORKLOADS, Sample, SampleRows, workload_key
 
 WATCHED = frozenset((*WORKLOADS, "ReplicaSet", "Pod"))
@@ -61,7 +62,7 @@ def _counts_of(traffic: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return counts
 
 
-class RowBuilder:
+class RowBuilder(FillIns):
     """Computes a sample's rows and keeps them, so the next sample computes only the
     rows of what changed."""
 
@@ -235,40 +236,6 @@ class RowBuilder:
             self._sizes_of.clear()
         return Collected(self._rows(), computed, gone, False)
 
-    # -- windows that fill ------------------------------------------------------------
-    def _still_filling(self, deps: set[str], dirty: set[str]
-                       ) -> dict[str, tuple[object, float]]:
-        """The Deployments whose window fills as it did at their last computed row
-        (the same token) and that nothing else touched: only their rate moved."""
-        filling = getattr(self.cluster, "filling", None)
-        ours = [d for d in deps if d in self._filling and f"Deployment/{d}" not in dirty]
-        if not ours or not callable(filling):
-            return {}
-        got: dict[str, tuple[object, float]] = filling(ours)
-        return {d: g for d, g in got.items() if g[0] is self._filling[d]}
-
-    def _note_filling(self, deps: set[str]) -> None:
-        """After computing these Deployments' rows: the token of those whose window
-        fills, when the cluster's filling rate reads as the row (the next samples then
-        move their rate only)."""
-        filling = getattr(self.cluster, "filling", None)
-        got: dict[str, tuple[object, float]] = filling(sorted(deps)) if callable(
-            filling) and deps else {}
-        for d in deps:
-            row = self.workload_rows.get(f"Deployment/{d}")
-            token = got.get(d)
-            if row is not None and token is not None and token[1] == row.values.get("rps"):
-                self._filling[d] = token[0]
-            else:
-                self._filling.pop(d, None)
-
-    def _rate_moved(self, key: str, rps: float) -> Sample:
-        old = self.workload_rows[key]
-        row = self.workload_rows[key] = Sample(old.kind, old.namespace, old.name,
-                                               old.workload, {**old.values, "rps": rps})
-        self.rates_moved += 1
-        return row
-
     def _latency_moved(self, dep: str, window: dict[str, Any] | None) -> bool:
         versions = (window or {}).get("versions") or {}
         latency = tuple((v, x.get("p50_ms"), x.get("p95_ms"), x.get("p99_ms"))
@@ -333,20 +300,6 @@ class RowBuilder:
                 self._pods_of_rs.setdefault(rs, set()).add(key)
                 self._rs_of_pod[key] = rs
         return key
-
-    def _fill_rate(self, key: str) -> Sample:
-        """The pod's row, unchanged but for its rate: steady since its first sample,
-        which read no rate yet (the same numbers _pod_values would compute)."""
-        rps, error_rate = self._predicted.pop(key)
-        self._unsettled.discard(key)
-        self.filled += 1
-        old = self.pod_rows[key]
-        values = {**old.values, "rps": round(rps, 2),
-                  "error_rate": round(error_rate, 4) if rps else 0.0}
-        row = self.pod_rows[key] = Sample(old.kind, old.namespace, old.name, old.workload,
-                                          values)
-        self._pods_of.setdefault(old.workload, {})[key] = row
-        return row
 
     def _drop_pod(self, key: str) -> Sample | None:
         row = self.pod_rows.pop(key, None)
