@@ -16,6 +16,8 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from .cluster.sim import gcpause
+
 if TYPE_CHECKING:
     from .engine import Engine
 
@@ -34,6 +36,7 @@ class Ticker:
         if hasattr(cluster, "on_write"):
             cluster.on_write = lambda: self.wake.set()
         self.ticks = 0  # how many ticks ran: flat while idle, bounded by the timers
+        self.settled = False  # the collector's heap settled once the app converged
         self._guard_due = 0.0
         self._after = 0.0
 
@@ -88,6 +91,8 @@ class Ticker:
                                 reason=ev.reason, object=str(ev.ref), type=ev.type)
         eng.publisher.publish()
         eng.countdowns.publish()
+        if not self.settled and eng.health.get("app") == "Healthy":
+            self.settled = gcpause.settle_once() or True
 
     def guard(self) -> bool:
         """Renew job leases; check the lock file and the database are still ours."""

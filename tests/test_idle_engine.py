@@ -275,3 +275,33 @@ def test_after_a_one_service_change_the_engine_settles_to_no_work(engine) -> Non
         evaluations, visited, compared)
     assert sampler.samples == samples + 8 and sampler.computed == computed
     assert cluster.next_due() is None  # no timer left: an idle tick loop sleeps
+
+
+def test_the_collector_settles_once_when_the_app_first_converges(engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A full collection at a random moment of the first idle minutes walked the whole
+    heap of a big cluster (over a second at 3,000 services): once the app is first
+    Healthy, what exists goes to the collector's permanent generation, once per process."""
+    import gc
+
+    from sandbox.cluster.sim import gcpause
+
+    eng, _, cluster, clock = engine
+    frozen: list[int] = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(1))  # the test process stays
+    monkeypatch.setattr(gc, "collect", lambda *args: 0)
+    monkeypatch.setattr(gcpause, "_settled", False)
+    eng.ticker.settled = False
+    verdict = {"app": "Progressing"}
+    monkeypatch.setattr(type(eng), "health", property(lambda self: verdict))
+    clock.advance(0.5)
+    eng.tick()
+    assert frozen == []  # not before the app is Healthy
+    verdict["app"] = "Healthy"
+    for _ in range(5):
+        clock.advance(0.5)
+        eng.tick()
+    assert frozen == [1]
+    eng.ticker.settled = False  # another engine in the same process: already settled
+    clock.advance(0.5)
+    eng.tick()
+    assert frozen == [1]
