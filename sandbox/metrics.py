@@ -88,7 +88,7 @@ class MetricsSampler:
             self.computed += 1
             written = self.writer.written
             self.writer.write(now, time.time(), [
-                ((r.kind, r.namespace, r.name), (r.workload, *(r.values.get(f) for f in FIELDS)))
+                ((r.kind, r.namespace, r.name), (r.workload, *map(r.values.get, FIELDS)))
                 for r in got.computed], None if got.full else got.gone)
             repeated = self.writer.written == written and not got.gone
             self._steady = key[0] if key is not None and repeated and now >= key[1] else None
