@@ -102,18 +102,16 @@ def generation(ws: Workspace, cache: CheckCache | None, sha: str, allow_hooks: b
                              lambda: tree_listing(ws.hld_git, sha))
 
 
-def warm(cache: CheckCache, result: GenerateResult, kubernetes_version: str,
+def warm(cache: CheckCache, docs: list[ManifestDoc], kubernetes_version: str,
          max_replicas: int, served: Discovery | None = None) -> int:
-    """Validate a generation's objects into the cache (the generate job's result for
+    """Validate objects of a generation into the cache (the generate job's result for
     main): a PR's check then finds every object it did not change validated already,
     even on the first check after an engine start. Returns how many were validated."""
-    from . import limits
     from .validation.bounds import object_findings
     from .validation.documents import validate_documents
 
-    docs = result.documents[: limits.MAX_OBJECTS_PER_COMMIT]
     before = cache.stats["validate.miss"]
-    object_findings(docs, len(result.components), max_replicas)
+    object_findings(docs, 0, max_replicas)
     validate_documents(docs, kubernetes_version, served, cache)
     return cache.stats["validate.miss"] - before
 
