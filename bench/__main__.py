@@ -22,6 +22,7 @@ from . import (
     reconcile,
     scale,
     sim,
+    snapshot,
     startup,
     tui,
 )
@@ -31,7 +32,8 @@ SECTIONS = {"startup": startup.run, "loop": loop.run, "generate": generate.run,
             "reconcile": reconcile.run, "sim": sim.run, "persist": persist.run,
             "badinput": badinput.run, "bounds": bounds.run,
             "checks": checks.run, "tui": tui.run, "metrics": metrics.run,
-            "scale": scale.run, "idle": idle.run, "mixed": mixed.run}
+            "scale": scale.run, "idle": idle.run, "mixed": mixed.run,
+            "snapshot": snapshot.run}
 # Sections with a smaller `--quick` form (CI): the ladder at 1,000 services only, the
 # drift trend over fewer merges, the API server's watchers held seconds, not a minute.
 QUICK_SECTIONS = {"ladder": ladder.run, "merges": merges.run, "apiserver": apiserver.run}

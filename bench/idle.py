@@ -6,7 +6,9 @@ services (a Deployment, a Service and a ConfigMap each, one manifest file per se
 as the generation job writes them). Once all is Healthy, its CPU is measured over an
 idle stretch (goal < 2% of a core at 3,000 services), then one service's file is
 changed and pushed as the generation job would: the time from the push to the app
-Healthy at that revision is compared with the same change at 10 services.
+Healthy at that revision is compared with the same change at 10 services. Then the
+engine's CPU over the first seconds after that change, with the metric rows computed
+meanwhile: what the change still costs, which should be that one service's rows.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from .common import child_python, hermetic_env
 from .scale import service_objects
 
 IDLE_SECONDS = 20.0
+AFTER_SECONDS = 20.0  # measured right after the one-service change is Healthy
 
 
 def _wait(cond: Any, timeout: float, what: str) -> float:
@@ -94,6 +97,12 @@ def child(services: int, tmp: str) -> None:
         _wait(lambda: engine.health.get("revision") == sha
               and engine.health.get("app") == "Healthy", 600, "the change")
         change = time.perf_counter() - pushed
+        rows, evaluations = engine.sampler.rows.visited, engine.monitor.evaluations
+        wall, after_cpu = time.perf_counter(), time.process_time()
+        time.sleep(AFTER_SECONDS)
+        after_cpu = (time.process_time() - after_cpu) / (time.perf_counter() - wall)
+        after_rows = engine.sampler.rows.visited - rows
+        after_evaluations = engine.monitor.evaluations - evaluations
     finally:
         engine.stop()
     print(json.dumps({"converge_s": converge, "settle_s": settle, "idle_cpu": cpu / wall,
@@ -103,7 +112,8 @@ def child(services: int, tmp: str) -> None:
                       "idle_evaluations": idle_evaluations, "idle_compared": idle_compared,
                       "resync_cpu": resync_cpu,
                       "resync_every": ws.settings.resync_seconds,
-                      "change_s": change}))
+                      "change_s": change, "after_cpu": after_cpu, "after_rows": after_rows,
+                      "after_evaluations": after_evaluations}))
 
 
 def _metrics_settled(engine: Any) -> bool:
@@ -157,6 +167,10 @@ def run(sizes: tuple[int, ...] = (10, 3000)) -> dict[str, float]:
               f"{data['resync_cpu']:.2f} CPU s, {data['resync_cpu'] / data['resync_every']:.2%} "
               f"of a core averaged at 1x", flush=True)
         print(f"  one-service change, push -> Healthy: {data['change_s']:.2f}s", flush=True)
+        print(f"  the {AFTER_SECONDS:.0f}s after it: engine CPU {data['after_cpu']:.1%} of a "
+              f"core, {int(data['after_rows'])} metric pod rows computed (of {n} pods), "
+              f"{int(data['after_evaluations'])} health evaluations", flush=True)
+        out[f"after_cpu_{n}"] = data["after_cpu"]
     if len(sizes) > 1:
         small, big = sizes[0], sizes[-1]
         print(f"  goal: idle CPU < 2% at {big}; change at {big} / at {small}: "

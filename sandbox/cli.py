@@ -253,7 +253,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
               else f"no kind cluster {name} to delete")
         return 0
     if action == "metrics":
-        metrics = sb.cluster_snapshot().get("metrics", {})
+        metrics = sb.cluster_metrics()
         if args.json:
             dump(metrics)
             return 0
@@ -290,7 +290,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
               file=sys.stderr)
     from .cluster.kubectl_format import format_table
 
-    now = float(sb.cluster_snapshot().get("now", 0.0))
+    now = sb.cluster_now()
     # Custom resources print their CRD's columns; built-in groups never hold a dot
     # except *.k8s.io ones, for which the lookup is merely wasted.
     custom = any("." in str(o.get("apiVersion", "")).rpartition("/")[0] for o in objects)

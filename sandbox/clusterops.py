@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from .cluster.discovery import Discovery
     from .engine import Engine
 
-ACTIONS = ("scale", "set-image", "delete", "suspend", "resume", "reconcile")
+ACTIONS = ("scale", "set-image", "delete", "suspend", "resume", "reconcile", "metrics")
 
 
 class OperationError(ValueError):
@@ -70,6 +70,8 @@ def command_line(action: str, params: dict[str, Any]) -> str:
         return f"kubectl -n {ns} delete {target}"
     if action == "reconcile":
         return "flux reconcile kustomization sandbox --with-source"
+    if action == "metrics":
+        return "gitops-sandbox cluster metrics"
     return f"flux {action} kustomization sandbox"
 
 
@@ -86,6 +88,9 @@ def perform(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     if action == "reconcile":
         engine.reconcile_now()
         return {"ok": True, "command": shown}
+    if action == "metrics":  # a read: only the live cluster knows its traffic
+        metrics = getattr(engine.cluster, "metrics", None)
+        return {"ok": True, "command": shown, "metrics": metrics() if callable(metrics) else {}}
     ref = parse_target(str(params.get("target", "")), str(params.get("namespace", "demo")),
                        engine_discovery(engine))
     cluster = engine.cluster

@@ -11,9 +11,10 @@ compares a few versions and returns.
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
-from . import faults
+from . import clusterread, faults
 from .clock import Clock
 from .cluster.base import ClusterBackend, ObjRef, parse_ref
 from .events import EventBus
@@ -38,6 +39,11 @@ class HealthPublisher:
         self._snapshot_due = 0.0
         self._health_written: Any = None
         self._cluster_written: Any = None
+        self._journal_announced = False
+        self.blobs_written = 0  # whole-cluster copies written (a journaled cluster: none)
+        self._objects_written: dict[str, list[str]] | None = None  # object verdicts stored
+        self.health_rows_written = 0
+        self._rows_epoch, self._rows_seq = "", 0
         self._verdict_seen: Any = None
         self._verdict: tuple[str, str] = ("Unknown", "not synced")
         self._objects: dict[str, list[str]] = {}
@@ -77,6 +83,16 @@ class HealthPublisher:
                        "check": self._health_check, "now": self.clock.now(),
                        "objects": self._objects}
         verdict = (revision, word, self._health_check, self._verdict_seen)
+        if self.journaled():
+            # The cluster writes its own changes to the workspace (its journal), so other
+            # processes read them there: nothing here grows with the cluster.
+            if not self._journal_announced:
+                self.ws.store.put_snapshot("cluster", clusterread.JOURNAL)
+                self._journal_announced = True
+            if verdict != self._health_written:
+                self.write_health()
+                self._health_written = verdict
+            return
         cluster_rev = self._cluster_revision()
         if time.monotonic() >= self._snapshot_due and (
                 cluster_rev is None or cluster_rev != self._cluster_written):
@@ -91,8 +107,13 @@ class HealthPublisher:
         elif verdict != self._health_written:
             # A verdict is written when it changes, so an engine killed right after
             # still knows on restart what it last said (and does not say it again).
-            self.ws.store.put_snapshot("health", self.health)
+            self.write_health()
             self._health_written = verdict
+
+    def journaled(self) -> bool:
+        """Whether the cluster writes its changes to the workspace itself (the simulated
+        one once the engine attached it to its journal, see clusterstate.py)."""
+        return bool(getattr(self.cluster, "journaled", False))
 
     def _expected_refs(self) -> list[ObjRef]:
         """The reconciler's inventory as refs, rebuilt only when it changed."""
@@ -103,6 +124,8 @@ class HealthPublisher:
 
     def snapshots_current(self) -> bool:
         """Whether the cluster snapshot other processes read shows the cluster as it is."""
+        if self.journaled():
+            return self._journal_announced
         revision = self._cluster_revision()
         return revision is not None and revision == self._cluster_written
 
@@ -115,8 +138,7 @@ class HealthPublisher:
     def seed(self) -> None:
         """A restarted engine finds the cluster as it was: it takes the health it last
         published as known, so only real changes make events."""
-        snap = self.ws.store.get_snapshot("health")
-        data = snap[1] if snap else {}
+        data = self.ws.store.get_health() or {}
         revision = data.get("revision")
         if not revision or revision != self.flux.status.last_applied:
             return
@@ -150,10 +172,39 @@ class HealthPublisher:
                              f"Health check failed for {short(revision)}: {reason}",
                              revision=revision, result="Failed", reason=reason)
 
-    def write_snapshots(self) -> None:
+    def cluster_data(self) -> dict[str, Any]:
+        """The whole cluster as JSON-ready data (objects, events, metrics, now): a copy
+        of everything, taken under the cluster's lock, so only on demand."""
         snap = getattr(self.cluster, "snapshot", None)
-        data = snap() if callable(snap) else {"objects": self.cluster.list()}
+        data: dict[str, Any] = snap() if callable(snap) else {"objects": self.cluster.list()}
         if data.get("backend") not in ("kind", "kubectl"):  # a real cluster keeps Unix time
             data["now"] = self.clock.now()
-        self.ws.store.put_snapshot("cluster", data)
-        self.ws.store.put_snapshot("health", self.health)
+        return data
+
+    def write_snapshots(self) -> None:
+        if self.journaled():
+            self.ws.store.put_snapshot("cluster", clusterread.JOURNAL)
+            self._journal_announced = True
+        else:
+            self.ws.store.put_snapshot("cluster", self.cluster_data())
+            self.blobs_written += 1
+        self.write_health()
+
+    def write_health(self) -> None:
+        """The verdict, and the rows of the objects whose verdict changed since the last
+        write (all of them at the first write of this engine)."""
+        objects: dict[str, list[str]] = self.health.get("objects") or {}
+        written = self._objects_written
+        if written is None:
+            upserts, deletes = objects, []
+        else:
+            upserts = {k: v for k, v in objects.items() if written.get(k) != v}
+            deletes = [k for k in written if k not in objects]
+        if written is None or deletes:  # readers read every row again
+            self._rows_epoch, self._rows_seq = uuid.uuid4().hex[:12], 0
+        self._rows_seq += 1
+        record = {k: v for k, v in self.health.items() if k != "objects"}
+        record["rows"] = {"epoch": self._rows_epoch, "seq": self._rows_seq}
+        self.ws.store.put_health(record, upserts, deletes, replace=written is None)
+        self._objects_written = dict(objects)
+        self.health_rows_written += len(upserts) + len(deletes)

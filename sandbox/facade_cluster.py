@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from . import clusterops, repair
+from . import clusterops, clusterread, repair
 from .cluster.base import ClusterEvent, resolve_kind
 from .clusterfollow import JournalFollower, ListFollower
 from .facade_waits import SandboxError
@@ -30,9 +30,13 @@ class ClusterView:
         raise NotImplementedError
 
     def cluster_snapshot(self) -> dict[str, Any]:
+        """The whole cluster (objects with status, newest events, now, and metrics where
+        they can be had without asking the engine): read from wherever it lives."""
         if self.engine is not None:
-            self.engine.write_snapshots()
-        elif not self.engine_running():
+            return self.engine.publisher.cluster_data()  # in memory: nothing is written
+        if self._reads_journal():
+            return clusterread.snapshot(self.ws)
+        if not self.engine_running():
             from .clusterstate import offline_snapshot
 
             saved = offline_snapshot(self.ws)  # the simulated cluster lives on in SQLite
@@ -40,6 +44,42 @@ class ClusterView:
                 return saved
         snap = self.ws.store.get_snapshot("cluster")
         return snap[1] if snap else {"objects": []}
+
+    def _reads_journal(self) -> bool:
+        """Whether the cluster is read from the simulated cluster's own rows: an engine
+        in another process runs it and writes every change there (a kind/kubectl engine
+        writes a whole-cluster record on a timer instead; with no engine, the saved
+        cluster is played forward to now)."""
+        if self.engine is not None or not self.engine_running():
+            return False
+        snap = self.ws.store.get_snapshot("cluster")
+        return snap is not None and clusterread.from_journal(snap[1])
+
+    def cluster_now(self) -> float:
+        """The cluster's clock (simulated seconds; Unix time for a real cluster)."""
+        if self.engine is not None:
+            return self.engine.clock.now()
+        if self._reads_journal():
+            return clusterread.now(self.ws)
+        return float(self.cluster_snapshot().get("now", 0.0))
+
+    def _events_and_now(self) -> tuple[list[dict[str, Any]], float]:
+        """The cluster's newest events (oldest first) and its clock, from one read."""
+        if self._reads_journal():
+            return clusterread.events(self.ws), clusterread.now(self.ws)
+        snap = self.cluster_snapshot()
+        return list(snap.get("events", [])), float(snap.get("now", 0.0))
+
+    def cluster_metrics(self) -> dict[str, Any]:
+        """Traffic per Deployment (`cluster metrics`), as the cluster computes it now. An
+        engine in another process is asked (a read-only operation): only the live
+        cluster knows its traffic, and it is no longer copied out on every change."""
+        if self.engine is not None:
+            metrics = getattr(self.engine.cluster, "metrics", None)
+            return dict(metrics()) if callable(metrics) else {}
+        if self._reads_journal():
+            return dict(self.operate("metrics").get("metrics") or {})
+        return dict(self.cluster_snapshot().get("metrics", {}))
 
     def discovery(self) -> Discovery:
         """API discovery of the cluster: the chosen Kubernetes version's resources plus the
@@ -49,7 +89,9 @@ class ClusterView:
         if self.engine is not None:
             return clusterops.engine_discovery(self.engine)
         found = discovery.Discovery(self.ws.settings.kubernetes_version)
-        for obj in self.cluster_snapshot().get("objects", []):
+        crds = (clusterread.objects(self.ws, "CustomResourceDefinition")
+                if self._reads_journal() else self.cluster_snapshot().get("objects", []))
+        for obj in crds:
             if obj.get("kind") == "CustomResourceDefinition":
                 found.register(discovery.resources_from_crd(obj))
         return found
@@ -72,6 +114,8 @@ class ClusterView:
         kind = self.kind_named(kind) if kind else None
         if self.engine is not None:
             return self.engine.cluster.list(kind)
+        if self._reads_journal():
+            return clusterread.objects(self.ws, kind)  # only that kind's rows are read
         objects = self.cluster_snapshot().get("objects", [])
         if kind:
             objects = [o for o in objects if o.get("kind") == kind]
@@ -88,8 +132,7 @@ class ClusterView:
     def health(self) -> dict[str, Any]:
         if self.engine is not None:
             return self.engine.health
-        snap = self.ws.store.get_snapshot("health")
-        return snap[1] if snap else {"app": "Unknown", "objects": {}}
+        return self.ws.store.get_health() or {"app": "Unknown", "objects": {}}
 
     def sync_status(self) -> dict[str, Any]:
         """Flux's view (Ready, reason, revisions) and how far behind main it is."""
@@ -166,10 +209,10 @@ class ClusterView:
                  and (not ref.namespace or o["metadata"].get("namespace") == ref.namespace)]
         if not found:
             raise SandboxError(f"{ref} not found in the cluster")
-        snap = self.cluster_snapshot()
+        recent, now = self._events_and_now()
         events = [ClusterEvent(e["reason"], ref, e.get("message", ""), e.get("type", "Normal"),
                                float(e.get("time", 0.0)))
-                  for e in snap.get("events", [])
+                  for e in recent
                   if (e.get("kind"), e.get("name"), e.get("namespace")) == (
                       ref.kind, ref.name, ref.namespace)]
-        return describe(found[0], events, float(snap.get("now", 0.0)))
+        return describe(found[0], events, now)

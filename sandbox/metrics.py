@@ -28,7 +28,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .metricsrows import WORKLOADS, RowBuilder, Sample, SampleRows
+from .metricsmodel import WORKLOADS, Sample, SampleRows
+from .metricsrows import RowBuilder
 from .metricstore import FIELDS, RunWriter, ensure_schema, newest
 from .store import Store
 

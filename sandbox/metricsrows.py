@@ -17,91 +17,18 @@ a leaking image (memory moves with time), a long gap or a cluster without these 
 
 from __future__ import annotations
 
-import hashlib
 import math
-import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
+from . import metricsmodel as model
 from .cluster.base import ObjRef
+from .metricsmodel import FIELDS, WORKLOADS, Sample, SampleRows, workload_key
 
-WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
 WATCHED = frozenset((*WORKLOADS, "ReplicaSet", "Pod"))
-FIELDS = ("rps", "error_rate", "p50_ms", "p95_ms", "p99_ms", "cpu_m", "memory_mib")
-IDLE_CPU_M, CPU_M_PER_RPS = 2.0, 1.5  # the model of a pod's CPU
-DEFAULT_MEMORY_MIB = 32.0  # a pod without a memory request
 # Past this gap between two samples (simulated seconds) everything is computed: the
 # traffic forgets what moved long ago (Traffic.KEEP_MOVING is longer).
 MAX_GAP = 300.0
-
-
-def workload_key(kind: str, namespace: str, name: str) -> str:
-    return f"{kind}/{namespace}/{name}"
-
-
-# -- quantities ----------------------------------------------------------------------
-
-_QUANTITY = re.compile(r"^([0-9.]+)([a-zA-Z]*)$")
-_MEMORY = {"": 1 / 2**20, "Ki": 1 / 1024, "Mi": 1.0, "Gi": 1024.0, "Ti": 2**20,
-           "k": 1e3 / 2**20, "M": 1e6 / 2**20, "G": 1e9 / 2**20}
-
-
-def cpu_millis(value: Any) -> float | None:
-    match = _QUANTITY.match(str(value)) if value is not None else None
-    if not match:
-        return None
-    number, unit = float(match[1]), match[2]
-    return number if unit == "m" else number * 1000 if unit == "" else None
-
-
-def memory_mib(value: Any) -> float | None:
-    match = _QUANTITY.match(str(value)) if value is not None else None
-    if not match or match[2] not in _MEMORY:
-        return None
-    return float(match[1]) * _MEMORY[match[2]]
-
-
-def _resources(pod: dict[str, Any], which: str, parse: Callable[[Any], float | None],
-               resource: str) -> float | None:
-    total, seen = 0.0, False
-    for c in (pod.get("spec") or {}).get("containers") or []:
-        value = parse(((c.get("resources") or {}).get(which) or {}).get(resource))
-        if value is not None:
-            total, seen = total + value, True
-    return total if seen else None
-
-
-def _jitter(*parts: object) -> float:
-    """A deterministic number in [-1, 1) from its inputs: the same run samples the same."""
-    digest = hashlib.blake2b(repr(parts).encode(), digest_size=4).digest()
-    return int.from_bytes(digest, "big") / 2**31 - 1.0
-
-
-@dataclass
-class Sample:
-    kind: str
-    namespace: str
-    name: str
-    workload: str
-    values: dict[str, float | None]
-
-
-class SampleRows(list[Sample]):
-    """A sample's rows, with its pod rows by workload: a reader that judges a few
-    workloads (the analysis of a change) looks at theirs only."""
-
-    def __init__(self, rows: Iterable[Sample], pods_of: dict[str, dict[str, Sample]],
-                 named: dict[str, set[str]]) -> None:
-        super().__init__(rows)
-        self._pods_of = pods_of
-        self._named = named
-
-    def pods(self, workload: str) -> list[Sample]:
-        return list(self._pods_of.get(workload, {}).values())
-
-    def workloads_named(self, name: str) -> set[str]:
-        return set(self._named.get(name, ()))
 
 
 class Collected(NamedTuple):
@@ -114,6 +41,15 @@ class Collected(NamedTuple):
 def _meta_key(obj: dict[str, Any]) -> tuple[str, str]:
     meta = obj.get("metadata") or {}
     return meta.get("namespace", "default"), meta.get("name", "")
+
+
+def _read_pods(read: Any, keys: Iterable[str]) -> dict[str, dict[str, Any] | None]:
+    """Pods by "namespace/name" (None: gone)."""
+    out: dict[str, dict[str, Any] | None] = {}
+    for key in keys:
+        ns, name = key.split("/", 1)
+        out[key] = read.get(ObjRef("Pod", name, ns))
+    return out
 
 
 def _counts_of(traffic: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -147,6 +83,7 @@ class RowBuilder:
         # Pods whose last rate was not yet their steady one (a first sample has none; a
         # rate measured across a change is an average): the next sample reads them again.
         self._unsettled: set[str] = set()
+        self._latency: dict[str, tuple[Any, ...]] = {}  # Deployment -> its versions' latency
         self.visited = 0  # pod rows computed: what a change costs
         self.full = 0  # samples computed in full
 
@@ -188,6 +125,7 @@ class RowBuilder:
         self.pod_rows, self.workload_rows, self._pods_of, self._named = {}, {}, {}, {}
         self._rs_owner, self._pods_of_rs, self._rs_of_pod = {}, {}, {}
         self._unsettled = set()
+        self._latency = {}
         for rs in read("ReplicaSet"):
             self._note_rs(rs)
         traffic: dict[str, dict[str, Any]] = self.cluster.metrics()
@@ -200,6 +138,8 @@ class RowBuilder:
             del self.counts[gone]
         if len(self._sizes_of) > 2 * len(pods) + 100:  # pods come and go: forget the gone
             self._sizes_of.clear()
+        for dep, window in traffic.items():
+            self._latency_moved(dep, window)
         for kind in WORKLOADS:
             for obj in read(kind):
                 ns, name = _meta_key(obj)
@@ -212,8 +152,6 @@ class RowBuilder:
         deps, moving_pods = self.cluster.moving(prev)
         dirty_pods = {p for p in moving_pods if p in self.pod_rows} | self._unsettled
         dirty_workloads = {f"Deployment/{d}" for d in deps}
-        for d in deps:  # a moving window moves its pods' latency too
-            dirty_pods.update(self._pods_of.get(f"Deployment/{d}", {}))
         for ref in changed:
             key = f"{ref.namespace}/{ref.name}"
             if ref.kind == "Pod":
@@ -231,17 +169,22 @@ class RowBuilder:
         dirty_workloads.update(w for w in owners_before.values() if w)
         traffic_deps = {w.split("/", 1)[1] for w in dirty_workloads
                         if w.startswith("Deployment/")}
-        objects: dict[str, dict[str, Any] | None] = {}
-        for key in dirty_pods:
-            ns, name = key.split("/", 1)
-            objects[key] = read.get(ObjRef("Pod", name, ns))
+        objects = _read_pods(read, dirty_pods)
         for pod in objects.values():
             if pod is not None:
                 owner = self._owner(pod)
                 if owner.startswith("Deployment/"):
                     traffic_deps.add(owner.split("/", 1)[1])
                 dirty_workloads.add(owner)
-        traffic = self.cluster.metrics(sorted(traffic_deps)) if traffic_deps else {}
+        traffic = self.cluster.metrics(sorted(traffic_deps), set(objects)) \
+            if traffic_deps else {}
+        for d in deps:
+            # A pod reads its version's latency in its Deployment's window: the pods of a
+            # sliding window are read again only when those latencies moved.
+            if self._latency_moved(d, traffic.get(d)):
+                objects.update(_read_pods(read, [p for p in self._pods_of.get(
+                    f"Deployment/{d}", {}) if p not in objects]))
+                traffic.update(self.cluster.metrics([d]))
         self._usage = self._read_usage(sorted(k for k, p in objects.items() if p is not None))
         computed: list[Sample] = []
         gone: list[tuple[str, str, str]] = []
@@ -254,9 +197,13 @@ class RowBuilder:
                 continue
             self._pod(now, pod, traffic, counts)
             computed.append(self.pod_rows[key])
+        written = {workload_key(r.kind, r.namespace, r.name) for r in changed
+                   if r.kind in WORKLOADS}
         for w in sorted(dirty_workloads - {""}):
             kind, ns, name = w.split("/", 2)
-            if read.get(ObjRef(kind, name, ns)) is None:
+            # A workload is removed by a write (it is in `changed`): the others still are.
+            if (w in written or w not in self.workload_rows) and read.get(
+                    ObjRef(kind, name, ns)) is None:
                 if self.workload_rows.pop(w, None) is not None:
                     gone.append((kind, ns, name))
                     self._named.get(name, set()).discard(w)
@@ -265,6 +212,14 @@ class RowBuilder:
         if len(self._sizes_of) > 2 * len(self.pod_rows) + 100:
             self._sizes_of.clear()
         return Collected(self._rows(), computed, gone, False)
+
+    def _latency_moved(self, dep: str, window: dict[str, Any] | None) -> bool:
+        versions = (window or {}).get("versions") or {}
+        latency = tuple((v, x.get("p50_ms"), x.get("p95_ms"), x.get("p99_ms"))
+                        for v, x in versions.items())
+        moved = latency != self._latency.get(dep)
+        self._latency[dep] = latency
+        return moved
 
     def _rows(self) -> SampleRows:
         return SampleRows([*self.pod_rows.values(), *self.workload_rows.values()],
@@ -409,15 +364,15 @@ class RowBuilder:
             values["p99_ms"] = values["p99_ms"] or version.get("p95_ms")
         limit, request, mem_limit = self._sizes(pod, key)
         # Per pod, not per sample: a pod whose traffic is steady reports steady numbers.
-        jitter = _jitter(key)
+        jitter = model.jitter(key)
         used = self._usage.get(key)
         if used is not None:  # the simulated cluster's own figures (sim/behaviour.py)
             values["cpu_m"] = round(min(used[0] * (1 + 0.1 * jitter), limit), 1)
             values["memory_mib"] = round(used[1], 1)
             return values
-        cpu = (IDLE_CPU_M + CPU_M_PER_RPS * rps) * (1 + 0.1 * jitter)
+        cpu = (model.IDLE_CPU_M + model.CPU_M_PER_RPS * rps) * (1 + 0.1 * jitter)
         values["cpu_m"] = round(min(cpu, limit), 1)
-        memory = (request or 2 * DEFAULT_MEMORY_MIB) * (0.5 + 0.05 * jitter)
+        memory = (request or 2 * model.DEFAULT_MEMORY_MIB) * (0.5 + 0.05 * jitter)
         values["memory_mib"] = round(min(memory, mem_limit), 1)
         return values
 
@@ -428,7 +383,7 @@ class RowBuilder:
         sizes = self._sizes_of.get(uid)
         if sizes is None:
             sizes = self._sizes_of[uid] = (
-                _resources(pod, "limits", cpu_millis, "cpu") or math.inf,
-                _resources(pod, "requests", memory_mib, "memory"),
-                _resources(pod, "limits", memory_mib, "memory") or math.inf)
+                model.resources(pod, "limits", model.cpu_millis, "cpu") or math.inf,
+                model.resources(pod, "requests", model.memory_mib, "memory"),
+                model.resources(pod, "limits", model.memory_mib, "memory") or math.inf)
         return sizes

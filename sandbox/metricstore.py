@@ -93,13 +93,14 @@ class RunWriter:
             if rows or (gone is not None and self._open):
                 db.execute("INSERT INTO metric_times(sim, ts) VALUES(?,?)", (now, stamp))
             seen: set[Key] = set()
+            ends: list[tuple[float | None, int]] = []  # runs that end at the last sample
             for key, values in rows:
                 seen.add(key)
                 run = self._open.get(key)
                 if run is not None and run[1] == values:
                     continue  # the same numbers: the open run covers this sample too
                 if run is not None:
-                    db.execute("UPDATE metric_runs SET sim_to=? WHERE id=?", (self._last, run[0]))
+                    ends.append((self._last, run[0]))
                 cur = db.execute(
                     "INSERT INTO metric_runs(sim_from, kind, namespace, name, workload, "
                     + ", ".join(FIELDS) + ") VALUES(?,?,?,?," + ",".join("?" * (1 + len(FIELDS)))
@@ -108,9 +109,8 @@ class RunWriter:
                 self.written += 1
             ended = ([k for k in self._open if k not in seen] if gone is None
                      else [k for k in gone if k in self._open])
-            for key in ended:  # gone: its run ends
-                db.execute("UPDATE metric_runs SET sim_to=? WHERE id=?",
-                           (self._last, self._open.pop(key)[0]))
+            ends += [(self._last, self._open.pop(key)[0]) for key in ended]  # gone
+            db.executemany("UPDATE metric_runs SET sim_to=? WHERE id=?", ends)
         self._last = now
 
     def continues(self, now: float) -> bool:

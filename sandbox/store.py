@@ -106,6 +106,12 @@ CREATE TABLE IF NOT EXISTS deployments (
 CREATE TABLE IF NOT EXISTS cluster_objects (key TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS cluster_events (seq INTEGER PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS snapshots (name TEXT PRIMARY KEY, ts REAL NOT NULL, data TEXT NOT NULL);
+-- Each object's health as the engine last judged it, one row per object, so a verdict
+-- that moved for one object rewrites one row (the "health" snapshot holds the rest).
+-- `seq` is the write that last set the row, so a reader reads only newer rows.
+CREATE TABLE IF NOT EXISTS health_objects (key TEXT PRIMARY KEY, seq INTEGER NOT NULL,
+                                           health TEXT NOT NULL, message TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS health_objects_seq ON health_objects(seq);
 CREATE INDEX IF NOT EXISTS events_kind ON events(kind);
 CREATE INDEX IF NOT EXISTS checks_pr ON checks(pr, sha);
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
@@ -134,6 +140,10 @@ class Store:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._local = threading.local()
+        # The object verdicts a get_health() read last: (epoch, seq, objects).
+        self._health_lock = threading.Lock()
+        self._health_kept: tuple[Any, int, dict[str, list[str]]] = (None, -1, {})
+        self.health_rows_read = 0  # for tests: a reader reads the rows that changed
         # executescript manages its own transaction, so it runs outside tx().
         conn = self._conn()
         conn.executescript(SCHEMA)
@@ -255,6 +265,56 @@ class Store:
             db.execute("INSERT INTO snapshots(name, ts, data) VALUES(?, ?, ?) "
                        "ON CONFLICT(name) DO UPDATE SET ts=excluded.ts, data=excluded.data",
                        (name, time.time(), json.dumps(data)))
+
+    def put_health(self, record: dict[str, Any], upserts: dict[str, list[str]],
+                   deletes: list[str], replace: bool = False) -> None:
+        """The "health" snapshot without its objects, and the objects whose verdict
+        changed (`replace`: these are all of them), in one transaction: a reader never
+        sees a verdict without the object verdicts it was made of. `record["rows"]`
+        says which write this is: {"epoch": ..., "seq": n}, a new epoch whenever rows
+        were replaced or deleted (a reader then reads them all again)."""
+        seq = int(record["rows"]["seq"])
+        with self.tx() as db:
+            db.execute("INSERT INTO snapshots(name, ts, data) VALUES('health', ?, ?) "
+                       "ON CONFLICT(name) DO UPDATE SET ts=excluded.ts, data=excluded.data",
+                       (time.time(), json.dumps(record)))
+            if replace:
+                db.execute("DELETE FROM health_objects")
+            db.executemany("INSERT INTO health_objects(key, seq, health, message) "
+                           "VALUES(?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET "
+                           "seq=excluded.seq, health=excluded.health, message=excluded.message",
+                           [(k, seq, str(v[0]), str(v[1])) for k, v in upserts.items()])
+            db.executemany("DELETE FROM health_objects WHERE key=?", [(k,) for k in deletes])
+
+    def get_health(self) -> dict[str, Any] | None:
+        """The "health" snapshot with its objects' verdicts (a record written whole, with
+        its own "objects", is taken as it is). What an earlier call read is kept: a
+        call reads only the rows written since."""
+        conn = self._conn()
+        conn.execute("BEGIN")  # the record and its rows from one write
+        try:
+            row = conn.execute("SELECT data FROM snapshots WHERE name='health'").fetchone()
+            record = json.loads(row["data"]) if row else None
+            if record is None or "objects" in record:
+                return record
+            rows = record.pop("rows", None) or {}
+            epoch, seq = rows.get("epoch"), int(rows.get("seq") or 0)
+            with self._health_lock:
+                kept_epoch, kept_seq, objects = self._health_kept
+                if kept_epoch != epoch or kept_seq > seq:
+                    objects, kept_seq = {}, -1
+                if kept_seq < seq:
+                    objects = dict(objects)
+                    fresh = conn.execute("SELECT key, health, message FROM health_objects "
+                                         "WHERE seq>?", (kept_seq,)).fetchall()
+                    for key, health, message in fresh:
+                        objects[key] = [health, message]
+                    self.health_rows_read += len(fresh)
+                self._health_kept = (epoch, seq, objects)
+            record["objects"] = dict(sorted(objects.items()))
+        finally:
+            conn.execute("COMMIT")
+        return record
 
     def get_snapshot(self, name: str) -> tuple[float, Any] | None:
         row = self.one("SELECT ts, data FROM snapshots WHERE name=?", name)

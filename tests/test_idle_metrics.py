@@ -176,3 +176,35 @@ def test_a_one_service_change_computes_that_service_rows_only(tmp_path: Path) ->
         run(clock, sim, 15)
         sampler.sample()
     assert sampler.rows.visited == visited and sampler.computed == samples
+
+
+def test_a_window_growing_over_a_start_reads_as_computed_in_full(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A window that began before its Deployment's endpoints did is scaled from one
+    second of them (cheap while a fleet's windows slide over its start); it reads
+    the same as the window integrated in full, for two versions, errors and a mix of
+    latencies, and a late regression takes the full path."""
+    from sandbox.cluster.sim.traffic import Endpoint, Traffic
+
+    def traffic() -> Traffic:
+        t = Traffic(seed=4)
+        t.serve("demo/web", [])  # the Service before its pods are ready
+        t.settle(100.0, "demo/web")
+        t.serve("demo/web", [
+            Endpoint("demo/web-a", "demo/web", "v1", "web:v1", PROFILES["default"], 90.0),
+            Endpoint("demo/web-b", "demo/web", "v1", "web:v1", PROFILES["default"], 95.0),
+            Endpoint("demo/web-c", "demo/web", "v2", "web:v2", PROFILES["errors"], 99.0),
+            Endpoint("demo/web-d", "demo/web", "v3", "web:v3", PROFILES["latency"], 99.0)])
+        return t
+
+    scaled, full = traffic(), traffic()
+    monkeypatch.setattr(full, "_growing", lambda *args: None)
+    for now in (101.0, 117.5, 130.0, 159.0, 161.0):
+        a, b = scaled.metrics(now, ["demo/web"]), full.metrics(now, ["demo/web"])
+        assert a == b, now
+    assert scaled._growth["demo/web"][1] is not None  # the scaled path was taken
+    assert a["demo/web"]["versions"]["v2"]["error_rate"] == 0.25
+    late = Traffic(seed=4)
+    late.serve("demo/api", [Endpoint("demo/api-a", "demo/api", "v1", "api:v1",
+                                     PROFILES["late-errors"], 0.0)])
+    late.metrics(50.0, ["demo/api"])
+    assert late._growth["demo/api"][1] is None  # its behaviour changes: integrated

@@ -89,6 +89,29 @@ def test_only_what_changed_is_written(tmp_path: Path) -> None:
     assert "Pod" not in " ".join(k.split("/")[0] for k in writes[-1].upserts if "web" not in k)
 
 
+def test_request_rates_are_written_only_when_a_service_changes_them(tmp_path: Path) -> None:
+    # Each Service's base rate is as big as the cluster: written with every change it
+    # would make a one-object write cost the whole cluster (issue 10).
+    clock, cluster, store = started(tmp_path)
+    run(clock, cluster, 30)
+    writes: list[persist.Delta] = []
+    sink = persist.sink(store, lambda: 0.0)
+    cluster.journal_to(lambda d: (writes.append(d), sink(d)))
+    assert writes and writes[0].traffic is not None  # a new journal writes them once
+    del writes[:]
+    cluster.scale(ObjRef("Deployment", "web", "default"), 4)
+    run(clock, cluster, 5)
+    assert writes and all(d.traffic is None for d in writes)
+    assert all("traffic_base" not in json.loads(d.state) for d in writes)
+    cluster.apply([{**SERVICE, "metadata": {"name": "front", "namespace": "default"}}])
+    run(clock, cluster, 5)
+    assert any(d.traffic is not None for d in writes)
+    saved = persist.load(store)
+    assert saved is not None
+    assert saved.state["traffic_base"] == cluster._traffic._base
+    assert "default/front" in saved.state["traffic_base"]
+
+
 def test_every_change_is_in_the_workspace_before_the_call_returns(tmp_path: Path) -> None:
     clock, cluster, store = started(tmp_path)
     cluster.delete(ObjRef("Deployment", "bad", "default"))

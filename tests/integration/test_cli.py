@@ -128,6 +128,9 @@ def test_the_loop_from_a_second_terminal(ws: Path, engine: subprocess.Popen[str]
     api = [p for p in pods if p["metadata"]["name"].startswith("api-")]
     assert len(api) == 3
     assert "api" in cli("cluster", "get", "deployments", *w).stdout
+    # Traffic only the live cluster knows: the engine in the other process is asked.
+    metrics = json.loads(cli("cluster", "metrics", *w, "--json").stdout)
+    assert "demo/api" in metrics and "rps" in metrics["demo/api"]
 
     pushed = cli("image", "push", *w, "web", "2.0.0", "--wait", "60")
     assert "release pull request #2" in pushed.stdout

@@ -158,7 +158,9 @@ def test_data_before_mount_or_after_teardown_neither_crashes_nor_is_lost(wait_fo
             await wait_for(pilot, lambda: [e.id for e in log.events] == [1],
                            what="the early event in the log")
             recent = screen.query_one(RecentEvents)
-            assert "image.pushed" in str(recent.content)
+            # What came before the box showed is drawn in the frame after it shows.
+            await wait_for(pilot, lambda: "image.pushed" in str(recent.content),
+                           what="the early event in the recent-events box")
             # Tabs go away one by one at exit; a snapshot in between paints nothing.
             await screen.query_one(PullRequestTable).remove()
             screen.show(snap)

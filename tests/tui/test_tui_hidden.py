@@ -104,3 +104,34 @@ def test_the_footer_is_rebuilt_only_when_its_keys_change(wait_for) -> None:
             assert footer.recomposes == built + 1  # once, on leaving the Cluster tab
 
     asyncio.run(scenario())
+
+
+def test_the_hidden_pipeline_builds_nothing_and_draws_the_latest_on_show(
+        wait_for, monkeypatch) -> None:
+    screen = MainScreen()
+    built: list[int] = []
+
+    async def scenario() -> None:
+        app = BareApp(screen)
+        async with app.run_test(size=SIZE) as pilot:
+            view = screen.query_one(PipelineView)
+            ci = view.stage("ci")
+            original = view._show
+
+            def counting(snap: Snapshot) -> None:
+                built.append(int(snap.status["ci"]["pending_jobs"]))  # type: ignore[index]
+                original(snap)
+
+            monkeypatch.setattr(view, "_show", counting)
+            await pilot.press("3")
+            await wait_for(pilot, lambda: screen.current_tab == "cluster", what="tab 3")
+            for pending in range(1, 6):  # refreshes while another tab is on screen
+                screen.show(Snapshot(status=_status(pending), prs=[]))
+            await pilot.pause()
+            assert built == []
+            await pilot.press("1")
+            await wait_for(pilot, lambda: "5 pending" in str(ci.render()),
+                           what="the latest snapshot, drawn on show")
+            assert built == [5]  # once, the latest only
+
+    asyncio.run(scenario())

@@ -33,7 +33,16 @@ class WhenShown:
 
     def on_show(self) -> None:
         self._on_screen = True
+        if self._deferred:
+            # After the frame that shows the tab: the key's answer is on screen at once,
+            # and what came while hidden is drawn in the next frame.
+            self.call_after_refresh(self._run_deferred)  # type: ignore[attr-defined]
+
+    def _run_deferred(self) -> None:
         deferred, self._deferred = self._deferred or {}, None
+        if not self._on_screen:  # hidden again meanwhile: keep it for the next show
+            self._deferred = deferred
+            return
         for fn in deferred.values():
             fn()
 

@@ -101,7 +101,11 @@ def reconciler_body(sync: dict[str, Any], health: dict[str, Any]) -> tuple[Text,
     return body, state
 
 
-class PipelineView(VerticalScroll):
+class PipelineView(WhenShown, VerticalScroll):
+    """Built from each snapshot only while on screen: off screen, the 300 rows of a big
+    app's services and deployments were rebuilt on every refresh (a third of the UI's
+    time during a rollout) for nobody; the latest snapshot is drawn once it shows."""
+
     def compose(self) -> ComposeResult:
         for key, title in STAGES:
             yield Stage(key, title)
@@ -118,6 +122,9 @@ class PipelineView(VerticalScroll):
         return self.query_one(f"#stage-{key}", Stage)
 
     def show(self, snap: Snapshot) -> None:
+        self.when_shown("show", lambda: self._show(snap))
+
+    def _show(self, snap: Snapshot) -> None:
         st = snap.status
         hld_main = (st.get("hld") or {}).get("main")
         branches = [b for b in snap.branches if b != "main"]

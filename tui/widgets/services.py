@@ -62,14 +62,22 @@ class ServicesTable(WhenShown, DataTable[Any]):
     def __init__(self) -> None:
         super().__init__(id="services", cursor_type="row")
         self._shown: list[tuple[str, tuple[Any, ...]]] = []
+        self._inputs: tuple[Any, ...] | None = None
         self.border_title = "Services (health, and the verdict of the last change to each)"
 
     def on_mount(self) -> None:
         self.add_columns("SERVICE", "HEALTH", "VERDICT", "CHANGE", "WHY")
 
     def show(self, snap: Snapshot) -> None:
+        # Most refreshes change nothing here: the inputs are compared, not the rows
+        # built from them (300 rows of styled text for a big app).
+        objects = (snap.status.get("health") or {}).get("objects") or {}
+        inputs = (objects, snap.verdicts)
+        if inputs == self._inputs:
+            return
+        self._inputs = inputs
         rows = service_rows(snap)
-        if rows != self._shown:  # most refreshes change nothing here
+        if rows != self._shown:
             self._shown = rows
             self.when_shown("rows", lambda: sync_rows(self, rows))
 

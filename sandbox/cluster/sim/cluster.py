@@ -27,6 +27,7 @@ from sandbox.cluster.sim.immutable import immutable_problem
 from sandbox.cluster.sim.persist import Delta, Journal, Saved, restore
 from sandbox.cluster.sim.runtime import SimRuntime, normalize, same_as_applied
 from sandbox.cluster.sim.store import (
+    Reader,
     Watch,
     clone,
 )
@@ -87,6 +88,11 @@ class SimCluster(SimRuntime):
                 self._journal.mark_written(self._rekey)
             self._sink = sink
             self._commit(wrote=False)
+
+    @property
+    def journaled(self) -> bool:
+        """Whether every change is written to a journal (readers elsewhere follow it)."""
+        return self._sink is not None
 
     def _commit(self, wrote: bool = True) -> None:
         if wrote and self.on_write is not None:
@@ -253,7 +259,7 @@ class SimCluster(SimRuntime):
         """fn(read) under the cluster's lock, where read(kind) gives the live objects of a
         kind without copying them: for samplers that only read and keep nothing."""
         with self._lock:
-            return fn(_Reader(self._store))
+            return fn(Reader(self._store))
 
     def step(self) -> list[ClusterEvent]:
         with self._lock, gcpause.paused():
@@ -305,15 +311,16 @@ class SimCluster(SimRuntime):
             out = [e for e in self._ctx.history if ref is None or e.ref == ref]
             return out[-limit:] if limit else out
 
-    def metrics(self, deployments: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    def metrics(self, deployments: list[str] | None = None,
+                pods_of: set[str] | None = None) -> dict[str, dict[str, Any]]:
         """Traffic per Deployment (all, or those named), keyed "namespace/name": rps,
         requests, errors, error_rate, p50_ms, p95_ms, window_seconds, versions{tag: ...},
-        pods{name: ...}."""
+        pods{name: ...} (every pod's, or those named "namespace/name" in `pods_of`)."""
         with self._lock:
             if deployments is None:
                 deployments = [f"{r.namespace}/{r.name}"
                                for r in sorted(self._store.of_kind("Deployment"))]
-            return self._traffic.metrics(self._ctx.now, deployments)
+            return self._traffic.metrics(self._ctx.now, deployments, pods_of)
 
     def usage(self, pods: list[str] | None = None) -> dict[str, tuple[float, float]]:
         """Per running pod ("namespace/name"; all, or those named): (CPU millicores,
@@ -415,17 +422,3 @@ def event_dict(event: ClusterEvent) -> dict[str, Any]:
     return {"reason": event.reason, "kind": event.ref.kind, "name": event.ref.name,
             "namespace": event.ref.namespace, "message": event.message, "type": event.type,
             "time": event.time, "data": event.data}
-
-
-class _Reader:
-    """The live objects for `inspect`: of a kind (a list), or one by its ref."""
-
-    def __init__(self, store: Any) -> None:
-        self._store = store
-
-    def __call__(self, kind: str) -> list[dict[str, Any]]:
-        return list(self._store.of_kind(kind).values())
-
-    def get(self, ref: ObjRef) -> dict[str, Any] | None:
-        obj: dict[str, Any] | None = self._store.get(ref)
-        return obj

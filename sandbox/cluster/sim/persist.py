@@ -47,6 +47,8 @@ class Delta:
     keep_events_after: int = 0
     state: str = ""
     rng: str | None = None  # only when the generator moved since the last write
+    # Each Service's base request rate: as big as the cluster, so only when it changed.
+    traffic: str | None = None
     refs: list[ObjRef] = field(default_factory=list)  # what the rows are about, for undo
 
 
@@ -68,6 +70,7 @@ class Journal:
         self.sim = sim
         self._events_written = sim._ctx.emitted
         self._rng_written: Any = None
+        self._traffic_written: dict[str, float] | None = None
         self._legacy: list[str] = []  # rows under an old key, deleted at the next write
 
     def take(self) -> Delta | None:
@@ -76,7 +79,9 @@ class Journal:
         new_events = ctx.emitted - self._events_written
         rng_state = ctx.rng.getstate()
         rng_moved = rng_state != self._rng_written
-        if not store.changed and not new_events and not rng_moved:
+        base = sim._traffic._base
+        traffic_moved = base != self._traffic_written
+        if not store.changed and not new_events and not rng_moved and not traffic_moved:
             return None
         delta = Delta(refs=sorted(store.changed), deletes=self._legacy)
         self._legacy = []
@@ -97,6 +102,9 @@ class Journal:
         if rng_moved:
             delta.rng = json.dumps(rng_state)
             self._rng_written = rng_state
+        if traffic_moved:
+            delta.traffic = json.dumps(base)
+            self._traffic_written = dict(base)
         return delta
 
     def undo(self, delta: Delta) -> None:
@@ -107,6 +115,7 @@ class Journal:
         if delta.events:
             self._events_written = min(self._events_written, delta.events[0][0] - 1)
         self._rng_written = None
+        self._traffic_written = None
 
     def mark_written(self, rekey: list[ObjRef] | None = None) -> None:
         """After a restore, everything already is in the workspace; the rows of `rekey`
@@ -118,6 +127,8 @@ class Journal:
             self._legacy.append(str(ref))
         self._events_written = self.sim._ctx.emitted
         self._rng_written = self.sim._ctx.rng.getstate()
+        # Written once again at the next write: a journal of before kept it in the state.
+        self._traffic_written = None
 
 
 def _row(sim: SimCluster, ref: ObjRef, obj: dict[str, Any]) -> dict[str, Any]:
@@ -147,7 +158,7 @@ def _state(sim: SimCluster) -> dict[str, Any]:
             "rv": sim._store._rv, "uids": sim._store._uids, "kubelet_ips": sim._kubelet._ips,
             "images": sorted(sim._kubelet.images), "eps_ips": sim._eps._ips,
             "timer_seq": ctx.timers._seq, "emitted": ctx.emitted,
-            "traffic_base": sim._traffic._base, "traffic_last": sim._traffic._last}
+            "traffic_last": sim._traffic._last}  # traffic_base: Delta.traffic
 
 
 def restore(sim: SimCluster, saved: Saved) -> list[ObjRef]:
@@ -240,6 +251,8 @@ def sink(store: _Rows, wall: Callable[[], float]) -> Callable[[Delta], None]:
         meta = {"cluster.state": delta.state, "cluster.wall": repr(wall())}
         if delta.rng is not None:
             meta["cluster.rng"] = delta.rng
+        if delta.traffic is not None:
+            meta["cluster.traffic"] = delta.traffic
         store.write_cluster(delta.upserts, delta.deletes, delta.events,
                             delta.keep_events_after, meta)
     return write
@@ -259,6 +272,11 @@ def load(store: _Rows) -> Saved | None:
                       wall=float(meta.get("cluster.wall", "nan")))
     except (json.JSONDecodeError, TypeError) as exc:
         raise ValueError(f"the saved cluster state is damaged: {exc}") from exc
+    if "cluster.traffic" in meta:  # a journal of before kept it in the state record
+        try:
+            saved.state["traffic_base"] = json.loads(meta["cluster.traffic"])
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"the saved cluster state is damaged: {exc}") from exc
     if saved.state.get("format") != FORMAT:
         raise ValueError(f"the saved cluster has format {saved.state.get('format')!r}, "
                          f"this version reads {FORMAT}")

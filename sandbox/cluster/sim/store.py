@@ -258,6 +258,19 @@ class Store:
         return sum(len(v) for v in self._by_kind.values())
 
 
+class Reader:
+    """The live objects, without copies (`SimCluster.inspect`): of a kind, or one."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def __call__(self, kind: str) -> list[dict[str, Any]]:
+        return list(self._store.of_kind(kind).values())
+
+    def get(self, ref: ObjRef) -> dict[str, Any] | None:
+        return self._store.get(ref)
+
+
 class Timers:
     """Future transitions, in time order. Entries carry a generation so that a pod that
     changed course since (deleted, restarted) ignores its stale timers."""

@@ -25,12 +25,11 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from sandbox.cluster.sim import behaviour
+from sandbox.cluster.sim import trafficwindow as window
 from sandbox.registry import ImageProfile
 
 WINDOW = 60  # seconds of history behind rps, error rate and latency percentiles
 KEEP_MOVING = 600.0  # simulated seconds a settled change is still told of by moving()
-SIGMA = 0.35  # spread of a request's latency around its median (lognormal)
-Z = {"p50_ms": 0.0, "p95_ms": 1.6448536269514722, "p99_ms": 2.3263478740408408}
 
 
 @dataclass
@@ -157,6 +156,9 @@ class Traffic:
         # `steady from` has these numbers, until the Deployment's endpoints change.
         self._window: dict[str, tuple[float, dict[str, Any]]] = {}
         self._candidates: dict[float, set[str]] = {}  # error_candidates(), until serve()
+        # deployment -> (its one segment, its numbers per second of it): a window that
+        # began before the Deployment's endpoints did grows linearly (_growing()).
+        self._growth: dict[str, tuple[_Segment, dict[str, Any] | None]] = {}
         # From when no number changes with time alone (every window in one steady
         # segment, every pod at a steady rate); moved by each change of endpoints.
         self.settled_at = 0.0
@@ -254,6 +256,30 @@ class Traffic:
         return ({d for d, t in self._dep_until.items() if t >= since},
                 {p for p, t in self._pod_until.items() if t >= since})
 
+    def _growing(self, dep: str, segment: _Segment, seconds: float, length: float
+                 ) -> dict[str, Any] | None:
+        """The window of a Deployment over `seconds` of its last segment (the window
+        lies in it, or began before it with nothing served earlier), whose endpoints
+        behave the same all along: its requests and errors are linear in `seconds`
+        and its latency mix stays, so its numbers are one second's, scaled (a fleet
+        that just rolled out slides its windows over its start for a minute; this
+        keeps each sample cheap). None when an endpoint's behaviour changes within
+        the segment (a late regression): the window is integrated then."""
+        known = self._growth.get(dep)
+        if known is None or known[0] is not segment:
+            start, shares = segment
+            rates: dict[str, Any] | None = None
+            if all(_steady_from(ep, start) <= start for ep, _ in shares):
+                rates = window.one_second([(ep.version, ep.image, share, answering(
+                    ep.profile, ep.ready_for(start))) for ep, share in shares])
+            known = self._growth[dep] = (segment, rates)
+        rates = known[1]
+        if rates is None:
+            return None
+        versions = {v: {**window.scaled(r, seconds, length), "image": r["image"]}
+                    for v, r in rates["versions"].items()}
+        return {**window.scaled(rates, seconds, length), "versions": versions}
+
     def error_candidates(self, min_rate: float = 0.0) -> set[str]:
         """Deployments with a serving pod whose image fails more than `min_rate` of
         its requests (at some point of its life)."""
@@ -288,9 +314,11 @@ class Traffic:
                 if not pods:
                     del self._pods_of[tot.deployment]
 
-    def metrics(self, now: float, deployments: list[str]) -> dict[str, dict[str, Any]]:
+    def metrics(self, now: float, deployments: list[str],
+                pods_of: set[str] | None = None) -> dict[str, dict[str, Any]]:
         """Per deployment ("namespace/name"): rps, error rate, p50/p95/p99 latency over
-        the window, with a per-version breakdown and per-pod totals since start."""
+        the window, with a per-version breakdown and per-pod totals since start (of
+        every pod, or of the pods named in `pods_of`)."""
         now = self._at(now)
         length = float(min(WINDOW, max(1.0, now)))
         out: dict[str, dict[str, Any]] = {}
@@ -298,7 +326,8 @@ class Traffic:
             ns, _, name = dep.partition("/")
             summary = self._summary(dep, now - length, now, length)
             pods = {pod.partition("/")[2]: self.pods[pod].at(now)
-                    for pod in sorted(self._pods_of.get(dep, ()))}
+                    for pod in sorted(self._pods_of.get(dep, ()))
+                    if pods_of is None or pod in pods_of}
             out[dep] = {"namespace": ns, "name": name, **summary, "window_seconds": length,
                         "versions": {v: dict(d) for v, d in summary["versions"].items()},
                         "pods": pods}
@@ -310,6 +339,15 @@ class Traffic:
         if cached is not None and start >= cached[0] and length == WINDOW:
             return cached[1]
         self.computed += 1
+        # A window inside its last segment, or growing over its start (the segments
+        # before its endpoints came, a Service without ready pods, add nothing).
+        last = segments[-1][0] if segments else math.inf
+        if last <= start or (last <= now and not any(sh for _, sh in segments[:-1])):
+            grown = self._growing(dep, segments[-1], now - max(last, start), length)
+            if grown is not None:
+                if last <= start and length == WINDOW:
+                    self._window[dep] = (last, grown)  # as below: steady from here on
+                return grown
         versions: dict[str, dict[str, Any]] = {}
         parts: dict[str, list[float]] = {}  # version -> [requests, errors]
         medians: dict[str, dict[float, float]] = {}  # version -> median -> weight
@@ -339,13 +377,13 @@ class Traffic:
                     steady = max(steady, _steady_from(ep, seg_start))
         for version in sorted(parts):
             req, err = parts[version]
-            versions[version] = {**_summary(req, err, medians[version], length),
+            versions[version] = {**window.summary(req, err, medians[version], length),
                                  "image": images[version]}
         everything: dict[float, float] = {}
         for weights in medians.values():
             for median, weight in weights.items():
                 everything[median] = everything.get(median, 0.0) + weight
-        summary = {**_summary(sum(p[0] for p in parts.values()),
+        summary = {**window.summary(sum(p[0] for p in parts.values()),
                               sum(p[1] for p in parts.values()), everything, length),
                    "versions": versions}
         if start >= steady and length == WINDOW:
@@ -353,33 +391,3 @@ class Traffic:
             # numbers, until the endpoints change (_new_segment forgets this).
             self._window[dep] = (steady, summary)
         return summary
-
-
-def _summary(req: float, err: float, medians: dict[float, float],
-             window: float) -> dict[str, Any]:
-    out: dict[str, Any] = {"rps": round(req / window, 2), "requests": int(round(req)),
-                           "errors": int(round(err)),
-                           "error_rate": round(err / req, 4) if req > 0 else 0.0}
-    for field, z in Z.items():
-        out[field] = round(_quantile(medians, z), 1)
-    return out
-
-
-def _quantile(medians: dict[float, float], z: float) -> float:
-    """The quantile at standard score z of a mixture of lognormal latencies (median ->
-    weight), all with spread SIGMA."""
-    weights = {m: w for m, w in medians.items() if w > 0 and m > 0}
-    if not weights:
-        return 0.0
-    if len(weights) == 1:
-        return next(iter(weights)) * math.exp(SIGMA * z)
-    total = sum(weights.values())
-    target = 0.5 * (1 + math.erf(z / math.sqrt(2)))
-    logs = {math.log(m): w / total for m, w in weights.items()}
-    lo, hi = min(logs) + SIGMA * (z - 1), max(logs) + SIGMA * (z + 1)
-    for _ in range(60):  # bisection on log latency: the mixture's CDF is monotonic
-        mid = (lo + hi) / 2
-        cdf = sum(w * 0.5 * (1 + math.erf((mid - lm) / (SIGMA * math.sqrt(2))))
-                  for lm, w in logs.items())
-        lo, hi = (mid, hi) if cdf < target else (lo, mid)
-    return math.exp((lo + hi) / 2)
