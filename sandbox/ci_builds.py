@@ -102,6 +102,20 @@ def generation(ws: Workspace, cache: CheckCache | None, sha: str, allow_hooks: b
                              lambda: tree_listing(ws.hld_git, sha))
 
 
+WARM_SLICE = 200  # objects validated into the cache between looks at the job queue
+
+
+def warm_slice(pending: list[ManifestDoc], cache: CheckCache, ws: Workspace,
+               served: Discovery | None = None) -> None:
+    """Validate the next slice of ``pending`` (main's objects, from its generate job)
+    into the cache, so a PR's first check, after this or any later engine start (the
+    cache is on disk), validates only what it changed."""
+    docs = pending[:WARM_SLICE]
+    del pending[:WARM_SLICE]  # first: a slice that fails is not tried again
+    cache.stats["warm.validated"] += warm(cache, docs, ws.settings.kubernetes_version,
+                                          ws.settings.max_replicas, served)
+
+
 def warm(cache: CheckCache, docs: list[ManifestDoc], kubernetes_version: str,
          max_replicas: int, served: Discovery | None = None) -> int:
     """Validate objects of a generation into the cache (the generate job's result for

@@ -51,7 +51,6 @@ if TYPE_CHECKING:
 
 CHECK_NAME = "validate-manifests"
 LEASE_SECONDS = 30.0  # wall time; the engine renews it well before it runs out
-WARM_SLICE = 200  # objects validated into the cache between looks at the job queue
 
 
 def enqueue(ws: Workspace, kind: str, **params: Any) -> int:
@@ -146,22 +145,16 @@ class CIRunner:
             if row is None:
                 if not self._to_warm:
                     return ran
-                self._warm()  # a slice, then the queue again: a check never waits long
+                self._warm()  # one slice, then the queue again: a check never waits long
                 continue
             self.run(int(row["id"]))
             ran += 1
 
     def _warm(self) -> None:
-        """Validate main's objects into the cache, so a PR's first check (after this or
-        any later engine start: the cache is on disk) validates only what it changed."""
-        from .ci_builds import warm
+        from .ci_builds import warm_slice
 
-        docs = self._to_warm[:WARM_SLICE]
-        del self._to_warm[:WARM_SLICE]
         try:
-            self.cache.stats["warm.validated"] += warm(
-                self.cache, docs, self.ws.settings.kubernetes_version,
-                self.ws.settings.max_replicas, self.served() if self.served else None)
+            warm_slice(self._to_warm, self.cache, self.ws, self.served() if self.served else None)
         except Exception as exc:  # noqa: BLE001 - a warm cache is an optimisation only
             self.bus.publish("engine.error", "pipelines", f"check cache warm-up: {exc}")
 

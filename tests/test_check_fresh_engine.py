@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from bench.ladder import build_hld
-from sandbox import limits, pipelines
+from sandbox import ci_builds, limits
 from sandbox.facade import Sandbox
 from sandbox.gitserver.http import GitServer
 from sandbox.gitutil import export_tree
@@ -49,7 +49,6 @@ def big(tmp_path: Path, serve: Callable[[Path], GitServer]) -> Iterator[Sandbox]
 GENERATE_MAIN = """
 import sys
 from sandbox.facade import Sandbox
-from sandbox import pipelines
 from sandbox.pipelines import CIRunner, enqueue
 sb = Sandbox(sys.argv[1])
 runner = CIRunner(sb.ws, sb.bus, sb.prs)
@@ -197,7 +196,7 @@ def test_an_untouched_files_lint_findings_come_from_the_bases_check(big: Sandbox
 
 def test_a_check_queued_during_the_warm_up_runs_after_one_slice_of_it(
         big: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pipelines, "WARM_SLICE", 5)
+    monkeypatch.setattr(ci_builds, "WARM_SLICE", 5)
     runner = CIRunner(big.ws, big.bus, big.prs)
     warm = runner._warm
     opened: list[int] = []
