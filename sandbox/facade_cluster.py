@@ -50,7 +50,8 @@ class ClusterView:
         in another process runs it and writes every change there (a kind/kubectl engine
         writes a whole-cluster record on a timer instead; with no engine, the saved
         cluster is played forward to now)."""
-        if self.engine is not None or not self.engine_running():
+        if self.engine is not None or self.ws.settings.cluster != "sim" \
+                or not self.engine_running():
             return False
         snap = self.ws.store.get_snapshot("cluster")
         return snap is not None and clusterread.from_journal(snap[1])

@@ -184,3 +184,35 @@ def test_delete_with_propagation_policy_orphan_keeps_what_it_owned(cluster: Clus
     assert cluster.live("Deployment", "orph") is None
     left = cluster.live("ReplicaSet", rs[0]["metadata"]["name"])
     assert left is not None and not left["metadata"].get("ownerReferences")
+
+
+def test_an_events_watch_sends_what_came_between_the_list_and_the_watch(
+        cluster: Cluster) -> None:
+    """kubectl lists, then watches from the list's version: an event made in between
+    is sent, as a real API server sends it (it used to be taken as already seen)."""
+    base = "/api/v1/namespaces/demo/events"
+    code, listed = cluster.request("GET", base)
+    assert code == 200
+    rv = listed["metadata"]["resourceVersion"]
+    known = {e["metadata"]["name"] for e in listed["items"]}
+    cluster.kubectl("--context", "sandbox-reconciler", "scale", "deployment", "api",
+                    "--replicas=4")
+
+    def scaled() -> list[str]:
+        _, now = cluster.request("GET", base)
+        return [e["metadata"]["name"] for e in now["items"]
+                if e["metadata"]["name"] not in known and e["reason"] == "ScalingReplicaSet"]
+
+    made = until(scaled, why="the scale's event")  # made before the watch starts
+    code, text = cluster.request("GET", f"{base}?watch=1&resourceVersion={rv}&timeoutSeconds=1",
+                                 text=True)
+    sent = [json.loads(line) for line in text.splitlines()]
+    assert {e["type"] for e in sent} == {"ADDED"}
+    assert set(made) <= {e["object"]["metadata"]["name"] for e in sent}
+    assert not known & {e["object"]["metadata"]["name"] for e in sent}
+    versions = [int(e["object"]["metadata"]["resourceVersion"]) for e in sent]
+    assert versions == sorted(versions) and min(versions) > int(rv)
+
+    code, text = cluster.request("GET", f"{base}?watch=1&resourceVersion={int(rv) + 10**9}"
+                                 "&timeoutSeconds=1", text=True)
+    assert json.loads(text.splitlines()[0])["object"]["code"] == 410

@@ -128,7 +128,9 @@ class ApiServer:
         if verb == "list":
             with self.cluster.lock:
                 items = self.api.list(target, query)
-                rv = str(self.hub.last)
+                # Events are numbered apart from objects: a watch from this list's
+                # version resumes with the events that came after it.
+                rv = str(self.api.event_version() if r.kind == "Event" else self.hub.last)
             return 200, {"kind": f"{r.kind}List", "apiVersion": r.api_version,
                          "metadata": {"resourceVersion": rv}, "items": items}
         if r.kind == "Event" and verb not in ("get", "list", "watch"):
@@ -325,6 +327,8 @@ class ApiServer:
             mark = bookmark(target.resource.kind, target.resource.api_version, start or 0)
             mark["object"]["metadata"]["annotations"] = {"k8s.io/initial-events-end": "true"}
             return [*events, mark], start
+        if target.resource.kind == "Event":
+            return self._events_start(target, query, rv)
         if rv in ("", "0"):
             with self.cluster.lock:
                 items = self.api.list(target, query)
@@ -347,7 +351,7 @@ class ApiServer:
             return
         r = target.resource
         if r.kind == "Event":
-            for ev in self._follow_events(target, query, deadline, alive):
+            for ev in self._follow_events(target, query, rv, deadline, alive):
                 yield None if ev is None else [ev]
             return
         labels = label_selector(query.get("labelSelector"))
@@ -370,22 +374,51 @@ class ApiServer:
                 batch.append(c)
             yield batch or None
 
-    def _follow_events(self, target: Target, query: dict[str, str], deadline: float,
-                       alive: Callable[[], bool]) -> Iterator[dict[str, Any] | None]:
+    def _events_start(self, target: Target, query: dict[str, str], rv: str
+                      ) -> tuple[list[dict[str, Any]], int | None]:
+        """A watch on events starts after the numbered event `rv` (an event list's
+        version): what came between the list and the watch is sent, as a real API
+        server does. Without a version it starts with every event as ADDED. A version
+        older than the history kept is gone (410), as a compacted one is."""
+        with self.cluster.lock:
+            items = self.api.list(target, query)
+            newest, history = self.api.event_log()
+        if rv in ("", "0"):
+            return [event("ADDED", i) for i in items], newest
+        if not rv.isdigit():
+            raise E.bad_request(f"invalid resource version: {rv!r}")
+        start, oldest = int(rv), newest - len(history) + 1
+        if start > newest or start < oldest - 1:  # not a version this history can resume
+            return [error_event(E.gone(rv, oldest))], None
+        return [event("ADDED", i) for i in _numbered_after(items, start)], newest
+
+    def _follow_events(self, target: Target, query: dict[str, str], start: int,
+                       deadline: float, alive: Callable[[], bool]
+                       ) -> Iterator[dict[str, Any] | None]:
         """Events are made from the simulation's history, not stored: a watch on them
-        looks at that history every half second and sends what is new."""
-        seen = {e["metadata"]["name"] for e in self.api.list(target, query)}
+        looks at that history every half second and sends those numbered after the last
+        it sent."""
+        last = start
         while alive() and time.monotonic() < deadline and not self.stopped:
             time.sleep(0.5)
-            fresh = [e for e in self.api.list(target, query) if e["metadata"]["name"] not in seen]
+            fresh = _numbered_after(self.api.list(target, query), last)
             for ev in fresh:
-                seen.add(ev["metadata"]["name"])
+                last = max(last, int(ev["metadata"]["resourceVersion"]))
                 yield event("ADDED", ev)
             if not fresh:
                 yield None
 
     def bookmark(self, target: Target) -> dict[str, Any]:
         return bookmark(target.resource.kind, target.resource.api_version, self.hub.last)
+
+
+def _numbered_after(events: list[dict[str, Any]], after: int) -> list[dict[str, Any]]:
+    """The events numbered after `after`, in the order they were made (a watch sends
+    changes in resourceVersion order; a list is sorted for people)."""
+    def number(e: dict[str, Any]) -> int:
+        return int(e["metadata"]["resourceVersion"])
+
+    return sorted((e for e in events if number(e) > after), key=number)
 
 
 def parse_json(body: bytes) -> Any:

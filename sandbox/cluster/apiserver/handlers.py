@@ -126,17 +126,31 @@ class Api:
             crd = self.cluster.get(ObjRef("CustomResourceDefinition", f"{r.plural}.{r.group}"))
         return printer_for(r.kind, crd, r.version)
 
+    def event_version(self) -> int:
+        """The number of the newest event: an event list's resourceVersion."""
+        return self.event_log()[0]
+
+    def event_log(self) -> tuple[int, list[Any]]:
+        log = getattr(self.cluster, "event_log", None)
+        if callable(log):
+            return log()
+        history = list(self.cluster.events())
+        return len(history), history
+
     def events(self, target: Target) -> list[dict[str, Any]]:
-        """The simulation's event history as Event objects (core/v1 or events.k8s.io)."""
+        """The simulation's event history as Event objects (core/v1 or events.k8s.io),
+        each with its number in the history as resourceVersion."""
         uids: dict[ObjRef, str] = {}
         out = []
-        for ev in self.cluster.events():
+        emitted, history = self.event_log()
+        first = emitted - len(history) + 1
+        for i, ev in enumerate(history):
             if target.namespace and (ev.ref.namespace or "default") != target.namespace:
                 continue
             if ev.ref not in uids:
                 live = self.cluster.get(ev.ref)
                 uids[ev.ref] = ((live or {}).get("metadata") or {}).get("uid", "")
-            out.append(event_object(ev, uids[ev.ref], target.resource.group))
+            out.append(event_object(ev, uids[ev.ref], target.resource.group, first + i))
         return out
 
     def now(self) -> float:
@@ -334,7 +348,7 @@ def _refusal(r: Resource, name: str, error: str) -> E.ApiError:
     return E.invalid(r.kind, name, [(field, reason, message)], r.group)
 
 
-def event_object(ev: Any, uid: str, group: str) -> dict[str, Any]:
+def event_object(ev: Any, uid: str, group: str, seq: int = 0) -> dict[str, Any]:
     ref = ev.ref
     ns = ref.namespace or "default"
     digest = hashlib.sha1(f"{ev.time}|{ref}|{ev.reason}|{ev.message}".encode()).hexdigest()
@@ -345,7 +359,7 @@ def event_object(ev: Any, uid: str, group: str) -> dict[str, Any]:
                 "apiVersion": "apps/v1" if ref.kind in ("Deployment", "ReplicaSet") else "v1",
                 **({"namespace": ref.namespace} if ref.namespace else {})}
     meta = {"name": name, "namespace": ns, "uid": digest[:8] + "-0000-4000-8000-" + digest[8:20],
-            "resourceVersion": "0", "creationTimestamp": stamp}
+            "resourceVersion": str(seq), "creationTimestamp": stamp}
     if group == "events.k8s.io":
         return {"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": meta,
                 "eventTime": None, "reportingController": source, "reportingInstance": source,

@@ -305,6 +305,12 @@ class SimCluster(SimRuntime):
         with self._lock:
             return self._ctx.now
 
+    def event_log(self) -> tuple[int, list[ClusterEvent]]:
+        """The history, and how many events were ever emitted (the newest one's number):
+        the API server's resourceVersion for events, so a watch resumes after a list."""
+        with self._lock:
+            return self._ctx.emitted, list(self._ctx.history)
+
     def events(self, ref: ObjRef | None = None, limit: int | None = None) -> list[ClusterEvent]:
         """Recent events (all, or those about one object), oldest first."""
         with self._lock:
