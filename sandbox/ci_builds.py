@@ -102,18 +102,30 @@ def generation(ws: Workspace, cache: CheckCache | None, sha: str, allow_hooks: b
                              lambda: tree_listing(ws.hld_git, sha))
 
 
-def warm(cache: CheckCache, result: GenerateResult, kubernetes_version: str,
+WARM_SLICE = 200  # objects validated into the cache between looks at the job queue
+
+
+def warm_slice(pending: list[ManifestDoc], cache: CheckCache, ws: Workspace,
+               served: Discovery | None = None) -> None:
+    """Validate the next slice of ``pending`` (main's objects, from its generate job)
+    into the cache, so a PR's first check, after this or any later engine start (the
+    cache is on disk), validates only what it changed."""
+    docs = pending[:WARM_SLICE]
+    del pending[:WARM_SLICE]  # first: a slice that fails is not tried again
+    cache.stats["warm.validated"] += warm(cache, docs, ws.settings.kubernetes_version,
+                                          ws.settings.max_replicas, served)
+
+
+def warm(cache: CheckCache, docs: list[ManifestDoc], kubernetes_version: str,
          max_replicas: int, served: Discovery | None = None) -> int:
-    """Validate a generation's objects into the cache (the generate job's result for
+    """Validate objects of a generation into the cache (the generate job's result for
     main): a PR's check then finds every object it did not change validated already,
     even on the first check after an engine start. Returns how many were validated."""
-    from . import limits
     from .validation.bounds import object_findings
     from .validation.documents import validate_documents
 
-    docs = result.documents[: limits.MAX_OBJECTS_PER_COMMIT]
     before = cache.stats["validate.miss"]
-    object_findings(docs, len(result.components), max_replicas)
+    object_findings(docs, 0, max_replicas)
     validate_documents(docs, kubernetes_version, served, cache)
     return cache.stats["validate.miss"] - before
 

@@ -42,7 +42,7 @@ from .workspace import Workspace
 if TYPE_CHECKING:
     from .ci_builds import Changed
     from .cluster.discovery import Discovery
-    from .hld import GenerateResult
+    from .hld import GenerateResult, ManifestDoc
     from .validation.bounds import Deadline
     from .validation.cache import CheckCache
 
@@ -116,7 +116,7 @@ class CIRunner:
         self.files_written = 0  # manifest files the generate job wrote, for tests
         # main's newest generation, to validate into the cache once the queue is empty
         # (off the merge's path: the reconciler waits for the generate job's record).
-        self._to_warm: GenerateResult | None = None
+        self._to_warm: list[ManifestDoc] = []
         # The live cluster's server-side dry run (set by the engine); None: no cluster.
         self.dry_run: Callable[[list[dict[str, Any]]], list[Any]] | None = None
         # The live cluster's API discovery, its CRDs included (set by the engine): every
@@ -143,24 +143,18 @@ class CIRunner:
                 "(lease IS NULL OR lease<?) AND owner IS NOT ?) ORDER BY id LIMIT 1",
                 time.time(), self.owner)
             if row is None:
-                if self._to_warm is None:
+                if not self._to_warm:
                     return ran
-                self._warm()
+                self._warm()  # one slice, then the queue again: a check never waits long
                 continue
             self.run(int(row["id"]))
             ran += 1
 
     def _warm(self) -> None:
-        """Validate main's objects into the cache, so a PR's first check (after this or
-        any later engine start: the cache is on disk) validates only what it changed."""
-        from .ci_builds import warm
+        from .ci_builds import warm_slice
 
-        result, self._to_warm = self._to_warm, None
-        assert result is not None
         try:
-            self.cache.stats["warm.validated"] += warm(
-                self.cache, result, self.ws.settings.kubernetes_version,
-                self.ws.settings.max_replicas, self.served() if self.served else None)
+            warm_slice(self._to_warm, self.cache, self.ws, self.served() if self.served else None)
         except Exception as exc:  # noqa: BLE001 - a warm cache is an optimisation only
             self.bus.publish("engine.error", "pipelines", f"check cache warm-up: {exc}")
 
@@ -333,7 +327,9 @@ class CIRunner:
             if self.cache.stats["generate.build"] == builds:
                 log(f"manifests of HLD {short(sha)} reused from the cache (built by its check)")
             if not self.ws.settings.allow_hooks:
-                self._to_warm = result
+                from . import limits
+
+                self._to_warm = result.documents[: limits.MAX_OBJECTS_PER_COMMIT]
             log(f"generated {len(result.documents)} objects from HLD {short(sha)} "
                 f"for {'-'.join(envs)}")
             faults.point("generate.after_build")

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from bench.ladder import build_hld
-from sandbox import limits
+from sandbox import ci_builds, limits
 from sandbox.facade import Sandbox
 from sandbox.gitserver.http import GitServer
 from sandbox.gitutil import export_tree
@@ -192,3 +192,31 @@ def test_an_untouched_files_lint_findings_come_from_the_bases_check(big: Sandbox
     assert runner.cache.stats["lint.looked"] == 2  # the noisy file's check, then this one
     assert any(f.startswith("grp-0001/svc-0001-configmap.yaml:") and "trailing" in f
                for f in job["result"]["findings"])
+
+
+def test_a_check_queued_during_the_warm_up_runs_after_one_slice_of_it(
+        big: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ci_builds, "WARM_SLICE", 5)
+    runner = CIRunner(big.ws, big.bus, big.prs)
+    warm = runner._warm
+    opened: list[int] = []
+
+    def warm_then_open() -> None:
+        warm()
+        if not opened:  # the user opens a PR while main's objects are being validated
+            big.change("one", ["replicas.s0000=2"], subcomponent="grp-0000")
+            opened.append(big.open_pr("one").id)
+
+    monkeypatch.setattr(runner, "_warm", warm_then_open)
+    validate = runner.handlers["validate"]
+    warmed_then: list[int] = []
+
+    def counted(params: dict[str, Any], log: Any) -> dict[str, Any]:
+        warmed_then.append(runner.cache.stats["warm.validated"])
+        return validate(params, log)
+
+    runner.handlers["validate"] = counted
+    generate_main(big, runner)
+    assert warmed_then == [5]  # the check waited for one slice, not for all of it
+    assert not runner._to_warm  # and the warm-up went on after it
+    assert big.get_pr(opened[0]).checks_state == "success"

@@ -91,3 +91,16 @@ def test_helm_templates_are_not_linted_as_yaml(tmp_path: Path) -> None:
     write(tmp_path / "templates" / "x.yaml", "a: 1\na: 2\n")
     assert [(f.file, f.rule) for f in lint_hld(tmp_path)] == [
         ("templates/x.yaml", "yamllint/key-duplicates")]
+
+
+def test_a_syntax_error_is_yamllints_own_finding_and_valid_yaml_has_none(
+        tmp_path: Path) -> None:
+    # libyaml is asked first (fast); when it refuses, yamllint's own parser says where.
+    broken = CM.format(name="cm") + "data:\n  a: [1, 2\n  b: 3\n"
+    write(tmp_path / "broken.yaml", broken)
+    write(tmp_path / "fine.yaml", CM.format(name="fine") + "data:\n  a: '1'\n")
+    found = lint_hld(tmp_path)
+    syntax = [f for f in found if f.rule == "yamllint/syntax"]
+    assert [(f.file, f.severity) for f in syntax] == [("broken.yaml", "error")]
+    assert syntax[0].message.startswith("syntax error: ")
+    assert syntax[0].line == 8

@@ -197,13 +197,14 @@ def _children(node: yaml.MappingNode) -> dict[str, tuple[int, yaml.Node]]:
 def _composed(root: Path, path: str, blob: str) -> tuple[yaml.Node, list[str]] | None:
     """A config file's YAML node tree and lines, once per content in this process."""
     if blob not in _COMPOSED:
-        from sandbox.hld.yamlio import _Loader
+        from sandbox.hld.yamlio import composed
 
         try:
             text = (root / path).read_text("utf-8")
-            node = yaml.compose(text, Loader=_Loader)
-        except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
+        except (OSError, UnicodeDecodeError):
             node = None
+        else:
+            node = composed(text)
         if len(_COMPOSED) >= 64:
             _COMPOSED.clear()
             _CHILDREN.clear()  # its nodes' ids may be reused once they are gone

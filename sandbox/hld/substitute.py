@@ -32,7 +32,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from sandbox.hld.config import config_file
 from sandbox.hld.errors import HldError
-from sandbox.hld.yamlio import _Loader, display_path, read_text
+from sandbox.hld.yamlio import _Loader, composed, display_path, read_text
 
 # A config folder and the key path inside its files that leads to one component's
 # config: (root, ("subcomponents", "web")) for the root's files, (web, ()) for its own.
@@ -182,8 +182,8 @@ class ConfigOrigins:
     def _tree(self, file: Path) -> Node | None:
         if file not in self._trees:
             try:
-                self._trees[file] = yaml.compose(read_text(file, file.name), Loader=_Loader)
-            except (HldError, yaml.YAMLError, RecursionError):
+                self._trees[file] = composed(read_text(file, file.name))
+            except HldError:
                 self._trees[file] = None
         return self._trees[file]
 

@@ -144,6 +144,30 @@ def check_nesting(text: str, shown: str) -> None:
 # a one-line change, and parsing the unchanged files again was most of its cost. Only
 # parses that JSON carries exactly are kept (no binary, no non-string keys), and a hit
 # gives fresh objects, as a parse does.
+_COMPOSED: OrderedDict[str, Node | None] = OrderedDict()  # by text, a few config files
+_COMPOSED_ENTRIES = 16
+
+
+def composed(text: str) -> Node | None:
+    """A YAML text's node tree (None when it does not parse), once per text in this
+    process: a component's fingerprint and its values' origins read the same shared
+    config files, and a 3,000-line one is worth composing once. Callers must not
+    change the tree."""
+    with _MEMO_LOCK:
+        if text in _COMPOSED:
+            _COMPOSED.move_to_end(text)
+            return _COMPOSED[text]
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except (yaml.YAMLError, RecursionError):
+        node = None
+    with _MEMO_LOCK:
+        _COMPOSED[text] = node
+        while len(_COMPOSED) > _COMPOSED_ENTRIES:
+            _COMPOSED.popitem(last=False)
+    return node
+
+
 _MEMO: OrderedDict[tuple[str, bytes], str] = OrderedDict()
 _MEMO_ENTRIES = 20_000
 _MEMO_LOCK = threading.Lock()
