@@ -191,6 +191,9 @@ def _counters(engine: object) -> dict[str, float]:
                         ("drift compares", "flux.compared"),
                         ("samples", "sampler.samples"), ("samples computed", "sampler.computed"),
                         ("metric rows visited", "sampler.rows.visited"),
+                        ("samples computed in full", "sampler.rows.full"),
+                        ("pod rates filled in", "sampler.rows.filled"),
+                        ("filling windows' rates moved", "sampler.rows.rates_moved"),
                         ("metric rows written", "sampler.writer.written"),
                         ("traffic windows computed", "cluster._traffic.computed")):
         value: object = engine
