@@ -11,13 +11,11 @@ from typing import Any
 import pytest
 
 from sandbox import clusterread
-from sandbox.clock import VirtualClock
 from sandbox.cluster import ObjRef, SimCluster
 from sandbox.cluster.sim import persist
-from sandbox.engine import Engine
 from sandbox.facade import Sandbox
-from sandbox.workspace import init_workspace
-from tests.test_idle_engine import SERVICES, Manifests, service
+from sandbox.workspace import Workspace
+from tests.test_idle_engine import SERVICES, converged_engine
 
 
 class Spy:
@@ -50,27 +48,11 @@ class Spy:
 
 @pytest.fixture
 def journaled(tmp_path: Path, serve, clone_as, monkeypatch):  # type: ignore[no-untyped-def]
-    sample = tmp_path / "sample"
-    sample.mkdir()
-    (sample / "component.yaml").write_text("name: tiny\n")
-    ws = init_workspace(tmp_path / "ws", sample=sample)
-    ws.registry.push("web", "1.0.0", "fast")
-    serve(ws.root)
-    man = Manifests(ws, clone_as(ws.root, "generate-bot", "manifests"))
-    files = {f"prod/svc-{i}.yaml": service(i) for i in range(SERVICES)}
-    files["prod/ns.yaml"] = [{"apiVersion": "v1", "kind": "Namespace",
-                              "metadata": {"name": "demo"}}]
-    man.commit(files)
-    clock = VirtualClock()
-    cluster = SimCluster(clock, ws.registry.resolve, seed=2)
-    cluster.journal_to(persist.sink(ws.store, time.time))  # as the started engine does
-    eng = Engine(ws, clock=clock, cluster=cluster)
-    eng.flux.reconcile("engine start")
-    for _ in range(40):
-        clock.advance(0.5)
-        eng.tick()
-    assert eng.health["app"] == "Healthy", eng.health
-    eng.flux.check_drift()
+    def journal(ws: Workspace, cluster: SimCluster) -> None:
+        cluster.journal_to(persist.sink(ws.store, time.time))  # as the started engine does
+
+    eng, _, cluster, clock = converged_engine(tmp_path, serve, clone_as, journal)
+    ws = eng.ws
     # Whole-cluster copies taken under the cluster's lock: the engine must take none.
     copies: list[str] = []
     for name in ("snapshot", "list"):

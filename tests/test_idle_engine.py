@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +57,11 @@ class Manifests:
                               capture_output=True, text=True).stdout.strip()
 
 
-@pytest.fixture
-def engine(tmp_path: Path, serve, clone_as):  # type: ignore[no-untyped-def]
+def converged_engine(tmp_path: Path, serve, clone_as,  # type: ignore[no-untyped-def]
+                     prepare: Callable[[Workspace, SimCluster], None] | None = None
+                     ) -> tuple[Engine, Manifests, SimCluster, VirtualClock]:
+    """An engine on SERVICES services, converged and Healthy on a virtual clock;
+    `prepare` sees the workspace and the cluster before the first reconcile."""
     sample = tmp_path / "sample"
     sample.mkdir()
     (sample / "component.yaml").write_text("name: tiny\n")
@@ -71,6 +75,8 @@ def engine(tmp_path: Path, serve, clone_as):  # type: ignore[no-untyped-def]
     man.commit(files)
     clock = VirtualClock()
     cluster = SimCluster(clock, ws.registry.resolve, seed=2)
+    if prepare is not None:
+        prepare(ws, cluster)
     eng = Engine(ws, clock=clock, cluster=cluster)
     eng.flux.reconcile("engine start")
     for _ in range(40):
@@ -79,6 +85,11 @@ def engine(tmp_path: Path, serve, clone_as):  # type: ignore[no-untyped-def]
     assert eng.health["app"] == "Healthy", eng.health
     eng.flux.check_drift()  # takes in what the controllers wrote while converging
     return eng, man, cluster, clock
+
+
+@pytest.fixture
+def engine(tmp_path: Path, serve, clone_as):  # type: ignore[no-untyped-def]
+    return converged_engine(tmp_path, serve, clone_as)
 
 
 def test_an_idle_tick_judges_nothing_and_writes_no_snapshot(engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -4,6 +4,7 @@ sample; a change is written for the targets it touched only."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +19,22 @@ from sandbox.store import Store
 SERVICES = 6
 
 
-def cluster() -> tuple[VirtualClock, SimCluster]:
+def web_fleet(images: dict[str, Any], seed: int, services: int, seconds: float,
+              image: Callable[[int], str] = lambda i: "web:v1"
+              ) -> tuple[VirtualClock, SimCluster]:
+    """A namespace of `services` web Deployments with their Services, `seconds` on."""
     clock = VirtualClock()
-    sim = SimCluster(clock, IMAGES.get, seed=3)
+    sim = SimCluster(clock, images.get, seed=seed)
     objects = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}}]
-    for i in range(SERVICES):
-        objects += [deployment(f"web-{i}", "web:v1"), service(f"web-{i}")]
+    for i in range(services):
+        objects += [deployment(f"web-{i}", image(i)), service(f"web-{i}")]
     sim.apply(objects)
-    run(clock, sim, 120)  # ready, and a whole traffic window since
+    run(clock, sim, seconds)
     return clock, sim
+
+
+def cluster() -> tuple[VirtualClock, SimCluster]:
+    return web_fleet(IMAGES, 3, SERVICES, 120)  # ready, and a whole traffic window since
 
 
 def runs(store: Store) -> int:
@@ -97,15 +105,8 @@ CHANGE_IMAGES = {"web:v1": PROFILES["fast"], "web:v2": PROFILES["late-errors"],
 
 
 def fleet(services: int) -> tuple[VirtualClock, SimCluster]:
-    clock = VirtualClock()
-    sim = SimCluster(clock, CHANGE_IMAGES.get, seed=5)
-    objects = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}}]
-    for i in range(services):
-        objects += [deployment(f"web-{i}", "web:heavy" if i == 3 else "web:v1"),
-                    service(f"web-{i}")]
-    sim.apply(objects)
-    run(clock, sim, 90)
-    return clock, sim
+    return web_fleet(CHANGE_IMAGES, 5, services, 90,
+                     lambda i: "web:heavy" if i == 3 else "web:v1")
 
 
 def rows_of(rows: list[Sample]) -> dict[tuple[str, str, str], tuple[Any, ...]]:
@@ -267,13 +268,7 @@ def test_a_fleet_just_started_fills_in_its_pods_rates_without_reading_them(
     served at a steady rate since before its first sample, that row is the first one
     with the rate filled in: the second sample of a fleet that just started reads no
     pod, yet reads as a sampler computing everything at every sample."""
-    clock = VirtualClock()
-    sim = SimCluster(clock, CHANGE_IMAGES.get, seed=5)
-    objects = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}}]
-    for i in range(MANY):
-        objects += [deployment(f"web-{i}", "web:v1"), service(f"web-{i}")]
-    sim.apply(objects)
-    run(clock, sim, 10)  # ready a few seconds ago: the windows still fill
+    clock, sim = web_fleet(CHANGE_IMAGES, 5, MANY, 10)  # ready a few seconds ago: windows fill
     changing = MetricsSampler(Store(tmp_path / "a.db"), sim, clock.now, interval=15)
     full = MetricsSampler(Store(tmp_path / "b.db"), sim, clock.now, interval=15)
     real = full.rows.collect
