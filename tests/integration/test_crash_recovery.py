@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from sandbox.gitserver.http import GitServer
 from sandbox.gitutil import Identity, git
 from sandbox.pullrequests import PullRequestError
 from sandbox.repair import generated_hld_commits
+from tests.integration.waits import until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -89,10 +89,9 @@ def settle(sb: Sandbox) -> None:
     assert dep["sync_status"] == "synced" and dep["health"] == "Healthy", dep
     for pr in sb.list_prs("open"):
         assert sb.wait_for_checks(pr.id, 60).checks_state in ("success", "failure")
-    deadline = time.monotonic() + 60
-    while sb.ws.store.one("SELECT 1 FROM jobs WHERE status IN ('queued','running')"):
-        assert time.monotonic() < deadline, sb.jobs()
-        time.sleep(0.05)
+    until(lambda: not sb.ws.store.one(
+        "SELECT 1 FROM jobs WHERE status IN ('queued','running')"), 60,
+        why="every queued job to finish")
 
 
 def checked_pr(sb: Sandbox, branch: str, value: str, setting: str = "logLevel",
