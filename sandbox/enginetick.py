@@ -91,7 +91,9 @@ class Ticker:
                                 reason=ev.reason, object=str(ev.ref), type=ev.type)
         eng.publisher.publish()
         eng.countdowns.publish()
-        if not self.settled and eng.health.get("app") == "Healthy":
+        # Healthy with objects to watch: an empty first revision is Healthy too, long
+        # before the fleet (what the freeze is for) exists.
+        if not self.settled and eng.health.get("app") == "Healthy" and eng.health.get("objects"):
             self.settled = gcpause.settle_once() or True
 
     def guard(self) -> bool:
