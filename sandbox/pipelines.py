@@ -117,6 +117,7 @@ class CIRunner:
         # main's newest generation, to validate into the cache once the queue is empty
         # (off the merge's path: the reconciler waits for the generate job's record).
         self._to_warm: list[ManifestDoc] = []
+        self._lint_warm: str | None = None  # main's newest commit, its big files to lint
         # The live cluster's server-side dry run (set by the engine); None: no cluster.
         self.dry_run: Callable[[list[dict[str, Any]]], list[Any]] | None = None
         # The live cluster's API discovery, its CRDs included (set by the engine): every
@@ -143,6 +144,9 @@ class CIRunner:
                 "(lease IS NULL OR lease<?) AND owner IS NOT ?) ORDER BY id LIMIT 1",
                 time.time(), self.owner)
             if row is None:
+                if self._lint_warm is not None:
+                    self._warm_lint()
+                    continue
                 if not self._to_warm:
                     return ran
                 self._warm()  # one slice, then the queue again: a check never waits long
@@ -157,6 +161,18 @@ class CIRunner:
             warm_slice(self._to_warm, self.cache, self.ws, self.served() if self.served else None)
         except Exception as exc:  # noqa: BLE001 - a warm cache is an optimisation only
             self.bus.publish("engine.error", "pipelines", f"check cache warm-up: {exc}")
+
+    def _warm_lint(self) -> None:
+        from .validation.bounds import Deadline, within
+        from .validation.lintparts import warm
+
+        sha, self._lint_warm = self._lint_warm, None
+        deadline = Deadline(self.ws.settings.ci_job_seconds, self.monotonic)
+        try:
+            warm(self.ws.hld_git, str(sha), self.cache,
+                 lambda work: within(deadline, "yamllint warm-up", work))
+        except Exception as exc:  # noqa: BLE001 - a warm cache is an optimisation only
+            self.bus.publish("engine.error", "pipelines", f"check cache lint warm-up: {exc}")
 
     def claim(self, job: int) -> bool:
         now = time.time()
@@ -330,6 +346,7 @@ class CIRunner:
                 from . import limits
 
                 self._to_warm = result.documents[: limits.MAX_OBJECTS_PER_COMMIT]
+            self._lint_warm = sha
             log(f"generated {len(result.documents)} objects from HLD {short(sha)} "
                 f"for {'-'.join(envs)}")
             faults.point("generate.after_build")

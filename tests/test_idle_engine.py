@@ -291,7 +291,9 @@ def test_after_a_one_service_change_the_engine_settles_to_no_work(engine) -> Non
 def test_the_collector_settles_once_when_the_app_first_converges(engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """A full collection at a random moment of the first idle minutes walked the whole
     heap of a big cluster (over a second at 3,000 services): once the app is first
-    Healthy, what exists goes to the collector's permanent generation, once per process."""
+    Healthy with objects to watch, what exists goes to the collector's permanent
+    generation, once per process (an empty first revision is Healthy before the fleet
+    exists)."""
     import gc
 
     from sandbox.cluster.sim import gcpause
@@ -302,8 +304,12 @@ def test_the_collector_settles_once_when_the_app_first_converges(engine, monkeyp
     monkeypatch.setattr(gc, "collect", lambda *args: 0)
     monkeypatch.setattr(gcpause, "_settled", False)
     eng.ticker.settled = False
-    verdict = {"app": "Progressing"}
+    verdict: dict[str, object] = {"app": "Healthy", "objects": {}}
     monkeypatch.setattr(type(eng), "health", property(lambda self: verdict))
+    clock.advance(0.5)
+    eng.tick()
+    assert frozen == []  # nothing to watch yet: the fleet is still to come
+    verdict.update(app="Progressing", objects={"Deployment/demo/web": ["Progressing", ""]})
     clock.advance(0.5)
     eng.tick()
     assert frozen == []  # not before the app is Healthy

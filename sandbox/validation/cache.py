@@ -30,7 +30,7 @@ from typing import Any
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 MEMO_ENTRIES = 200_000
-_MEMO_NS = ("lint", "validate")  # small answers; generations have their own memo
+_MEMO_NS = ("lint", "lint-part", "validate")  # small answers; generations have their own memo
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
     ns TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, mac BLOB NOT NULL,

@@ -148,7 +148,8 @@ def _phases(hld_dir: Path, env_list: list[str], kubernetes_version: str, max_rep
         return within(deadline, "yamllint", lambda: lint_hld(hld_dir, only=only))
 
     lint = lint_with_cache(hld_dir, reuse.cache, reuse.touched, run_lint, reuse.listing,
-                           reuse.tree, reuse.base_tree)
+                           reuse.tree, reuse.base_tree,
+                           lambda work: within(deadline, "yamllint", work))
     if generate_error is not None:
         located.add((generate_error.file, generate_error.line))
     # The parser already reported these syntax errors with the same file and line.

@@ -40,7 +40,8 @@ def _listing(git_dir: Path, sha: str) -> dict[str, str]:
     return blobs
 
 
-def _contents(git_dir: Path, objects: list[str]) -> list[bytes]:
+def contents(git_dir: Path, objects: list[str]) -> list[bytes]:
+    """The bytes of git objects (blobs), in the order asked."""
     if not objects:
         return []
     data: bytes = git("cat-file", "--batch", git_dir=git_dir,  # type: ignore[assignment]
@@ -137,7 +138,7 @@ class Checkout:
         fresh = set(stale)
         state: dict[str, list[object]] = {p: r for p, r in known.items()
                                           if p in blobs and p not in fresh}
-        for path, data in zip(stale, _contents(git_dir, [blobs[p] for p in stale]),
+        for path, data in zip(stale, contents(git_dir, [blobs[p] for p in stale]),
                               strict=True):
             target = root / path
             target.parent.mkdir(parents=True, exist_ok=True)

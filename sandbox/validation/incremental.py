@@ -27,6 +27,7 @@ from sandbox.validation.lint import (
     listed_yaml_files,
     yaml_files,
 )
+from sandbox.validation.lintparts import Isolate, lint_in_parts
 
 Problems = list[tuple[tuple[str | int, ...], str]]
 __all__ = ["cached_generation", "lint_with_cache", "object_key"]
@@ -37,7 +38,8 @@ __all__ = ["cached_generation", "lint_with_cache", "object_key"]
 def lint_with_cache(hld_dir: Path, cache: CheckCache | None, touched: Collection[str] | None,
                     lint: Callable[[Collection[str] | None], list[Finding]],
                     listing: Mapping[str, tuple[str, int]] | None = None,
-                    tree: str | None = None, base_tree: str | None = None) -> list[Finding]:
+                    tree: str | None = None, base_tree: str | None = None,
+                    isolate: Isolate[Any] | None = None) -> list[Finding]:
     """yamllint findings for the HLD, linting only what must be.
 
     ``touched``: the files the PR changes (None: all of them, as when there is no base
@@ -46,7 +48,9 @@ def lint_with_cache(hld_dir: Path, cache: CheckCache | None, touched: Collection
     findings, kept by tree), or none: it passed the check that merged it. With a
     ``listing`` (the folder holds exactly commit ``tree``), only the touched files are
     looked at: a one-file change in a 3,000-file HLD costs one file.
-    ``lint(only)`` runs yamllint on those paths."""
+    ``lint(only)`` runs yamllint on those paths; a big file is linted in parts instead
+    (lintparts.py), the parts the cache knows taken from it, and ``isolate(work)`` runs
+    the parts' lint where the job's deadline can stop it."""
     if cache is None:
         return lint(None)
     if touched is not None and any(name in touched for name in CONFIG_FILES):
@@ -79,8 +83,11 @@ def lint_with_cache(hld_dir: Path, cache: CheckCache | None, touched: Collection
     todo = [shown for shown, key in keys.items() if key not in known
             and (touched is None or shown in touched)]
     cache.stats["lint.files"] += len(todo)
-    fresh = lint(todo)
+    in_parts = lint_in_parts(hld_dir, todo, config, config_text, cache, isolate, listing)
+    fresh = lint([shown for shown in todo if shown not in in_parts])
     per_file: dict[str, list[Finding]] = {shown: [] for shown in todo}
+    for shown, found in in_parts.items():
+        per_file[shown] = list(found)
     for finding in fresh:
         if finding.file in per_file:
             per_file[finding.file].append(finding)

@@ -84,7 +84,7 @@ linter.get_syntax_error = _syntax_error
 
 
 @functools.cache
-def _default_config() -> YamlLintConfig:
+def default_config() -> YamlLintConfig:
     return YamlLintConfig(LINT_CONFIG)
 
 
@@ -98,19 +98,31 @@ def hld_config(hld_dir: Path) -> tuple[YamlLintConfig, list[Finding]]:
             if path.stat().st_size > MAX_FILE_BYTES:
                 raise YamlLintConfigError("file is over the size limit for HLD files")
             text = path.read_text("utf-8")
-            data = yaml.safe_load(text)
-            extends = data.get("extends") if isinstance(data, dict) else None
-            if extends is not None and extends not in _PRESETS:
-                raise YamlLintConfigError(
-                    f"'extends: {extends}' is not allowed; extend one of {', '.join(_PRESETS)} "
-                    "and list the rules to change")
-            return YamlLintConfig(text), []
-        except (OSError, UnicodeDecodeError, yaml.YAMLError, YamlLintConfigError) as exc:
-            message = str(exc).removeprefix("invalid config: ")
-            return _default_config(), [Finding(
-                "error", name, 0, f"yamllint config not used ({message}); linted with the "
-                "default instead", "yamllint/config")]
-    return _default_config(), []
+        except (OSError, UnicodeDecodeError, YamlLintConfigError) as exc:
+            return _refused(name, exc)
+        return config_from(name, text)
+    return default_config(), []
+
+
+def config_from(name: str, text: str) -> tuple[YamlLintConfig, list[Finding]]:
+    """The configuration an HLD's ``name`` (one of CONFIG_FILES) holding ``text`` gives."""
+    try:
+        data = yaml.safe_load(text)
+        extends = data.get("extends") if isinstance(data, dict) else None
+        if extends is not None and extends not in _PRESETS:
+            raise YamlLintConfigError(
+                f"'extends: {extends}' is not allowed; extend one of {', '.join(_PRESETS)} "
+                "and list the rules to change")
+        return YamlLintConfig(text), []
+    except (yaml.YAMLError, YamlLintConfigError) as exc:
+        return _refused(name, exc)
+
+
+def _refused(name: str, exc: Exception) -> tuple[YamlLintConfig, list[Finding]]:
+    message = str(exc).removeprefix("invalid config: ")
+    return default_config(), [Finding(
+        "error", name, 0, f"yamllint config not used ({message}); linted with the "
+        "default instead", "yamllint/config")]
 
 
 def _helm_templates(hld_dir: Path, relative: Path) -> bool:
