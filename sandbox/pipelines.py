@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import faults, manifestcommit
+from .ciwarm import WarmUp
 from .events import EventBus
 from .gitserver import remote
 from .gitutil import git, rev, short, trailers, with_trailers
@@ -42,7 +43,7 @@ from .workspace import Workspace
 if TYPE_CHECKING:
     from .ci_builds import Changed
     from .cluster.discovery import Discovery
-    from .hld import GenerateResult, ManifestDoc
+    from .hld import GenerateResult
     from .validation.bounds import Deadline
     from .validation.cache import CheckCache
 
@@ -114,16 +115,17 @@ class CIRunner:
         self.monotonic: Callable[[], float] = time.monotonic  # the jobs' time budget clock
         self._cache: CheckCache | None = None
         self.files_written = 0  # manifest files the generate job wrote, for tests
-        # main's newest generation, to validate into the cache once the queue is empty
-        # (off the merge's path: the reconciler waits for the generate job's record).
-        self._to_warm: list[ManifestDoc] = []
-        self._lint_warm: str | None = None  # main's newest commit, its big files to lint
         # The live cluster's server-side dry run (set by the engine); None: no cluster.
         self.dry_run: Callable[[list[dict[str, Any]]], list[Any]] | None = None
         # The live cluster's API discovery, its CRDs included (set by the engine): every
         # object's kind is judged against what the cluster serves, where the dry run
         # judges only the changed objects. None: no cluster, or one that cannot say.
         self.served: Callable[[], Discovery | None] | None = None
+        # main's newest generation, linted and validated into the cache once the queue
+        # is empty (off the merge's path: the reconciler waits for the generate job).
+        self.warm_up = WarmUp(ws, bus, lambda: self.cache,
+                              lambda: self.served() if self.served else None,
+                              lambda: self.monotonic())
 
     @property
     def cache(self) -> CheckCache:
@@ -144,35 +146,12 @@ class CIRunner:
                 "(lease IS NULL OR lease<?) AND owner IS NOT ?) ORDER BY id LIMIT 1",
                 time.time(), self.owner)
             if row is None:
-                if self._lint_warm is not None:
-                    self._warm_lint()
-                    continue
-                if not self._to_warm:
+                if not self.warm_up.pending():
                     return ran
-                self._warm()  # one slice, then the queue again: a check never waits long
+                self.warm_up.step()  # one slice, then the queue again: a check never waits
                 continue
             self.run(int(row["id"]))
             ran += 1
-
-    def _warm(self) -> None:
-        from .ci_builds import warm_slice
-
-        try:
-            warm_slice(self._to_warm, self.cache, self.ws, self.served() if self.served else None)
-        except Exception as exc:  # noqa: BLE001 - a warm cache is an optimisation only
-            self.bus.publish("engine.error", "pipelines", f"check cache warm-up: {exc}")
-
-    def _warm_lint(self) -> None:
-        from .validation.bounds import Deadline, within
-        from .validation.lintparts import warm
-
-        sha, self._lint_warm = self._lint_warm, None
-        deadline = Deadline(self.ws.settings.ci_job_seconds, self.monotonic)
-        try:
-            warm(self.ws.hld_git, str(sha), self.cache,
-                 lambda work: within(deadline, "yamllint warm-up", work))
-        except Exception as exc:  # noqa: BLE001 - a warm cache is an optimisation only
-            self.bus.publish("engine.error", "pipelines", f"check cache lint warm-up: {exc}")
 
     def claim(self, job: int) -> bool:
         now = time.time()
@@ -342,11 +321,11 @@ class CIRunner:
             deadline.check("manifest generation")
             if self.cache.stats["generate.build"] == builds:
                 log(f"manifests of HLD {short(sha)} reused from the cache (built by its check)")
-            if not self.ws.settings.allow_hooks:
-                from . import limits
+            from . import limits
 
-                self._to_warm = result.documents[: limits.MAX_OBJECTS_PER_COMMIT]
-            self._lint_warm = sha
+            # With hooks, the generation was not cached: its objects say nothing of a check's.
+            self.warm_up.after_generate(sha, None if self.ws.settings.allow_hooks else
+                                        result.documents[: limits.MAX_OBJECTS_PER_COMMIT])
             log(f"generated {len(result.documents)} objects from HLD {short(sha)} "
                 f"for {'-'.join(envs)}")
             faults.point("generate.after_build")

@@ -198,16 +198,17 @@ def test_a_check_queued_during_the_warm_up_runs_after_one_slice_of_it(
         big: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ci_builds, "WARM_SLICE", 5)
     runner = CIRunner(big.ws, big.bus, big.prs)
-    warm = runner._warm
+    warm = runner.warm_up.step
     opened: list[int] = []
 
     def warm_then_open() -> None:
         warm()
-        if not opened:  # the user opens a PR while main's objects are being validated
+        if not opened and runner.cache.stats["warm.validated"]:
+            # The user opens a PR while main's objects are being validated.
             big.change("one", ["replicas.s0000=2"], subcomponent="grp-0000")
             opened.append(big.open_pr("one").id)
 
-    monkeypatch.setattr(runner, "_warm", warm_then_open)
+    monkeypatch.setattr(runner.warm_up, "step", warm_then_open)
     validate = runner.handlers["validate"]
     warmed_then: list[int] = []
 
@@ -218,5 +219,5 @@ def test_a_check_queued_during_the_warm_up_runs_after_one_slice_of_it(
     runner.handlers["validate"] = counted
     generate_main(big, runner)
     assert warmed_then == [5]  # the check waited for one slice, not for all of it
-    assert not runner._to_warm  # and the warm-up went on after it
+    assert not runner.warm_up.pending()  # and the warm-up went on after it
     assert big.get_pr(opened[0]).checks_state == "success"
