@@ -10,6 +10,7 @@ yamllint and PyYAML are asked to read (yamllint is quadratic in nesting depth).
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from typing import Any
 
@@ -150,7 +151,22 @@ def _tokens() -> tuple[type, tuple[type, ...], tuple[type, ...]]:
     return getattr(yaml, "CSafeLoader", yaml.SafeLoader), opening, closing
 
 
+_DEPTHS: dict[tuple[bytes, int], tuple[int, int] | None] = {}  # by sha256 of the text
+
+
 def nesting_depth(text: str, limit: int = MAX_YAML_DEPTH) -> tuple[int, int] | None:
+    """(depth, 1-based line) where ``text`` first nests deeper than ``limit``, else None.
+    Once per content in this process: a check's bounds and its generation scan the same
+    changed config file."""
+    memo = (hashlib.sha256(text.encode("utf-8", "surrogateescape")).digest(), limit)
+    if memo not in _DEPTHS:
+        if len(_DEPTHS) >= 256:
+            _DEPTHS.clear()
+        _DEPTHS[memo] = _nesting_depth(text, limit)
+    return _DEPTHS[memo]
+
+
+def _nesting_depth(text: str, limit: int) -> tuple[int, int] | None:
     """(depth, 1-based line) where ``text`` first nests deeper than ``limit``, else None.
 
     Only the scanner runs (no parser, no composer, no recursion): it is linear in the

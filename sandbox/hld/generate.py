@@ -7,6 +7,7 @@ import copy
 import shutil
 import subprocess
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,6 +76,7 @@ class _Walker(Producer):
         self.plain = reuse is not None and not allow_hooks
         self.levels: rewalk.Levels = {}  # config files as loaded, by content
         self.folders: list[Path] = []  # where a component file was looked for
+        self.made: set[str] = set()  # keys of the outputs this walk produced
 
     # -- locating a component ------------------------------------------------------------
 
@@ -290,16 +292,26 @@ class _Walker(Producer):
         # Install the whole tree first, then generate it, as `fab install && fab generate`.
         nodes = self._install()
         self.result.walked = len(nodes)
-        outputs = [self.produce(node) for node in nodes]
+        keyed = [self._key(node) for node in nodes]
+        get_many = getattr(self.reuse, "get_many", None)  # one look-up for all
+        known = get_many([k for k, _ in keyed if k]) if get_many is not None else {}
+        outputs = [self.produce(node, found, known) for node, found in zip(nodes, keyed,
+                                                                           strict=True)]
         if self.plain and self.prints is not None and self.reuse is not None:
             self.result.walk = rewalk.record(self, nodes, outputs)
         return self.result
 
-    def produce(self, node: _Node) -> ComponentOutput:
-        """One component's output, reused by its fingerprint when known, added to the
+    def produce(self, node: _Node, keyed: tuple[str | None, dict[str, int]] | None = None,
+                known: Mapping[str, ComponentOutput] | None = None) -> ComponentOutput:
+        """One component's output, reused by its fingerprint when known (``keyed``: its
+        fingerprint and anchors; ``known``: outputs looked up already), added to the
         result."""
-        key, anchors = self._key(node)
-        output = self.reuse.get(key) if self.reuse is not None and key else None
+        key, anchors = keyed or self._key(node)
+        output = None
+        if self.reuse is not None and key:
+            # Looked up already, unless a component before it made the same output.
+            output = self.reuse.get(key) if known is None or key in self.made \
+                else known.get(key)
         if output is not None:
             output = placed(output, anchors)
         else:
@@ -308,6 +320,7 @@ class _Walker(Producer):
                 output.component.key = key
                 output.anchors = anchors
                 self.reuse.put(key, output)
+                self.made.add(key)
         self.add(output)
         return output
 

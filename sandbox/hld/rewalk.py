@@ -197,10 +197,11 @@ def choose(earlier: list[Walk], walker: _Walker) -> Walk | None:
     if walker.reuse is None:
         return None
     listing = walker.reuse.listing
+    fits = [w for w in earlier[:3] if w.root == walker.root and w.envs == walker.envs]
+    if len(fits) < 2:
+        return fits[0] if fits else None
     best: tuple[int, Walk] | None = None
-    for walk in earlier[:3]:
-        if walk.root != walker.root or walk.envs != walker.envs:
-            continue
+    for walk in fits:
         size = len(listing.items() - walk.listing.items())
         if best is None or size < best[0]:
             best = (size, walk)
