@@ -10,8 +10,9 @@ yamllint and PyYAML are asked to read (yamllint is quadratic in nesting depth).
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
+import threading
+from collections import OrderedDict
 from typing import Any
 
 # Defaults of the workspace settings max_replicas and max_pods.
@@ -151,23 +152,33 @@ def _tokens() -> tuple[type, tuple[type, ...], tuple[type, ...]]:
     return getattr(yaml, "CSafeLoader", yaml.SafeLoader), opening, closing
 
 
-_DEPTHS: dict[tuple[bytes, int], tuple[int, int] | None] = {}  # by sha256 of the text
-
-
 def nesting_depth(text: str, limit: int = MAX_YAML_DEPTH) -> tuple[int, int] | None:
     """(depth, 1-based line) where ``text`` first nests deeper than ``limit``, else None.
-    Once per content in this process: a check's bounds and its generation scan the same
-    changed config file."""
-    memo = (hashlib.sha256(text.encode("utf-8", "surrogateescape")).digest(), limit)
-    if memo not in _DEPTHS:
-        if len(_DEPTHS) >= 256:
-            _DEPTHS.clear()
-        _DEPTHS[memo] = _nesting_depth(text, limit)
-    return _DEPTHS[memo]
+    Known answers are kept per text: a check asks it of a touched config file before
+    the generator and the linter read it, and each asks again."""
+    memo = (text, limit)
+    with _DEPTH_LOCK:
+        if memo in _DEPTH_MEMO:
+            _DEPTH_MEMO.move_to_end(memo)
+            return _DEPTH_MEMO[memo]
+    found = _nesting_depth(text, limit)
+    if len(text) > _DEPTH_MEMO_CHARS:
+        return found
+    with _DEPTH_LOCK:
+        _DEPTH_MEMO[memo] = found
+        while len(_DEPTH_MEMO) > _DEPTH_ENTRIES:
+            _DEPTH_MEMO.popitem(last=False)
+    return found
+
+
+_DEPTH_MEMO: OrderedDict[tuple[str, int], tuple[int, int] | None] = OrderedDict()
+_DEPTH_ENTRIES = 16  # a few config files' texts
+_DEPTH_MEMO_CHARS = 512 * 1024  # a bigger text is asked once: not worth keeping
+_DEPTH_LOCK = threading.Lock()
 
 
 def _nesting_depth(text: str, limit: int) -> tuple[int, int] | None:
-    """(depth, 1-based line) where ``text`` first nests deeper than ``limit``, else None.
+    """:func:`nesting_depth`, worked out.
 
     Only the scanner runs (no parser, no composer, no recursion): it is linear in the
     text and stops at the first level past the limit, so a 200 KB file of nested
