@@ -190,13 +190,22 @@ class RowBuilder(FillIns):
                         if w.startswith("Deployment/")}
         traffic = self.cluster.metrics(sorted(traffic_deps), set(objects)) \
             if traffic_deps else {}
+        more: dict[str, list[str]] = {}  # Deployment -> its pods not read yet
         for d in deps - filling.keys():
             # A pod reads its version's latency in its Deployment's window: the pods of a
             # sliding window are read again only when those latencies moved.
             if self._latency_moved(d, traffic.get(d)):
-                objects.update(_read_pods(read, [p for p in self._pods_of.get(
-                    f"Deployment/{d}", {}) if p not in objects]))
-                traffic.update(self.cluster.metrics([d]))
+                missing = [p for p in self._pods_of.get(f"Deployment/{d}", {})
+                           if p not in objects]
+                if missing:
+                    more[d] = missing
+        if more:
+            # Their totals only, added to the windows above: a new Deployment's pods were
+            # all read already, so a fleet that just started asks for nothing more.
+            pods = {p for missing in more.values() for p in missing}
+            objects.update(_read_pods(read, sorted(pods)))
+            for d, window in self.cluster.metrics(sorted(more), pods).items():
+                traffic[d]["pods"].update(window["pods"])
         # The pods predicted at an earlier sample and not read again now (those read
         # again are computed below, and may be predicted afresh for the next sample).
         filled = [k for k in self._predicted if k not in objects]

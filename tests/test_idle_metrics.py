@@ -293,3 +293,28 @@ def test_a_fleet_just_started_fills_in_its_pods_rates_without_reading_them(
     changing.sample()
     assert sim._traffic.computed == computed  # steady: nothing at all
     assert all(r.values["rps"] for r in rows if r.kind == "Pod")
+
+
+def test_a_fleet_first_sampled_when_its_pods_appear_computes_each_window_once(
+        tmp_path: Path) -> None:
+    """As in the engine: the sampler ran before the fleet existed, so the fleet's pods and
+    Deployments are new rows of an incremental sample. Each new Deployment's window is
+    computed once (its pods were all read with it), and the rows read as a sampler
+    computing everything at every sample."""
+    clock = VirtualClock()
+    sim = SimCluster(clock, CHANGE_IMAGES.get, seed=5)
+    changing = MetricsSampler(Store(tmp_path / "a.db"), sim, clock.now, interval=15)
+    full = MetricsSampler(Store(tmp_path / "b.db"), sim, clock.now, interval=15)
+    real = full.rows.collect
+    full.rows.collect = lambda now, incremental: real(now, False)  # type: ignore[method-assign]
+    changing.sample()
+    objects = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}}]
+    for i in range(MANY):
+        objects += [deployment(f"web-{i}", "web:v1"), service(f"web-{i}")]
+    sim.apply(objects)
+    run(clock, sim, 10)  # ready a few seconds ago: every window fills
+    computed, visited = sim._traffic.computed, changing.rows.visited
+    rows = changing.sample()
+    assert sim._traffic.computed - computed == MANY  # once each, not again for its pods
+    assert changing.rows.visited - visited == MANY * 2
+    assert rows_of(rows) == rows_of(full.sample())

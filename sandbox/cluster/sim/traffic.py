@@ -56,12 +56,20 @@ def answering(p: ImageProfile, ready_for: float | None) -> Behaviour:
     Ready (None: not known to be ready, so as at start), and until when that holds.
     The numbers come from the profile's behaviour (behaviour.py); a profile whose
     numbers change over time must say here when, so the accounting splits there."""
+    if p.regress_after is None:  # the same all its life: one answer per profile
+        how = _STEADY.get(p)
+        if how is None:
+            how = _STEADY[p] = Behaviour(behaviour.error_rate(p, None),
+                                         behaviour.latency_ms(p, None), None)
+        return how
     until = None
-    if p.regress_after is not None and not behaviour.regressed(p, ready_for) and (
-            ready_for is not None):
+    if not behaviour.regressed(p, ready_for) and ready_for is not None:
         until = p.regress_after
     return Behaviour(behaviour.error_rate(p, ready_for), behaviour.latency_ms(p, ready_for),
                      until)
+
+
+_STEADY: dict[ImageProfile, Behaviour] = {}  # answering() of profiles that never change
 
 
 def _pieces(ep: Endpoint, a: float, b: float) -> list[tuple[float, Behaviour]]:
