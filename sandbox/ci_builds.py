@@ -156,6 +156,14 @@ def _object_keys(component: GeneratedComponent,
     return found
 
 
+def object_keys_of(result: GenerateResult) -> None:
+    """Work out the keys of a generation's objects by component (main's, in the
+    warm-up), so a PR's first manifest diff against it finds them known."""
+    for component, docs in _parts(result.components, result.documents):
+        if component.key:
+            _object_keys(component, docs)
+
+
 class Changed(NamedTuple):
     """What differs between a base's and a head's generations, by component."""
 

@@ -16,7 +16,7 @@ from .workspace import Workspace
 
 if TYPE_CHECKING:
     from .cluster.discovery import Discovery
-    from .hld import ManifestDoc
+    from .hld import GenerateResult, ManifestDoc
     from .validation.cache import CheckCache
 
 
@@ -33,22 +33,33 @@ class WarmUp:
         self.monotonic = monotonic  # the jobs' time budget clock
         self.objects: list[ManifestDoc] = []  # main's objects still to validate
         self.lint_of: str | None = None  # main's commit whose big files are to lint
+        self.keys_of: GenerateResult | None = None  # main's generation, its objects' keys
 
-    def after_generate(self, sha: str, documents: list[ManifestDoc] | None) -> None:
-        """Main's generate job built ``sha`` (its objects, unless hooks ran)."""
+    def after_generate(self, sha: str, result: GenerateResult | None) -> None:
+        """Main's generate job built ``sha`` (``result``: None when hooks ran, its
+        generation says nothing of a check's)."""
+        from . import limits
+
         self.lint_of = sha
-        if documents is not None:
-            self.objects = documents
+        if result is not None:
+            self.keys_of = result
+            self.objects = result.documents[: limits.MAX_OBJECTS_PER_COMMIT]
 
     def pending(self) -> bool:
-        return self.lint_of is not None or bool(self.objects)
+        return self.lint_of is not None or self.keys_of is not None or bool(self.objects)
 
     def step(self) -> None:
-        """One slice of the warm-up: main's lint first (one go), then objects."""
+        """One slice of the warm-up: main's lint first (one go), the keys of its
+        components' objects (what a check's manifest diff compares by), then objects."""
         if self.lint_of is not None:
             self._lint()
             return
-        from .ci_builds import warm_slice
+        from .ci_builds import object_keys_of, warm_slice
+
+        if self.keys_of is not None:
+            result, self.keys_of = self.keys_of, None
+            object_keys_of(result)
+            return
 
         try:
             warm_slice(self.objects, self.cache(), self.ws, self.served())

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
+from collections import OrderedDict
 from typing import Any
 
 # Defaults of the workspace settings max_replicas and max_pods.
@@ -152,6 +154,31 @@ def _tokens() -> tuple[type, tuple[type, ...], tuple[type, ...]]:
 
 def nesting_depth(text: str, limit: int = MAX_YAML_DEPTH) -> tuple[int, int] | None:
     """(depth, 1-based line) where ``text`` first nests deeper than ``limit``, else None.
+    Known answers are kept per text: a check asks it of a touched config file before
+    the generator and the linter read it, and each asks again."""
+    memo = (text, limit)
+    with _DEPTH_LOCK:
+        if memo in _DEPTH_MEMO:
+            _DEPTH_MEMO.move_to_end(memo)
+            return _DEPTH_MEMO[memo]
+    found = _nesting_depth(text, limit)
+    if len(text) > _DEPTH_MEMO_CHARS:
+        return found
+    with _DEPTH_LOCK:
+        _DEPTH_MEMO[memo] = found
+        while len(_DEPTH_MEMO) > _DEPTH_ENTRIES:
+            _DEPTH_MEMO.popitem(last=False)
+    return found
+
+
+_DEPTH_MEMO: OrderedDict[tuple[str, int], tuple[int, int] | None] = OrderedDict()
+_DEPTH_ENTRIES = 16  # a few config files' texts
+_DEPTH_MEMO_CHARS = 512 * 1024  # a bigger text is asked once: not worth keeping
+_DEPTH_LOCK = threading.Lock()
+
+
+def _nesting_depth(text: str, limit: int) -> tuple[int, int] | None:
+    """:func:`nesting_depth`, worked out.
 
     Only the scanner runs (no parser, no composer, no recursion): it is linear in the
     text and stops at the first level past the limit, so a 200 KB file of nested

@@ -321,11 +321,7 @@ class CIRunner:
             deadline.check("manifest generation")
             if self.cache.stats["generate.build"] == builds:
                 log(f"manifests of HLD {short(sha)} reused from the cache (built by its check)")
-            from . import limits
-
-            # With hooks, the generation was not cached: its objects say nothing of a check's.
-            self.warm_up.after_generate(sha, None if self.ws.settings.allow_hooks else
-                                        result.documents[: limits.MAX_OBJECTS_PER_COMMIT])
+            self.warm_up.after_generate(sha, None if self.ws.settings.allow_hooks else result)
             log(f"generated {len(result.documents)} objects from HLD {short(sha)} "
                 f"for {'-'.join(envs)}")
             faults.point("generate.after_build")

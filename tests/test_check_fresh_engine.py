@@ -137,6 +137,40 @@ def test_a_first_check_touching_one_file_reads_and_lints_that_file(
     assert len(depths) <= 1
 
 
+def test_a_check_scans_each_text_for_nesting_once(
+        big: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = CIRunner(big.ws, big.bus, big.prs)
+    generate_main(big, runner)
+    scanned: list[str] = []
+    real = limits._nesting_depth
+
+    def counted(text: str, limit: int) -> Any:
+        scanned.append(text)
+        return real(text, limit)
+
+    monkeypatch.setattr(limits, "_nesting_depth", counted)
+    job = first_check(big, runner, "one")
+    assert job["status"] == "success", job["log"]
+    # The bounds, the generator and its config reads all ask of the touched file.
+    assert scanned and len(scanned) == len(set(scanned))
+
+
+def test_mains_warm_up_leaves_its_objects_keys_known_to_the_first_diff(
+        big: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sandbox import manifestdiff
+
+    runner = CIRunner(big.ws, big.bus, big.prs)
+    generate_main(big, runner)
+    keyed: list[object] = []
+    real = manifestdiff.object_key
+    monkeypatch.setattr(manifestdiff, "object_key", lambda obj: keyed.append(obj) or real(obj))
+    job = first_check(big, runner, "one")
+    assert "(1 of" in job["log"]  # the diff compared the changed component only
+    # The changed group's 3 objects, head and base, looked at by the diff and by the
+    # test for duplicates, and no more: not the 3 of every group.
+    assert 0 < len(keyed) <= 4 * 3
+
+
 def test_new_tool_versions_rebuild_everything_and_give_a_full_rebuilds_diff(
         big: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     generate_main(big, CIRunner(big.ws, big.bus, big.prs))
