@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 from . import metricsmodel as model
 from .cluster.base import ObjRef
-from .metricsfill import FillIns
+from .metricsfill import FillIns, rated
 from .metricsmodel import FIELDS, WORKLOADS, Sample, SampleRows, workload_key
 
 WATCHED = frozenset((*WORKLOADS, "ReplicaSet", "Pod"))
@@ -37,6 +37,7 @@ class Collected(NamedTuple):
     computed: list[Sample]  # the rows computed afresh (all of them when `full`)
     gone: list[tuple[str, str, str]]  # targets that no longer exist
     full: bool
+    at: float | None = None  # the traffic's time, which the rows' ramps are read at
 
 
 def _meta_key(obj: dict[str, Any]) -> tuple[str, str]:
@@ -95,6 +96,7 @@ class RowBuilder(FillIns):
         self.rates_moved = 0  # Deployment rows whose filling window moved their rate only
         self._filling: dict[str, object] = {}  # Deployment -> its filling window's token
         self.full = 0  # samples computed in full
+        self.at: float | None = None  # the traffic's time of the current sample
 
     def repeated(self, now: float) -> None:
         """A sample at `now` repeated the previous one."""
@@ -105,6 +107,7 @@ class RowBuilder(FillIns):
         """The rows at `now`: only what changed is computed when `incremental` (the
         caller's store continues the previous sample) and the cluster can say what
         changed; otherwise everything."""
+        self.at = None
         inspect = getattr(self.cluster, "inspect", None)
         if not callable(inspect):  # a real cluster: its objects as copies, in full
             result = self._full(now, self.cluster.list)
@@ -126,7 +129,7 @@ class RowBuilder(FillIns):
 
         result: Collected = inspect(run)
         self._last = now
-        return result
+        return result._replace(at=self.at)
 
     def _full(self, now: float, read: Any) -> Collected:
         self.full += 1
@@ -222,8 +225,9 @@ class RowBuilder(FillIns):
             self._pod(now, pod, traffic, counts)
             computed.append(self.pod_rows[key])
         for key in filled:
-            row = self._fill_rate(key)
-            computed.append(row)
+            row, stored = self._fill_rate(key)
+            if not stored:
+                computed.append(row)
             if not row.workload.startswith("Deployment/"):
                 dirty_workloads.add(row.workload)  # its rate is its pods' sum
         written = {workload_key(r.kind, r.namespace, r.name) for r in changed
@@ -238,8 +242,10 @@ class RowBuilder(FillIns):
                     self._named.get(name, set()).discard(w)
                 continue
             computed.append(self._workload(w, traffic))
-        for d, (_, rps) in filling.items():
-            computed.append(self._rate_moved(f"Deployment/{d}", rps))
+        for d, moved in filling.items():
+            row, stored = self._rate_moved(f"Deployment/{d}", moved)
+            if not stored:
+                computed.append(row)
         self._note_filling(traffic_deps)
         if len(self._sizes_of) > 2 * len(self.pod_rows) + 100:
             self._sizes_of.clear()
@@ -296,7 +302,9 @@ class RowBuilder(FillIns):
         mine = ((dep or {}).get("pods") or {}).get(name)
         version = ((dep or {}).get("versions") or {}).get(mine["version"]) if mine else None
         values = self._pod_values(pod, key, now, counts.get(key), version)
-        row = Sample("Pod", ns, name, workload, values)
+        then = self._predicted.get(key)
+        row = Sample("Pod", ns, name, workload, values,
+                     then=None if then is None else rated(*then))
         old = self.pod_rows.get(key)
         if old is not None and old.workload != workload:
             self._pods_of.get(old.workload, {}).pop(key, None)

@@ -28,7 +28,7 @@ from sandbox.cluster.sim import behaviour
 from sandbox.cluster.sim import trafficwindow as window
 from sandbox.registry import ImageProfile
 
-WINDOW = 60  # seconds of history behind rps, error rate and latency percentiles
+WINDOW = window.WINDOW  # seconds of history behind rps, error rate and percentiles
 KEEP_MOVING = 600.0  # simulated seconds a settled change is still told of by moving()
 
 
@@ -289,16 +289,18 @@ class Traffic:
         return {**window.scaled(rates, seconds, length), "versions": versions}
 
     def filling(self, now: float, deployments: list[str]
-                ) -> dict[str, tuple[object, float]]:
+                ) -> dict[str, tuple[object, float, tuple[float, float, float] | None]]:
         """Of these Deployments, those whose window is still filling (it began before
         its one segment) or lies in it, see _growing: only its request rate moves, so a
         reader that holds the rest of the window's numbers for the same token (the
-        segment's numbers per second) needs this rate only: {deployment: (token, rps)},
-        the rate exactly as metrics() gives it."""
+        segment's numbers per second) needs this rate only: {deployment: (token, rps,
+        ramp)}, the rate exactly as metrics() gives it; while the window still fills,
+        ramp = (rate per second, from, now) gives it again (metricsramp.py), else
+        None (the window lies in its segment: its numbers no longer move)."""
         now = self._at(now)
         length = float(min(WINDOW, max(1.0, now)))
         start = now - length
-        out: dict[str, tuple[object, float]] = {}
+        out: dict[str, tuple[object, float, tuple[float, float, float] | None]] = {}
         for dep in deployments:
             segments = self._segments.get(dep)
             known = self._growth.get(dep)
@@ -307,9 +309,9 @@ class Traffic:
                 continue
             last = segments[-1][0]
             if last <= start or (last <= now and not any(sh for _, sh in segments[:-1])):
-                rates = known[1]
-                seconds = now - max(last, start)
-                out[dep] = (rates, round(rates["rps"] * seconds / length, 2))
+                rate = known[1]["rps"]
+                out[dep] = (known[1], window.ramp(rate, last, now),
+                            (rate, last, now) if last > start else None)
         return out
 
     def error_candidates(self, min_rate: float = 0.0) -> set[str]:

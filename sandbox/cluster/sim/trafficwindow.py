@@ -7,6 +7,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from sandbox.metricsramp import WINDOW, ramp
+
+__all__ = ["WINDOW", "one_second", "percentiles", "quantile", "ramp", "scaled", "summary"]
+
 SIGMA = 0.35  # spread of a request's latency around its median (lognormal)
 Z = {"p50_ms": 0.0, "p95_ms": 1.6448536269514722, "p99_ms": 2.3263478740408408}
 
