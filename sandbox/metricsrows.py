@@ -71,7 +71,7 @@ class RowBuilder(FillIns):
         self.cluster = cluster
         # pod -> (sim, requests, errors, requests/s, error rate) when last read
         self.counts: dict[str, tuple[float, float, float, float, float]] = {}
-        self._sizes_of: dict[str, tuple[float, float | None, float]] = {}  # pod uid -> sizes
+        self._sizes_of: dict[str, tuple[float, float | None, float, float]] = {}  # by pod uid
         self._usage: dict[str, tuple[float, float]] = {}
         self._watch: Any = None
         self._last: float | None = None  # the previous sample (computed or repeated)
@@ -184,9 +184,8 @@ class RowBuilder(FillIns):
         owners_before = {p: self.pod_rows[p].workload for p in dirty_pods if p in self.pod_rows}
         dirty_workloads.update(w for w in owners_before.values() if w)
         objects = _read_pods(read, dirty_pods)
-        for pod in objects.values():
-            if pod is not None:
-                dirty_workloads.add(self._owner(pod))
+        owners = {k: self._ownership(p) for k, p in objects.items() if p is not None}
+        dirty_workloads.update(o for o, _ in owners.values())
         filling = self._still_filling(deps, dirty_workloads)
         dirty_workloads.update(f"Deployment/{d}" for d in deps if d not in filling)
         traffic_deps = {w.split("/", 1)[1] for w in dirty_workloads
@@ -222,7 +221,7 @@ class RowBuilder(FillIns):
                 if row is not None:
                     gone.append(("Pod", row.namespace, row.name))
                 continue
-            self._pod(now, pod, traffic, counts)
+            self._pod(now, pod, traffic, counts, owners.get(key))
             computed.append(self.pod_rows[key])
         for key in filled:
             row, stored = self._fill_rate(key)
@@ -273,29 +272,34 @@ class RowBuilder(FillIns):
 
     def _owner(self, pod: dict[str, Any]) -> str:
         """The pod's workload key, through its ReplicaSet for a Deployment; "" if none."""
-        ns, _ = _meta_key(pod)
-        for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
-            kind, name = ref.get("kind"), ref.get("name", "")
-            if kind == "ReplicaSet" and f"{ns}/{name}" in self._rs_owner:
-                return self._rs_owner[f"{ns}/{name}"]
-            if kind in WORKLOADS:
-                return workload_key(kind, ns, name)
-        return ""
+        return self._ownership(pod)[0]
 
-    def _rs_of(self, pod: dict[str, Any]) -> str | None:
-        ns, _ = _meta_key(pod)
-        for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
-            if ref.get("kind") == "ReplicaSet":
-                return f"{ns}/{ref.get('name', '')}"
-        return None
+    def _ownership(self, pod: dict[str, Any]) -> tuple[str, str | None]:
+        """(The pod's workload key, "" if none; its ReplicaSet "ns/name" or None), in
+        one pass over its owners."""
+        meta = pod.get("metadata") or {}
+        ns = meta.get("namespace", "default")
+        owner: str | None = None
+        rs: str | None = None
+        for ref in meta.get("ownerReferences") or []:
+            kind, name = ref.get("kind"), ref.get("name", "")
+            if kind == "ReplicaSet":
+                mine = f"{ns}/{name}"
+                rs = rs or mine
+                if owner is None and mine in self._rs_owner:
+                    owner = self._rs_owner[mine]
+            elif owner is None and kind in WORKLOADS:
+                owner = workload_key(kind, ns, name)
+        return owner or "", rs
 
     # -- rows ----------------------------------------------------------------------
     def _pod(self, now: float, pod: dict[str, Any], traffic: dict[str, dict[str, Any]],
-             counts: dict[str, dict[str, Any]]) -> str:
+             counts: dict[str, dict[str, Any]],
+             ownership: tuple[str, str | None] | None = None) -> str:
         ns, name = _meta_key(pod)
         key = f"{ns}/{name}"
         self.visited += 1
-        workload = self._owner(pod)
+        workload, rs = ownership or self._ownership(pod)
         dep = traffic.get(workload.split("/", 1)[1]) if workload.startswith(
             "Deployment/") else None
         # Its latency is its version's in its Deployment's window.
@@ -310,7 +314,6 @@ class RowBuilder(FillIns):
             self._pods_of.get(old.workload, {}).pop(key, None)
         self.pod_rows[key] = row
         self._pods_of.setdefault(workload, {})[key] = row
-        rs = self._rs_of(pod)
         if rs != self._rs_of_pod.get(key):
             self._pods_of_rs.get(self._rs_of_pod.pop(key, ""), set()).discard(key)
             if rs is not None:
@@ -408,9 +411,8 @@ class RowBuilder(FillIns):
             for f in ("p50_ms", "p95_ms", "p99_ms"):
                 values[f] = version.get(f)
             values["p99_ms"] = values["p99_ms"] or version.get("p95_ms")
-        limit, request, mem_limit = self._sizes(pod, key)
         # Per pod, not per sample: a pod whose traffic is steady reports steady numbers.
-        jitter = model.jitter(key)
+        limit, request, mem_limit, jitter = self._sizes(pod, key)
         used = self._usage.get(key)
         if used is not None:  # the simulated cluster's own figures (sim/behaviour.py)
             values["cpu_m"] = round(min(used[0] * (1 + 0.1 * jitter), limit), 1)
@@ -422,14 +424,16 @@ class RowBuilder(FillIns):
         values["memory_mib"] = round(min(memory, mem_limit), 1)
         return values
 
-    def _sizes(self, pod: dict[str, Any], key: str) -> tuple[float, float | None, float]:
-        """(CPU limit, memory request, memory limit): a pod's spec never changes, so they
-        are parsed once per pod."""
+    def _sizes(self, pod: dict[str, Any], key: str
+               ) -> tuple[float, float | None, float, float]:
+        """(CPU limit, memory request, memory limit, its jitter): a pod's spec never
+        changes, so they are parsed once per pod."""
         uid = str((pod.get("metadata") or {}).get("uid") or key)
         sizes = self._sizes_of.get(uid)
         if sizes is None:
             sizes = self._sizes_of[uid] = (
                 model.resources(pod, "limits", model.cpu_millis, "cpu") or math.inf,
                 model.resources(pod, "requests", model.memory_mib, "memory"),
-                model.resources(pod, "limits", model.memory_mib, "memory") or math.inf)
+                model.resources(pod, "limits", model.memory_mib, "memory") or math.inf,
+                model.jitter(key))
         return sizes

@@ -124,7 +124,11 @@ class _PodTotals:
     def advance(self, now: float) -> None:
         if now <= self.since:
             return
-        if self.rate:
+        if self.rate and self.ep.profile.regress_after is None:  # one piece (_pieces)
+            seconds = now - self.since
+            self.requests += self.rate * seconds
+            self.errors += self.rate * seconds * answering(self.ep.profile, None).error_rate
+        elif self.rate:
             for seconds, how in _pieces(self.ep, self.since, now):
                 self.requests += self.rate * seconds
                 self.errors += self.rate * seconds * how.error_rate
@@ -134,11 +138,14 @@ class _PodTotals:
         """Totals since start, and the rates now with the time they hold since, so a
         reader can tell a steady pod's exact rate from its totals' float noise."""
         self.advance(now)
-        how = answering(self.ep.profile, self.ep.ready_for(now))
+        ep = self.ep
+        how = answering(ep.profile, ep.ready_for(now))
+        # A profile that never changes is steady from its last change (_steady_from).
+        steady = self.steady if how.until is None and ep.profile.regress_after is None \
+            else max(self.steady, _steady_from(ep, self.steady))
         return {"deployment": self.deployment, "version": self.version,
                 "requests": self.requests, "errors": self.errors, "rps": self.rate,
-                "error_rate": how.error_rate,
-                "steady_since": max(self.steady, _steady_from(self.ep, self.steady))}
+                "error_rate": how.error_rate, "steady_since": steady}
 
 
 # One segment of a Deployment's traffic: from `start`, these (endpoint, share) answer.
