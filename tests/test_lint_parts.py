@@ -19,7 +19,8 @@ from sandbox.gitserver.http import GitServer
 from sandbox.pipelines import CIRunner, enqueue
 from sandbox.validation import lintparts
 from sandbox.validation.lint import LINT_CONFIG, default_config
-from sandbox.validation.lintchunks import Problem, assemble, lint_part, plan
+from sandbox.validation.lintchunks import Problem, assemble, lint_part, plan, split
+from sandbox.validation.lintchunks import whole as whole_lint
 from sandbox.workspace import init_workspace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,15 +45,20 @@ def whole(text: str, config: YamlLintConfig) -> list[Problem]:
                    for p in linter.run(text, config, "f.yaml")})
 
 
-def in_parts(text: str, config: YamlLintConfig, split: int) -> list[Problem] | None:
-    cut = plan(text, config, "f.yaml", split)
+def in_parts(text: str, config: YamlLintConfig, cut_at: int) -> list[Problem] | None:
+    """The findings from the parts' own lints; also checks that one lint of the whole
+    file, split by part (how a cold cache is filled), gives each part's own findings."""
+    cut = plan(text, config, "f.yaml", cut_at)
     if cut is None:
         return None
     found = []
     for part in cut.parts:
         problems = lint_part(part, cut.config, "f.yaml")
         assert problems is not None, f"a part's document does not parse:\n{part.doc}"
-        found.append(problems)
+        found.append(sorted(problems))
+    said = whole_lint(text, config, "f.yaml")
+    assert said is not None
+    assert split(cut, said) == found
     return assemble(cut, found)
 
 
@@ -222,3 +228,31 @@ def test_a_part_that_does_not_read_as_yaml_gives_way_to_a_whole_lint(
     assert runner.cache.stats["lint.parts.linted"] > 0
     assert any(f.startswith("config/prod.yaml:") and "trailing spaces" in f
                for f in job["result"]["findings"])
+
+
+def test_a_cold_cache_is_filled_by_one_lint_of_the_file(
+        ladder: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lintparts, "HERE_BYTES", 400)  # a few parts' documents
+    linted: list[str] = []  # files whose parts were linted one by one, here
+    real_part = lintparts.lint_part
+
+    def part_counted(part: object, config: object, shown: str) -> object:
+        linted.append(shown)
+        return real_part(part, config, shown)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lintparts, "lint_part", part_counted)
+    runner = CIRunner(ladder.ws, ladder.bus, ladder.prs)
+    enqueue(ladder.ws, "generate", sha=ladder.branches()["main"])
+    runner.run_pending()  # the warm-up: every part of main's files is new
+    stats = runner.cache.stats
+    # The config file's parts came from one lint of it (in the warm-up's child).
+    assert "config/prod.yaml" not in linted and stats["lint.parts.whole"] >= 1
+    wholes = stats["lint.parts.whole"]
+    edited = ladder.hld_file("config/prod.yaml").replace("tag: 1.0.0", "tag: 1.0.0  ", 1)
+    job = check(ladder, runner, "three", {"config/prod.yaml": edited})
+    assert linted.count("config/prod.yaml") == 1  # the one part it changed
+    assert stats["lint.parts.whole"] == wholes
+    expected = {f"config/prod.yaml:{p.line}: {p.level}: {p.desc} [yamllint/{p.rule}]"
+                for p in linter.run(edited, default_config(), "config/prod.yaml")}
+    assert expected == {f for f in job["result"]["findings"]
+                        if f.startswith("config/prod.yaml:")}

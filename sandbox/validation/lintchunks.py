@@ -73,6 +73,9 @@ class Plan:
     spaces: int | str  # that width ('consistent': the file never indents)
     parts: list[Part]
     across: list[Problem]  # duplicate keys between parts, in file lines
+    # those of them no part's document reports (a duplicate of the first key of its
+    # mapping is reported by the part: that key is in its document)
+    unseen: frozenset[Problem] = frozenset()
 
 
 class _Whole(Exception):
@@ -115,10 +118,11 @@ def plan(text: str, config: YamlLintConfig, filepath: str | None = None,
         return None
     parts: list[Part] = []
     key_at: dict[int, str] = {}
-    across: list[Problem] = []
+    across: list[tuple[Problem, bool]] = []
     duplicates = config.rules.get("key-duplicates") if "key-duplicates" in enabled else None
     _cut(root, ends, key_at, split_lines, parts, across, duplicates)
-    return Plan(fixed, spaces, parts, across)
+    return Plan(fixed, spaces, parts, [p for p, _seen in across],
+                frozenset(p for p, seen in across if not seen))
 
 
 def lint_part(part: Part, config: YamlLintConfig, filepath: str | None) -> list[Problem] | None:
@@ -133,6 +137,34 @@ def lint_part(part: Part, config: YamlLintConfig, filepath: str | None) -> list[
             found.append((problem.line - low, problem.column, str(problem.level),
                           str(problem.rule), problem.desc))
     return found
+
+
+def whole(text: str, config: YamlLintConfig, filepath: str | None) -> list[Problem] | None:
+    """yamllint on the whole file (None: a syntax error, which a cut file has not)."""
+    found = []
+    for problem in linter.run(text, config, filepath):
+        if problem.rule is None:
+            return None
+        found.append((problem.line, problem.column, str(problem.level), str(problem.rule),
+                      problem.desc))
+    return found
+
+
+def split(plan_: Plan, problems: list[Problem]) -> list[list[Problem]]:
+    """What each part's document gives, from the whole file's findings: its lines'
+    findings (counted from its first line), less the duplicates between parts that its
+    document does not see. A cold cache is filled by one lint of the file this way
+    instead of one per part."""
+    by_line: dict[int, list[Problem]] = {}
+    for problem in set(problems) - plan_.unseen:
+        by_line.setdefault(problem[0], []).append(problem)
+    out = []
+    for part in plan_.parts:
+        mine = []
+        for line in range(part.line, part.line + part.count):
+            mine += [(line - part.line, *rest) for _line, *rest in by_line.get(line, ())]
+        out.append(sorted(mine))
+    return out
 
 
 def assemble(plan_: Plan, found: list[list[Problem]]) -> list[Problem]:
@@ -250,7 +282,8 @@ _FIXED: dict[tuple[int, int], tuple[YamlLintConfig, YamlLintConfig]] = {}
 # -- cutting ---------------------------------------------------------------------------------
 
 def _cut(root: _Mapping, ends: list[str], key_at: dict[int, str], split_lines: int,
-         parts: list[Part], across: list[Problem], duplicates: dict[str, Any] | None) -> None:
+         parts: list[Part], across: list[tuple[Problem, bool]],
+         duplicates: dict[str, Any] | None) -> None:
     total = len(ends)
 
     def key_of(entry: _Entry) -> str:
@@ -288,18 +321,20 @@ def _cut(root: _Mapping, ends: list[str], key_at: dict[int, str], split_lines: i
     walk(root, [], 0, total)
 
 
-def _duplicates(mapping: _Mapping, conf: dict[str, Any]) -> list[Problem]:
-    """yamllint's key-duplicates rule over a cut mapping's own keys: what no part sees."""
+def _duplicates(mapping: _Mapping, conf: dict[str, Any]) -> list[tuple[Problem, bool]]:
+    """yamllint's key-duplicates rule over a cut mapping's own keys (each part sees only
+    its own key and the mapping's first), and whether the part reports it too."""
     context: dict[str, Any] = {}
     mark = yaml.error.Mark("", 0, 0, 0, None, None)
     list(key_duplicates.check(conf, yaml.BlockMappingStartToken(mark, mark), None, None,
                               None, context))
-    found: list[Problem] = []
+    found: list[tuple[Problem, bool]] = []
+    first = mapping.keys[0][0] if mapping.keys else None
     for value, line, column in mapping.keys:
         at = yaml.error.Mark("", 0, line, column, None, None)
         scalar = yaml.ScalarToken(value, True, at, at)
         for problem in key_duplicates.check(conf, yaml.KeyToken(at, at), None, scalar,
                                             None, context):
-            found.append((problem.line, problem.column, str(conf["level"]),
-                          key_duplicates.ID, problem.desc))
+            found.append(((problem.line, problem.column, str(conf["level"]),
+                           key_duplicates.ID, problem.desc), value == first))
     return found

@@ -25,10 +25,10 @@ from sandbox.validation.lint import (
     default_config,
     listed_yaml_files,
 )
-from sandbox.validation.lintchunks import Problem, assemble, lint_part, plan
+from sandbox.validation.lintchunks import Problem, assemble, lint_part, plan, split, whole
 
 PART_BYTES = 16 * 1024  # a file this big is linted in parts
-HERE_BYTES = 32 * 1024  # parts up to this much text are linted here, not in a child
+HERE_BYTES = 32 * 1024  # parts up to this much text are linted here; more: the whole file
 T = TypeVar("T")
 Isolate = Callable[[Callable[[], T]], T]  # runs work where the job's deadline can stop it
 
@@ -50,12 +50,18 @@ def problems_in_parts(text: str, config: YamlLintConfig, config_text: bytes, sho
     found = dict(known)
     if missing:
         todo = [cut.parts[n] for n in missing]
-
-        def work() -> list[list[Problem] | None]:
-            return [lint_part(part, cut.config, shown) for part in todo]
-
-        small = sum(len(part.doc) for part in todo) <= HERE_BYTES
-        results = work() if small or isolate is None else isolate(work)
+        if sum(len(part.doc) for part in todo) <= HERE_BYTES:
+            results = [lint_part(part, cut.config, shown) for part in todo]
+        else:
+            # Many parts to lint (a cold cache): one lint of the file, in a child the
+            # deadline can stop, says what each part's own lint would.
+            cache.stats["lint.parts.whole"] += 1
+            said = isolate(lambda: whole(text, config, shown)) if isolate else whole(
+                text, config, shown)
+            if said is None:
+                return None
+            per_part = split(cut, said)
+            results = [per_part[n] for n in missing]
         if any(result is None for result in results):
             return None
         fresh = {keys[n]: [list(p) for p in result or ()] for n, result in zip(missing, results,
