@@ -54,6 +54,9 @@ class ComponentOutput:
     # Config file -> the line its part for this component started at when it was made
     # (see hld/reuse.py): a reused output's origins move with its part of the file.
     anchors: dict[str, int] = field(default_factory=dict)
+    # Config file -> which of its documents have a value set there (worked out once per
+    # output: placing it where its parts moved then touches those documents only).
+    by_file: dict[str, list[int]] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
