@@ -4,8 +4,6 @@ run hooks, and produce one manifest per component."""
 from __future__ import annotations
 
 import copy
-import shutil
-import subprocess
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,11 +16,16 @@ from sandbox.hld.errors import HldError
 from sandbox.hld.fetch import fetch_folder, inside, relative_part
 from sandbox.hld.model import Component, component_file, load_component
 from sandbox.hld.produce import Producer
-from sandbox.hld.results import ComponentOutput, GeneratedComponent, GenerateResult, ManifestDoc
+from sandbox.hld.results import (
+    ComponentOutput,
+    GeneratedComponent,
+    GenerateResult,
+    ManifestDoc,
+    write_output,
+)
 from sandbox.hld.reuse import ComponentReuse, Fingerprints, placed
 from sandbox.hld.substitute import ConfigOrigins, ConfigSource
 
-HOOK_TIMEOUT_SECONDS = 300
 MAX_DEPTH = 64
 
 
@@ -150,26 +153,6 @@ class _Walker(Producer):
         return component, folder, config_dirs, ancestry
 
     # -- generating one component --------------------------------------------------------
-
-    def _hooks(self, component: Component, folder: Path, stage: str) -> None:
-        commands = component.hooks.get(stage) or []
-        if not commands or not self.allow_hooks:
-            return
-        for command in commands:
-            try:
-                done = subprocess.run(command, shell=True, cwd=folder, capture_output=True,
-                                      text=True, timeout=HOOK_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired as exc:
-                raise HldError(f"component {component.name!r}: {stage} hook {command!r} "
-                               "timed out", file=component.file) from exc
-            if done.returncode != 0:
-                detail = (done.stderr or done.stdout).strip()
-                raise HldError(
-                    f"component {component.name!r}: {stage} hook {command!r} failed with exit "
-                    f"{done.returncode}" + (f": {detail}" if detail else ""),
-                    file=component.file,
-                )
-            self.result.notes.append(f"component {component.name!r}: ran {stage} hook {command!r}")
 
     # -- the walk ------------------------------------------------------------------------
 
@@ -372,22 +355,6 @@ class _Walker(Producer):
             docs, self.result.problems[problems:], self.result.notes[notes:])
         del self.result.problems[problems:], self.result.notes[notes:]
         return output
-
-
-def write_output(result: GenerateResult, out_dir: Path) -> Path:
-    """Write each component's manifest under out_dir/<env1>-<env2>/, emptied first."""
-    env_dir = out_dir / "-".join(result.envs)
-    if env_dir.is_symlink() or env_dir.is_file():
-        env_dir.unlink()
-    elif env_dir.exists():
-        shutil.rmtree(env_dir)
-    env_dir.mkdir(parents=True)
-    for component in result.components:
-        target = env_dir / component.output_path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(component.manifest.encode("utf-8", "surrogateescape"))
-    result.output_dir = env_dir
-    return env_dir
 
 
 def generate(
