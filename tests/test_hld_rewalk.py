@@ -145,6 +145,17 @@ def insert_value(hld: Path, rng: random.Random) -> None:
     path.write_text(text.replace(f"  {group}:\n", f"  {group}:\n{line}", 1))
 
 
+def top_level(hld: Path, rng: random.Random) -> None:
+    """What the root reads of its own file, or a part renamed."""
+    path = hld / "config" / "prod.yaml"
+    text = path.read_text()
+    if rng.randrange(2):
+        path.write_text(rng.choice(["config: {x: 1}\n", "namespace: top\n", "# top\n"]) + text)
+    else:
+        group = _group(rng)
+        path.write_text(text.replace(f"  {group}:\n", f"  {group}x:\n", 1))
+
+
 def retag(hld: Path, rng: random.Random) -> None:
     path = hld / "config" / "prod.yaml"
     text = path.read_text()
@@ -187,8 +198,8 @@ def restore(hld: Path, rng: random.Random) -> None:
     build_hld(hld.parent, 12)
 
 
-LADDER_EDITS = [set_replicas, set_replicas, insert_comment, insert_value, retag, edit_static,
-                break_yaml, add_component, restore]
+LADDER_EDITS = [set_replicas, set_replicas, insert_comment, insert_value, top_level, retag,
+                edit_static, break_yaml, add_component, restore]
 
 
 @pytest.mark.parametrize("seed", range(4))

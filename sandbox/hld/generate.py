@@ -80,6 +80,7 @@ class _Walker(Producer):
         self.levels: rewalk.Levels = {}  # config files as loaded, by content
         self.folders: list[Path] = []  # where a component file was looked for
         self.made: set[str] = set()  # keys of the outputs this walk produced
+        self.earlier: rewalk.Listing | None = None  # the listing of the walk it starts from
 
     # -- locating a component ------------------------------------------------------------
 
@@ -178,7 +179,8 @@ class _Walker(Producer):
             return environment_config(folder, self.envs, passed_down, self.root)
         merged = copy.deepcopy(rewalk.pruned(passed_down, names))
         for env in [*self.envs, "common"]:
-            level = rewalk.level(self.levels, self.reuse.listing, self.root, folder, env)
+            level = rewalk.level(self.levels, self.reuse.listing, self.root, folder, env,
+                                 self.earlier)
             merged = merge_config(merged, rewalk.pruned(level, names))
         merged.setdefault("config", {})
         merged.setdefault("subcomponents", {})

@@ -261,6 +261,16 @@ def _children(node: yaml.MappingNode) -> dict[str, tuple[int, yaml.Node | None]]
     return found
 
 
+def composed_memo(blob: str) -> tuple[yaml.Node, list[str]] | None:
+    """A config file's node tree and lines if this process composed that content."""
+    return _COMPOSED.get(blob)
+
+
+def composed(root: Path, path: str, blob: str) -> tuple[yaml.Node, list[str]] | None:
+    """A config file's YAML node tree and lines (``path`` holds ``blob`` now)."""
+    return _composed(root, path, blob)
+
+
 def _composed(root: Path, path: str, blob: str) -> tuple[yaml.Node, list[str]] | None:
     """A config file's YAML node tree and lines, once per content in this process."""
     if blob not in _COMPOSED:
