@@ -88,10 +88,11 @@ class MetricsSampler:
             self.computed += 1
             written = self.writer.written
             self.writer.write(now, time.time(), [
-                ((r.kind, r.namespace, r.name), (r.workload, *map(r.values.get, FIELDS)))
-                for r in got.computed], None if got.full else got.gone)
+                ((r.kind, r.namespace, r.name), *r.stored()) for r in got.computed],
+                None if got.full else got.gone, got.at)
             repeated = self.writer.written == written and not got.gone
-            self._steady = key[0] if key is not None and repeated and now >= key[1] else None
+            self._steady = key[0] if (key is not None and repeated and now >= key[1]
+                                      and not self.writer.ramps_open) else None
             rows = self._rows = got.rows
         self.prune(now)
         self.samples += 1

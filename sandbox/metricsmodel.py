@@ -67,6 +67,23 @@ class Sample:
     name: str
     workload: str
     values: dict[str, float | None]
+    # Numbers that move with time alone, kept by the store as what moves them
+    # (metricstore.py), so the samples that follow write nothing for this target:
+    # a filling window's request rate (per second, from: metricsramp.py); a pod's
+    # first row (which reads no rate) the (rps, error rate) it reads from the next
+    # sample on, as long as it serves at that rate (metricsfill.py fills it in).
+    ramp: tuple[float, float] | None = None
+    then: tuple[float, float] | None = None
+
+    def stored(self) -> tuple[tuple[Any, ...], bool]:
+        """(workload, FIELDS, ramp rate, ramp from) as the store keeps them, and whether
+        the row's own sample reads no rate (a pod's first row, with `then`)."""
+        v = self.values
+        if self.ramp is not None:
+            return (self.workload, None, *map(v.get, FIELDS[1:]), *self.ramp), False
+        if self.then is not None:
+            return (self.workload, *self.then, *map(v.get, FIELDS[2:]), None, None), True
+        return (self.workload, *map(v.get, FIELDS), None, None), False
 
 
 class SampleRows(list[Sample]):

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 from . import metricsmodel as model
 from .cluster.base import ObjRef
-from .metricsfill import FillIns
+from .metricsfill import FillIns, rated
 from .metricsmodel import FIELDS, WORKLOADS, Sample, SampleRows, workload_key
 
 WATCHED = frozenset((*WORKLOADS, "ReplicaSet", "Pod"))
@@ -37,6 +37,7 @@ class Collected(NamedTuple):
     computed: list[Sample]  # the rows computed afresh (all of them when `full`)
     gone: list[tuple[str, str, str]]  # targets that no longer exist
     full: bool
+    at: float | None = None  # the traffic's time, which the rows' ramps are read at
 
 
 def _meta_key(obj: dict[str, Any]) -> tuple[str, str]:
@@ -70,7 +71,7 @@ class RowBuilder(FillIns):
         self.cluster = cluster
         # pod -> (sim, requests, errors, requests/s, error rate) when last read
         self.counts: dict[str, tuple[float, float, float, float, float]] = {}
-        self._sizes_of: dict[str, tuple[float, float | None, float]] = {}  # pod uid -> sizes
+        self._sizes_of: dict[str, tuple[float, float | None, float, float]] = {}  # by pod uid
         self._usage: dict[str, tuple[float, float]] = {}
         self._watch: Any = None
         self._last: float | None = None  # the previous sample (computed or repeated)
@@ -95,6 +96,7 @@ class RowBuilder(FillIns):
         self.rates_moved = 0  # Deployment rows whose filling window moved their rate only
         self._filling: dict[str, object] = {}  # Deployment -> its filling window's token
         self.full = 0  # samples computed in full
+        self.at: float | None = None  # the traffic's time of the current sample
 
     def repeated(self, now: float) -> None:
         """A sample at `now` repeated the previous one."""
@@ -105,6 +107,7 @@ class RowBuilder(FillIns):
         """The rows at `now`: only what changed is computed when `incremental` (the
         caller's store continues the previous sample) and the cluster can say what
         changed; otherwise everything."""
+        self.at = None
         inspect = getattr(self.cluster, "inspect", None)
         if not callable(inspect):  # a real cluster: its objects as copies, in full
             result = self._full(now, self.cluster.list)
@@ -126,7 +129,7 @@ class RowBuilder(FillIns):
 
         result: Collected = inspect(run)
         self._last = now
-        return result
+        return result._replace(at=self.at)
 
     def _full(self, now: float, read: Any) -> Collected:
         self.full += 1
@@ -181,22 +184,30 @@ class RowBuilder(FillIns):
         owners_before = {p: self.pod_rows[p].workload for p in dirty_pods if p in self.pod_rows}
         dirty_workloads.update(w for w in owners_before.values() if w)
         objects = _read_pods(read, dirty_pods)
-        for pod in objects.values():
-            if pod is not None:
-                dirty_workloads.add(self._owner(pod))
+        owners = {k: self._ownership(p) for k, p in objects.items() if p is not None}
+        dirty_workloads.update(o for o, _ in owners.values())
         filling = self._still_filling(deps, dirty_workloads)
         dirty_workloads.update(f"Deployment/{d}" for d in deps if d not in filling)
         traffic_deps = {w.split("/", 1)[1] for w in dirty_workloads
                         if w.startswith("Deployment/")}
         traffic = self.cluster.metrics(sorted(traffic_deps), set(objects)) \
             if traffic_deps else {}
+        more: dict[str, list[str]] = {}  # Deployment -> its pods not read yet
         for d in deps - filling.keys():
             # A pod reads its version's latency in its Deployment's window: the pods of a
             # sliding window are read again only when those latencies moved.
             if self._latency_moved(d, traffic.get(d)):
-                objects.update(_read_pods(read, [p for p in self._pods_of.get(
-                    f"Deployment/{d}", {}) if p not in objects]))
-                traffic.update(self.cluster.metrics([d]))
+                missing = [p for p in self._pods_of.get(f"Deployment/{d}", {})
+                           if p not in objects]
+                if missing:
+                    more[d] = missing
+        if more:
+            # Their totals only, added to the windows above: a new Deployment's pods were
+            # all read already, so a fleet that just started asks for nothing more.
+            pods = {p for missing in more.values() for p in missing}
+            objects.update(_read_pods(read, sorted(pods)))
+            for d, window in self.cluster.metrics(sorted(more), pods).items():
+                traffic[d]["pods"].update(window["pods"])
         # The pods predicted at an earlier sample and not read again now (those read
         # again are computed below, and may be predicted afresh for the next sample).
         filled = [k for k in self._predicted if k not in objects]
@@ -210,11 +221,12 @@ class RowBuilder(FillIns):
                 if row is not None:
                     gone.append(("Pod", row.namespace, row.name))
                 continue
-            self._pod(now, pod, traffic, counts)
+            self._pod(now, pod, traffic, counts, owners.get(key))
             computed.append(self.pod_rows[key])
         for key in filled:
-            row = self._fill_rate(key)
-            computed.append(row)
+            row, stored = self._fill_rate(key)
+            if not stored:
+                computed.append(row)
             if not row.workload.startswith("Deployment/"):
                 dirty_workloads.add(row.workload)  # its rate is its pods' sum
         written = {workload_key(r.kind, r.namespace, r.name) for r in changed
@@ -229,8 +241,10 @@ class RowBuilder(FillIns):
                     self._named.get(name, set()).discard(w)
                 continue
             computed.append(self._workload(w, traffic))
-        for d, (_, rps) in filling.items():
-            computed.append(self._rate_moved(f"Deployment/{d}", rps))
+        for d, moved in filling.items():
+            row, stored = self._rate_moved(f"Deployment/{d}", moved)
+            if not stored:
+                computed.append(row)
         self._note_filling(traffic_deps)
         if len(self._sizes_of) > 2 * len(self.pod_rows) + 100:
             self._sizes_of.clear()
@@ -258,42 +272,48 @@ class RowBuilder(FillIns):
 
     def _owner(self, pod: dict[str, Any]) -> str:
         """The pod's workload key, through its ReplicaSet for a Deployment; "" if none."""
-        ns, _ = _meta_key(pod)
-        for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
-            kind, name = ref.get("kind"), ref.get("name", "")
-            if kind == "ReplicaSet" and f"{ns}/{name}" in self._rs_owner:
-                return self._rs_owner[f"{ns}/{name}"]
-            if kind in WORKLOADS:
-                return workload_key(kind, ns, name)
-        return ""
+        return self._ownership(pod)[0]
 
-    def _rs_of(self, pod: dict[str, Any]) -> str | None:
-        ns, _ = _meta_key(pod)
-        for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
-            if ref.get("kind") == "ReplicaSet":
-                return f"{ns}/{ref.get('name', '')}"
-        return None
+    def _ownership(self, pod: dict[str, Any]) -> tuple[str, str | None]:
+        """(The pod's workload key, "" if none; its ReplicaSet "ns/name" or None), in
+        one pass over its owners."""
+        meta = pod.get("metadata") or {}
+        ns = meta.get("namespace", "default")
+        owner: str | None = None
+        rs: str | None = None
+        for ref in meta.get("ownerReferences") or []:
+            kind, name = ref.get("kind"), ref.get("name", "")
+            if kind == "ReplicaSet":
+                mine = f"{ns}/{name}"
+                rs = rs or mine
+                if owner is None and mine in self._rs_owner:
+                    owner = self._rs_owner[mine]
+            elif owner is None and kind in WORKLOADS:
+                owner = workload_key(kind, ns, name)
+        return owner or "", rs
 
     # -- rows ----------------------------------------------------------------------
     def _pod(self, now: float, pod: dict[str, Any], traffic: dict[str, dict[str, Any]],
-             counts: dict[str, dict[str, Any]]) -> str:
+             counts: dict[str, dict[str, Any]],
+             ownership: tuple[str, str | None] | None = None) -> str:
         ns, name = _meta_key(pod)
         key = f"{ns}/{name}"
         self.visited += 1
-        workload = self._owner(pod)
+        workload, rs = ownership or self._ownership(pod)
         dep = traffic.get(workload.split("/", 1)[1]) if workload.startswith(
             "Deployment/") else None
         # Its latency is its version's in its Deployment's window.
         mine = ((dep or {}).get("pods") or {}).get(name)
         version = ((dep or {}).get("versions") or {}).get(mine["version"]) if mine else None
         values = self._pod_values(pod, key, now, counts.get(key), version)
-        row = Sample("Pod", ns, name, workload, values)
+        then = self._predicted.get(key)
+        row = Sample("Pod", ns, name, workload, values,
+                     then=None if then is None else rated(*then))
         old = self.pod_rows.get(key)
         if old is not None and old.workload != workload:
             self._pods_of.get(old.workload, {}).pop(key, None)
         self.pod_rows[key] = row
         self._pods_of.setdefault(workload, {})[key] = row
-        rs = self._rs_of(pod)
         if rs != self._rs_of_pod.get(key):
             self._pods_of_rs.get(self._rs_of_pod.pop(key, ""), set()).discard(key)
             if rs is not None:
@@ -391,9 +411,8 @@ class RowBuilder(FillIns):
             for f in ("p50_ms", "p95_ms", "p99_ms"):
                 values[f] = version.get(f)
             values["p99_ms"] = values["p99_ms"] or version.get("p95_ms")
-        limit, request, mem_limit = self._sizes(pod, key)
         # Per pod, not per sample: a pod whose traffic is steady reports steady numbers.
-        jitter = model.jitter(key)
+        limit, request, mem_limit, jitter = self._sizes(pod, key)
         used = self._usage.get(key)
         if used is not None:  # the simulated cluster's own figures (sim/behaviour.py)
             values["cpu_m"] = round(min(used[0] * (1 + 0.1 * jitter), limit), 1)
@@ -405,14 +424,16 @@ class RowBuilder(FillIns):
         values["memory_mib"] = round(min(memory, mem_limit), 1)
         return values
 
-    def _sizes(self, pod: dict[str, Any], key: str) -> tuple[float, float | None, float]:
-        """(CPU limit, memory request, memory limit): a pod's spec never changes, so they
-        are parsed once per pod."""
+    def _sizes(self, pod: dict[str, Any], key: str
+               ) -> tuple[float, float | None, float, float]:
+        """(CPU limit, memory request, memory limit, its jitter): a pod's spec never
+        changes, so they are parsed once per pod."""
         uid = str((pod.get("metadata") or {}).get("uid") or key)
         sizes = self._sizes_of.get(uid)
         if sizes is None:
             sizes = self._sizes_of[uid] = (
                 model.resources(pod, "limits", model.cpu_millis, "cpu") or math.inf,
                 model.resources(pod, "requests", model.memory_mib, "memory"),
-                model.resources(pod, "limits", model.memory_mib, "memory") or math.inf)
+                model.resources(pod, "limits", model.memory_mib, "memory") or math.inf,
+                model.jitter(key))
         return sizes

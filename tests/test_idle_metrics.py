@@ -245,21 +245,24 @@ def test_a_sample_whose_every_row_moved_is_one_insert_and_reads_back(tmp_path: P
             yield _Counting(conn, sent)
 
     monkeypatch.setattr(store, "tx", tx)
-    sampler.sample()
+    sampler.sample()  # the first sample: every target is new
+    inserts = [s for s in sent if s.startswith("INSERT INTO metric_runs")]
+    assert len(inserts) == 1, sent
+    assert sampler.writer.written == SERVICES * 3
     run(clock, sim, 15)
     with real() as conn:  # another writer's row between two samples
         conn.execute("INSERT INTO metric_samples(sim, ts, kind, namespace, name, workload)"
                      " VALUES(1.0, 0, 'Pod', 'x', 'y', '')")
-    sent.clear()
-    rows = sampler.sample()  # the second sample: every pod's first rate
-    inserts = [s for s in sent if s.startswith("INSERT INTO metric_runs")]
-    assert len(inserts) == 1, sent
-    assert sampler.writer.written == SERVICES * 3 + SERVICES * 2  # all, then the pods
+    sim.scale(ObjRef("Deployment", "web-1", "demo"), 3)
+    for _ in range(2):
+        run(clock, sim, 15)
+        rows = sampler.sample()
+    assert sampler.writer.written > SERVICES * 3  # web-1's new pod and its sums
     stored = {(r["kind"], r["name"]): r["rps"]
               for r in query(store, since=0, pods=True) if r["sim"] == clock.now()}
     assert stored == {(r.kind, r.name): r.values["rps"] for r in rows}
     ids = [r["id"] for r in store.query("SELECT id FROM metric_runs")]
-    assert len(ids) == len(set(ids)) == SERVICES * 5 + 1
+    assert len(ids) == len(set(ids)) == sampler.writer.written + 1
 
 
 def test_a_fleet_just_started_fills_in_its_pods_rates_without_reading_them(
@@ -293,3 +296,103 @@ def test_a_fleet_just_started_fills_in_its_pods_rates_without_reading_them(
     changing.sample()
     assert sim._traffic.computed == computed  # steady: nothing at all
     assert all(r.values["rps"] for r in rows if r.kind == "Pod")
+
+
+def test_a_fleet_first_sampled_when_its_pods_appear_computes_each_window_once(
+        tmp_path: Path) -> None:
+    """As in the engine: the sampler ran before the fleet existed, so the fleet's pods and
+    Deployments are new rows of an incremental sample. Each new Deployment's window is
+    computed once (its pods were all read with it), and the rows read as a sampler
+    computing everything at every sample."""
+    clock = VirtualClock()
+    sim = SimCluster(clock, CHANGE_IMAGES.get, seed=5)
+    changing = MetricsSampler(Store(tmp_path / "a.db"), sim, clock.now, interval=15)
+    full = MetricsSampler(Store(tmp_path / "b.db"), sim, clock.now, interval=15)
+    real = full.rows.collect
+    full.rows.collect = lambda now, incremental: real(now, False)  # type: ignore[method-assign]
+    changing.sample()
+    objects = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}}]
+    for i in range(MANY):
+        objects += [deployment(f"web-{i}", "web:v1"), service(f"web-{i}")]
+    sim.apply(objects)
+    run(clock, sim, 10)  # ready a few seconds ago: every window fills
+    computed, visited = sim._traffic.computed, changing.rows.visited
+    rows = changing.sample()
+    assert sim._traffic.computed - computed == MANY  # once each, not again for its pods
+    assert changing.rows.visited - visited == MANY * 2
+    assert rows_of(rows) == rows_of(full.sample())
+
+
+def stored_at(store: Store, sim: float) -> dict[tuple[str, str, str], tuple[Any, ...]]:
+    """The sample at `sim` as another process reads it (the view)."""
+    return {(r["kind"], r["namespace"], r["name"]): (r["workload"], *(r[f] for f in FIELDS))
+            for r in query(store, since=0, pods=True) if r["sim"] == sim}
+
+
+def test_a_fleet_first_minute_writes_only_what_changed_and_reads_back_exactly(
+        tmp_path: Path) -> None:
+    """The fleet's first minute as the engine samples it: its pods appear, serve, get
+    their first rate, and every window fills. A filling window is stored as its ramp and
+    a pod's first row with the rate it reads from its next sample on, so once the pods
+    serve, samples write nothing until the windows are full (then one row each). What
+    another process reads at every sample equals a sampler computing everything, also
+    when the cluster's time lags the sampler's clock."""
+    clock = VirtualClock()
+    sim = SimCluster(clock, CHANGE_IMAGES.get, seed=5)
+    store = Store(tmp_path / "a.db")
+    changing = MetricsSampler(store, sim, clock.now, interval=15)
+    full = MetricsSampler(Store(tmp_path / "b.db"), sim, clock.now, interval=15)
+    real = full.rows.collect
+    full.rows.collect = lambda now, incremental: real(now, False)  # type: ignore[method-assign]
+    changing.sample()
+    objects = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}}]
+    for i in range(MANY):
+        objects += [deployment(f"web-{i}", "web:v1", 1), service(f"web-{i}")]
+    sim.apply(objects)
+    written: list[int] = []
+    for i in range(9):
+        run(clock, sim, 1 if i == 0 else 14)
+        clock.advance(0.5 + i % 2)  # the cluster's time behind the sampler's
+        before = changing.writer.written
+        rows = changing.sample()
+        written.append(changing.writer.written - before)
+        expected = rows_of(full.sample())
+        assert rows_of(rows) == expected, f"sample {i}"
+        assert stored_at(store, clock.now()) == expected, f"sample {i}"
+    # The pods' first rows (not yet serving, then serving); then nothing while the
+    # windows fill; then each Deployment once, its window full.
+    assert written[0] > 0 and written[1] > 0, written
+    assert written[2:4] == [0, 0], written
+    assert sum(written[4:]) == MANY, written
+    assert changing.rows.filled == MANY and changing.rows.rates_moved >= MANY * 2
+
+
+OLD_SCHEMA = """
+CREATE TABLE metric_times (sim REAL PRIMARY KEY, ts REAL NOT NULL);
+CREATE TABLE metric_runs (id INTEGER PRIMARY KEY AUTOINCREMENT, sim_from REAL NOT NULL,
+    sim_to REAL, kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+    workload TEXT NOT NULL, rps REAL, error_rate REAL, p50_ms REAL, p95_ms REAL,
+    p99_ms REAL, cpu_m REAL, memory_mib REAL);
+CREATE VIEW metric_samples AS
+    SELECT t.sim AS sim, t.ts AS ts, r.kind AS kind, r.namespace AS namespace,
+           r.name AS name, r.workload AS workload, r.rps AS rps,
+           r.error_rate AS error_rate, r.p50_ms AS p50_ms, r.p95_ms AS p95_ms,
+           r.p99_ms AS p99_ms, r.cpu_m AS cpu_m, r.memory_mib AS memory_mib
+    FROM metric_times t JOIN metric_runs r
+      ON r.sim_from <= t.sim AND (r.sim_to IS NULL OR t.sim <= r.sim_to);
+INSERT INTO metric_times VALUES (5.0, 0);
+INSERT INTO metric_runs(sim_from, kind, namespace, name, workload, rps)
+    VALUES (5.0, 'Deployment', 'demo', 'old', 'Deployment/demo/old', 7.5);
+"""
+
+
+def test_a_workspace_from_before_the_ramps_keeps_its_samples(tmp_path: Path) -> None:
+    """The view is made again with the ramps, and the runs get their new columns: the
+    samples stored before read as they did, and sampling goes on."""
+    store = Store(tmp_path / "state.db")
+    store._conn().executescript(OLD_SCHEMA)
+    clock, sim = cluster()
+    sampler = MetricsSampler(store, sim, clock.now, interval=15)
+    assert [(r["name"], r["rps"]) for r in query(store, "old", since=1000)] == [("old", 7.5)]
+    rows = sampler.sample()
+    assert stored_at(store, clock.now()) == rows_of(rows)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import cli, repair
+from sandbox import cli, cli_flow, repair
 from sandbox.engine import EngineError
 from sandbox.facade import Sandbox
 from sandbox.gitutil import git
@@ -204,7 +204,7 @@ def test_wait_timeout_names_the_stage(running: Sandbox, capsys: pytest.CaptureFi
     merged = sb.get_pr(pr.id).merge_sha or ""
     until(lambda: manifest_commit_for(sb.ws.manifests_git, merged))
     with pytest.raises(TimeoutError) as caught:
-        cli._wait_deploy(sb, merged, 0.5)
+        cli_flow._wait_deploy(sb, merged, 0.5)
     assert "stuck at sync of manifests" in str(caught.value) and "{" not in str(caught.value)
 
 

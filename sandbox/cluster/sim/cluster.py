@@ -353,9 +353,11 @@ class SimCluster(SimRuntime):
         with self._lock:
             return self._traffic.moving(since)
 
-    def filling(self, deployments: list[str]) -> dict[str, tuple[object, float]]:
+    def filling(self, deployments: list[str]
+                ) -> dict[str, tuple[object, float, tuple[float, float, float] | None]]:
         """Of these Deployments, those whose window still fills over its one segment:
-        (a token that stays the same while it fills, its request rate now)."""
+        (a token that stays the same while it fills, its request rate now, and while it
+        fills (rate per second, from, now) to compute that rate again: Traffic.filling)."""
         with self._lock:
             return self._traffic.filling(self._ctx.now, deployments)
 

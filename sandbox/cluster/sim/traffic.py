@@ -28,7 +28,7 @@ from sandbox.cluster.sim import behaviour
 from sandbox.cluster.sim import trafficwindow as window
 from sandbox.registry import ImageProfile
 
-WINDOW = 60  # seconds of history behind rps, error rate and latency percentiles
+WINDOW = window.WINDOW  # seconds of history behind rps, error rate and percentiles
 KEEP_MOVING = 600.0  # simulated seconds a settled change is still told of by moving()
 
 
@@ -56,12 +56,20 @@ def answering(p: ImageProfile, ready_for: float | None) -> Behaviour:
     Ready (None: not known to be ready, so as at start), and until when that holds.
     The numbers come from the profile's behaviour (behaviour.py); a profile whose
     numbers change over time must say here when, so the accounting splits there."""
+    if p.regress_after is None:  # the same all its life: one answer per profile
+        how = _STEADY.get(p)
+        if how is None:
+            how = _STEADY[p] = Behaviour(behaviour.error_rate(p, None),
+                                         behaviour.latency_ms(p, None), None)
+        return how
     until = None
-    if p.regress_after is not None and not behaviour.regressed(p, ready_for) and (
-            ready_for is not None):
+    if not behaviour.regressed(p, ready_for) and ready_for is not None:
         until = p.regress_after
     return Behaviour(behaviour.error_rate(p, ready_for), behaviour.latency_ms(p, ready_for),
                      until)
+
+
+_STEADY: dict[ImageProfile, Behaviour] = {}  # answering() of profiles that never change
 
 
 def _pieces(ep: Endpoint, a: float, b: float) -> list[tuple[float, Behaviour]]:
@@ -116,7 +124,11 @@ class _PodTotals:
     def advance(self, now: float) -> None:
         if now <= self.since:
             return
-        if self.rate:
+        if self.rate and self.ep.profile.regress_after is None:  # one piece (_pieces)
+            seconds = now - self.since
+            self.requests += self.rate * seconds
+            self.errors += self.rate * seconds * answering(self.ep.profile, None).error_rate
+        elif self.rate:
             for seconds, how in _pieces(self.ep, self.since, now):
                 self.requests += self.rate * seconds
                 self.errors += self.rate * seconds * how.error_rate
@@ -126,11 +138,14 @@ class _PodTotals:
         """Totals since start, and the rates now with the time they hold since, so a
         reader can tell a steady pod's exact rate from its totals' float noise."""
         self.advance(now)
-        how = answering(self.ep.profile, self.ep.ready_for(now))
+        ep = self.ep
+        how = answering(ep.profile, ep.ready_for(now))
+        # A profile that never changes is steady from its last change (_steady_from).
+        steady = self.steady if how.until is None and ep.profile.regress_after is None \
+            else max(self.steady, _steady_from(ep, self.steady))
         return {"deployment": self.deployment, "version": self.version,
                 "requests": self.requests, "errors": self.errors, "rps": self.rate,
-                "error_rate": how.error_rate,
-                "steady_since": max(self.steady, _steady_from(self.ep, self.steady))}
+                "error_rate": how.error_rate, "steady_since": steady}
 
 
 # One segment of a Deployment's traffic: from `start`, these (endpoint, share) answer.
@@ -281,16 +296,18 @@ class Traffic:
         return {**window.scaled(rates, seconds, length), "versions": versions}
 
     def filling(self, now: float, deployments: list[str]
-                ) -> dict[str, tuple[object, float]]:
+                ) -> dict[str, tuple[object, float, tuple[float, float, float] | None]]:
         """Of these Deployments, those whose window is still filling (it began before
         its one segment) or lies in it, see _growing: only its request rate moves, so a
         reader that holds the rest of the window's numbers for the same token (the
-        segment's numbers per second) needs this rate only: {deployment: (token, rps)},
-        the rate exactly as metrics() gives it."""
+        segment's numbers per second) needs this rate only: {deployment: (token, rps,
+        ramp)}, the rate exactly as metrics() gives it; while the window still fills,
+        ramp = (rate per second, from, now) gives it again (metricsramp.py), else
+        None (the window lies in its segment: its numbers no longer move)."""
         now = self._at(now)
         length = float(min(WINDOW, max(1.0, now)))
         start = now - length
-        out: dict[str, tuple[object, float]] = {}
+        out: dict[str, tuple[object, float, tuple[float, float, float] | None]] = {}
         for dep in deployments:
             segments = self._segments.get(dep)
             known = self._growth.get(dep)
@@ -299,9 +316,9 @@ class Traffic:
                 continue
             last = segments[-1][0]
             if last <= start or (last <= now and not any(sh for _, sh in segments[:-1])):
-                rates = known[1]
-                seconds = now - max(last, start)
-                out[dep] = (rates, round(rates["rps"] * seconds / length, 2))
+                rate = known[1]["rps"]
+                out[dep] = (known[1], window.ramp(rate, last, now),
+                            (rate, last, now) if last > start else None)
         return out
 
     def error_candidates(self, min_rate: float = 0.0) -> set[str]:

@@ -7,6 +7,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from sandbox.metricsramp import WINDOW, ramp
+
+__all__ = ["WINDOW", "one_second", "percentiles", "quantile", "ramp", "scaled", "summary"]
+
 SIGMA = 0.35  # spread of a request's latency around its median (lognormal)
 Z = {"p50_ms": 0.0, "p95_ms": 1.6448536269514722, "p99_ms": 2.3263478740408408}
 
@@ -38,8 +42,25 @@ def one_second(answers: list[tuple[str, str, float, Any]]) -> dict[str, Any]:
                          for v in sorted(parts)}}
 
 
+# The percentiles of a latency mix (median -> weight), by the mix: a fleet's windows
+# share a few mixes (one per image profile and pod count), and a fleet that just started
+# computes thousands of windows in one metric sample.
+_PERCENTILES: dict[tuple[tuple[float, float], ...], dict[str, float]] = {}
+
+
+def percentiles(weights: dict[float, float]) -> dict[str, float]:
+    """p50/p95/p99 of the mix, rounded as samples show them (shared: do not modify)."""
+    key = tuple(weights.items())
+    got = _PERCENTILES.get(key)
+    if got is None:
+        if len(_PERCENTILES) > 4096:
+            _PERCENTILES.clear()
+        got = _PERCENTILES[key] = {f: round(quantile(weights, z), 1) for f, z in Z.items()}
+    return got
+
+
 def _rates(req: float, err: float, weights: dict[float, float]) -> dict[str, Any]:
-    latency = {f: round(quantile(weights, z), 1) for f, z in Z.items()}
+    latency = percentiles(weights)
     return {"rps": req, "eps": err, "latency": latency,
             "error_rate": round(err / req, 4) if req > 0 else 0.0}
 
@@ -57,8 +78,7 @@ def summary(req: float, err: float, medians: dict[float, float],
     out: dict[str, Any] = {"rps": round(req / window, 2), "requests": int(round(req)),
                            "errors": int(round(err)),
                            "error_rate": round(err / req, 4) if req > 0 else 0.0}
-    for field, z in Z.items():
-        out[field] = round(quantile(medians, z), 1)
+    out.update(percentiles(medians))
     return out
 
 
