@@ -268,8 +268,10 @@ class _Walker(Producer):
         if since is not None:
             try:
                 found = rewalk.again(self, since)
-            except HldError:
-                found = None  # the whole walk says which error comes first
+            except Exception:  # noqa: BLE001 - an error, or a case it does not know
+                # The whole walk says which error comes first; reuse may only ever
+                # make a generation cheaper, never change what it gives.
+                found = None
             if found is not None:
                 return found
             # Something it cannot tell apart: the whole walk, from a clean slate.

@@ -311,7 +311,8 @@ def _sorted(base: Walk, listing: Listing,
 def again(walker: _Walker, base: Walk) -> GenerateResult | None:
     """The generation of the walker's folder from ``base`` (None: walk it whole)."""
     reuse = walker.reuse
-    if reuse is None or base.root != walker.root or base.envs != walker.envs:
+    if (reuse is None or walker.allow_hooks or base.root != walker.root
+            or base.envs != walker.envs):
         return None
     listing = reuse.listing
     changed = changed_paths(base.listing, listing)
