@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 
 from bench.ladder import build_hld
+from sandbox.facade import Sandbox
 from sandbox.hld import GenerateResult, HldError, generate, set_values
 from sandbox.hld.results import ComponentOutput
+from sandbox.pipelines import CIRunner, enqueue
 from sandbox.workspace import SAMPLE_HLD
 
 FABRIKATE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "fabrikate"
@@ -145,6 +147,17 @@ def insert_value(hld: Path, rng: random.Random) -> None:
     path.write_text(text.replace(f"  {group}:\n", f"  {group}:\n{line}", 1))
 
 
+def top_level(hld: Path, rng: random.Random) -> None:
+    """What the root reads of its own file, or a part renamed."""
+    path = hld / "config" / "prod.yaml"
+    text = path.read_text()
+    if rng.randrange(2):
+        path.write_text(rng.choice(["config: {x: 1}\n", "namespace: top\n", "# top\n"]) + text)
+    else:
+        group = _group(rng)
+        path.write_text(text.replace(f"  {group}:\n", f"  {group}x:\n", 1))
+
+
 def retag(hld: Path, rng: random.Random) -> None:
     path = hld / "config" / "prod.yaml"
     text = path.read_text()
@@ -187,8 +200,8 @@ def restore(hld: Path, rng: random.Random) -> None:
     build_hld(hld.parent, 12)
 
 
-LADDER_EDITS = [set_replicas, set_replicas, insert_comment, insert_value, retag, edit_static,
-                break_yaml, add_component, restore]
+LADDER_EDITS = [set_replicas, set_replicas, insert_comment, insert_value, top_level, retag,
+                edit_static, break_yaml, add_component, restore]
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -273,3 +286,44 @@ def test_a_one_line_change_in_a_shared_config_walks_what_it_changed(tmp_path: Pa
     moved = [d for d in big.documents if d.component == "grp-0001"]
     # Its part of config/prod.yaml moved two lines down: so did its values' origins.
     assert ("config/prod.yaml", 11) in {o[:2] for d in moved for o in d.value_origins.values()}
+
+
+def test_what_it_cannot_tell_apart_walks_the_whole_tree(tmp_path: Path) -> None:
+    hld = build_hld(tmp_path, 6)
+    store = Store()
+    store.listing = listing(hld)
+    last = generate(hld, ENVS, reuse=store)
+    for edit in (lambda: (hld / "component.yaml").write_text(
+                     (hld / "component.yaml").read_text() + "  - name: more\n    type: static\n"
+                     "    path: ./namespace\n"),
+                 lambda: ((hld / "grp-0001" / "config").mkdir(),
+                          (hld / "grp-0001" / "config" / "prod.yaml").write_text("x: 1\n")),
+                 lambda: (hld / "config" / "common.yaml").unlink()):
+        edit()
+        store.listing, store.earlier = listing(hld), [last.walk]
+        try:
+            result = generate(hld, ENVS, reuse=store)
+        except HldError:
+            continue  # a folder inside a static folder: refused, as a whole walk does
+        assert result.walked == len(result.components)  # all of them
+        assert result.walk is None or not result.walk.again
+        last = result
+
+
+def test_a_prs_first_check_walks_from_mains_generation(sb: Sandbox) -> None:
+    """In the engine: main's generate job leaves its walk; the first check of a PR that
+    changes one component's part of the shared config file walks that one and the root."""
+    runner = CIRunner(sb.ws, sb.bus, sb.prs)
+    enqueue(sb.ws, "generate", sha=sb.branches()["main"])
+    runner.run_pending()
+    stats = runner.cache.stats
+    walked, again = stats["generate.walked"], stats["generate.again"]
+    assert walked >= 5 and again == 0  # main's: all of them
+    common = sb.hld_file("config/common.yaml")
+    sb.commit_files("one", {"config/common.yaml": common.replace("logLevel: info",
+                                                                 "logLevel: debug")}, "Debug")
+    pr = sb.open_pr("one")
+    runner.run_pending()
+    assert sb.jobs(1)[0]["status"] == "success" and sb.jobs(1)[0]["params"]["pr"] == pr.id
+    assert stats["generate.again"] - again == 1
+    assert stats["generate.walked"] - walked == 2

@@ -4,8 +4,6 @@ run hooks, and produce one manifest per component."""
 from __future__ import annotations
 
 import copy
-import shutil
-import subprocess
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,11 +16,16 @@ from sandbox.hld.errors import HldError
 from sandbox.hld.fetch import fetch_folder, inside, relative_part
 from sandbox.hld.model import Component, component_file, load_component
 from sandbox.hld.produce import Producer
-from sandbox.hld.results import ComponentOutput, GeneratedComponent, GenerateResult, ManifestDoc
+from sandbox.hld.results import (
+    ComponentOutput,
+    GeneratedComponent,
+    GenerateResult,
+    ManifestDoc,
+    write_output,
+)
 from sandbox.hld.reuse import ComponentReuse, Fingerprints, placed
 from sandbox.hld.substitute import ConfigOrigins, ConfigSource
 
-HOOK_TIMEOUT_SECONDS = 300
 MAX_DEPTH = 64
 
 
@@ -77,6 +80,7 @@ class _Walker(Producer):
         self.levels: rewalk.Levels = {}  # config files as loaded, by content
         self.folders: list[Path] = []  # where a component file was looked for
         self.made: set[str] = set()  # keys of the outputs this walk produced
+        self.earlier: rewalk.Listing | None = None  # the listing of the walk it starts from
 
     # -- locating a component ------------------------------------------------------------
 
@@ -151,26 +155,6 @@ class _Walker(Producer):
 
     # -- generating one component --------------------------------------------------------
 
-    def _hooks(self, component: Component, folder: Path, stage: str) -> None:
-        commands = component.hooks.get(stage) or []
-        if not commands or not self.allow_hooks:
-            return
-        for command in commands:
-            try:
-                done = subprocess.run(command, shell=True, cwd=folder, capture_output=True,
-                                      text=True, timeout=HOOK_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired as exc:
-                raise HldError(f"component {component.name!r}: {stage} hook {command!r} "
-                               "timed out", file=component.file) from exc
-            if done.returncode != 0:
-                detail = (done.stderr or done.stdout).strip()
-                raise HldError(
-                    f"component {component.name!r}: {stage} hook {command!r} failed with exit "
-                    f"{done.returncode}" + (f": {detail}" if detail else ""),
-                    file=component.file,
-                )
-            self.result.notes.append(f"component {component.name!r}: ran {stage} hook {command!r}")
-
     # -- the walk ------------------------------------------------------------------------
 
     def _bounded(self, component: GeneratedComponent, docs: list[ManifestDoc]) -> None:
@@ -195,7 +179,8 @@ class _Walker(Producer):
             return environment_config(folder, self.envs, passed_down, self.root)
         merged = copy.deepcopy(rewalk.pruned(passed_down, names))
         for env in [*self.envs, "common"]:
-            level = rewalk.level(self.levels, self.reuse.listing, self.root, folder, env)
+            level = rewalk.level(self.levels, self.reuse.listing, self.root, folder, env,
+                                 self.earlier)
             merged = merge_config(merged, rewalk.pruned(level, names))
         merged.setdefault("config", {})
         merged.setdefault("subcomponents", {})
@@ -283,8 +268,10 @@ class _Walker(Producer):
         if since is not None:
             try:
                 found = rewalk.again(self, since)
-            except HldError:
-                found = None  # the whole walk says which error comes first
+            except Exception:  # noqa: BLE001 - an error, or a case it does not know
+                # The whole walk says which error comes first; reuse may only ever
+                # make a generation cheaper, never change what it gives.
+                found = None
             if found is not None:
                 return found
             # Something it cannot tell apart: the whole walk, from a clean slate.
@@ -372,22 +359,6 @@ class _Walker(Producer):
             docs, self.result.problems[problems:], self.result.notes[notes:])
         del self.result.problems[problems:], self.result.notes[notes:]
         return output
-
-
-def write_output(result: GenerateResult, out_dir: Path) -> Path:
-    """Write each component's manifest under out_dir/<env1>-<env2>/, emptied first."""
-    env_dir = out_dir / "-".join(result.envs)
-    if env_dir.is_symlink() or env_dir.is_file():
-        env_dir.unlink()
-    elif env_dir.exists():
-        shutil.rmtree(env_dir)
-    env_dir.mkdir(parents=True)
-    for component in result.components:
-        target = env_dir / component.output_path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(component.manifest.encode("utf-8", "surrogateescape"))
-    result.output_dir = env_dir
-    return env_dir
 
 
 def generate(

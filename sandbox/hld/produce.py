@@ -31,6 +31,7 @@ from sandbox.hld.yamlio import (
 )
 
 HELM_TIMEOUT_SECONDS = 300
+HOOK_TIMEOUT_SECONDS = 300
 HELM_INSTALL = "install helm (https://helm.sh/docs/intro/install/)"
 
 
@@ -40,9 +41,30 @@ class Producer:
     root: Path
     result: GenerateResult
     origins: ConfigOrigins
+    allow_hooks: bool
 
     def shown(self, path: Path) -> str:
         return display_path(path, self.root)
+
+    def _hooks(self, component: Component, folder: Path, stage: str) -> None:
+        commands = component.hooks.get(stage) or []
+        if not commands or not self.allow_hooks:
+            return
+        for command in commands:
+            try:
+                done = subprocess.run(command, shell=True, cwd=folder, capture_output=True,
+                                      text=True, timeout=HOOK_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired as exc:
+                raise HldError(f"component {component.name!r}: {stage} hook {command!r} "
+                               "timed out", file=component.file) from exc
+            if done.returncode != 0:
+                detail = (done.stderr or done.stdout).strip()
+                raise HldError(
+                    f"component {component.name!r}: {stage} hook {command!r} failed with exit "
+                    f"{done.returncode}" + (f": {detail}" if detail else ""),
+                    file=component.file,
+                )
+            self.result.notes.append(f"component {component.name!r}: ran {stage} hook {command!r}")
 
     def _parse(self, text: str, shown: str, component: Component) -> list[ManifestDoc]:
         docs = []

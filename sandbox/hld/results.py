@@ -3,6 +3,7 @@ component, and the whole result."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +55,9 @@ class ComponentOutput:
     # Config file -> the line its part for this component started at when it was made
     # (see hld/reuse.py): a reused output's origins move with its part of the file.
     anchors: dict[str, int] = field(default_factory=dict)
+    # Config file -> which of its documents have a value set there (worked out once per
+    # output: placing it where its parts moved then touches those documents only).
+    by_file: dict[str, list[int]] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -78,3 +82,19 @@ class GenerateResult:
     def manifest(self) -> str:
         """All component manifests in tree order, as one multi-document stream."""
         return "".join(component.manifest for component in self.components)
+
+
+def write_output(result: GenerateResult, out_dir: Path) -> Path:
+    """Write each component's manifest under out_dir/<env1>-<env2>/, emptied first."""
+    env_dir = out_dir / "-".join(result.envs)
+    if env_dir.is_symlink() or env_dir.is_file():
+        env_dir.unlink()
+    elif env_dir.exists():
+        shutil.rmtree(env_dir)
+    env_dir.mkdir(parents=True)
+    for component in result.components:
+        target = env_dir / component.output_path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(component.manifest.encode("utf-8", "surrogateescape"))
+    result.output_dir = env_dir
+    return env_dir

@@ -216,19 +216,24 @@ def placed(output: ComponentOutput, anchors: dict[str, int]) -> ComponentOutput:
         return output
     shift = {file: line - output.anchors[file] for file, line in anchors.items()
              if file in output.anchors and line != output.anchors[file]}
+    if output.by_file is None:
+        by_file: dict[str, list[int]] = {}
+        for index, doc in enumerate(output.documents):
+            for file in {origin[0] for origin in doc.value_origins.values()}:
+                by_file.setdefault(file, []).append(index)
+        output.by_file = by_file
+    moved = sorted({i for file in shift for i in output.by_file.get(file, ())})
     docs = output.documents
-    if shift:
-        docs = []
-        for doc in output.documents:
-            origins = doc.value_origins
-            if any(origin[0] in shift for origin in origins.values()):
-                origins = {path: (o[0], o[1] + shift.get(o[0], 0), *o[2:])
-                           for path, o in origins.items()}
-                doc = ManifestDoc(doc.obj, doc.source_file, doc.source_line, doc.component,
-                                  origins, doc.digest)
-            docs.append(doc)
+    if moved:
+        docs = list(docs)
+        for index in moved:
+            doc = docs[index]
+            origins = {path: (o[0], o[1] + shift.get(o[0], 0), *o[2:])
+                       for path, o in doc.value_origins.items()}
+            docs[index] = ManifestDoc(doc.obj, doc.source_file, doc.source_line,
+                                      doc.component, origins, doc.digest)
     return ComponentOutput(output.component, docs, output.problems, output.notes,
-                           dict(anchors))
+                           dict(anchors), output.by_file)
 
 
 _COMPOSED: dict[str, tuple[yaml.Node, list[str]] | None] = {}  # by blob id
@@ -254,6 +259,16 @@ def _children(node: yaml.MappingNode) -> dict[str, tuple[int, yaml.Node | None]]
                                      else (key_node.start_mark.line, value_node))
         _CHILDREN[id(node)] = found
     return found
+
+
+def composed_memo(blob: str) -> tuple[yaml.Node, list[str]] | None:
+    """A config file's node tree and lines if this process composed that content."""
+    return _COMPOSED.get(blob)
+
+
+def composed(root: Path, path: str, blob: str) -> tuple[yaml.Node, list[str]] | None:
+    """A config file's YAML node tree and lines (``path`` holds ``blob`` now)."""
+    return _composed(root, path, blob)
 
 
 def _composed(root: Path, path: str, blob: str) -> tuple[yaml.Node, list[str]] | None:

@@ -63,20 +63,88 @@ def _relative(root: Path, folder: Path) -> str | None:
     return text[len(top) + 1:] if text.startswith(top + os.sep) else None
 
 
-def level(levels: Levels, listing: Listing, root: Path, folder: Path,
-          env: str) -> ConfigDict:
+def level(levels: Levels, listing: Listing, root: Path, folder: Path, env: str,
+          earlier: Listing | None = None) -> ConfigDict:
     """load_config, once per content: the folder holds exactly ``listing``'s files, so
-    a blob id names a config file's content. Callers never change what it returns."""
+    a blob id names a config file's content. Callers never change what it returns.
+    ``earlier``: the listing of the walk this one starts from (see :func:`_patched`)."""
     rel = _relative(root, folder)
     if rel is None:
         return load_config(folder, env, root)
     stem = f"{rel}/config/{env}" if rel else f"config/{env}"
-    blob = next((listing[stem + s][0] for s in SUFFIXES if stem + s in listing), None)
-    key = (stem, blob)
-    found = levels.get(key)
+    name = next((stem + s for s in SUFFIXES if stem + s in listing), None)
+    blob = listing[name][0] if name else None
+    found = levels.get((stem, blob))
     if found is None:
-        found = levels[key] = load_config(folder, env, root)
+        old = (earlier or {}).get(name or "", ("",))[0]
+        if name and (stem, old) in levels:
+            found = _patched(levels[(stem, old)], root, name, old, str(blob))
+        found = levels[(stem, blob)] = found or load_config(folder, env, root)
     return found
+
+
+def _patched(old_level: ConfigDict, root: Path, path: str, old: str,
+             new: str) -> ConfigDict | None:
+    """A changed config file loaded from its earlier version's: when only some of its
+    subcomponents' entries changed (as text; the same keys in the same order, no
+    anchors, aliases or merge keys), only those are built and checked again, and the
+    rest is the earlier file's, which loaded cleanly. None: load it whole."""
+    from sandbox.hld import reuse  # the node trees compared for the parts
+    from sandbox.hld.config import normalize_config
+    from sandbox.hld.yamlio import MAX_EXPANDED_NODES, _Loader, check_nesting
+
+    before, after = reuse.composed_memo(old), reuse.composed(root, path, new)
+    if not path.endswith(".yaml") or before is None or after is None:
+        return None
+    (old_node, old_lines), (new_node, new_lines) = before, after
+    text = "".join(new_lines)
+    if any(mark in text for mark in ("*", "&", "<<")) or len(text) >= MAX_EXPANDED_NODES // 2:
+        return None  # the whole load's alias and size checks have something to say
+    check_nesting(text, path)
+    top = _entries(old_node, old_lines, new_node, new_lines)
+    if top is None or len(top[1]) != 1 or top[1][0][0] != "subcomponents":
+        return None if top is None or top[1] else old_level
+    subs = _entries(top[1][0][1], old_lines, top[1][0][2], new_lines)
+    if subs is None or subs[0] != list(old_level["subcomponents"]):
+        return None
+    level = {**old_level, "subcomponents": dict(old_level["subcomponents"])}
+    for name, _, node in subs[1]:
+        loader = _Loader("")
+        try:
+            value = loader.construct_document(node)
+        finally:
+            loader.dispose()
+        level["subcomponents"][name] = normalize_config(value, path, f"subcomponents.{name}: ")
+    return level
+
+
+def _entries(old: Any, old_lines: list[str], new: Any, new_lines: list[str]
+             ) -> tuple[list[str], list[tuple[str, Any, Any]]] | None:
+    """Two mappings' keys (the same, in the same order, each once, plain strings) and
+    the entries whose text differs; None when they are not such."""
+    import yaml
+
+    if not (isinstance(old, yaml.MappingNode) and isinstance(new, yaml.MappingNode)
+            and len(old.value) == len(new.value)):
+        return None
+    keys: list[str] = []
+    changed: list[tuple[str, Any, Any]] = []
+    for (old_key, old_value), (new_key, new_value) in zip(old.value, new.value, strict=True):
+        if not (isinstance(new_key, yaml.ScalarNode) and isinstance(old_key, yaml.ScalarNode)
+                and new_key.tag == old_key.tag == "tag:yaml.org,2002:str"
+                and new_key.value == old_key.value):
+            return None
+        keys.append(new_key.value)
+        if _text(old_lines, old_key, old_value) != _text(new_lines, new_key, new_value):
+            changed.append((new_key.value, old_value, new_value))
+    return (keys, changed) if len(set(keys)) == len(keys) else None
+
+
+def _text(lines: list[str], key: Any, value: Any) -> str:
+    end = value.end_mark.line
+    if end < len(lines) and lines[end][:value.end_mark.column].strip():
+        end += 1
+    return "".join(lines[key.start_mark.line:max(end, key.start_mark.line + 1)])
 
 
 @dataclass
@@ -243,7 +311,8 @@ def _sorted(base: Walk, listing: Listing,
 def again(walker: _Walker, base: Walk) -> GenerateResult | None:
     """The generation of the walker's folder from ``base`` (None: walk it whole)."""
     reuse = walker.reuse
-    if reuse is None or base.root != walker.root or base.envs != walker.envs:
+    if (reuse is None or walker.allow_hooks or base.root != walker.root
+            or base.envs != walker.envs):
         return None
     listing = reuse.listing
     changed = changed_paths(base.listing, listing)
@@ -253,7 +322,7 @@ def again(walker: _Walker, base: Walk) -> GenerateResult | None:
     configs, statics = found
     shape, envs = base.shape, walker.envs
     prints = walker.prints = base.prints.moved(listing, changed)
-    walker.levels = base.levels
+    walker.levels, walker.earlier = base.levels, base.listing
     # Whose part of a changed config file changed, and where the others' parts sit now.
     dirty: set[int] = set()
     inherited: set[int] = set()  # changed through an ancestor's file
