@@ -164,6 +164,10 @@ class RowBuilder(FillIns, PodValues):
     def _changes(self, now: float, prev: float, read: Any, changed: set[ObjRef]
                  ) -> Collected:
         deps, moving_pods = self.cluster.moving(prev)
+        # A row stored as a ramp is looked at every sample while it is one (the store
+        # reads it at this sample's time), even with the cluster's time behind ours.
+        deps |= {d for d in self._filling
+                 if getattr(self.workload_rows.get(f"Deployment/{d}"), "ramp", None)}
         dirty_pods = {p for p in moving_pods if p in self.pod_rows} | (
             self._unsettled - self._predicted.keys())
         dirty_workloads: set[str] = set()  # by a write or a pod; the sliding windows below
