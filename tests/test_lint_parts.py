@@ -146,6 +146,7 @@ def test_parts_give_yamllints_findings_on_real_files_and_random_edits() -> None:
     "a: 1\r\nb: 2\r\n",
     "a: caf\u00e9\n",
     "a: [1\n",  # not YAML
+    "".join(f"{' ' * 2 * n}k{n}:\n" for n in range(400)) + " " * 800 + "v: 1\n",  # too deep
 ])
 def test_what_reaches_across_parts_is_linted_whole(text: str) -> None:
     assert plan(text, default_config(), "f.yaml", 0) is None

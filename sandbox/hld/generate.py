@@ -3,41 +3,27 @@ run hooks, and produce one manifest per component."""
 
 from __future__ import annotations
 
+import copy
 import shutil
 import subprocess
-import tempfile
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from sandbox import limits
+from sandbox.hld import rewalk
 from sandbox.hld.config import ConfigDict, environment_config, merge_config, normalize_config
 from sandbox.hld.errors import HldError
 from sandbox.hld.fetch import fetch_folder, inside, relative_part
-from sandbox.hld.kustomize import is_kustomization, kustomization_error
 from sandbox.hld.model import Component, component_file, load_component
+from sandbox.hld.produce import Producer
 from sandbox.hld.results import ComponentOutput, GeneratedComponent, GenerateResult, ManifestDoc
 from sandbox.hld.reuse import ComponentReuse, Fingerprints, placed
-from sandbox.hld.substitute import (
-    ConfigOrigins,
-    ConfigSource,
-    Substitution,
-    ValueOrigins,
-    substitute,
-)
-from sandbox.hld.yamlio import (
-    YamlSyntaxError,
-    display_path,
-    load_manifest_documents,
-    read_bytes,
-)
+from sandbox.hld.substitute import ConfigOrigins, ConfigSource
 
 HOOK_TIMEOUT_SECONDS = 300
-HELM_TIMEOUT_SECONDS = 300
 MAX_DEPTH = 64
-HELM_INSTALL = "install helm (https://helm.sh/docs/intro/install/)"
 
 
 @dataclass
@@ -48,41 +34,66 @@ class _Visit:
     passed_down: ConfigDict
     ancestry: tuple[Path, ...]
     sources: tuple[ConfigSource, ...] = ()  # ancestors' config files, outermost first
+    parent: int = -1
 
 
 @dataclass
 class _Node:
-    """A component after the install pass, ready for the generate pass."""
+    """A component after the install pass, ready for the generate pass; the rest is
+    what a later walk needs to take it again (see hld/rewalk.py)."""
 
     component: Component
     folder: Path
     logical: str
     config: ConfigDict
     sources: tuple[ConfigSource, ...]
+    name: str = ""  # as its parent lists it
+    passed_down: ConfigDict = field(default_factory=dict)
+    config_dirs: list[Path] = field(default_factory=list)
+    parent: int = -1  # the parent's index among the walk's nodes
+    notes: list[str] = field(default_factory=list)  # those its install gave
+    ancestry: tuple[Path, ...] = ()
 
 
 def _join(logical: str, name: str) -> str:
     return f"{logical}/{name}" if logical else name
 
 
-class _Walker:
+class _Walker(Producer):
     def __init__(self, hld_dir: Path, envs: list[str], allow_hooks: bool,
-                 reuse: ComponentReuse | None = None) -> None:
+                 reuse: ComponentReuse | None = None,
+                 prints: Fingerprints | None = None) -> None:
         self.root = hld_dir.resolve()
         self.envs = envs
         self.allow_hooks = allow_hooks
         self.result = GenerateResult(envs=envs)
         self.origins = ConfigOrigins(envs, self.root)
         self.reuse = reuse
-        self.prints = Fingerprints(self.root, reuse.listing) if reuse is not None else None
+        self._prints = prints
         self.bytes = 0  # of generated manifests so far, against limits.MAX_GENERATED_BYTES
-
-    def shown(self, path: Path) -> str:
-        return display_path(path, self.root)
+        # Whether a later walk may start from this one: every component local, static or
+        # a plain component, none skipped (see hld/rewalk.py).
+        self.plain = reuse is not None and not allow_hooks
+        self.levels: rewalk.Levels = {}  # config files as loaded, by content
+        self.folders: list[Path] = []  # where a component file was looked for
+        self.made: set[str] = set()  # keys of the outputs this walk produced
 
     # -- locating a component ------------------------------------------------------------
 
+    @property
+    def prints(self) -> Fingerprints | None:
+        """The fingerprints of the folder's listing, made when first asked (a walk that
+        starts from an earlier one takes the earlier one's, moved)."""
+        if self._prints is None and self.reuse is not None:
+            self._prints = Fingerprints(self.root, self.reuse.listing)
+        return self._prints
+
+    @prints.setter
+    def prints(self, prints: Fingerprints) -> None:
+        self._prints = prints
+
     def _load(self, folder: Path, ancestry: tuple[Path, ...], via: Component | None) -> Component:
+        self.folders.append(folder)
         file = component_file(folder)
         if file is not None:
             resolved = file.resolve()
@@ -104,6 +115,7 @@ class _Walker:
         if entry is None:
             component, folder, own = self._load(parent, ancestry, None), parent, True
         elif entry.method != "local":
+            self.plain = False  # fetched: it may read anything
             base = fetch_folder(entry, parent, self.root)
             if entry.type == "component":
                 folder = inside(self.root, base / relative_part(entry.path, entry, "path"),
@@ -127,6 +139,7 @@ class _Walker:
             ancestry = (*ancestry, component_file(folder).resolve())  # type: ignore[union-attr]
         # A component file that is itself a git component points at its real definition.
         while component.type == "component" and component.method == "git" and component.source:
+            self.plain = False
             base = fetch_folder(component, folder, self.root)
             folder = inside(self.root, base / relative_part(component.path, component, "path"),
                             component, "path")
@@ -158,135 +171,6 @@ class _Walker:
                 )
             self.result.notes.append(f"component {component.name!r}: ran {stage} hook {command!r}")
 
-    def _parse(self, text: str, shown: str, component: Component) -> list[ManifestDoc]:
-        docs = []
-        # `kind: List` documents count as their items, as kubectl apply reads them.
-        for line, obj in load_manifest_documents(text, shown):
-            if obj is None:
-                continue
-            if not isinstance(obj, dict):
-                raise HldError(
-                    f"document is a {type(obj).__name__}, not a Kubernetes object",
-                    file=shown, line=line, fix="each document must be a mapping with kind",
-                )
-            if is_kustomization(shown, obj):
-                raise kustomization_error(shown, line)
-            docs.append(ManifestDoc(obj, shown, line, component.name))
-        return docs
-
-    def _parse_static(self, text: str, shown: str, component: Component) -> list[ManifestDoc]:
-        """Objects of one static file; content that is none is a problem, not a refusal."""
-        try:
-            return self._parse(text, shown, component)
-        except YamlSyntaxError as exc:
-            problem = exc
-        except HldError as exc:
-            if exc.file != shown or "not a Kubernetes object" not in exc.reason:
-                raise  # bounds (alias bombs, nesting) stay fatal
-            problem = exc
-        self._problem(problem)
-        return []
-
-    def _problem(self, problem: HldError) -> None:
-        self.result.problems.append(problem)
-        self.result.notes.append(f"{problem.file}: not a Kubernetes manifest; included "
-                                 "byte for byte, as Fabrikate does (the check reports it)")
-
-    def _static_files(self, component: Component, files_dir: Path) -> list[tuple[Path, str]]:
-        """Every entry of the folder, as Fabrikate's ReadDir + ReadFile see them, with the
-        path shown for it."""
-        files = []
-        base = files_dir.resolve()
-        plain = base.is_relative_to(self.root)
-        for path in sorted(base.iterdir(), key=lambda p: p.name.encode()):
-            if plain and not path.is_symlink():
-                # An entry of a resolved folder inside the HLD that is no symlink is where
-                # it says: no need to resolve it again (that was most of a big HLD's time).
-                shown = path.relative_to(self.root).as_posix()
-            else:
-                inside(self.root, path, component, "manifest file")
-                shown = self.shown(path)
-            if path.is_dir():
-                # fab generate fails here too: ioutil.ReadFile on a folder.
-                raise HldError(
-                    f"read {shown}: is a directory", file=component.file,
-                    fix=f"a static component's path may hold only files; move {path.name!r} "
-                    "out or make it a component of its own",
-                )
-            if not path.is_file():
-                raise HldError(f"read {shown}: not a regular file", file=component.file,
-                               fix="keep only regular files in a static component's path")
-            files.append((path, shown))
-        return files
-
-    def _static(self, component: Component, folder: Path, config: ConfigDict,
-                sources: tuple[ConfigSource, ...] = ()) -> tuple[str, list[ManifestDoc]]:
-        if component.method == "http":
-            files_dir = folder
-        else:
-            files_dir = inside(self.root, folder / relative_part(component.path, component,
-                                                                  "path"), component, "path")
-        if not files_dir.is_dir():
-            raise HldError(
-                f"static component {component.name!r}: folder {self.shown(files_dir)!r} "
-                "does not exist", file=component.file, fix="create it or fix 'path'",
-            )
-        parts: list[str] = []
-        docs: list[ManifestDoc] = []
-        for path, shown in self._static_files(component, files_dir):
-            data = read_bytes(path, shown)
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                # Kept byte for byte: surrogateescape round-trips through write_output.
-                parts.append("---\n" + data.decode("utf-8", "surrogateescape") + "\n")
-                line = data[: exc.start].count(b"\n") + 1
-                self._problem(HldError("file is not UTF-8 text, so not a Kubernetes manifest",
-                                       file=shown, line=line))
-                continue
-            made: list[Substitution] = []
-            if component.substitute:
-                text = substitute(text, config["config"], config.get("namespace"), shown,
-                                  record=made)
-            parts.append(f"---\n{text}\n")
-            file_docs = self._parse_static(text, shown, component)
-            for doc in file_docs if made else []:
-                doc.value_origins = ValueOrigins(text, made, doc.source_line, sources,
-                                                 self.origins)
-            docs.extend(file_docs)
-        namespace = config.get("namespace")
-        if config.get("injectNamespace") and namespace:
-            for doc in docs:
-                # As Fabrikate does: only where the object names no namespace itself.
-                meta = doc.obj.get("metadata")
-                if isinstance(meta, dict) and meta.get("namespace") is None:
-                    meta["namespace"] = namespace
-            parts = [f"---\n{yaml.safe_dump(d.obj, sort_keys=False)}" for d in docs]
-        return "".join(parts), docs
-
-    def _helm(self, component: Component, folder: Path,
-              config: ConfigDict) -> tuple[str, list[ManifestDoc]]:
-        helm = shutil.which("helm")
-        if helm is None:
-            raise HldError(
-                f"helm component {component.name} needs the helm CLI: {HELM_INSTALL}",
-                file=component.file,
-            )
-        chart = inside(self.root, folder / relative_part(component.path, component, "path"),
-                       component, "path")
-        with tempfile.TemporaryDirectory() as tmp:
-            values = Path(tmp) / "values.yaml"
-            values.write_text(yaml.safe_dump(config["config"]), "utf-8")
-            command = [helm, "template", component.name, str(chart), "--values", str(values)]
-            if config.get("namespace"):
-                command += ["--namespace", config["namespace"]]
-            done = subprocess.run(command, capture_output=True, text=True,
-                                  timeout=HELM_TIMEOUT_SECONDS)
-        if done.returncode != 0:
-            raise HldError(f"helm template failed for {component.name!r}: {done.stderr.strip()}",
-                           file=component.file)
-        return done.stdout, self._parse(done.stdout, self.shown(chart), component)
-
     # -- the walk ------------------------------------------------------------------------
 
     def _bounded(self, component: GeneratedComponent, docs: list[ManifestDoc]) -> None:
@@ -302,67 +186,150 @@ class _Walker:
             raise HldError(f"the HLD generates more than {limits.MAX_GENERATED_BYTES:,} "
                            "bytes of manifests (a memory bound)", **where)
 
+    def _config(self, folder: Path, passed_down: ConfigDict,
+                names: set[str] | None = None) -> ConfigDict:
+        """environment_config, with each config file loaded once per content (a later
+        walk takes them from here) and, given ``names``, only those subcomponents' parts
+        merged: each one's part merges on its own, so theirs come out the same."""
+        if not self.plain or self.reuse is None:
+            return environment_config(folder, self.envs, passed_down, self.root)
+        merged = copy.deepcopy(rewalk.pruned(passed_down, names))
+        for env in [*self.envs, "common"]:
+            level = rewalk.level(self.levels, self.reuse.listing, self.root, folder, env)
+            merged = merge_config(merged, rewalk.pruned(level, names))
+        merged.setdefault("config", {})
+        merged.setdefault("subcomponents", {})
+        return merged
+
+    def install(self, visit: _Visit, names: set[str] | None = None,
+                located: _Node | None = None) -> _Node | None:
+        """``fab install`` of one component (None: skipped, disabled). ``located``: the
+        same component from an earlier walk (its definition unchanged), so it is not read
+        again; ``names``: only those subcomponents' config is merged (see _config)."""
+        if visit.passed_down.get("disabled"):
+            self.result.notes.append(f"skipped disabled component {visit.logical!r}")
+            self.plain = False
+            return None
+        notes = len(self.result.notes)
+        if located is None:
+            component, folder, config_dirs, ancestry = self.locate(visit)
+        else:
+            component, folder = located.component, located.folder
+            config_dirs, ancestry = located.config_dirs, located.ancestry
+        config = merge_config(rewalk.pruned(visit.passed_down, names), normalize_config({}, ""))
+        for config_dir in config_dirs:
+            config = self._config(config_dir, config, names)
+        if config.get("disabled"):
+            self.result.notes.append(f"skipped disabled component {visit.logical!r}")
+            self.plain = False
+            return None
+        if component.type not in ("static", "component"):
+            self.plain = False  # helm: reads anything
+        if component.has_hooks and not self.allow_hooks:
+            listed = "; ".join(f"{k}: {', '.join(v)}" for k, v in component.hooks.items())
+            self.result.notes.append(
+                f"component {component.name!r}: hooks not run ({listed}); "
+                "generate with allow_hooks to run them"
+            )
+        self.result.notes.extend(component.notes)
+        self._hooks(component, folder, "before-install")
+        for sub in component.subcomponents:
+            passed = config["subcomponents"].get(sub.name) or {}
+            if sub.method == "git" and not passed.get("disabled"):
+                fetch_folder(sub, folder, self.root)
+        self._hooks(component, folder, "after-install")
+        sources = (*visit.sources, *((d, ()) for d in config_dirs))
+        return _Node(component, folder, visit.logical, config, sources,
+                     visit.entry.name if visit.entry else "", visit.passed_down,
+                     config_dirs, visit.parent, self.result.notes[notes:], ancestry)
+
     def _install(self) -> list[_Node]:
         """``fab install``: visit the tree, fetch subcomponents between the install hooks."""
         nodes: list[_Node] = []
         queue: deque[_Visit] = deque([_Visit(None, self.root, "", {}, ())])
         while queue:
             visit = queue.popleft()
-            if visit.passed_down.get("disabled"):
-                self.result.notes.append(f"skipped disabled component {visit.logical!r}")
+            node = self.install(visit)
+            if node is None:
                 continue
-            component, folder, config_dirs, ancestry = self.locate(visit)
-            config = merge_config(visit.passed_down, normalize_config({}, ""))
-            for config_dir in config_dirs:
-                config = environment_config(config_dir, self.envs, config, self.root)
-            if config.get("disabled"):
-                self.result.notes.append(f"skipped disabled component {visit.logical!r}")
-                continue
-            if component.has_hooks and not self.allow_hooks:
-                listed = "; ".join(f"{k}: {', '.join(v)}" for k, v in component.hooks.items())
-                self.result.notes.append(
-                    f"component {component.name!r}: hooks not run ({listed}); "
-                    "generate with allow_hooks to run them"
-                )
-            self.result.notes.extend(component.notes)
-            self._hooks(component, folder, "before-install")
-            for sub in component.subcomponents:
-                passed = config["subcomponents"].get(sub.name) or {}
-                if sub.method == "git" and not passed.get("disabled"):
-                    fetch_folder(sub, folder, self.root)
-            self._hooks(component, folder, "after-install")
-            sources = (*visit.sources, *((d, ()) for d in config_dirs))
-            nodes.append(_Node(component, folder, visit.logical, config, sources))
+            nodes.append(node)
             if len(nodes) > limits.MAX_COMPONENTS:
                 raise HldError(f"the HLD has more than {limits.MAX_COMPONENTS} components",
-                               file=component.file, fix="split it into several HLDs")
-            for sub in component.subcomponents:
+                               file=node.component.file, fix="split it into several HLDs")
+            for sub in node.component.subcomponents:
                 queue.append(_Visit(
-                    sub, folder, _join(visit.logical, sub.name),
-                    config["subcomponents"].get(sub.name) or {}, ancestry,
-                    tuple((d, (*prefix, "subcomponents", sub.name)) for d, prefix in sources),
-                ))
+                    sub, node.folder, _join(visit.logical, sub.name),
+                    node.config["subcomponents"].get(sub.name) or {}, node.ancestry,
+                    tuple((d, (*prefix, "subcomponents", sub.name))
+                          for d, prefix in node.sources), len(nodes) - 1))
         return nodes
 
-    def run(self) -> GenerateResult:
+    def reinstall(self, node: _Node, passed_down: ConfigDict,
+                  names: set[str] | None) -> ConfigDict | None:
+        """A component of an earlier walk installed again with what is passed down now:
+        its config (None: now disabled, which the earlier walk cannot tell)."""
+        visit = _Visit(None, node.folder, node.logical, passed_down, node.ancestry,
+                       node.sources[:len(node.sources) - len(node.config_dirs)], node.parent)
+        notes = len(self.result.notes)
+        again = self.install(visit, names, located=node)
+        del self.result.notes[notes:]  # the earlier walk's notes stand: same definition
+        return None if again is None else again.config
+
+    @staticmethod
+    def with_config(node: _Node, config: ConfigDict) -> _Node:
+        return _Node(node.component, node.folder, node.logical, config, node.sources)
+
+    def run(self, since: rewalk.Walk | None = None) -> GenerateResult:
+        if since is not None:
+            try:
+                found = rewalk.again(self, since)
+            except HldError:
+                found = None  # the whole walk says which error comes first
+            if found is not None:
+                return found
+            # Something it cannot tell apart: the whole walk, from a clean slate.
+            return _Walker(self.root, self.envs, self.allow_hooks, self.reuse).run()
         # Install the whole tree first, then generate it, as `fab install && fab generate`.
-        for node in self._install():
-            key, anchors = self._key(node)
-            output = self.reuse.get(key) if self.reuse is not None and key else None
-            if output is not None:
-                output = placed(output, anchors)
-            else:
-                output = self._generate(node)
-                if self.reuse is not None and key:
-                    output.component.key = key
-                    output.anchors = anchors
-                    self.reuse.put(key, output)
-            self.result.components.append(output.component)
-            self.result.documents.extend(output.documents)
-            self.result.problems.extend(output.problems)
-            self.result.notes.extend(output.notes)
-            self._bounded(output.component, output.documents)
+        nodes = self._install()
+        self.result.walked = len(nodes)
+        keyed = [self._key(node) for node in nodes]
+        get_many = getattr(self.reuse, "get_many", None)  # one look-up for all
+        known = get_many([k for k, _ in keyed if k]) if get_many is not None else {}
+        outputs = [self.produce(node, found, known) for node, found in zip(nodes, keyed,
+                                                                           strict=True)]
+        if self.plain and self.prints is not None and self.reuse is not None:
+            self.result.walk = rewalk.record(self, nodes, outputs)
         return self.result
+
+    def produce(self, node: _Node, keyed: tuple[str | None, dict[str, int]] | None = None,
+                known: Mapping[str, ComponentOutput] | None = None) -> ComponentOutput:
+        """One component's output, reused by its fingerprint when known (``keyed``: its
+        fingerprint and anchors; ``known``: outputs looked up already), added to the
+        result."""
+        key, anchors = keyed or self._key(node)
+        output = None
+        if self.reuse is not None and key:
+            # Looked up already, unless a component before it made the same output.
+            output = self.reuse.get(key) if known is None or key in self.made \
+                else known.get(key)
+        if output is not None:
+            output = placed(output, anchors)
+        else:
+            output = self._generate(node)
+            if self.reuse is not None and key:
+                output.component.key = key
+                output.anchors = anchors
+                self.reuse.put(key, output)
+                self.made.add(key)
+        self.add(output)
+        return output
+
+    def add(self, output: ComponentOutput) -> None:
+        self.result.components.append(output.component)
+        self.result.documents.extend(output.documents)
+        self.result.problems.extend(output.problems)
+        self.result.notes.extend(output.notes)
+        self._bounded(output.component, output.documents)
 
     def _key(self, node: _Node) -> tuple[str | None, dict[str, int]]:
         """The fingerprint of a static component's inputs (None when it is not reused)
@@ -371,13 +338,19 @@ class _Walker:
         if (self.reuse is None or self.prints is None or component.type != "static"
                 or component.method != "local"
                 or (self.allow_hooks and component.has_hooks)):
+            if component.type == "static":
+                self.plain = False
             return None, {}
         # Resolved as text (see Fingerprints): a path leaving the HLD gets no key, and the
         # build then reports it.
         files_dir = node.folder / component.path
+        self.result.fingerprinted += 1
         found = self.prints.static_inputs(component, files_dir, node.config, node.sources,
                                           self.envs)
-        return (None, {}) if found is None else (self.reuse.key(found[0]), found[1])
+        if found is None:
+            self.plain = False
+            return None, {}
+        return self.reuse.key(found[0]), found[1]
 
     def _generate(self, node: _Node) -> ComponentOutput:
         """One component's manifest, with the problems and notes it gave."""
@@ -431,7 +404,8 @@ def generate(
     for env in env_list:
         if not env or "/" in env or "\\" in env or env.startswith("."):
             raise HldError(f"environment name {env!r} is not a plain name")
-    result = _Walker(Path(hld_dir), env_list, allow_hooks, reuse).run()
+    walker = _Walker(Path(hld_dir), env_list, allow_hooks, reuse)
+    result = walker.run(rewalk.choose(list(getattr(reuse, "earlier", None) or []), walker))
     if out_dir is not None:
         write_output(result, Path(out_dir))
     return result

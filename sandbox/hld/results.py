@@ -67,6 +67,12 @@ class GenerateResult:
     # each as a finding; generation itself goes on, as ``fab generate`` would.
     problems: list[HldError] = field(default_factory=list)
     output_dir: Path | None = None  # out_dir/<env1>-<env2> when written
+    # What the next generation may start from (hld/rewalk.py's Walk; None: it walks all)
+    # and behaviour counters: components walked (installed and produced) and static
+    # components' fingerprints computed.
+    walk: Any = field(default=None, compare=False, repr=False)
+    walked: int = field(default=0, compare=False)
+    fingerprinted: int = field(default=0, compare=False)
 
     @property
     def manifest(self) -> str:

@@ -45,6 +45,19 @@ class ComponentReuse(Protocol):
     def key(self, parts: list[Any]) -> str: ...
 
 
+# (config file, key path there) -> what a component reads of it: see Fingerprints.part
+Parts = dict[tuple[str, tuple[str, ...]], Any]
+
+
+def _nested(by_dir: Mapping[str, Any]) -> set[str]:
+    nested: set[str] = set()
+    for folder in by_dir:
+        parts = folder.split("/") if folder else []
+        for end in range(len(parts)):
+            nested.add("/".join(parts[:end]))
+    return nested
+
+
 class Fingerprints:
     """Fingerprints of components' inputs, from the commit's listing of the HLD folder."""
 
@@ -54,12 +67,10 @@ class Fingerprints:
         for path, (blob, _size) in listing.items():
             folder, _, name = path.rpartition("/")
             self.by_dir.setdefault(folder, []).append((name, blob))
-        self.nested: set[str] = set()  # folders holding folders
-        self._sources: dict[tuple[Path, tuple[str, ...]], list[Any] | None] = {}
-        for folder in self.by_dir:
-            parts = folder.split("/") if folder else []
-            for end in range(len(parts)):
-                self.nested.add("/".join(parts[:end]))
+        self.nested = _nested(self.by_dir)  # folders holding folders
+        self._sources: dict[tuple[Path, tuple[str, ...]],
+                            tuple[list[Any], dict[str, int], Parts] | None] = {}
+        self.subtrees = 0  # parts of config files looked up (a behaviour counter)
 
     def _relative(self, folder: Path) -> str | None:
         # A folder the listing describes holds no symlinks (git's are written as files),
@@ -70,38 +81,78 @@ class Fingerprints:
         return text[len(root) + 1:] if text.startswith(root + os.sep) else None
 
     def _source(self, folder: Path, prefix: tuple[str, ...],
-                envs: list[str]) -> tuple[list[Any], dict[str, int]] | None:
+                envs: list[str]) -> tuple[list[Any], dict[str, int], Parts] | None:
         """What a component reads of one config folder's files: for its own folder the
         files themselves; for an ancestor's, only its subtree there (its text, not where
         it sits), so an edit of another component's part of a shared file leaves it be.
-        Also the anchors: file -> the line (1-based) its subtree starts at."""
+        Also the anchors (file -> the line, 1-based, its subtree starts at) and the parts
+        ((file, prefix) -> what it reads there: see hld/rewalk.py)."""
         memo = (folder, prefix)
         if memo in self._sources:
             return self._sources[memo]
         rel = self._relative(folder)
-        found: tuple[list[Any], dict[str, int]] | None = None
+        found: tuple[list[Any], dict[str, int], Parts] | None = None
         if rel is not None:
             config = f"{rel}/config" if rel else "config"
             files = dict(self.by_dir.get(config, []))
             read: list[Any] = [rel, list(prefix)]
             anchors: dict[str, int] = {}
+            parts: Parts = {}
             for env in [*envs, "common"]:
                 # The generator's choice: YAML wins over JSON.
                 name = next((f"{env}{s}" for s in (".yaml", ".json") if f"{env}{s}" in files),
                             None)
                 if name is None:
                     read.append(None)
-                elif not prefix:
-                    read.append([name, files[name]])
-                else:
-                    path = f"{config}/{name}"
-                    part, start = self._subtree(path, files[name], prefix)
-                    read.append([name, part])
-                    if start is not None:
-                        anchors[path] = start
-            found = (read, anchors)
+                    continue
+                path = f"{config}/{name}"
+                part, start = self.part(path, files[name], prefix)
+                read.append([name, part])
+                parts[(path, prefix)] = part
+                if start is not None:
+                    anchors[path] = start
+            found = (read, anchors, parts)
         self._sources[memo] = found
         return found
+
+    def part(self, path: str, blob: str, prefix: tuple[str, ...]) -> tuple[Any, int | None]:
+        """What a component reads of one config file at ``prefix``: the whole file (its
+        blob) for its own, else its subtree's text; and the line that subtree starts at."""
+        self.subtrees += 1
+        return (blob, None) if not prefix else self._subtree(path, blob, prefix)
+
+    def parts(self, sources: tuple[tuple[Path, tuple[str, ...]], ...],
+              envs: list[str]) -> Parts | None:
+        """Every part of the config files a component reads (None: not known)."""
+        found: Parts = {}
+        for folder, prefix in sources:
+            source = self._source(folder, prefix, envs)
+            if source is None:
+                return None
+            found.update(source[2])
+        return found
+
+    def moved(self, listing: Mapping[str, tuple[str, int]],
+              changed: set[str]) -> Fingerprints:
+        """The fingerprints of a listing that differs from this one in ``changed`` only:
+        folders without a change are shared, so this costs what changed."""
+        new = Fingerprints.__new__(Fingerprints)
+        new.root, new._sources, new.subtrees = self.root, {}, 0
+        new.by_dir = dict(self.by_dir)
+        for folder in {path.rpartition("/")[0] for path in changed}:
+            names = {name for name, _ in self.by_dir.get(folder, [])}
+            names |= {path.rpartition("/")[2] for path in changed
+                      if path.rpartition("/")[0] == folder}
+            prefix = f"{folder}/" if folder else ""
+            entries = [(n, listing[prefix + n][0]) for n in sorted(names)
+                       if prefix + n in listing]
+            if entries:
+                new.by_dir[folder] = entries
+            else:
+                new.by_dir.pop(folder, None)
+        new.nested = self.nested if new.by_dir.keys() == self.by_dir.keys() \
+            else _nested(new.by_dir)
+        return new
 
     def _subtree(self, path: str, blob: str,
                  prefix: tuple[str, ...]) -> tuple[Any, int | None]:
@@ -117,7 +168,10 @@ class Fingerprints:
         for key in prefix:
             if not isinstance(node, yaml.MappingNode):
                 return "absent", None
-            found = _children(node).get(key)
+            children = _children(node)
+            found = children.get(key)
+            if _MERGED in children or found is _UNSURE:
+                return blob, None  # the value may come from another key: the whole file
             if found is None:
                 return "absent", None
             key_line, node = found
@@ -146,11 +200,11 @@ class Fingerprints:
                              sorted(self.by_dir[rel])]
         anchors: dict[str, int] = {}
         for folder, prefix in sources:
-            found = self._source(folder, prefix, envs)
-            if found is None:
+            source = self._source(folder, prefix, envs)
+            if source is None:
                 return None
-            inputs.append(found[0])
-            anchors.update(found[1])
+            inputs.append(source[0])
+            anchors.update(source[1])
         return inputs, anchors
 
 
@@ -178,18 +232,26 @@ def placed(output: ComponentOutput, anchors: dict[str, int]) -> ComponentOutput:
 
 
 _COMPOSED: dict[str, tuple[yaml.Node, list[str]] | None] = {}  # by blob id
-# id(mapping node) -> its first entry per scalar key (the origin lookup's choice): a
-# shared file with a thousand components is searched in constant time per component.
-_CHILDREN: dict[int, dict[str, tuple[int, yaml.Node]]] = {}
+# id(mapping node) -> its entry per scalar key: a shared file with a thousand components
+# is searched in constant time per component. A key written twice (the parser keeps the
+# last, the origin lookup the first) or a merge key (``<<``: values from elsewhere) make
+# the subtree unsure: the component then reads the whole file.
+_CHILDREN: dict[int, dict[str, tuple[int, yaml.Node | None]]] = {}
+_UNSURE: tuple[int, yaml.Node | None] = (-1, None)
+_MERGED = "\0<<"
 
 
-def _children(node: yaml.MappingNode) -> dict[str, tuple[int, yaml.Node]]:
+def _children(node: yaml.MappingNode) -> dict[str, tuple[int, yaml.Node | None]]:
     found = _CHILDREN.get(id(node))
     if found is None:
         found = {}
         for key_node, value_node in node.value:
-            if isinstance(key_node, yaml.ScalarNode) and key_node.value not in found:
-                found[key_node.value] = (key_node.start_mark.line, value_node)
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue
+            if key_node.tag == "tag:yaml.org,2002:merge" or key_node.value == "<<":
+                found[_MERGED] = _UNSURE
+            found[key_node.value] = (_UNSURE if key_node.value in found
+                                     else (key_node.start_mark.line, value_node))
         _CHILDREN[id(node)] = found
     return found
 
@@ -204,7 +266,8 @@ def _composed(root: Path, path: str, blob: str) -> tuple[yaml.Node, list[str]] |
         except (OSError, UnicodeDecodeError):
             node = None
         else:
-            node = composed(text)
+            # A directive (%TAG) changes how every part of the file reads: none is sure.
+            node = None if text.startswith("%") or "\n%" in text else composed(text)
         if len(_COMPOSED) >= 64:
             _COMPOSED.clear()
             _CHILDREN.clear()  # its nodes' ids may be reused once they are gone

@@ -231,6 +231,21 @@ def _unpacked(node: Node, data: Any, depth: int) -> list[tuple[int, Any]]:
 
 def _documents(text: str, shown: str) -> list[tuple[Node, Any]]:
     check_nesting(text, shown)
+    with _MEMO_LOCK:
+        node = _COMPOSED.get(text)
+    if node is not None and "<<" not in text:
+        # Composed already (a config file whose parts a generation compared): only its
+        # values are built. Building changes no node unless a merge key flattens one.
+        _check_expansion(node, shown)
+        loader = _Loader("")
+        try:
+            return [(node, loader.construct_document(node))]
+        except yaml.YAMLError as exc:
+            raise _yaml_error(exc, shown) from exc
+        except RecursionError as exc:
+            raise HldError("YAML is nested too deeply", file=shown) from exc
+        finally:
+            loader.dispose()
     loader = _Loader(text)
     documents: list[tuple[Node, Any]] = []
     try:

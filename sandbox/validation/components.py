@@ -18,6 +18,7 @@ from typing import Any
 
 from sandbox.hld import GenerateResult, HldError, ManifestDoc
 from sandbox.hld.results import ComponentOutput, GeneratedComponent
+from sandbox.hld.rewalk import Walk, stats
 from sandbox.validation.cache import CheckCache, digest
 
 Listing = Mapping[str, tuple[str, int]]  # path -> (git blob id, size)
@@ -90,6 +91,9 @@ class ComponentStore:
         memo = cache.memo.setdefault("components", OrderedDict())
         self.memo: OrderedDict[str, ComponentOutput] = memo
         self._pending: dict[str, Any] = {}
+        # Earlier walks kept in this process, most recent first: the generator starts
+        # from the closest one and walks only what changed (hld/rewalk.py).
+        self.earlier: list[Walk] = []
 
     def key(self, parts: list[Any]) -> str:
         return digest("component", parts)
@@ -199,8 +203,11 @@ def cached_generation(cache: CheckCache | None, tree: str | None, envs: list[str
         if callable(listing):
             listing = listing()
         store.listing = listing or {}
+        store.earlier = [r.walk for r in reversed(trees.values()) if r.walk is not None]
         result = build(store if listing is not None else None)
         store.flush()
+        for name, count in stats(result).items():
+            cache.stats[f"generate.{name}"] += count
         try:
             cache.put("generate", key, _tree_json(result))
         except (TypeError, ValueError):

@@ -34,6 +34,8 @@ from yamllint import parser as yparser
 from yamllint.config import YamlLintConfig
 from yamllint.rules import indentation, key_duplicates
 
+from sandbox.limits import nesting_depth
+
 SPLIT_LINES = 40  # an entry longer than this is linted as its entries, if it has any
 # line (1-based), column, level, rule id, message; a part's lines count from its start
 Problem = tuple[int, int, str, str, str]
@@ -94,8 +96,8 @@ def plan(text: str, config: YamlLintConfig, filepath: str | None = None,
          split_lines: int = SPLIT_LINES) -> Plan | None:
     """The parts ``text`` is linted in, or None when it must be linted whole."""
     if (_CLoader is None or not text.isascii() or "\t" in text or "\r" in text
-            or "yamllint" in text):
-        return None
+            or "yamllint" in text or nesting_depth(text) is not None):
+        return None  # (too deep: the check refuses the file before linting it)
     enabled = {rule.ID for rule in config.enabled_rules(filepath)}
     if not enabled <= _LOCAL_RULES:
         return None

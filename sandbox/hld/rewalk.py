@@ -1,0 +1,323 @@
+"""A generation that starts from an earlier one and walks only what changed.
+
+A component's output follows from what it reads (see hld/reuse.py): its definition, the
+files of its static folder and, of each config file on its way down, its part (the
+subtree at its key path; the whole file for its own config folder). A walk of an HLD
+commit keeps, per component, what it read and what it made (a :class:`Walk`). The next
+commit's generation compares the two commits' listings (path -> blob id, a dictionary
+difference) and sorts each changed path:
+
+- a component file anywhere a walk looked for one, a config file added or removed, a
+  file where a walk expected a folder, a folder inside a static folder: the tree's
+  shape may differ, so everything is walked again (as is any HLD with a fetched or helm
+  component, a disabled one, hooks that run, or a config folder two components read);
+- a file of a static folder: that component is produced again;
+- a config file changed in place: each component that reads it compares its part with
+  the earlier one. Equal: its output stands, its values' origins moved with the part
+  (``placed``). Different: it is installed again, and so is each component above it
+  (their parts hold its part), merging only the changed subcomponents' config.
+- any other path: no component reads it.
+
+So a one-line change in one component's part of a 2,000-line shared file installs the
+root and that component, parses the changed file once, and compares one part per
+component, instead of merging the config of every component again.
+
+The result is the one a whole walk gives: same documents, origins, notes, problems;
+an HLD that does not generate is walked whole, so its error is the whole walk's.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sandbox.hld.config import ConfigDict, load_config
+from sandbox.hld.reuse import Fingerprints, Parts, placed
+
+if TYPE_CHECKING:
+    from sandbox.hld.generate import _Node, _Walker
+    from sandbox.hld.results import ComponentOutput, GenerateResult
+
+Listing = Mapping[str, tuple[str, int]]
+Levels = dict[tuple[str, str | None], ConfigDict]  # (folder/config/env, blob) -> loaded
+SUFFIXES = (".yaml", ".json")
+DEFINITIONS = ("component.yaml", "component.json")
+
+
+def pruned(config: ConfigDict, names: set[str] | None) -> ConfigDict:
+    """``config`` with only the subcomponents ``names`` (all when None). merge_config
+    merges each subcomponent's part on its own, so theirs come out the same."""
+    if names is None or "subcomponents" not in config:
+        return config
+    subs = config["subcomponents"] or {}
+    return {**config, "subcomponents": {n: subs[n] for n in subs if n in names}}
+
+
+def _relative(root: Path, folder: Path) -> str | None:
+    text, top = os.path.normpath(folder), str(root)
+    if text == top:
+        return ""
+    return text[len(top) + 1:] if text.startswith(top + os.sep) else None
+
+
+def level(levels: Levels, listing: Listing, root: Path, folder: Path,
+          env: str) -> ConfigDict:
+    """load_config, once per content: the folder holds exactly ``listing``'s files, so
+    a blob id names a config file's content. Callers never change what it returns."""
+    rel = _relative(root, folder)
+    if rel is None:
+        return load_config(folder, env, root)
+    stem = f"{rel}/config/{env}" if rel else f"config/{env}"
+    blob = next((listing[stem + s][0] for s in SUFFIXES if stem + s in listing), None)
+    key = (stem, blob)
+    found = levels.get(key)
+    if found is None:
+        found = levels[key] = load_config(folder, env, root)
+    return found
+
+
+@dataclass
+class Shape:
+    """What stays the same while no definition changes: shared by later walks."""
+
+    nodes: list[_Node]
+    children: list[list[int]]
+    readers: dict[str, list[tuple[int, tuple[str, ...]]]]  # config file -> its readers
+    owners: dict[str, int]  # every config file name a component may read -> it
+    definitions: set[str]  # every component file name a walk looked for
+    static_dirs: dict[str, list[int]]  # static folder -> its components
+
+
+@dataclass
+class Walk:
+    """One walk of one commit: per component, what it was passed down, its config (a
+    static one's), its parts of config files and its output."""
+
+    root: Path
+    envs: list[str]
+    listing: Listing
+    shape: Shape
+    passed: list[ConfigDict]
+    configs: list[ConfigDict | None]
+    parts: list[Parts]
+    outputs: list[ComponentOutput]
+    levels: Levels
+    prints: Fingerprints
+    again: bool = False  # made by starting from an earlier walk
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+def _shape(walker: _Walker, nodes: list[_Node], parts: list[Parts]) -> Shape | None:
+    root = walker.root
+    children: list[list[int]] = [[] for _ in nodes]
+    readers: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
+    owners: dict[str, int] = {}
+    statics: dict[str, list[int]] = {}
+    definitions: set[str] = set()
+    for folder in walker.folders:
+        rel = _relative(root, folder)
+        if rel is None:
+            return None
+        definitions.update(f"{rel}/{n}" if rel else n for n in DEFINITIONS)
+    for index, node in enumerate(nodes):
+        if node.parent >= 0:
+            children[node.parent].append(index)
+        for folder in node.config_dirs:
+            rel = _relative(root, folder)
+            if rel is None:
+                return None
+            for env in [*walker.envs, "common"]:
+                for suffix in SUFFIXES:
+                    name = f"{rel}/config/{env}{suffix}" if rel else f"config/{env}{suffix}"
+                    if owners.setdefault(name, index) != index:
+                        return None  # one config folder, two components: not told apart
+        if node.component.type == "static":
+            rel = _relative(root, node.folder / node.component.path)
+            if rel is None:
+                return None
+            statics.setdefault(rel, []).append(index)
+        seen: set[str] = set()
+        for path, prefix in parts[index]:
+            if path in seen:
+                return None  # one file read at two key paths: its anchor is not one line
+            seen.add(path)
+            readers.setdefault(path, []).append((index, prefix))
+    return Shape(nodes, children, readers, owners, definitions, statics)
+
+
+def record(walker: _Walker, nodes: list[_Node], outputs: list[ComponentOutput],
+           shape: Shape | None = None) -> Walk | None:
+    """What a later walk may start from, after a whole walk (None: it may not)."""
+    prints, reuse = walker.prints, walker.reuse
+    if prints is None or reuse is None:
+        return None
+    parts: list[Parts] = []
+    for node in nodes:
+        found = prints.parts(node.sources, walker.envs)
+        if found is None:
+            return None
+        parts.append(found)
+    shape = shape or _shape(walker, nodes, parts)
+    if shape is None:
+        return None
+    return Walk(walker.root, walker.envs, reuse.listing, shape,
+                [n.passed_down for n in nodes],
+                [n.config if n.component.type == "static" else None for n in nodes],
+                parts, outputs, _current(walker.levels, reuse.listing), prints)
+
+
+def _current(levels: Levels, listing: Listing) -> Levels:
+    """The loaded config files this commit still has (the memo stays this commit's)."""
+    if len(levels) <= 64:
+        return levels
+    return {key: value for key, value in levels.items()
+            if key[1] is None or any(listing.get(key[0] + s, ("",))[0] == key[1]
+                                     for s in SUFFIXES)}
+
+
+def changed_paths(old: Listing, new: Listing) -> set[str] | None:
+    """The paths whose content differs (added and removed ones too); None when that is
+    most of the HLD, which a whole walk does as well."""
+    changed = {path for path, _ in new.items() - old.items()}
+    cap = max(64, len(new) // 8)
+    if len(changed) > cap:
+        # Listings of the same files may disagree on sizes only: compare blob ids.
+        changed = {p for p, v in new.items() if old.get(p, ("",))[0] != v[0]}
+        if len(changed) > cap:
+            return None
+    changed.update(old.keys() - new.keys())
+    return changed
+
+
+def choose(earlier: list[Walk], walker: _Walker) -> Walk | None:
+    """Of the earlier walks (most recent first), the closest to this folder's listing."""
+    if walker.reuse is None:
+        return None
+    listing = walker.reuse.listing
+    fits = [w for w in earlier[:3] if w.root == walker.root and w.envs == walker.envs]
+    if len(fits) < 2:
+        return fits[0] if fits else None
+    best: tuple[int, Walk] | None = None
+    for walk in fits:
+        size = len(listing.items() - walk.listing.items())
+        if best is None or size < best[0]:
+            best = (size, walk)
+    return best[1] if best else None
+
+
+def _sorted(base: Walk, listing: Listing,
+            changed: set[str]) -> tuple[set[str], set[int]] | None:
+    """The changed config files read in place, and the static components whose folder
+    changed; None when the tree's shape may differ."""
+    shape = base.shape
+    configs: set[str] = set()
+    statics: set[int] = set()
+    for path in changed:
+        if path in shape.owners:
+            if path.endswith(".json"):
+                yaml = path[:-5] + ".yaml"
+                if yaml in listing and yaml in base.listing:
+                    continue  # YAML wins: nobody reads it
+            if path not in listing or path not in base.listing:
+                return None
+            configs.add(path)
+            continue
+        if path in shape.definitions or path in shape.static_dirs:
+            return None
+        folder = path.rpartition("/")[0]
+        statics.update(shape.static_dirs.get(folder, ()))
+        if "" in shape.static_dirs and folder:
+            return None  # a folder inside a static folder: the walk refuses it
+        parts = path.split("/")
+        for end in range(1, len(parts)):
+            above = "/".join(parts[:end])
+            if above in shape.owners or above in shape.definitions or (
+                    above in shape.static_dirs and above != folder):
+                return None
+    return configs, statics
+
+
+def again(walker: _Walker, base: Walk) -> GenerateResult | None:
+    """The generation of the walker's folder from ``base`` (None: walk it whole)."""
+    reuse = walker.reuse
+    if reuse is None or base.root != walker.root or base.envs != walker.envs:
+        return None
+    listing = reuse.listing
+    changed = changed_paths(base.listing, listing)
+    found = _sorted(base, listing, changed) if changed is not None else None
+    if changed is None or found is None:
+        return None
+    configs, statics = found
+    shape, envs = base.shape, walker.envs
+    prints = walker.prints = base.prints.moved(listing, changed)
+    walker.levels = base.levels
+    # Whose part of a changed config file changed, and where the others' parts sit now.
+    dirty: set[int] = set()
+    inherited: set[int] = set()  # changed through an ancestor's file
+    anchors: dict[int, dict[str, int]] = {}
+    for path in configs:
+        blob = listing[path][0]
+        for index, prefix in shape.readers.get(path, ()):
+            part, start = prints.part(path, blob, prefix)
+            if part != base.parts[index][(path, prefix)]:
+                dirty.add(index)
+                if prefix:
+                    inherited.add(index)
+            elif start is not None:
+                anchors.setdefault(index, {})[path] = start
+    for index in inherited:
+        parent = shape.nodes[index].parent
+        if parent >= 0 and parent not in dirty:
+            return None  # its parent's part holds its part: cannot be, so do not guess
+    passed, configs_now = list(base.passed), list(base.configs)
+    for index in sorted(dirty):
+        node = shape.nodes[index]
+        parent = node.parent
+        if parent >= 0 and parent in dirty:
+            above = configs_now[parent]
+            assert above is not None
+            passed[index] = above["subcomponents"].get(node.name) or {}
+        names = None if node.component.type == "static" else {
+            shape.nodes[c].name for c in shape.children[index] if c in dirty}
+        config = walker.reinstall(node, passed[index], names)
+        if config is None:
+            return None
+        configs_now[index] = config
+    # Then produce in the tree's order, as a whole walk does (its bounds, its errors).
+    result = walker.result
+    for node in shape.nodes:
+        result.notes.extend(node.notes)
+    outputs, parts = list(base.outputs), list(base.parts)
+    produce = dirty | statics
+    for index, node in enumerate(shape.nodes):
+        if index in produce and node.component.type == "static":
+            config = configs_now[index]
+            assert config is not None
+            outputs[index] = walker.produce(walker.with_config(node, config))
+        else:
+            output = base.outputs[index]
+            if index in anchors:
+                output = placed(output, {**output.anchors, **anchors[index]})
+            walker.add(output)
+            outputs[index] = output
+        if index in dirty:
+            found_parts = prints.parts(node.sources, envs)
+            if found_parts is None:
+                return None
+            parts[index] = found_parts
+    result.walked = len(produce)
+    if walker.plain:
+        walk = Walk(walker.root, envs, listing, shape, passed, configs_now, parts, outputs,
+                    _current(walker.levels, listing), prints, again=True)
+        result.walk = walk
+    return result
+
+
+def stats(result: GenerateResult) -> dict[str, Any]:
+    """Behaviour counters of a generation, for the check cache's statistics."""
+    walk = result.walk
+    return {"walked": result.walked, "fingerprints": result.fingerprinted,
+            "again": int(walk is not None and walk.again)}
