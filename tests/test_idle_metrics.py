@@ -396,3 +396,28 @@ def test_a_workspace_from_before_the_ramps_keeps_its_samples(tmp_path: Path) -> 
     assert [(r["name"], r["rps"]) for r in query(store, "old", since=1000)] == [("old", 7.5)]
     rows = sampler.sample()
     assert stored_at(store, clock.now()) == rows_of(rows)
+
+
+def test_a_ramp_reads_exactly_with_the_cluster_far_behind_the_sampler(tmp_path: Path) -> None:
+    """The engine's cluster moves on its own ticks: its time may lag the sampler's clock
+    by more than a sample. A window stored as a ramp is still read at the traffic's own
+    time of each sample, and a sampler computing everything reads the same."""
+    clock = VirtualClock()
+    sim = SimCluster(clock, CHANGE_IMAGES.get, seed=5)
+    store = Store(tmp_path / "a.db")
+    changing = MetricsSampler(store, sim, clock.now, interval=15)
+    full = MetricsSampler(Store(tmp_path / "b.db"), sim, clock.now, interval=15)
+    real = full.rows.collect
+    full.rows.collect = lambda now, incremental: real(now, False)  # type: ignore[method-assign]
+    changing.sample()
+    objects = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}}]
+    for i in range(4):
+        objects += [deployment(f"web-{i}", "web:v1", 1), service(f"web-{i}")]
+    sim.apply(objects)
+    run(clock, sim, 40)
+    for lag in (60, 0, 20, 0, 35, 5, 0):
+        clock.advance(lag)  # the sampler's clock on, the cluster not stepped
+        expected = rows_of(full.sample())
+        assert rows_of(changing.sample()) == expected, lag
+        assert stored_at(store, clock.now()) == expected, lag
+        run(clock, sim, 5)
