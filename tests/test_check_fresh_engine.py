@@ -117,57 +117,30 @@ def test_a_fresh_engines_first_check_reuses_what_mains_generate_job_made(
            "compared)" in job["log"]
 
 
-def test_a_first_check_touching_one_file_reads_and_lints_that_file(
+def test_a_first_check_touching_one_file_reads_lints_and_keys_what_it_changed(
         big: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sandbox import manifestdiff
+
     runner = CIRunner(big.ws, big.bus, big.prs)
-    generate_main(big, runner)
-    depths: list[str] = []
-    real = limits.nesting_depth
-
-    def counted(text: str) -> Any:
-        depths.append(text)
-        return real(text)
-
-    monkeypatch.setattr(limits, "nesting_depth", counted)
+    generate_main(big, runner)  # and its warm-up
+    scanned: list[str] = []
+    keyed: list[object] = []
+    real_scan, real_key = limits._nesting_depth, manifestdiff.object_key
+    monkeypatch.setattr(limits, "_nesting_depth",
+                        lambda text, limit: scanned.append(text) or real_scan(text, limit))
+    monkeypatch.setattr(manifestdiff, "object_key", lambda obj: keyed.append(obj) or real_key(obj))
     job = first_check(big, runner, "one")
     assert job["status"] == "success", job["log"]
     # One file changed (config/prod.yaml): one linted, no other file looked up or read.
     assert runner.cache.stats["lint.files"] == 1
     assert runner.cache.stats["lint.looked"] == 1
-    assert len(depths) <= 1
-
-
-def test_a_check_scans_each_text_for_nesting_once(
-        big: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
-    runner = CIRunner(big.ws, big.bus, big.prs)
-    generate_main(big, runner)
-    scanned: list[str] = []
-    real = limits._nesting_depth
-
-    def counted(text: str, limit: int) -> Any:
-        scanned.append(text)
-        return real(text, limit)
-
-    monkeypatch.setattr(limits, "_nesting_depth", counted)
-    job = first_check(big, runner, "one")
-    assert job["status"] == "success", job["log"]
-    # The bounds, the generator and its config reads all ask of the touched file.
-    assert scanned and len(scanned) == len(set(scanned))
-
-
-def test_mains_warm_up_leaves_its_objects_keys_known_to_the_first_diff(
-        big: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
-    from sandbox import manifestdiff
-
-    runner = CIRunner(big.ws, big.bus, big.prs)
-    generate_main(big, runner)
-    keyed: list[object] = []
-    real = manifestdiff.object_key
-    monkeypatch.setattr(manifestdiff, "object_key", lambda obj: keyed.append(obj) or real(obj))
-    job = first_check(big, runner, "one")
-    assert "(1 of" in job["log"]  # the diff compared the changed component only
-    # The changed group's 3 objects, head and base, looked at by the diff and by the
-    # test for duplicates, and no more: not the 3 of every group.
+    # Its nesting asked by the bounds, the generator and its config reads: one scan; the
+    # root's definition and the one regenerated group's files are the only others.
+    assert big.hld_file("config/prod.yaml", ref="one") in scanned
+    assert len(scanned) == len(set(scanned)) <= 5
+    # The diff compared the changed component only, its 3 objects keyed, head and base,
+    # by the diff and by the test for duplicates: main's warm-up keyed the others.
+    assert "(1 of" in job["log"]
     assert 0 < len(keyed) <= 4 * 3
 
 

@@ -114,15 +114,38 @@ def rows_of(rows: list[Sample]) -> dict[tuple[str, str, str], tuple[Any, ...]]:
             for r in rows}
 
 
+def twins(tmp_path: Path, sim: SimCluster,
+          clock: VirtualClock) -> tuple[MetricsSampler, MetricsSampler]:
+    """A sampler computing what changed, and one computing everything every time."""
+    changing = MetricsSampler(Store(tmp_path / "a.db"), sim, clock.now, interval=15)
+    full = MetricsSampler(Store(tmp_path / "b.db"), sim, clock.now, interval=15)
+    real = full.rows.collect
+    full.rows.collect = lambda now, incremental: real(now, False)  # type: ignore[method-assign]
+    return changing, full
+
+
+def first_sampled_then_started(tmp_path: Path, services: int, replicas: int = 2
+                               ) -> tuple[VirtualClock, SimCluster, MetricsSampler,
+                                          MetricsSampler]:
+    """As in the engine: the samplers ran once before a fleet of ``services`` web
+    Deployments and Services was applied."""
+    clock = VirtualClock()
+    sim = SimCluster(clock, CHANGE_IMAGES.get, seed=5)
+    changing, full = twins(tmp_path, sim, clock)
+    changing.sample()
+    objects = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}}]
+    for i in range(services):
+        objects += [deployment(f"web-{i}", "web:v1", replicas), service(f"web-{i}")]
+    sim.apply(objects)
+    return clock, sim, changing, full
+
+
 def test_rows_computed_for_what_changed_equal_a_full_computation(tmp_path: Path) -> None:
     """The same cluster sampled twice: one sampler computes only what changed, the other
     everything at every sample; through rollouts, a scale-down, a bad and a late-failing
     image, a deleted Deployment and a new one, both read the same numbers."""
     clock, sim = fleet(8)
-    changing = MetricsSampler(Store(tmp_path / "a.db"), sim, clock.now, interval=15)
-    full = MetricsSampler(Store(tmp_path / "b.db"), sim, clock.now, interval=15)
-    real = full.rows.collect
-    full.rows.collect = lambda now, incremental: real(now, False)  # type: ignore[method-assign]
+    changing, full = twins(tmp_path, sim, clock)
     edits = {2: lambda: sim.set_image(ObjRef("Deployment", "web-1", "demo"), "web-1",
                                       "web:v2"),
              4: lambda: sim.scale(ObjRef("Deployment", "web-2", "demo"), 4),
@@ -272,10 +295,7 @@ def test_a_fleet_just_started_fills_in_its_pods_rates_without_reading_them(
     with the rate filled in: the second sample of a fleet that just started reads no
     pod, yet reads as a sampler computing everything at every sample."""
     clock, sim = web_fleet(CHANGE_IMAGES, 5, MANY, 10)  # ready a few seconds ago: windows fill
-    changing = MetricsSampler(Store(tmp_path / "a.db"), sim, clock.now, interval=15)
-    full = MetricsSampler(Store(tmp_path / "b.db"), sim, clock.now, interval=15)
-    real = full.rows.collect
-    full.rows.collect = lambda now, incremental: real(now, False)  # type: ignore[method-assign]
+    changing, full = twins(tmp_path, sim, clock)
     computed = sim._traffic.computed
     first = changing.sample()
     computed = sim._traffic.computed - computed  # the windows, once per sampler
@@ -304,17 +324,7 @@ def test_a_fleet_first_sampled_when_its_pods_appear_computes_each_window_once(
     Deployments are new rows of an incremental sample. Each new Deployment's window is
     computed once (its pods were all read with it), and the rows read as a sampler
     computing everything at every sample."""
-    clock = VirtualClock()
-    sim = SimCluster(clock, CHANGE_IMAGES.get, seed=5)
-    changing = MetricsSampler(Store(tmp_path / "a.db"), sim, clock.now, interval=15)
-    full = MetricsSampler(Store(tmp_path / "b.db"), sim, clock.now, interval=15)
-    real = full.rows.collect
-    full.rows.collect = lambda now, incremental: real(now, False)  # type: ignore[method-assign]
-    changing.sample()
-    objects = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}}]
-    for i in range(MANY):
-        objects += [deployment(f"web-{i}", "web:v1"), service(f"web-{i}")]
-    sim.apply(objects)
+    clock, sim, changing, full = first_sampled_then_started(tmp_path, MANY)
     run(clock, sim, 10)  # ready a few seconds ago: every window fills
     computed, visited = sim._traffic.computed, changing.rows.visited
     rows = changing.sample()
@@ -337,18 +347,8 @@ def test_a_fleet_first_minute_writes_only_what_changed_and_reads_back_exactly(
     serve, samples write nothing until the windows are full (then one row each). What
     another process reads at every sample equals a sampler computing everything, also
     when the cluster's time lags the sampler's clock."""
-    clock = VirtualClock()
-    sim = SimCluster(clock, CHANGE_IMAGES.get, seed=5)
-    store = Store(tmp_path / "a.db")
-    changing = MetricsSampler(store, sim, clock.now, interval=15)
-    full = MetricsSampler(Store(tmp_path / "b.db"), sim, clock.now, interval=15)
-    real = full.rows.collect
-    full.rows.collect = lambda now, incremental: real(now, False)  # type: ignore[method-assign]
-    changing.sample()
-    objects = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}}]
-    for i in range(MANY):
-        objects += [deployment(f"web-{i}", "web:v1", 1), service(f"web-{i}")]
-    sim.apply(objects)
+    clock, sim, changing, full = first_sampled_then_started(tmp_path, MANY, replicas=1)
+    store = changing.store
     written: list[int] = []
     for i in range(9):
         run(clock, sim, 1 if i == 0 else 14)
@@ -402,18 +402,8 @@ def test_a_ramp_reads_exactly_with_the_cluster_far_behind_the_sampler(tmp_path: 
     """The engine's cluster moves on its own ticks: its time may lag the sampler's clock
     by more than a sample. A window stored as a ramp is still read at the traffic's own
     time of each sample, and a sampler computing everything reads the same."""
-    clock = VirtualClock()
-    sim = SimCluster(clock, CHANGE_IMAGES.get, seed=5)
-    store = Store(tmp_path / "a.db")
-    changing = MetricsSampler(store, sim, clock.now, interval=15)
-    full = MetricsSampler(Store(tmp_path / "b.db"), sim, clock.now, interval=15)
-    real = full.rows.collect
-    full.rows.collect = lambda now, incremental: real(now, False)  # type: ignore[method-assign]
-    changing.sample()
-    objects = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}}]
-    for i in range(4):
-        objects += [deployment(f"web-{i}", "web:v1", 1), service(f"web-{i}")]
-    sim.apply(objects)
+    clock, sim, changing, full = first_sampled_then_started(tmp_path, 4, replicas=1)
+    store = changing.store
     run(clock, sim, 40)
     for lag in (60, 0, 20, 0, 35, 5, 0):
         clock.advance(lag)  # the sampler's clock on, the cluster not stepped
