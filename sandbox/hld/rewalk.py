@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -175,7 +175,6 @@ class Walk:
     levels: Levels
     prints: Fingerprints
     again: bool = False  # made by starting from an earlier walk
-    stats: dict[str, int] = field(default_factory=dict)
 
 
 def _shape(walker: _Walker, nodes: list[_Node], parts: list[Parts]) -> Shape | None:
