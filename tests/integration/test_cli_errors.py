@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from sandbox import cli
+from sandbox import cli, cli_flow
 from sandbox.cli_errors import DEBUG_ENV, EXIT_BROKEN_PIPE
 
 CLI = [sys.executable, "-m", "sandbox.cli"]
@@ -134,7 +134,7 @@ def test_a_wait_time_out_is_one_readable_line(capsys: pytest.CaptureFixture[str]
         def deployment(self, sha: str) -> dict[str, Any]:
             return {"id": 5, "hld_sha": sha, "manifest_sha": "ab" * 20, "sync_status": None}
 
-    code = cli.run(lambda: cli._wait_deploy(Stuck(), "cd" * 20, 2.0))  # type: ignore[arg-type]
+    code = cli.run(lambda: cli_flow._wait_deploy(Stuck(), "cd" * 20, 2.0))  # type: ignore[arg-type]
     assert code == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("timed out: cdcdcdc did not reach the cluster within 2s")
@@ -144,6 +144,6 @@ def test_a_wait_time_out_is_one_readable_line(capsys: pytest.CaptureFixture[str]
         def wait_for_deployment(self, sha: str, timeout: float) -> dict[str, Any]:
             raise TimeoutError(f"{sha[:7]} did not settle within 2s: stuck at sync of x")
 
-    assert cli.run(lambda: cli._wait_deploy(Named(), "cd" * 20, 2.0)) == 1  # type: ignore[arg-type]
+    assert cli.run(lambda: cli_flow._wait_deploy(Named(), "cd" * 20, 2.0)) == 1  # type: ignore[arg-type]
     assert capsys.readouterr().err.strip() == (
         "timed out: cdcdcdc did not settle within 2s: stuck at sync of x")
