@@ -129,8 +129,15 @@ class Fingerprints:
             source = self._source(folder, prefix, envs)
             if source is None:
                 return None
+            if len(sources) == 1:
+                return source[2]  # shared: nobody changes parts
             found.update(source[2])
         return found
+
+    def settled(self) -> None:
+        """Forget the per-component answers (kept by their walk): only what a later
+        listing's fingerprints start from stays."""
+        self._sources = {}
 
     def moved(self, listing: Mapping[str, tuple[str, int]],
               changed: set[str]) -> Fingerprints:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -161,21 +161,20 @@ class Shape:
 
 @dataclass
 class Walk:
-    """One walk of one commit: per component, what it was passed down, its config (a
-    static one's), its parts of config files and its output."""
+    """One walk of one commit: per component, what it was passed down, its parts of
+    config files and its output. (Not its config: a static component whose files
+    changed merges what it is passed down again, which costs what its own part does.)"""
 
     root: Path
     envs: list[str]
     listing: Listing
     shape: Shape
     passed: list[ConfigDict]
-    configs: list[ConfigDict | None]
     parts: list[Parts]
     outputs: list[ComponentOutput]
     levels: Levels
     prints: Fingerprints
     again: bool = False  # made by starting from an earlier walk
-    stats: dict[str, int] = field(default_factory=dict)
 
 
 def _shape(walker: _Walker, nodes: list[_Node], parts: list[Parts]) -> Shape | None:
@@ -231,10 +230,12 @@ def record(walker: _Walker, nodes: list[_Node], outputs: list[ComponentOutput],
     shape = shape or _shape(walker, nodes, parts)
     if shape is None:
         return None
+    for node in nodes:
+        node.config = {}  # not needed again: let it go (a root's holds every part)
+    prints.settled()
     return Walk(walker.root, walker.envs, reuse.listing, shape,
-                [n.passed_down for n in nodes],
-                [n.config if n.component.type == "static" else None for n in nodes],
-                parts, outputs, _current(walker.levels, reuse.listing), prints)
+                [n.passed_down for n in nodes], parts, outputs,
+                _current(walker.levels, reuse.listing), prints)
 
 
 def _current(levels: Levels, listing: Listing) -> Levels:
@@ -341,14 +342,13 @@ def again(walker: _Walker, base: Walk) -> GenerateResult | None:
         parent = shape.nodes[index].parent
         if parent >= 0 and parent not in dirty:
             return None  # its parent's part holds its part: cannot be, so do not guess
-    passed, configs_now = list(base.passed), list(base.configs)
+    passed = list(base.passed)
+    configs_now: dict[int, ConfigDict] = {}
     for index in sorted(dirty):
         node = shape.nodes[index]
         parent = node.parent
         if parent >= 0 and parent in dirty:
-            above = configs_now[parent]
-            assert above is not None
-            passed[index] = above["subcomponents"].get(node.name) or {}
+            passed[index] = configs_now[parent]["subcomponents"].get(node.name) or {}
         names = None if node.component.type == "static" else {
             shape.nodes[c].name for c in shape.children[index] if c in dirty}
         config = walker.reinstall(node, passed[index], names)
@@ -363,8 +363,9 @@ def again(walker: _Walker, base: Walk) -> GenerateResult | None:
     produce = dirty | statics
     for index, node in enumerate(shape.nodes):
         if index in produce and node.component.type == "static":
-            config = configs_now[index]
-            assert config is not None
+            config = configs_now.get(index) or walker.reinstall(node, passed[index], None)
+            if config is None:
+                return None
             outputs[index] = walker.produce(walker.with_config(node, config))
         else:
             output = base.outputs[index]
@@ -379,7 +380,7 @@ def again(walker: _Walker, base: Walk) -> GenerateResult | None:
             parts[index] = found_parts
     result.walked = len(produce)
     if walker.plain:
-        walk = Walk(walker.root, envs, listing, shape, passed, configs_now, parts, outputs,
+        walk = Walk(walker.root, envs, listing, shape, passed, parts, outputs,
                     _current(walker.levels, listing), prints, again=True)
         result.walk = walk
     return result
