@@ -123,6 +123,25 @@ def test_the_cache_stays_within_its_size(tmp_path: Path) -> None:
     assert cache.get("lint", "k0") is None
 
 
+def test_a_write_does_not_sum_the_whole_cache(tmp_path: Path) -> None:
+    cache = CheckCache(tmp_path / "cache", max_bytes=10_000_000)
+    cache.put("lint", "first", ["x"])
+    sums: list[str] = []
+    cache._open().set_trace_callback(lambda sql: sums.append(sql) if "sum(size)" in sql else None)
+    for i in range(200):
+        cache.put("lint", f"k{i}", ["x" * 100])
+    assert 0 < len(sums) <= 200 // 32  # now and then, as a safety net for other writers
+    cache._open().set_trace_callback(None)
+    # Another writer of the same file: its entries count once this one sums again.
+    other = CheckCache(tmp_path / "cache", max_bytes=10_000_000)
+    for i in range(100):
+        other.put("lint", f"o{i}", ["y" * 1000])
+    small = CheckCache(tmp_path / "cache", max_bytes=50_000)
+    for i in range(70):
+        small.put("lint", f"s{i}", ["z"])
+    assert small.size() <= 50_000
+
+
 def test_a_commit_listing_names_the_same_yaml_files_as_a_walk(tmp_path: Path) -> None:
     from sandbox.validation.lint import listed_yaml_files, yaml_files
 

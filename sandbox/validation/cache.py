@@ -30,6 +30,7 @@ from typing import Any
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 MEMO_ENTRIES = 200_000
+_RESUM_EVERY = 64  # writes between two sums of every entry's size (other writers' too)
 _MEMO_NS = ("lint", "lint-part", "validate")  # small answers; generations have their own memo
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -94,6 +95,9 @@ class CheckCache:
         # are shared: callers must not change them.
         self._seen: OrderedDict[tuple[str, str], Any] = OrderedDict()
         self._absent: set[tuple[str, str]] = set()
+        # The entries' total size as last summed, plus what was written since (_bound).
+        self._total: int | None = None
+        self._writes = 0
         # Decoded objects other modules keep here between jobs (components.py).
         self.memo: dict[str, Any] = {}
 
@@ -241,7 +245,7 @@ class CheckCache:
                     "VALUES(?,?,?,?,?,?)",
                     [(ns, k, d, self._mac(ns, k, d), len(d), now) for k, d in rows])
                 db.execute("COMMIT")
-                self._bound(db)
+                self._bound(db, sum(len(d) for _k, d in rows))
             except sqlite3.Error:
                 self.stats["errors"] += 1
                 self._drop()
@@ -252,9 +256,19 @@ class CheckCache:
         if len(self._seen) > MEMO_ENTRIES:
             self._seen.popitem(last=False)
 
-    def _bound(self, db: sqlite3.Connection) -> None:
-        """Evict the least recently used entries once the cache is over its size."""
+    def _bound(self, db: sqlite3.Connection, written: int) -> None:
+        """Evict the least recently used entries once the cache is over its size.
+
+        The size is summed over every entry only now and then: in between, what was
+        written is added to the last sum (more than the truth when an entry was
+        replaced), so a check's few writes do not each cost the whole cache."""
+        self._writes += 1
+        if self._total is not None and self._writes % _RESUM_EVERY:
+            self._total += written
+            if self._total <= self.max_bytes:
+                return
         total = db.execute("SELECT coalesce(sum(size), 0) FROM entries").fetchone()[0]
+        self._total = total
         if total <= self.max_bytes:
             return
         target = self.max_bytes * 3 // 4
@@ -267,6 +281,7 @@ class CheckCache:
             self._seen.pop((ns, key), None)  # the size bound holds in memory too
             total -= size
             evicted += 1
+        self._total = total
         self.stats["evicted"] += evicted
 
     def _drop(self) -> None:
