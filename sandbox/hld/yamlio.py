@@ -233,28 +233,20 @@ def _documents(text: str, shown: str) -> list[tuple[Node, Any]]:
     check_nesting(text, shown)
     with _MEMO_LOCK:
         node = _COMPOSED.get(text)
-    if node is not None and "<<" not in text:
-        # Composed already (a config file whose parts a generation compared): only its
-        # values are built. Building changes no node unless a merge key flattens one.
-        _check_expansion(node, shown)
-        loader = _Loader("")
-        try:
-            return [(node, loader.construct_document(node))]
-        except yaml.YAMLError as exc:
-            raise _yaml_error(exc, shown) from exc
-        except RecursionError as exc:
-            raise HldError("YAML is nested too deeply", file=shown) from exc
-        finally:
-            loader.dispose()
-    loader = _Loader(text)
+    # Composed already (a config file whose parts a generation compared): only its
+    # values are built. Building changes no node unless a merge key flattens one.
+    known = node is not None and "<<" not in text
+    loader = _Loader("" if known else text)
     documents: list[tuple[Node, Any]] = []
     try:
-        while loader.check_node():
-            node = loader.get_node()
+        while known or loader.check_node():
+            node = node if known else loader.get_node()
             if node is None:
                 continue
             _check_expansion(node, shown)
             documents.append((node, loader.construct_document(node)))
+            if known:
+                break
     except yaml.YAMLError as exc:
         raise _yaml_error(exc, shown) from exc
     except RecursionError as exc:
