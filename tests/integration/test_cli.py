@@ -7,11 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from .waits import until
 
 CLI = [sys.executable, "-m", "sandbox.cli"]
 
@@ -34,15 +35,13 @@ def ws(tmp_path: Path) -> Path:
 def engine(ws: Path) -> Iterator[subprocess.Popen[str]]:
     proc = subprocess.Popen([*CLI, "up", "-w", str(ws)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        status = json.loads(cli("status", "-w", str(ws), "--json").stdout)
-        if status["health"]["app"] == "Healthy":
-            break
+
+    def healthy() -> bool:
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-        time.sleep(0.1)
-    else:
-        raise AssertionError("the engine did not bring the sample app up")
+        status = json.loads(cli("status", "-w", str(ws), "--json").stdout)
+        return bool(status["health"]["app"] == "Healthy")
+
+    until(healthy, 60, "the engine bringing the sample app up")
     yield proc
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=30)

@@ -7,13 +7,13 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 
 from sandbox.facade import Sandbox
+from tests.integration.waits import until
 
 BIN = Path(sys.executable).parent / "gitops-sandbox"
 
@@ -21,14 +21,6 @@ BIN = Path(sys.executable).parent / "gitops-sandbox"
 def _tmux(socket: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["tmux", "-L", socket, *args], capture_output=True, text=True,
                           timeout=10)
-
-
-def _wait(cond, timeout: float, what: str, pane=lambda: "") -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}; screen:\n{pane()}")
-        time.sleep(0.1)
 
 
 def test_tui_in_tmux_starts_and_quits(workspace: Path) -> None:
@@ -56,11 +48,11 @@ def test_tui_in_tmux_starts_and_quits(workspace: Path) -> None:
         return _tmux(socket, "has-session", "-t", "tui").returncode == 0
 
     try:
-        _wait(lambda: "Reconciler" in pane() and "Cluster / Health" in pane(), 30,
+        until(lambda: "Reconciler" in pane() and "Cluster / Health" in pane(), 30,
               "the pipeline view", pane)
-        _wait(lambda: Sandbox(workspace).engine_running(), 15, "the TUI's engine", pane)
+        until(lambda: Sandbox(workspace).engine_running(), 15, "the TUI's engine", pane)
         _tmux(socket, "send-keys", "-t", "tui", "q")
-        _wait(lambda: not alive(), 20, "the TUI to exit after q", pane)
+        until(lambda: not alive(), 20, "the TUI to exit after q", pane)
     finally:
         _tmux(socket, "kill-server")
     assert not Sandbox(workspace).engine_running()
