@@ -117,10 +117,9 @@ def plan(text: str, config: YamlLintConfig, filepath: str | None = None,
     except _Whole:
         return None
     parts: list[Part] = []
-    key_at: dict[int, str] = {}
     across: list[tuple[Problem, bool]] = []
     duplicates = config.rules.get("key-duplicates") if "key-duplicates" in enabled else None
-    _cut(root, ends, key_at, split_lines, parts, across, duplicates)
+    _cut(root, ends, split_lines, parts, across, duplicates)
     return Plan(fixed, spaces, parts, [p for p, _seen in across],
                 frozenset(p for p, seen in across if not seen))
 
@@ -281,10 +280,11 @@ _FIXED: dict[tuple[int, int], tuple[YamlLintConfig, YamlLintConfig]] = {}
 
 # -- cutting ---------------------------------------------------------------------------------
 
-def _cut(root: _Mapping, ends: list[str], key_at: dict[int, str], split_lines: int,
+def _cut(root: _Mapping, ends: list[str], split_lines: int,
          parts: list[Part], across: list[tuple[Problem, bool]],
          duplicates: dict[str, Any] | None) -> None:
     total = len(ends)
+    key_at: dict[int, str] = {}  # a key's line -> its text up to its ':'
 
     def key_of(entry: _Entry) -> str:
         return ends[entry.line][:entry.key_end] + "\n"

@@ -331,19 +331,10 @@ class Traffic:
                 if ep.deployment and behaviour.worst_error_rate(ep.profile) > min_rate}
         return set(found)
 
-    def pod_rps(self) -> dict[str, float]:
-        """Per serving pod ("namespace/name"): the requests per second it answers now."""
-        return {pod: tot.rate for pod, tot in self.pods.items() if tot.rate}
-
     def base_rps(self, service: str) -> float:
         if service not in self._base:
             self._base[service] = round(5.0 + self.rng.random() * 45.0, 1)
         return self._base[service]
-
-    def account(self, now: float, services: dict[str, list[Endpoint]] | None = None) -> None:
-        """Bring the traffic to `now` (kept for callers of the per-second model: the
-        closed form has nothing to play back)."""
-        self._at(now)
 
     def forget_pod(self, pod: str) -> None:
         tot = self.pods.pop(pod, None)
